@@ -1,0 +1,76 @@
+/**
+ * The model as a Target: the in-process reference (model/pipeline + model/conntrack) behind
+ * the same interface as OVS and bmv2, so one runner and one comparator serve all three.
+ *
+ * model/pipeline and model/conntrack were still being written when this file was; the target
+ * therefore takes a small `ModelEngine` (load a policy, process one packet at a virtual time,
+ * drop all conntrack state) and wiring the real Pipeline + Conntrack is an adapter of a few
+ * lines. What this class adds is the Target contract shared with OvsTarget: trace time is
+ * monotonic between resets, reset() brings trace time back to 0 with an empty tracker, and
+ * send() before a successful load() is an error.
+ */
+import { CtoffloadError } from '../../model/errors.js';
+import type { Verdict } from '../../model/verdict.js';
+import type { PolicySource, SendStep, Target } from './target.js';
+
+export interface ModelEngine {
+  /** Parse and install a policy (throws the parser's CTO_FLOW_PARSE error as is). */
+  load(policy: PolicySource): void;
+  /** One packet at virtual time `now` (ms since the last reset). */
+  process(port: number, frame: Uint8Array, now: number): Verdict;
+  /** Remove every connection, expectation and limit count. */
+  reset(): void;
+  versions?(): Record<string, string>;
+}
+
+export class ModelTargetError extends CtoffloadError {
+  constructor(message: string) {
+    super('CTO_MODEL_STATE', message);
+  }
+}
+
+export class ModelTarget implements Target {
+  readonly name = 'model';
+  private loaded = false;
+  private closed = false;
+  private prevTime = 0;
+
+  constructor(private readonly engine: ModelEngine) {}
+
+  async load(policy: PolicySource): Promise<void> {
+    this.check();
+    this.loaded = false;
+    this.engine.load(policy);
+    this.engine.reset();
+    this.prevTime = 0;
+    this.loaded = true;
+  }
+
+  async send(step: SendStep): Promise<Verdict> {
+    this.check();
+    if (!this.loaded) throw new ModelTargetError('send() before a successful load()');
+    if (!Number.isFinite(step.time) || step.time < this.prevTime) {
+      throw new ModelTargetError(`trace time ${step.time} ms is before the previous ${this.prevTime} ms (call reset())`);
+    }
+    this.prevTime = step.time;
+    return this.engine.process(step.port, step.frame, step.time);
+  }
+
+  async reset(): Promise<void> {
+    this.check();
+    this.engine.reset();
+    this.prevTime = 0;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  async versions(): Promise<Record<string, string>> {
+    return { model: 'ctoffload', ...(this.engine.versions?.() ?? {}) };
+  }
+
+  private check(): void {
+    if (this.closed) throw new ModelTargetError('model target used after close()');
+  }
+}

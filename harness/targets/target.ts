@@ -1,0 +1,42 @@
+/**
+ * Target: something that takes a policy, accepts one packet on a port and returns its Verdict,
+ * advances time, resets state and shuts down cleanly (ARCHITECTURE.md, "Target").
+ * Implementations: the model (harness/targets/model.ts), Open vSwitch with the dummy datapath
+ * (harness/targets/ovs/), bmv2 (generated program + slow-path controller).
+ */
+import type { Verdict } from '../../model/verdict.js';
+
+/** Policy text in our OVS flow syntax subset, plus the name errors should point at. */
+export interface PolicySource {
+  text: string;
+  /** File name or label used in error messages (`policy.flows:3:7: …`). */
+  source: string;
+}
+
+/** One packet handed to a target: trace time in ms (monotonic), ingress port, raw frame. */
+export interface SendStep {
+  time: number;
+  port: number;
+  frame: Uint8Array;
+}
+
+export interface Target {
+  /** 'model' | 'ovs' | 'bmv2'. */
+  readonly name: string;
+  /**
+   * Install a policy (replacing any previous one) and start from a fresh state at trace time 0.
+   * Throws a CTO_* error carrying the target's own message when the target rejects it.
+   */
+  load(policy: PolicySource): Promise<void>;
+  /**
+   * Advance the target's clock to `step.time` (trace time, never decreasing between resets),
+   * inject the frame on `step.port` and return what happened to it.
+   */
+  send(step: SendStep): Promise<Verdict>;
+  /** Flush conntrack state and bring the clock back to trace time 0; the policy stays. */
+  reset(): Promise<void>;
+  /** Release every resource (processes, sockets, temporary files). Idempotent. */
+  close(): Promise<void>;
+  /** Versions of the software behind the target, for reports. */
+  versions?(): Promise<Record<string, string>>;
+}
