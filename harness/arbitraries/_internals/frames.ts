@@ -1,0 +1,153 @@
+/**
+ * Frame construction for the renderer: a thin layer over model/packet's buildFrame that adds
+ * the scenario's corruptions (conntrack-semantics.md §3) and ICMP error embedding (§5.3), and
+ * says which PacketView ctStatus each frame is built to have.
+ */
+import { buildFrame, corruptChecksum, ipPacketOf, type FrameSpec } from '../../../model/packet/build.js';
+import {
+  CT_ICMP_BAD_INNER,
+  CT_ICMP_INNER_SRC,
+  CT_L3_BAD_CSUM,
+  CT_L3_BAD_HEADER,
+  CT_L3_TRUNCATED,
+  CT_L4_BAD_CSUM,
+  CT_L4_ZERO_PORT,
+  CT_NOT_IP,
+  CT_OK,
+  PacketView,
+} from '../../../model/packet/view.js';
+import type { Corruption, Family, IcmpErrorEvent } from '../types.js';
+
+export interface Built {
+  frame: Uint8Array;
+  /** The ctStatus PacketView should report. */
+  ctStatus: number;
+}
+
+/** L2/L3 endpoints of one packet. */
+export interface Hop {
+  family: Family;
+  src: string;
+  dst: string;
+  ethSrc: string;
+  ethDst: string;
+}
+
+const view = new PacketView();
+
+function l3Spec(h: Hop, id: number): FrameSpec['ip'] {
+  return h.family === 4 ? { src: h.src, dst: h.dst, id: id & 0xffff, dontFragment: true } : { src: h.src, dst: h.dst };
+}
+
+/**
+ * Build `spec` for hop `h`, then apply `bad`. `l4` tells which checksum field a corruption hits.
+ * `baseStatus` is the status of the clean frame (ICMP error variants are not 0).
+ */
+export function buildWith(h: Hop, spec: Omit<FrameSpec, 'ip' | 'ethSrc' | 'ethDst'>, id: number, bad: Corruption | undefined, baseStatus = CT_OK): Built {
+  const full: FrameSpec = { ...spec, ethSrc: h.ethSrc, ethDst: h.ethDst, ip: l3Spec(h, id) };
+  const hasPorts = spec.tcp !== undefined || spec.udp !== undefined;
+  let op = bad?.op;
+  if (op === 'zeroPort' && !hasPorts) op = 'l4Checksum';
+  if (op === 'ipChecksum' && h.family === 6) op = 'l4Checksum'; // IPv6 has no header checksum
+  if (op === 'zeroPort') {
+    if (full.tcp) full.tcp = { ...full.tcp, sport: 0 };
+    if (full.udp) full.udp = { ...full.udp, sport: 0 };
+    return { frame: buildFrame(full), ctStatus: CT_L4_ZERO_PORT };
+  }
+  if (op === 'ipChecksum') {
+    full.ip = { ...full.ip!, badChecksum: true };
+    return { frame: buildFrame(full), ctStatus: CT_L3_BAD_CSUM };
+  }
+  const frame = buildFrame(full);
+  if (op === 'l4Checksum') {
+    view.parse(frame);
+    const o = view.l4Off + (spec.tcp ? 16 : spec.udp ? 6 : 2);
+    const c = corruptChecksum((frame[o]! << 8) | frame[o + 1]!);
+    frame[o] = c >> 8;
+    frame[o + 1] = c & 0xff;
+    return { frame, ctStatus: CT_L4_BAD_CSUM };
+  }
+  if (op === 'truncate') {
+    const l3Off = 14;
+    const ipLen = frame.length - l3Off;
+    const cut = Math.min(ipLen, Math.max(1, Math.trunc(Number((bad as { bytes?: unknown }).bytes) || 1)));
+    const keep = ipLen - cut;
+    const min = h.family === 4 ? 20 : 40;
+    return { frame: frame.slice(0, l3Off + keep), ctStatus: keep < min ? CT_L3_TRUNCATED : CT_L3_BAD_HEADER };
+  }
+  if (op === 'badIhl') {
+    // IPv4: IHL 4 (< 5); IPv6: version 5. Both fail the parser's header sanity check.
+    frame[14] = h.family === 4 ? (frame[14]! & 0xf0) | 4 : (frame[14]! & 0x0f) | 0x50;
+    return { frame, ctStatus: CT_L3_BAD_HEADER };
+  }
+  return { frame, ctStatus: baseStatus };
+}
+
+/** ARP request (RFC 826) from `h.ethSrc`: never reaches the tracker (§3.5). */
+export function arpFrame(h: Hop): Built {
+  const p = new Uint8Array(28);
+  p.set([0, 1, 8, 0, 6, 4, 0, 1], 0);
+  const mac = h.ethSrc.split(':').map((x) => parseInt(x, 16));
+  p.set(mac, 8);
+  if (h.family === 4) {
+    p.set(h.src.split('.').map(Number), 14);
+    p.set(h.dst.split('.').map(Number), 24);
+  }
+  return { frame: buildFrame({ ethSrc: h.ethSrc, ethDst: 'ff:ff:ff:ff:ff:ff', ethType: 0x0806, payload: p }), ctStatus: CT_NOT_IP };
+}
+
+/** A runt: 10 bytes, not even a whole Ethernet header. */
+export function runtFrame(h: Hop): Built {
+  const f = buildFrame({ ethSrc: h.ethSrc, ethDst: h.ethDst, ethType: 0x0800, payload: new Uint8Array(0) });
+  return { frame: f.slice(0, 10), ctStatus: CT_NOT_IP };
+}
+
+/** An IP packet whose version nibble disagrees with its EtherType. */
+export function badVersionFrame(h: Hop, id: number): Built {
+  const f = buildFrame({ ethSrc: h.ethSrc, ethDst: h.ethDst, ip: l3Spec(h, id), udp: { sport: 9, dport: 9 }, payload: 'x' });
+  f[14] = (f[14]! & 0x0f) | (h.family === 4 ? 0x60 : 0x40);
+  return { frame: f, ctStatus: CT_L3_BAD_HEADER };
+}
+
+/** ICMP type/code/rest-of-header for an error kind (RFC 792, RFC 1191, RFC 4443). */
+export function icmpErrorCode(family: Family, type: IcmpErrorEvent['type'], from: IcmpErrorEvent['from']): { type: number; code: number; rest: number } {
+  if (family === 4) {
+    if (type === 'timeExceeded') return { type: 11, code: 0, rest: 0 };
+    if (type === 'tooBig') return { type: 3, code: 4, rest: 1400 }; // next-hop MTU (RFC 1191 4)
+    return { type: 3, code: from === 'host' ? 3 : 1, rest: 0 }; // port / host unreachable
+  }
+  if (type === 'timeExceeded') return { type: 3, code: 0, rest: 0 };
+  if (type === 'tooBig') return { type: 2, code: 0, rest: 1280 };
+  return { type: 1, code: from === 'host' ? 4 : 3, rest: 0 }; // port / address unreachable
+}
+
+/**
+ * The bytes an ICMP error embeds from the (clean) offending frame, and the ctStatus that the
+ * error will have. IPv4 routers quote the header + 8 bytes (RFC 792) or up to 576 bytes in all
+ * (RFC 1812 4.3.2.3); IPv6 quotes as much as fits 1280 bytes (RFC 4443 2.4(c)); the tracker
+ * needs 8 L4 bytes (v4) or the full L4 header (v6) (conntrack-semantics.md §5.3 step 4).
+ */
+export function embedOffender(offender: Uint8Array, family: Family, variant: IcmpErrorEvent['variant'], full: boolean): { inner: Uint8Array; ctStatus: number } {
+  const ip = ipPacketOf(offender);
+  const hl = family === 4 ? (ip[0]! & 0x0f) * 4 : 40;
+  const proto = family === 4 ? ip[9]! : ip[6]!;
+  const l4Need = family === 6 && proto === 6 ? 20 : 8;
+  const max = family === 4 ? 548 : 1232;
+  let n = full ? Math.min(ip.length, max) : Math.min(ip.length, hl + l4Need);
+  let status = CT_OK;
+  if (variant === 'short') {
+    n = Math.min(n, hl + l4Need - 1);
+    status = CT_ICMP_BAD_INNER;
+  }
+  const inner = ip.slice(0, n);
+  if (variant === 'noFlow') {
+    // Flip the top bit of the source port (TCP/UDP) or the echo id (ICMP): a tuple nobody uses.
+    const o = proto === 6 || proto === 17 ? hl : hl + 4;
+    if (o < inner.length) inner[o] = inner[o]! ^ 0x80;
+  } else if (variant === 'badSource') {
+    const o = family === 4 ? 15 : 23; // last byte of the embedded source address
+    inner[o] = inner[o]! ^ 0x80;
+    status = CT_ICMP_INNER_SRC;
+  }
+  return { inner, ctStatus: status };
+}

@@ -1,0 +1,630 @@
+/**
+ * The reference connection tracker: OVS 3.1 userspace `ct()` semantics
+ * (openvswitch/ovs lib/conntrack.c at v3.1.0: `conntrack_execute`, `process_one`,
+ * `process_one_fast`, `conn_update_state`, `conn_not_found`, `write_ct_md`, `set_mark`,
+ * `set_label`, `conn_clean`, `ct_sweep`, `conntrack_flush`; rules in
+ * shared/docs/conntrack-semantics.md §1, §2, §6, §7, §8).
+ *
+ * One core, one `L4Tracker` per protocol in a 256-slot table indexed by IP protocol with the
+ * generic tracker as default (UDP included), exactly like `l4_protos[]`. The core never
+ * branches on the protocol for tracking; it only distinguishes ICMP *errors* during key
+ * extraction, as `conn_key_extract` does.
+ *
+ * Time: every call takes `now` in ms. Expiry model (§6.2 "Model rule"): an entry is gone as
+ * soon as now ≥ expiration. Lookups skip such entries (lazy, `conn_expired`); `sweep(now)`
+ * physically removes them and releases their zone-limit and global counts and their ALG
+ * expectations. To make limit counts behave as if the sweeper ran at the very instant of
+ * expiry, a commit that finds a limit reached sweeps first (only when something may have
+ * expired) and checks again; an expectation whose parent has expired never matches.
+ * Force-expired entries (TCP restart, `force`) are removed at once for the same reason.
+ */
+import { CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_TRACKED } from '../ctstate.js';
+import { CtoffloadError } from '../errors.js';
+import { formatIpv6 } from '../packet/addr.js';
+import {
+  CT_OK,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  PacketView,
+  ipv4ToString,
+} from '../packet/view.js';
+import { Expectations, algCtlType, handleFtpCtl, handleTftpCtl, recordedHelper } from './alg.js';
+import {
+  KEY_WORDS,
+  K_DPORT,
+  K_DST,
+  K_META,
+  K_SPORT,
+  K_SRC,
+  extractKey,
+  keyHash,
+  metaProto,
+  metaV6,
+  metaZone,
+  reverseIcmpType,
+} from './key.js';
+import { icmp4Tracker, icmp6Tracker } from './icmp.js';
+import { otherTracker } from './other.js';
+import { F_ALG_RELATED, F_LIVE, F_SEEN_REPLY, ConnTable } from './table.js';
+import { tcpTracker } from './tcp.js';
+import { TimeoutPolicies } from './timeouts.js';
+import {
+  ALG_FTP,
+  ALG_NAMES,
+  ALG_NONE,
+  ALG_TFTP,
+  CT_UPDATE_INVALID,
+  CT_UPDATE_RESTART,
+  CT_UPDATE_VALID,
+  CT_UPDATE_VALID_NEW,
+  CtArgs,
+  CtMeta,
+  labelToBigInt,
+  type ConnInfo,
+  type L4Tracker,
+  type TimeoutAttr,
+  type TupleInfo,
+} from './types.js';
+
+/** `l4_protos[]`: generic tracker everywhere, then TCP, ICMP and ICMPv6. */
+export const L4_TRACKERS: readonly L4Tracker[] = (() => {
+  const t: L4Tracker[] = new Array<L4Tracker>(256).fill(otherTracker);
+  t[IPPROTO_TCP] = tcpTracker;
+  t[IPPROTO_ICMP] = icmp4Tracker;
+  t[IPPROTO_ICMPV6] = icmp6Tracker;
+  return t;
+})();
+
+/** `ct_dpif_timeout_policy_support_ipproto`: policies reach TCP, UDP, ICMP and ICMPv6 only. */
+function policySupported(proto: number): boolean {
+  return proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6;
+}
+
+/** Default of `dpctl/ct-set-maxconns` (lib/conntrack.c `DEFAULT_N_CONN_LIMIT`). */
+export const DEFAULT_MAX_CONNS = 3_000_000;
+
+/** Zone id of the default limit (`DEFAULT_ZONE`). */
+const DEFAULT_ZONE = -1;
+
+interface ZoneLimit {
+  zone: number;
+  limit: number;
+  count: number;
+  seq: number;
+}
+
+export class ConntrackConfigError extends CtoffloadError {
+  constructor(message: string) {
+    super('CTO_CT_CONFIG', message);
+  }
+}
+
+export interface ConntrackOptions {
+  /** `hash_basis`; fixed by default so runs replay. */
+  hashSalt?: number;
+  /** Global limit (`ct-set-maxconns`), default 3 000 000. */
+  maxConns?: number;
+  /** Initial slots of the connection table (it doubles as needed). */
+  initialCapacity?: number;
+  /** dpctl/ct-{en,dis}able-tcp-seq-chk; default enabled. */
+  tcpSeqCheck?: boolean;
+}
+
+export type ConntrackEvent = { kind: 'new' | 'destroy' | 'update'; conn: ConnInfo };
+
+export class Conntrack {
+  /** The storage; exported for trackers, tests and the benchmark's memory figure. */
+  readonly table: ConnTable;
+  readonly policies = new TimeoutPolicies();
+  readonly expectations: Expectations;
+  private readonly salt: number;
+  private maxConns: number;
+  private nextId = 1;
+  private readonly zoneLimits = new Map<number, ZoneLimit>();
+  private zoneLimitSeq = 1;
+  private readonly zonePolicy = new Map<number, number>();
+  /** Parent original key of ALG data connections (by slot); rare, so a Map. */
+  private readonly parentKeys = new Map<number, Uint32Array>();
+  private readonly scratch = new Uint32Array(KEY_WORDS);
+  private readonly lookupView = new PacketView();
+
+  /** Optional hook for the offload controller; nothing is built when it is unset. */
+  onEvent?: (ev: ConntrackEvent) => void;
+
+  constructor(opts: ConntrackOptions = {}) {
+    this.salt = (opts.hashSalt ?? 0x2545f491) | 0;
+    this.maxConns = opts.maxConns ?? DEFAULT_MAX_CONNS;
+    this.table = new ConnTable(this.policies, opts.initialCapacity ?? 1024);
+    this.table.tcpSeqCheck = opts.tcpSeqCheck ?? true;
+    this.expectations = new Expectations(this.salt);
+  }
+
+  get tcpSeqCheck(): boolean {
+    return this.table.tcpSeqCheck;
+  }
+  set tcpSeqCheck(v: boolean) {
+    this.table.tcpSeqCheck = v;
+  }
+
+  /** Live committed connections (expired ones count until a sweep removes them). */
+  get size(): number {
+    return this.table.count;
+  }
+
+  // ------------------------------------------------------------------ execute
+
+  /**
+   * One ct() action on one packet (`conntrack_execute` for a batch of one). `md` carries what
+   * earlier ct() calls on this packet left (the same-zone shortcut) and receives the result.
+   * Never throws on any packet.
+   */
+  execute(pkt: PacketView, a: CtArgs, now: number, md: CtMeta): void {
+    const t = this.table;
+    const zone = a.zone & 0xffff;
+
+    // §2.3 step 2, `process_one_fast`: an earlier ct on this packet found/created an entry in
+    // this zone, no force, not an ALG control packet → no tracking, reload mark/label, exec.
+    const c0 = md.conn;
+    if (
+      c0 >= 0 &&
+      md.connId !== 0 &&
+      t.id[c0] === md.connId &&
+      metaZone(t.key[c0 * KEY_WORDS + K_META]!) === zone &&
+      !a.force &&
+      algCtlType(pkt, a.alg) === ALG_NONE
+    ) {
+      md.zone = zone;
+      md.mark = t.mark[c0]!;
+      this.copyLabelOut(c0, md);
+      this.applyExec(c0, a, md);
+      return;
+    }
+
+    // §2.3 step 3: parse/validation failure → inv|trk, fields zero. md.conn is left alone, as
+    // `conntrack_execute` does not call `set_cached_conn` on this path.
+    // Fragments: differs from OVS default: userspace ipf reassembles (§3.4); the model behaves
+    // as with `dpctl/ipf-set-disabled`, where every fragment is inv|trk.
+    if (pkt.ctStatus !== CT_OK) {
+      md.state = CS_INVALID | CS_TRACKED;
+      this.writeMdNone(md, zone);
+      return;
+    }
+
+    // `process_one`. Entering a different zone resets ct_state first.
+    let state = md.state !== 0 && md.zone !== zone ? 0 : md.state;
+    const k = this.scratch;
+    const related = extractKey(pkt, zone, k);
+    const h = keyHash(k, 0, this.salt);
+    let c = t.lookup(k, h, now);
+    const reply = c >= 0 && t.lastReply;
+
+    // §2.4: force + reply-direction match → the old entry goes, the packet starts anew.
+    if (a.force && reply && c >= 0) {
+      this.remove(c);
+      c = -1;
+    }
+
+    const ctl = algCtlType(pkt, a.alg);
+    let create = false;
+    if (c >= 0) {
+      // `conn_update_state`
+      if (related) {
+        state |= CS_RELATED;
+        if (reply) state |= CS_REPLY_DIR;
+      } else {
+        if (t.flags[c]! & F_ALG_RELATED) state |= CS_RELATED;
+        const res = L4_TRACKERS[t.proto(c)]!.update(t, c, pkt, reply, now);
+        if (res === CT_UPDATE_VALID) {
+          state = (state | CS_ESTABLISHED) & ~CS_NEW;
+          if (reply) state |= CS_REPLY_DIR;
+        } else if (res === CT_UPDATE_INVALID) {
+          state = CS_INVALID;
+        } else if (res === CT_UPDATE_RESTART) {
+          // §4.8: the old entry is expired now, whether or not this call commits.
+          this.remove(c);
+          c = -1;
+          create = true;
+        } else if (res === CT_UPDATE_VALID_NEW) {
+          state |= CS_NEW;
+        }
+        if (c >= 0 && res !== CT_UPDATE_INVALID) {
+          if (reply) t.flags[c] = t.flags[c]! | F_SEEN_REPLY;
+          if (this.onEvent) this.emit('update', c, now);
+        }
+      }
+    } else if (related) {
+      // An ICMP error must refer to an entry; it never creates one (§5.3 step 5).
+      state = CS_INVALID;
+    } else {
+      create = true;
+    }
+
+    let expIdx: ReturnType<Expectations['lookup']> = null;
+    if (create) {
+      expIdx = this.expectations.lookup(t, k, now);
+      // `conn_not_found`
+      const tr = L4_TRACKERS[metaProto(k[K_META]!)]!;
+      if (!tr.validNew(pkt)) {
+        state = CS_INVALID;
+      } else {
+        state = expIdx ? CS_NEW | CS_RELATED : CS_NEW;
+        if (a.commit) c = this.commitNew(tr, pkt, k, h, a, ctl, expIdx, now);
+      }
+    }
+
+    // `write_ct_md`
+    md.state = state | CS_TRACKED;
+    md.zone = zone;
+    if (c >= 0) {
+      md.mark = t.mark[c]!;
+      this.copyLabelOut(c, md);
+      const pk = t.flags[c]! & F_ALG_RELATED ? this.parentKeys.get(c) : undefined;
+      if (pk) this.writeTuple(md, pk, 0);
+      else this.writeTuple(md, t.key, c * KEY_WORDS);
+      this.applyExec(c, a, md);
+      // `handle_alg_ctl`: control packets of an entry with a helper, committed or not.
+      if (ctl !== ALG_NONE && t.helper[c] !== ALG_NONE) {
+        const replyDir = (md.state & CS_REPLY_DIR) !== 0;
+        if (ctl === ALG_FTP) {
+          if (handleFtpCtl(t, this.expectations, c, pkt, replyDir, now)) md.state |= CS_TRACKED | CS_INVALID;
+        } else if (ctl === ALG_TFTP) {
+          handleTftpCtl(t, this.expectations, c, replyDir, now);
+        }
+      }
+    } else if (expIdx) {
+      md.mark = expIdx.mark;
+      md.label.set(expIdx.label);
+      this.writeTuple(md, expIdx.parentKey, 0);
+    } else {
+      md.mark = 0;
+      md.label.fill(0);
+      this.writeTuple(md, k, 0);
+    }
+    // `set_cached_conn`
+    md.conn = c;
+    md.connId = c >= 0 ? t.id[c]! : 0;
+  }
+
+  /** Creation part of `conn_not_found` once the packet may start a connection and commits. */
+  private commitNew(
+    tr: L4Tracker,
+    pkt: PacketView,
+    k: Uint32Array,
+    h: number,
+    a: CtArgs,
+    ctl: number,
+    exp: ReturnType<Expectations['lookup']>,
+    now: number,
+  ): number {
+    const t = this.table;
+    const zone = metaZone(k[K_META]!);
+    // §7: zone limit (own, else the one shared default counter), then the global limit.
+    let zl = this.zoneLimits.get(zone) ?? this.zoneLimits.get(DEFAULT_ZONE);
+    if (zl && zl.count >= zl.limit) {
+      if (!(now >= t.minExpiration && this.sweep(now) > 0 && zl.count < zl.limit)) return -1;
+    }
+    if (t.count >= this.maxConns) {
+      if (!(now >= t.minExpiration && this.sweep(now) > 0 && t.count < this.maxConns)) return -1;
+      zl = this.zoneLimits.get(zone) ?? this.zoneLimits.get(DEFAULT_ZONE);
+      if (zl && zl.count >= zl.limit) return -1;
+    }
+    const c = t.alloc(k, h, this.nextId);
+    this.nextId = (this.nextId + 1) >>> 0 || 1;
+    const proto = metaProto(k[K_META]!);
+    if (policySupported(proto)) {
+      t.tp[c] = a.timeoutPolicy >= 0 ? a.timeoutPolicy : (this.zonePolicy.get(zone) ?? -1);
+    }
+    tr.newConn(t, c, pkt, now);
+    t.helper[c] = recordedHelper(a.alg, ctl);
+    if (exp) {
+      t.flags[c] = t.flags[c]! | F_ALG_RELATED;
+      t.mark[c] = exp.mark;
+      t.label.set(exp.label, c * 4);
+      t.parentId[c] = exp.parentId;
+      this.parentKeys.set(c, exp.parentKey);
+    }
+    if (zl) {
+      t.admitZone[c] = zl.zone;
+      t.limitSeq[c] = zl.seq;
+      zl.count++;
+    }
+    if (this.onEvent) this.emit('new', c, now);
+    return c;
+  }
+
+  /** exec(set_field:…->ct_mark / ct_label) after lookup/creation (`set_mark`, `set_label`). */
+  private applyExec(c: number, a: CtArgs, md: CtMeta): void {
+    if (!a.setMark && !a.setLabel) return;
+    const t = this.table;
+    if (t.flags[c]! & F_ALG_RELATED) {
+      // ALG data connections keep the parent's values; exec writes are ignored (§1.7).
+      if (a.setMark) md.mark = t.mark[c]!;
+      if (a.setLabel) this.copyLabelOut(c, md);
+      return;
+    }
+    if (a.setMark) {
+      const m = a.markMask >>> 0;
+      md.mark = ((a.markValue & m) | (md.mark & ~m)) >>> 0;
+      t.mark[c] = md.mark;
+    }
+    if (a.setLabel) {
+      for (let i = 0; i < 4; i++) {
+        const m = a.labelMask[i]!;
+        const v = ((a.labelValue[i]! & m) | (md.label[i]! & ~m)) >>> 0;
+        md.label[i] = v;
+        t.label[c * 4 + i] = v;
+      }
+    }
+    if (this.onEvent) this.emit('update', c, undefined);
+  }
+
+  private copyLabelOut(c: number, md: CtMeta): void {
+    const l = this.table.label;
+    const o = c * 4;
+    md.label[0] = l[o]!;
+    md.label[1] = l[o + 1]!;
+    md.label[2] = l[o + 2]!;
+    md.label[3] = l[o + 3]!;
+  }
+
+  private writeMdNone(md: CtMeta, zone: number): void {
+    md.zone = zone;
+    md.mark = 0;
+    md.label.fill(0);
+    md.origL3 = 0;
+    md.origProto = 0;
+    md.origSrc.fill(0);
+    md.origDst.fill(0);
+    md.origSport = 0;
+    md.origDport = 0;
+  }
+
+  /** Original-direction tuple from a key (§1.6); ICMP: type and code of the originator. */
+  private writeTuple(md: CtMeta, key: Uint32Array, o: number): void {
+    const meta = key[o + K_META]!;
+    const v6 = metaV6(meta);
+    const proto = metaProto(meta);
+    md.origL3 = v6 ? 6 : 4;
+    md.origProto = proto;
+    for (let i = 0; i < 4; i++) {
+      md.origSrc[i] = key[o + K_SRC + i]!;
+      md.origDst[i] = key[o + K_DST + i]!;
+    }
+    const sw = key[o + K_SPORT]!;
+    if ((proto === IPPROTO_ICMP && !v6) || (proto === IPPROTO_ICMPV6 && v6)) {
+      md.origSport = sw >>> 24;
+      md.origDport = (sw >>> 16) & 0xff;
+    } else {
+      md.origSport = sw & 0xffff;
+      md.origDport = key[o + K_DPORT]! & 0xffff;
+    }
+  }
+
+  // ------------------------------------------------------------------ removal
+
+  /** `conn_clean`: unlink, release counts and expectations. */
+  private remove(c: number): void {
+    const t = this.table;
+    if (this.onEvent) this.emit('destroy', c, undefined);
+    if (t.helper[c] !== ALG_NONE) this.expectations.removeByParent(t.id[c]!);
+    const az = t.admitZone[c]!;
+    if (az !== -2) {
+      const zl = this.zoneLimits.get(az);
+      if (zl && zl.seq === t.limitSeq[c]) zl.count--;
+    }
+    if (t.flags[c]! & F_ALG_RELATED) this.parentKeys.delete(c);
+    t.free(c);
+  }
+
+  /**
+   * Remove every entry with now ≥ expiration and return how many (`ct_sweep`). The model's
+   * sweeper runs at the expiry instant (§6.2): call it whenever the harness advances time.
+   */
+  sweep(now: number): number {
+    const t = this.table;
+    if (now < t.minExpiration) return 0;
+    let n = 0;
+    let min = Infinity;
+    const exp = t.expiration;
+    for (let c = 0; c < t.cap; c++) {
+      if (!(t.flags[c]! & F_LIVE)) continue;
+      const e = exp[c]!;
+      if (now >= e) {
+        this.remove(c);
+        n++;
+      } else if (e < min) min = e;
+    }
+    t.minExpiration = min;
+    return n;
+  }
+
+  /** `dpctl/flush-conntrack [zone=N]`: entries and their expectations; limits stay. */
+  flush(zone?: number): void {
+    const t = this.table;
+    for (let c = 0; c < t.cap; c++) {
+      if (!(t.flags[c]! & F_LIVE)) continue;
+      if (zone === undefined || metaZone(t.key[c * KEY_WORDS + K_META]!) === zone) this.remove(c);
+    }
+    if (zone === undefined) this.expectations.clear();
+  }
+
+  // ------------------------------------------------------------------ limits
+
+  /** `dpctl/ct-set-limits zone=N,limit=L`: creates (count 0) or changes (count kept). */
+  setZoneLimit(zone: number, limit: number): void {
+    if (!Number.isInteger(zone) || zone < 0 || zone > 0xffff) throw new ConntrackConfigError(`zone ${zone} out of range 0-65535`);
+    this.setLimit(zone, limit);
+  }
+
+  /** `dpctl/ct-set-limits default=L`: one counter shared by every zone without its own (§7). */
+  setDefaultLimit(limit: number): void {
+    this.setLimit(DEFAULT_ZONE, limit);
+  }
+
+  private setLimit(zone: number, limit: number): void {
+    if (!Number.isInteger(limit) || limit < 0 || limit > 0xffffffff) throw new ConntrackConfigError(`limit ${limit} out of range`);
+    const zl = this.zoneLimits.get(zone);
+    if (zl) zl.limit = limit;
+    else this.zoneLimits.set(zone, { zone, limit, count: 0, seq: this.zoneLimitSeq++ });
+  }
+
+  /** `dpctl/ct-del-limits zone=N`: the zone falls back to the default; the default cannot go. */
+  deleteZoneLimit(zone: number): void {
+    if (zone >= 0 && zone <= 0xffff) this.zoneLimits.delete(zone);
+  }
+
+  /**
+   * `zone_limit_get`: the zone's own limit, else the default's (with the shared count), else
+   * undefined (dpctl prints `default limit=0`). With `now`, expired entries are swept first.
+   */
+  getZoneLimit(zone: number, now?: number): { limit: number; count: number } | undefined {
+    if (now !== undefined) this.sweep(now);
+    const zl = this.zoneLimits.get(zone) ?? this.zoneLimits.get(DEFAULT_ZONE);
+    return zl ? { limit: zl.limit, count: zl.count } : undefined;
+  }
+
+  getDefaultLimit(): { limit: number; count: number } | undefined {
+    const zl = this.zoneLimits.get(DEFAULT_ZONE);
+    return zl ? { limit: zl.limit, count: zl.count } : undefined;
+  }
+
+  /** `dpctl/ct-set-maxconns`. */
+  setMaxConns(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new ConntrackConfigError(`maxconns ${n} out of range`);
+    this.maxConns = n;
+  }
+
+  getMaxConns(): number {
+    return this.maxConns;
+  }
+
+  // ------------------------------------------------------------------ timeout policies
+
+  defineTimeoutPolicy(name: string, attrs: Partial<Record<TimeoutAttr, number>>): number {
+    return this.policies.define(name, attrs);
+  }
+
+  deleteTimeoutPolicy(name: string): boolean {
+    return this.policies.delete(name);
+  }
+
+  timeoutPolicyId(name: string): number {
+    return this.policies.id(name);
+  }
+
+  /** `ovs-vsctl add-zone-tp` / `del-zone-tp` (name null). */
+  bindZoneTimeoutPolicy(zone: number, name: string | null): void {
+    if (name === null) {
+      this.zonePolicy.delete(zone);
+      return;
+    }
+    const id = this.policies.id(name);
+    if (id < 0) throw new ConntrackConfigError(`unknown timeout policy "${name}"`);
+    this.zonePolicy.set(zone, id);
+  }
+
+  // ------------------------------------------------------------------ inspection
+
+  /** Dump like `dpctl/dump-conntrack -m`; with `now`, expired entries are left out. */
+  *connections(now?: number): Iterable<ConnInfo> {
+    const t = this.table;
+    for (let c = 0; c < t.cap; c++) {
+      if (!(t.flags[c]! & F_LIVE)) continue;
+      if (now !== undefined && now >= t.expiration[c]!) continue;
+      yield this.info(c, now);
+    }
+  }
+
+  /** The entry a packet would match in `zone` (an ICMP error: the entry it refers to). */
+  lookup(pkt: PacketView, zone: number, now: number): ConnInfo | undefined {
+    if (pkt.ctStatus !== CT_OK) return undefined;
+    const k = new Uint32Array(KEY_WORDS);
+    extractKey(pkt, zone & 0xffff, k);
+    const c = this.table.lookup(k, keyHash(k, 0, this.salt), now);
+    return c >= 0 ? this.info(c, now) : undefined;
+  }
+
+  /** Lookup by raw frame bytes (convenience for tests and the controller). */
+  lookupFrame(frame: Uint8Array, zone: number, now: number): ConnInfo | undefined {
+    return this.lookup(this.lookupView.parse(frame), zone, now);
+  }
+
+  /** ConnInfo of a slot (slow path: allocates). */
+  info(c: number, now?: number): ConnInfo {
+    const t = this.table;
+    const o = c * KEY_WORDS;
+    const meta = t.key[o + K_META]!;
+    const proto = metaProto(meta);
+    const v6 = metaV6(meta);
+    const tr = L4_TRACKERS[proto]!;
+    const orig = tupleInfo(t.key, o, false);
+    const reply = tupleInfo(t.key, o, true);
+    const pk = this.parentKeys.get(c);
+    const helper = ALG_NAMES[t.helper[c]!] ?? null;
+    const info: ConnInfo = {
+      id: t.id[c]!,
+      index: c,
+      zone: metaZone(meta),
+      l3: v6 ? 6 : 4,
+      proto,
+      orig,
+      reply,
+      mark: t.mark[c]!,
+      label: labelToBigInt(t.label, c * 4),
+      expiration: t.expiration[c]!,
+      timeoutPolicy: this.policies.name(t.tp[c]!),
+      seenReply: (t.flags[c]! & F_SEEN_REPLY) !== 0,
+      protoState: tr.protoState(t, c),
+      helper,
+      parentId: t.parentId[c] ? t.parentId[c]! : null,
+      related: (t.flags[c]! & F_ALG_RELATED) !== 0,
+    };
+    if (now !== undefined) info.timeout = Math.max(0, Math.floor((t.expiration[c]! - now) / 1000));
+    if (tr.tcpInfo) info.tcp = tr.tcpInfo(t, c);
+    if (pk) info.parent = tupleInfo(pk, 0, false);
+    return info;
+  }
+
+  private emit(kind: 'new' | 'destroy' | 'update', c: number, now: number | undefined): void {
+    this.onEvent?.({ kind, conn: this.info(c, now) });
+  }
+}
+
+function addrText(key: Uint32Array, off: number, v6: boolean): string {
+  if (!v6) return ipv4ToString(key[off]!);
+  const b = new Uint8Array(16);
+  for (let i = 0; i < 4; i++) {
+    const w = key[off + i]!;
+    b[4 * i] = w >>> 24;
+    b[4 * i + 1] = (w >>> 16) & 255;
+    b[4 * i + 2] = (w >>> 8) & 255;
+    b[4 * i + 3] = w & 255;
+  }
+  return formatIpv6(b);
+}
+
+/** One direction of a stored key as text; `reversed` gives the reply tuple. */
+function tupleInfo(key: Uint32Array, o: number, reversed: boolean): TupleInfo {
+  const meta = key[o + K_META]!;
+  const v6 = metaV6(meta);
+  const proto = metaProto(meta);
+  const so = reversed ? K_DST : K_SRC;
+  const dso = reversed ? K_SRC : K_DST;
+  const sw = key[o + (reversed ? K_DPORT : K_SPORT)]!;
+  const dw = key[o + (reversed ? K_SPORT : K_DPORT)]!;
+  const out: TupleInfo = {
+    src: addrText(key, o + so, v6),
+    dst: addrText(key, o + dso, v6),
+    sport: sw & 0xffff,
+    dport: dw & 0xffff,
+  };
+  if ((proto === IPPROTO_ICMP && !v6) || (proto === IPPROTO_ICMPV6 && v6)) {
+    out.icmpType = sw >>> 24;
+    out.icmpCode = (sw >>> 16) & 0xff;
+  }
+  return out;
+}
+
+export { reverseIcmpType };
