@@ -210,9 +210,9 @@ export function hwAction(op: FlowOp, cpuPort: number): HwAction {
       if (output === 'controller') return { action: 'flow_controller', params: {}, note: 'controller' };
       return { action: 'flow_output', params: { port: BigInt(output) }, note: `output:${output}` };
     }
-    if (!ct && goto !== null && output === null) return { action: 'flow_goto', params: { table: BigInt(goto) }, note: `goto_table:${goto}` };
+    if (!ct && goto !== null && output === null) return { action: 'flow_goto', params: { next_table: BigInt(goto) }, note: `goto_table:${goto}` };
     if (ct && !ct.commit && !ct.mark && !ct.label && ct.table !== null && output === null && goto === null) {
-      return { action: 'flow_ct', params: { zone: BigInt(ct.zone), table: BigInt(ct.table) }, note: `ct(zone=${ct.zone},table=${ct.table})` };
+      return { action: 'flow_ct', params: { zone: BigInt(ct.zone), next_table: BigInt(ct.table) }, note: `ct(zone=${ct.zone},table=${ct.table})` };
     }
     if (ct && ct.commit && !ct.mark && !ct.label && ct.table === null && typeof output === 'number' && goto === null) {
       return { action: 'flow_ct_commit_output', params: { zone: BigInt(ct.zone), port: BigInt(output) }, note: `ct(commit,zone=${ct.zone}),output:${output}` };
@@ -246,7 +246,7 @@ export function hwAction(op: FlowOp, cpuPort: number): HwAction {
       flags: BigInt(flags),
       port: BigInt(typeof output === 'number' ? output : output === 'controller' ? cpuPort : 0),
       zone: BigInt(ct?.zone ?? 0),
-      table: BigInt(ct?.table ?? goto ?? 0),
+      next_table: BigInt(ct?.table ?? goto ?? 0),
       mark: BigInt((ct?.mark?.value ?? 0) >>> 0),
       mark_mask: BigInt((ct?.mark?.mask ?? 0) >>> 0),
       label: ct?.label?.value ?? 0n,
@@ -294,16 +294,28 @@ export function compilePlan(policy: PolicyIR, cfg: OffloadConfig): Plan {
 
   const stageTables: StageTablePlan[] = [];
   const ctZonesAtStage: Set<number>[] = [];
-  let reach = new Set<number>([0]);
+  // Reachable policy tables per stage, with the possible "cached connection" zones on entry
+  // (-1 = none). OVS does not run the tracker again for a ct() in the zone of the entry an
+  // earlier ct() of the same packet found (same-zone shortcut, conntrack-semantics 2.3 step 2);
+  // the hardware reuses the earlier hit the same way, so a stage only needs a conntrack table
+  // for zones some path reaches without a cached hit in that zone.
+  let reach = new Map<number, Set<number>>([[0, new Set([-1])]]);
   let stages = 0;
+  let stageLimited = false;
   for (let s = 0; s < cfg.maxStages && reach.size > 0; s++) {
     stages = s + 1;
     const last = s === cfg.maxStages - 1;
-    const next = new Set<number>();
+    const next = new Map<number, Set<number>>();
+    const addNext = (t: number, cache: Iterable<number>): void => {
+      let c = next.get(t);
+      if (!c) next.set(t, (c = new Set()));
+      for (const z of cache) c.add(z);
+    };
     const ctZones = new Set<number>();
-    for (const t of [...reach].sort((a, b) => a - b)) {
+    for (const t of [...reach.keys()].sort((a, b) => a - b)) {
       const flows = byTable.get(t);
       if (!flows) continue; // empty table: the stage's else branch is a policy miss
+      const cacheIn = reach.get(t)!;
       const keys = new Set<KeyFieldName>(['in_port']);
       for (const f of flows) for (const m of f.match) keys.add(m.field);
       const planFlows: StageFlow[] = flows.map((f) => {
@@ -311,8 +323,16 @@ export function compilePlan(policy: PolicyIR, cfg: OffloadConfig): Plan {
         const nt = nextTable(op);
         if (nt !== null && last) {
           op = { kind: 'punt', reason: 'STAGE_LIMIT', why: `continues at table ${nt} after the last of ${cfg.maxStages} stages` };
-        } else if (nt !== null) next.add(nt);
-        if (op.kind === 'exec' && op.ct) ctZones.add(op.ct.zone);
+          stageLimited = true;
+        }
+        if (op.kind === 'exec') {
+          const cacheAfterClear = op.clear ? [-1] : [...cacheIn];
+          if (op.ct) {
+            const z = op.ct.zone;
+            if (cacheAfterClear.some((c) => c !== z)) ctZones.add(z);
+          }
+          if (nt !== null) addNext(nt, op.ct ? [op.ct.zone] : cacheAfterClear);
+        }
         return { flow: f, op, hw: hwAction(op, cfg.cpuPort), priority: f.priority + 1 };
       });
       stageTables.push({
@@ -327,7 +347,7 @@ export function compilePlan(policy: PolicyIR, cfg: OffloadConfig): Plan {
     reach = next;
   }
   if (stages === 0) stages = 1;
-  if (reach.size > 0) diagnostics.push({ line: 0, message: `paths deeper than ${cfg.maxStages} stages are punted (STAGE_LIMIT)` });
+  if (stageLimited) diagnostics.push({ line: 0, message: `paths deeper than ${cfg.maxStages} stages are punted (STAGE_LIMIT)` });
 
   const ctTables: CtTablePlan[] = [];
   ctZonesAtStage.forEach((zs, stage) => {

@@ -9,6 +9,7 @@
  * CTO_P4INFO_BAD naming the place, so a malformed P4Info fails once, up front.
  */
 import protobuf from 'protobufjs';
+import protojson from 'protobufjs/ext/protojson.js';
 import textformat from 'protobufjs/ext/textformat.js';
 import { P4InfoAmbiguousError, P4InfoFormatError, P4InfoUnknownNameError } from './errors.js';
 import { DECODE_OPTIONS, decodeMessage, encodeMessage, protoType } from './proto.js';
@@ -245,8 +246,15 @@ export function closeNames(lookup: string, names: string[]): string[] {
 export type P4InfoSource = Uint8Array | string | Record<string, unknown>;
 
 let textformatInstalled = false;
+let protojsonInstalled = false;
 
-/** Decode any supported P4Info form into the plain-object convention of p4/proto.ts. */
+/**
+ * Decode any supported P4Info form into the plain-object convention of p4/proto.ts. JSON (text
+ * or parsed) is read as proto3 JSON (protobufjs ext/protojson): lowerCamelCase or original
+ * snake_case keys, 64-bit numbers as strings, enums by name, and an unknown key is an error
+ * rather than a silently dropped field. An already-decoded object (bigints) goes straight to
+ * `new P4InfoIndex(obj)`.
+ */
 export function loadP4Info(source: P4InfoSource): Record<string, any> {
   const t = protoType('p4.config.v1.P4Info');
   if (source instanceof Uint8Array) return decodeMessage(t, source);
@@ -264,8 +272,13 @@ export function loadP4Info(source: P4InfoSource): Record<string, any> {
       return parseText(t, s);
     }
   } else obj = source;
+  if (!protojsonInstalled) {
+    protojson.install();
+    protojsonInstalled = true;
+  }
   try {
-    return t.toObject(t.fromObject(obj), DECODE_OPTIONS);
+    const msg = (t as unknown as { fromJson(j: unknown): protobuf.Message }).fromJson(obj);
+    return t.toObject(msg, DECODE_OPTIONS);
   } catch (e) {
     throw new P4InfoFormatError(`cannot read P4Info JSON: ${(e as Error).message}`, '');
   }

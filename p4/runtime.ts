@@ -110,8 +110,8 @@ const STREAM_CHANNEL_OPTIONS: Partial<grpc.ChannelOptions> = {
   // A connection of its own for the session stream (grpc-js otherwise shares subchannels
   // between clients with the same target and options).
   'grpc.use_local_subchannel_pool': 1,
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 5_000,
+  // No client keepalive pings: gRPC C-core servers (PI) answer pings more frequent than every
+  // 5 min on an idle connection with GOAWAY "too_many_pings", which would end the session.
 };
 
 type Call = grpc.ClientDuplexStream<StreamMessageRequest, StreamMessageResponse>;
@@ -154,6 +154,7 @@ export class P4RuntimeClient extends EventEmitter {
   private closing = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private backoffMs = 0;
+  private readonly droppedCalls = new WeakSet<Call>();
   private firstArbitration: { resolve(ev: ArbitrationEvent): void; reject(e: unknown): void } | undefined;
 
   private constructor(address: string, opts: ConnectOptions) {
@@ -173,7 +174,9 @@ export class P4RuntimeClient extends EventEmitter {
     this.idleTimeouts = new BoundedQueue(cap);
     this.streamErrors = new BoundedQueue(cap);
     this.arbitrationUpdates = new BoundedQueue(cap);
-    this.rpc = makeGrpcClient('p4.v1.P4Runtime', address, { channelOptions: this.channelOptions });
+    // No transparent retries: a Write is not idempotent (a re-sent INSERT would come back
+    // ALREADY_EXISTS), and doc §3 saw a retry after the grpc-js trailer hang.
+    this.rpc = makeGrpcClient('p4.v1.P4Runtime', address, { channelOptions: { 'grpc.enable_retries': 0, ...this.channelOptions } });
   }
 
   /**
@@ -255,7 +258,8 @@ export class P4RuntimeClient extends EventEmitter {
     this.call = call;
     let ended = false;
     const onEnd = (code: number, details: string): void => {
-      if (ended) return;
+      // A stream we dropped ourselves (timeout, close, replacement) is not a session loss.
+      if (ended || this.droppedCalls.has(call)) return;
       ended = true;
       if (this.call === call) this.call = undefined;
       this.streamEnded(code, details);
@@ -289,6 +293,7 @@ export class P4RuntimeClient extends EventEmitter {
     const call = this.call;
     this.call = undefined;
     if (call) {
+      this.droppedCalls.add(call);
       call.removeAllListeners('data');
       call.on('error', () => {});
       call.cancel();
@@ -449,6 +454,21 @@ export class P4RuntimeClient extends EventEmitter {
     if (cfg?.p4DeviceConfig && cfg.p4DeviceConfig.length) out.deviceConfig = cfg.p4DeviceConfig;
     if (cfg?.cookie) out.cookie = cfg.cookie.cookie ?? 0n;
     return out;
+  }
+
+  /**
+   * PI only (p4.server.v1.ServerConfig, doc §4.8): StreamError reports are off by default;
+   * ENABLED sends them (e.g. for a PacketOut with an unknown metadata id), DETAILED adds detail.
+   */
+  async setStreamErrorReporting(level: 'DISABLED' | 'ENABLED' | 'DETAILED', opts: { deadlineMs?: number } = {}): Promise<void> {
+    const cfg = makeGrpcClient('p4.server.v1.ServerConfig', this.address, { channelOptions: this.channelOptions });
+    try {
+      await unaryRaw<void>(cfg, 'Set', { deviceId: this.deviceId, config: { stream: { errorReporting: level } } }, opts.deadlineMs ?? this.rpcDeadlineMs);
+    } catch (e) {
+      throw rpcError('ServerConfig.Set', e);
+    } finally {
+      cfg.close();
+    }
   }
 
   /** Capabilities (spec §17): the server's P4Runtime API version (PI: always "1.3.0"). */

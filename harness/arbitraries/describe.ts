@@ -32,7 +32,7 @@ function eventText(e: AnyEvent): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(rest)) {
     if (k === 'kind' || k === 'conn') continue;
-    parts.push(`${k}=${typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v)}`);
+    parts.push(`${k}=${k === 'flags' && typeof v === 'number' ? `0x${v.toString(16)}` : JSON.stringify(v)}`);
   }
   const conn = (e as { conn?: string }).conn === 'data' ? '[data-conn] ' : '';
   return `${conn}${e.kind}${parts.length ? ' ' + parts.join(' ') : ''}${bad ? ` BAD:${bad.op}${bad.op === 'truncate' ? `(${bad.bytes})` : ''}` : ''}`;

@@ -35,7 +35,12 @@ export type Corruption =
   | { op: 'l4Checksum' }
   | { op: 'zeroPort' } // TCP/UDP source port 0 (ICMP flows: L4 checksum instead)
   | { op: 'truncate'; bytes: number } // cut `bytes` (≥ 1) from the end of the IP datagram
-  | { op: 'badIhl' }; // IPv4 IHL = 4; IPv6: version nibble 5
+  | { op: 'badIhl' } // IPv4 IHL = 4; IPv6: version nibble 5
+  /**
+   * Sent as a first fragment (IPv4 MF, IPv6 Fragment header with M): far below the 1200/1280-byte
+   * minimum of a non-final fragment, so OVS reports it inv|trk and passes it on (§3.4).
+   */
+  | { op: 'fragment' };
 
 interface EventBase {
   /** Milliseconds after the previous event of the same flow (or after the flow's start). */

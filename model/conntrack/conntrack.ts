@@ -38,6 +38,7 @@ import {
   K_META,
   K_SPORT,
   K_SRC,
+  META_V6,
   extractKey,
   keyHash,
   metaProto,
@@ -279,7 +280,8 @@ export class Conntrack {
       this.writeTuple(md, expIdx.parentKey, 0);
     } else {
       md.mark = 0;
-      md.label.fill(0);
+      const l = md.label;
+      l[0] = l[1] = l[2] = l[3] = 0;
       this.writeTuple(md, k, 0);
     }
     // `set_cached_conn`
@@ -372,11 +374,14 @@ export class Conntrack {
   private writeMdNone(md: CtMeta, zone: number): void {
     md.zone = zone;
     md.mark = 0;
-    md.label.fill(0);
+    const l = md.label;
+    l[0] = l[1] = l[2] = l[3] = 0;
     md.origL3 = 0;
     md.origProto = 0;
-    md.origSrc.fill(0);
-    md.origDst.fill(0);
+    const s = md.origSrc;
+    s[0] = s[1] = s[2] = s[3] = 0;
+    const d = md.origDst;
+    d[0] = d[1] = d[2] = d[3] = 0;
     md.origSport = 0;
     md.origDport = 0;
   }
@@ -384,14 +389,20 @@ export class Conntrack {
   /** Original-direction tuple from a key (§1.6); ICMP: type and code of the originator. */
   private writeTuple(md: CtMeta, key: Uint32Array, o: number): void {
     const meta = key[o + K_META]!;
-    const v6 = metaV6(meta);
-    const proto = metaProto(meta);
+    const v6 = (meta & META_V6) !== 0;
+    const proto = (meta >>> 16) & 0xff;
     md.origL3 = v6 ? 6 : 4;
     md.origProto = proto;
-    for (let i = 0; i < 4; i++) {
-      md.origSrc[i] = key[o + K_SRC + i]!;
-      md.origDst[i] = key[o + K_DST + i]!;
-    }
+    const s = md.origSrc;
+    const d = md.origDst;
+    s[0] = key[o + 1]!;
+    s[1] = key[o + 2]!;
+    s[2] = key[o + 3]!;
+    s[3] = key[o + 4]!;
+    d[0] = key[o + 6]!;
+    d[1] = key[o + 7]!;
+    d[2] = key[o + 8]!;
+    d[3] = key[o + 9]!;
     const sw = key[o + K_SPORT]!;
     if ((proto === IPPROTO_ICMP && !v6) || (proto === IPPROTO_ICMPV6 && v6)) {
       md.origSport = sw >>> 24;

@@ -177,18 +177,36 @@ export function keyHash(k: Uint32Array, off: number, basis: number): number {
   return finish(mix(h, k[off + K_META]!));
 }
 
-/** Key at `a[ao]` equals key at `b[bo]` in the same orientation. */
+/** Key at `a[ao]` equals key at `b[bo]` in the same orientation (unrolled: hot path). */
 export function keyEq(a: Uint32Array, ao: number, b: Uint32Array, bo: number): boolean {
-  for (let i = 0; i < KEY_WORDS; i++) if (a[ao + i] !== b[bo + i]) return false;
-  return true;
+  return (
+    a[ao + 5] === b[bo + 5] &&
+    a[ao + 10] === b[bo + 10] &&
+    a[ao + 1] === b[bo + 1] &&
+    a[ao + 6] === b[bo + 6] &&
+    a[ao] === b[bo] &&
+    a[ao + 2] === b[bo + 2] &&
+    a[ao + 3] === b[bo + 3] &&
+    a[ao + 4] === b[bo + 4] &&
+    a[ao + 7] === b[bo + 7] &&
+    a[ao + 8] === b[bo + 8] &&
+    a[ao + 9] === b[bo + 9]
+  );
 }
 
 /** Key at `a[ao]` equals the reverse of key at `b[bo]` (endpoints swapped). */
 export function keyEqReversed(a: Uint32Array, ao: number, b: Uint32Array, bo: number): boolean {
-  if (a[ao] !== b[bo]) return false;
-  for (let i = 0; i < 5; i++) {
-    if (a[ao + K_SRC + i] !== b[bo + K_DST + i]) return false;
-    if (a[ao + K_DST + i] !== b[bo + K_SRC + i]) return false;
-  }
-  return true;
+  return (
+    a[ao + 5] === b[bo + 10] &&
+    a[ao + 10] === b[bo + 5] &&
+    a[ao + 1] === b[bo + 6] &&
+    a[ao + 6] === b[bo + 1] &&
+    a[ao] === b[bo] &&
+    a[ao + 2] === b[bo + 7] &&
+    a[ao + 3] === b[bo + 8] &&
+    a[ao + 4] === b[bo + 9] &&
+    a[ao + 7] === b[bo + 2] &&
+    a[ao + 8] === b[bo + 3] &&
+    a[ao + 9] === b[bo + 4]
+  );
 }

@@ -4,7 +4,7 @@
  * overrides them (to build the invalid packets of conntrack-semantics.md section 3 on purpose).
  */
 import { PacketBuildError } from '../errors.js';
-import { isIpv6Text, parseIp } from './addr.js';
+import { isIpv6Text, parseIp, parseMac } from './addr.js';
 import {
   type EthLayer, type Frame, ICMP4_QUERY_TYPES, ICMP6_QUERY_TYPES, type IcmpLayer, type Ipv4Layer, type Ipv6Layer, type Layer,
   type TcpLayer, type UdpLayer, type VlanLayer, completeFrame, encodeFrame,
@@ -119,6 +119,8 @@ export function specLayers(spec: FrameSpec): { layers: Layer[]; corrupt: number[
   const layers: Layer[] = [];
   const corrupt: number[] = []; // indexes of layers whose checksum must not verify
   const eth: EthLayer = { kind: 'eth', dst: spec.ethDst ?? '00:00:00:00:00:02', src: spec.ethSrc ?? '00:00:00:00:00:01' };
+  parseMac(eth.dst!, 'ethDst'); // validate here so the error names the spec field
+  parseMac(eth.src!, 'ethSrc');
   layers.push(eth);
   let last: { type?: number } = eth;
   if (spec.vlan !== undefined) {
@@ -237,6 +239,8 @@ function tcpOptionList(o: TcpOptionsSpec | undefined): TcpOption[] {
   }
   if (o.wscale !== undefined) out.push({ kind: 'wscale', shift: uint(o.wscale, 8, 'tcp.options.wscale', 0) });
   if (o.raw) out.push({ kind: 'raw', data: o.raw });
+  const n = encodeTcpOptionList(out, 'tcp.options').length;
+  if (n > 40) throw new PacketBuildError(`tcp.options: ${n} bytes exceed the 40-byte limit`);
   return out;
 }
 

@@ -261,11 +261,11 @@ const LAYERS: Record<Exclude<LayerKind, 'raw' | 'padding'>, LayerDesc> = {
   },
   ah: {
     // RFC 4302 2.2: length in 32-bit words minus 2.
-    fields: [uint('nextHeader', 8, { auto: true }), uint('payloadLen', 8, { auto: true }), uint('reserved', 16), bytes('data', (l) => ((l.payloadLen as number) + 2) * 4 - 4)],
+    fields: [uint('nextHeader', 8, { auto: true }), uint('payloadLen', 8, { auto: true }), uint('reserved', 16), bytes('data', (l) => ((l.payloadLen as number) + 2) * 4 - 4, () => new Uint8Array(8))],
     selector: 'nextHeader',
     pre(l) {
       if (l.payloadLen !== undefined) return;
-      l.data = padTo((l.data as Uint8Array | undefined) ?? new Uint8Array(8), 4, 8, 'zero');
+      l.data = padTo(l.data as Uint8Array, 4, 8, 'zero'); // SPI and sequence at least; IPv6 wants 8-byte multiples
       l.payloadLen = (4 + (l.data as Uint8Array).length) / 4 - 2;
     },
   },

@@ -24,6 +24,13 @@ export class BitReader {
   }
   uint(bits: number, what: string): number {
     if (this.bitPos + bits > this.end * 8) throw new DecodeStop(`${what} truncated`);
+    if ((this.bitPos & 7) === 0 && (bits & 7) === 0) {
+      // Whole bytes: the common case, read without the bit loop.
+      let v = 0;
+      for (let p = this.bitPos >>> 3, e = p + (bits >>> 3); p < e; p++) v = v * 256 + this.buf[p]!;
+      this.bitPos += bits;
+      return v;
+    }
     let v = 0;
     for (let i = 0; i < bits; ) {
       const byte = this.buf[this.bitPos >>> 3]!;
@@ -50,6 +57,10 @@ export class BitWriter {
   private acc = 0;
   private accBits = 0;
   uint(v: number, bits: number): void {
+    if (this.accBits === 0 && (bits & 7) === 0) {
+      for (let s = bits - 8; s >= 0; s -= 8) this.out.push(Math.floor(v / 2 ** s) & 0xff);
+      return;
+    }
     for (let i = bits - 1; i >= 0; i--) {
       this.acc = (this.acc << 1) | (Math.floor(v / 2 ** i) & 1);
       if (++this.accBits === 8) {
@@ -89,8 +100,7 @@ export interface Field {
   dflt(): unknown;
 }
 
-function checkUint(v: unknown, bits: number, where: string): number {
-  const max = 2 ** bits - 1;
+function checkUint(v: unknown, bits: number, max: number, where: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
     throw new PacketBuildError(`${where}: ${String(v)} is not an unsigned ${bits}-bit integer`);
   }
@@ -100,12 +110,13 @@ function checkUint(v: unknown, bits: number, where: string): number {
 /** Unsigned big-endian bit field of 1..32 bits (BitField / ShortField / IntField). */
 export function uint(name: string, bits: number, opts: { auto?: boolean; dflt?: number; when?: (l: AnyLayer) => boolean } = {}): Field {
   const d = opts.dflt ?? 0;
+  const max = 2 ** bits - 1;
   return {
     name,
     auto: opts.auto,
     when: opts.when,
     read: (r) => r.uint(bits, name),
-    write: (w, v, _l, where) => w.uint(checkUint(v, bits, where), bits),
+    write: (w, v, _l, where) => w.uint(checkUint(v, bits, max, where), bits),
     dflt: () => d,
   };
 }
@@ -124,12 +135,21 @@ export function flag(name: string): Field {
 }
 
 function textField(name: string, size: number, parse: (s: string, f: string) => Uint8Array, format: (b: Uint8Array) => string, d: string): Field {
+  // Encoding parses the same few addresses over and over (each header is written up to three
+  // times for lengths and checksums): keep the parsed bytes of recent texts (read-only here).
+  const cache = new Map<string, Uint8Array>();
   return {
     name,
     read: (r) => format(r.bytes(size, name)),
     write: (w, v, _l, where) => {
       if (typeof v !== 'string') throw new PacketBuildError(`${where}: ${String(v)} is not an address string`);
-      w.bytes(parse(v, where));
+      let b = cache.get(v);
+      if (!b) {
+        b = parse(v, where);
+        if (cache.size >= 1024) cache.clear();
+        cache.set(v, b);
+      }
+      w.bytes(b);
     },
     dflt: () => d,
   };
@@ -143,7 +163,7 @@ export const ip6 = (name: string): Field => textField(name, 16, parseIpv6, (b) =
  * the length to read; writing takes whatever length the value has (the hooks keep the length
  * field consistent unless it was set explicitly).
  */
-export function bytes(name: string, lenOf: (l: AnyLayer) => number): Field {
+export function bytes(name: string, lenOf: (l: AnyLayer) => number, dflt: () => Uint8Array = () => new Uint8Array(0)): Field {
   return {
     name,
     read: (r, l) => r.bytes(lenOf(l), name),
@@ -151,7 +171,7 @@ export function bytes(name: string, lenOf: (l: AnyLayer) => number): Field {
       if (!(v instanceof Uint8Array)) throw new PacketBuildError(`${where}: not a Uint8Array`);
       w.bytes(v);
     },
-    dflt: () => new Uint8Array(0),
+    dflt,
   };
 }
 

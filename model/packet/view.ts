@@ -275,7 +275,11 @@ function walkIpv6Ext(
   nextHdr: number,
   out: { proto: number; frag: number; fragOffset: number; more: boolean; id: number },
 ): number {
+  // Reset every output: the scratch object is shared between packets.
   out.frag = FRAG_NONE;
+  out.fragOffset = 0;
+  out.more = false;
+  out.id = 0;
   for (;;) {
     if (nextHdr === 0 || nextHdr === 43 || nextHdr === 60 || nextHdr === 51) {
       if (off + 8 > end) return -1;
@@ -399,20 +403,25 @@ function parseL4(v: PacketView, off: number, l4Len: number, v6: boolean): void {
   }
 }
 
-/** `tcp_get_wscale`: walk options while >= 3 bytes remain; kind 3 gives min(shift, 14). */
+/**
+ * `tcp_get_wscale` (lib/conntrack-tcp.c, from pf's pf_get_wscale): walk options while >= 3 bytes
+ * remain; EOL stops; kind 3 gives min(shift, 14) whatever its length byte says, and a later
+ * window-scale option overrides an earlier one; a length below 2 counts as 2.
+ */
 function tcpWscale(b: Uint8Array, off: number, end: number): number {
-  while (off + 3 <= end) {
+  let ws = -1;
+  while (end - off >= 3) {
     const kind = b[off]!;
     if (kind === 0) break;
     if (kind === 1) {
       off++;
       continue;
     }
+    if (kind === 3) ws = Math.min(b[off + 2]!, 14);
     const olen = b[off + 1]!;
-    if (kind === 3 && olen === 3) return Math.min(b[off + 2]!, 14);
     off += olen < 2 ? 2 : olen;
   }
-  return -1;
+  return ws;
 }
 
 function isIcmpQuery(type: number, v6: boolean): boolean {

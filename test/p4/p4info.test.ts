@@ -92,7 +92,16 @@ describe('P4InfoIndex validation (CTO_P4INFO_BAD names the place)', () => {
     expect(bad((p) => (p.digests[0].typeSpec.struct.name = 'nope'))).toMatch(/digests\[0\] \(learn_t\): struct 'nope' is not in type_info/);
     expect(bad((p) => (p.tables = 5))).toMatch(/CTO_P4INFO_BAD/);
     expect(codeOf(() => P4InfoIndex.from('{ not json'))).toMatch(/^CTO_P4INFO_BAD: P4Info: not valid JSON/);
+    // An unknown key is an error, not a silently dropped field.
+    expect(bad((p) => (p.tables[0].matchFeilds = []))).toMatch(/^CTO_P4INFO_BAD: P4Info: cannot read P4Info JSON: .*unknown field: "matchFeilds"/);
     expect(codeOf(() => P4InfoIndex.from(Uint8Array.of(0x12, 0xff)))).toMatch(/CTO_P4_PROTO|CTO_P4INFO_BAD/);
+  });
+
+  it('accepts proto3 JSON with original snake_case keys', () => {
+    const p = handP4Info();
+    p.tables[0].match_fields = p.tables[0].matchFields;
+    delete p.tables[0].matchFields;
+    expect(P4InfoIndex.from(JSON.stringify(p)).table('ct_table').matchFields.map((f) => f.name)).toEqual(['hdr.ipv4.src', 'hdr.ipv4.dst', 'meta.zone']);
   });
 
   it('reads the binary encoding of the same P4Info', () => {

@@ -15,7 +15,7 @@ import {
 describe('protoRoot', () => {
   it('loads every .proto under p4/proto once', () => {
     const files = listProtoFiles(protoDir());
-    for (const f of ['p4/v1/p4runtime.proto', 'p4/v1/p4data.proto', 'p4/config/v1/p4info.proto', 'p4/config/v1/p4types.proto', 'google/rpc/status.proto', 'google/rpc/code.proto', 'google/protobuf/any.proto']) {
+    for (const f of ['p4/server/v1/config.proto', 'p4/v1/p4runtime.proto', 'p4/v1/p4data.proto', 'p4/config/v1/p4info.proto', 'p4/config/v1/p4types.proto', 'google/rpc/status.proto', 'google/rpc/code.proto', 'google/protobuf/any.proto']) {
       expect(files).toContain(f);
     }
     expect(protoRoot()).toBe(protoRoot());

@@ -83,10 +83,13 @@ describe('writeInBatches (fake transport)', () => {
     const sw = fakeSwitch();
     await writeInBatches([0, 1, 2, 3, 4].map((k) => upd(k)), sw.send, 2);
     expect(sw.batches).toEqual([2, 2, 1]);
-    // 1200 updates: keys 0..1199 except that 3, 450 and 1100 already exist, and one duplicate pair.
+    // 1200 INSERTs of keys 0..1199 on a switch that already holds keys 3 and 9999; update 450
+    // inserts 9999 and update 1100 repeats the key of update 1099.
+    sw.keys.clear();
+    sw.keys.add(keyOf(upd(3)));
+    sw.keys.add(keyOf(upd(9999)));
     const updates = Array.from({ length: 1200 }, (_, i) => upd(i));
-    updates[3] = upd(3);
-    updates[450] = upd(4); // key 4 exists already
+    updates[450] = upd(9999);
     updates[1100] = upd(1099); // duplicate of the update just before: the second one fails
     sw.batches.length = 0;
     let caught: unknown;

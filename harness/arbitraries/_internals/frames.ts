@@ -5,6 +5,7 @@
  */
 import { buildFrame, corruptChecksum, ipPacketOf, type FrameSpec } from '../../../model/packet/build.js';
 import {
+  CT_FRAGMENT,
   CT_ICMP_BAD_INNER,
   CT_ICMP_INNER_SRC,
   CT_L3_BAD_CSUM,
@@ -53,6 +54,10 @@ export function buildWith(h: Hop, spec: Omit<FrameSpec, 'ip' | 'ethSrc' | 'ethDs
     if (full.tcp) full.tcp = { ...full.tcp, sport: 0 };
     if (full.udp) full.udp = { ...full.udp, sport: 0 };
     return { frame: buildFrame(full), ctStatus: CT_L4_ZERO_PORT };
+  }
+  if (op === 'fragment') {
+    full.ip = h.family === 4 ? { ...full.ip!, dontFragment: false, moreFragments: true } : { ...full.ip!, ext: [{ type: 'fragment', fragOffset: 0, more: true, id: id }] };
+    return { frame: buildFrame(full), ctStatus: CT_FRAGMENT };
   }
   if (op === 'ipChecksum') {
     full.ip = { ...full.ip!, badChecksum: true };

@@ -116,6 +116,7 @@ export class ScenarioGen {
       [1, { op: 'zeroPort' }],
       [2, { op: 'truncate', bytes: g.int(1, 40) }],
       [1, { op: 'badIhl' }],
+      [1, { op: 'fragment' }],
     ]);
   }
 
@@ -234,7 +235,8 @@ export class ScenarioGen {
     const mode = g.bool() ? 'active' : 'passive';
     const announcerIdx = mode === 'active' ? base.client : base.server;
     const hosts = Math.max(2, this.o.hosts);
-    const wrongHost = g.bool(0.15) ? (announcerIdx + 1 + g.int(0, hosts - 2)) % hosts : null;
+    // A 229 reply names no address (RFC 2428 3), so a wrong address exists only elsewhere.
+    const wrongHost = !(mode === 'passive' && fam === 6) && g.bool(0.15) ? (announcerIdx + 1 + g.int(0, hosts - 2)) % hosts : null;
     const txt = (dir: Dir, text: string): NoGap<TcpEvent> => ({ dir, kind: 'data', len: text.length, text });
     const ev: NoGap<TcpEvent>[] = [{ dir: 'orig', kind: 'syn' }, { dir: 'reply', kind: 'synack' }, { dir: 'orig', kind: 'ack' }];
     ev.push(txt('reply', '220 ctoffload FTP ready\r\n'));

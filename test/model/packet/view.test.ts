@@ -78,6 +78,23 @@ describe('PacketView on buildFrame frames: fields equal the spec', () => {
     expect(parse(buildFrame({ ip: A4, tcp: { sport: 1, dport: 2, flags: 'S', options: { mss: 536 } } })).wscale).toBe(-1);
   });
 
+  it('window scale as OVS tcp_get_wscale reads it: the last option wins, its length byte is not checked', () => {
+    const ws = (raw: number[]): number => parse(buildFrame({ ip: A4, tcp: { sport: 1, dport: 2, flags: 'S', options: { raw: Uint8Array.from(raw) } } })).wscale;
+    expect(ws([3, 3, 2, 1, 3, 3, 9, 0])).toBe(9);
+    expect(ws([3, 4, 5, 0])).toBe(5);
+    expect(ws([1, 1, 0, 3, 3, 4, 0, 0])).toBe(-1); // EOL ends the walk
+    expect(ws([2, 4, 5, 0xb4, 3, 3, 6, 1])).toBe(6);
+    expect(ws([1, 1, 3, 3])).toBe(-1); // fewer than 3 bytes left at the option
+  });
+
+  it('IPv6 fragment fields do not leak into the next packet parsed with the same view', () => {
+    const frag = buildFrame({ ip: { ...A6, proto: 6, ext: [{ type: 'fragment', id: 9, fragOffset: 8, more: true }] }, payload: new Uint8Array(8) });
+    const plain = buildFrame({ ip: A6, udp: { sport: 1, dport: 2 } });
+    expect(parse(frag).ipId).toBe(9);
+    const v = parse(plain);
+    expect([v.ctStatus, v.frag, v.fragOffset, v.moreFragments, v.ipId]).toEqual([CT_OK, FRAG_NONE, 0, false, 0]);
+  });
+
   it('IPv4 options and IPv6 HBH/routing/dstopt chains are accepted', () => {
     expect(status(buildFrame({ ip: { ...A4, options: Uint8Array.of(0x94, 4, 0, 0) }, udp: { sport: 1, dport: 2 } }))).toBe('ok');
     const v = parse(buildFrame({ ip: { ...A6, ext: [{ type: 'hbh' }, { type: 'routing' }, { type: 'dstopt' }] }, tcp: { sport: 1, dport: 2, flags: 'S' } }));

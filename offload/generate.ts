@@ -1,0 +1,82 @@
+/**
+ * The offload compiler's front door: policy (IR) + configuration → plan, P4 program (AST and
+ * text), static entries; and writing all of it to a directory, with bmv2 JSON and P4Info when
+ * p4c-bm2-ss is available.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resolveConfig, type OffloadConfig } from './config.js';
+import { compilePlan, type Plan } from './compile.js';
+import { emitProgram } from './emit.js';
+import { staticEntries, type OffloadEntry } from './entries.js';
+import type { PolicyIR } from './ir.js';
+import type { P4Program } from './p4ast.js';
+import { generateProgram } from './p4gen.js';
+import { hasP4c, runP4c } from './p4c-local.js';
+
+export interface OffloadProgram {
+  plan: Plan;
+  program: P4Program;
+  /** P4-16 source text. */
+  p4: string;
+  entries: OffloadEntry[];
+}
+
+export function compileOffloadIR(policy: PolicyIR, config: OffloadConfig | Record<string, unknown> = {}): OffloadProgram {
+  const cfg = isResolved(config) ? config : resolveConfig(config);
+  const plan = compilePlan(policy, cfg);
+  const program = generateProgram(plan);
+  return { plan, program, p4: emitProgram(program), entries: staticEntries(plan) };
+}
+
+function isResolved(c: unknown): c is OffloadConfig {
+  const o = c as OffloadConfig;
+  return !!o && typeof o === 'object' && typeof o.cpuPort === 'number' && !!o.slowPath && !!o.tableSizes && typeof o.offload === 'string' && o.zones !== undefined;
+}
+
+/** JSON with bigints as decimal strings. */
+export function toJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n';
+}
+
+/** The manifest a controller/harness reads next to the program (names only, no P4Info ids). */
+export function manifest(p: OffloadProgram): Record<string, unknown> {
+  const { plan } = p;
+  return {
+    source: plan.source,
+    config: plan.config,
+    stages: plan.stages,
+    offloadedZones: plan.offloadedZones,
+    conntrackTables: plan.ctTables.map((t) => ({ table: `CtIngress.${t.name}`, stage: t.stage, zoneSet: t.set, zones: t.zones, size: t.size })),
+    policyTables: plan.stageTables.map((t) => ({ table: `CtIngress.${t.name}`, stage: t.stage, policyTable: t.policyTable, keys: t.keys })),
+    diagnostics: plan.diagnostics,
+  };
+}
+
+export interface WriteResult {
+  files: string[];
+  /** true when p4c-bm2-ss ran and produced the JSON and P4Info. */
+  compiled: boolean;
+  p4cStderr?: string;
+}
+
+export const OUTPUT_BASE = 'ctoffload';
+
+/**
+ * Write `<dir>/ctoffload.p4`, `ctoffload.manifest.json`, `ctoffload.entries.json` and, when
+ * p4c-bm2-ss is present (or `p4c: 'require'`), `ctoffload.json`, `ctoffload.p4info.bin`,
+ * `ctoffload.p4info.txtpb`.
+ */
+export async function writeOffload(p: OffloadProgram, dir: string, opts: { p4c?: 'auto' | 'require' | 'skip' } = {}): Promise<WriteResult> {
+  await mkdir(dir, { recursive: true });
+  const base = join(dir, OUTPUT_BASE);
+  const files = [`${base}.p4`, `${base}.manifest.json`, `${base}.entries.json`];
+  await writeFile(files[0]!, p.p4);
+  await writeFile(files[1]!, toJson(manifest(p)));
+  await writeFile(files[2]!, toJson(p.entries));
+  const mode = opts.p4c ?? 'auto';
+  if (mode === 'skip' || (mode === 'auto' && !(await hasP4c()))) return { files, compiled: false };
+  const r = await runP4c(files[0]!, base);
+  files.push(r.json, r.p4infoBin, r.p4infoTxt);
+  return { files, compiled: true, p4cStderr: r.stderr };
+}
