@@ -22,6 +22,7 @@ import { decodeDigestList, decodePacketIn, describeTableEntry, packetOut, type D
 import type { P4Value } from './bytes.js';
 import { P4Error, P4RuntimeNotPrimaryError, P4RuntimeRpcError, P4RuntimeStreamError, P4RuntimeTimeoutError, codeName } from './errors.js';
 import type {
+  DigestList,
   Entity,
   ForwardingPipelineConfig,
   IdleTimeoutNotification,
@@ -74,7 +75,7 @@ export interface PacketInEvent extends DecodedPacketIn {
 }
 
 export interface DigestEvent extends DecodedDigestList {
-  raw: import('./messages.js').DigestList;
+  raw: DigestList;
 }
 
 export interface IdleTimeoutEvent {
@@ -230,12 +231,14 @@ export class P4RuntimeClient extends EventEmitter {
   private async establish(deadline: number): Promise<void> {
     let delay = this.reconnect?.initialMs ?? 100;
     for (;;) {
+      if (this.closing) throw new P4RuntimeStreamError('client closed while connecting', grpc.status.CANCELLED);
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new P4RuntimeTimeoutError(`P4Runtime ${this.address}: no arbitration answer before the deadline`);
       try {
         await this.openStream(remaining);
         return;
       } catch (e) {
+        if (this.closing) throw e;
         // Server not (yet) listening: retry on a new channel. Anything else (duplicate
         // election id, too many streams…) is final.
         const code = (e as P4RuntimeStreamError).grpcCode;

@@ -313,7 +313,7 @@ class FlowRenderer {
       this.advance(ev.gap);
       const dir = dirOf(ev.dir);
       const hop = hopOf(conn, dir);
-      const b = ev.kind === 'arp' ? arpFrame(hop) : ev.kind === 'runt' ? runtFrame(hop) : ev.kind === 'badVersion' ? badVersionFrame(hop, this.nextId()) : null;
+      const b = ev.kind === 'arp' ? arpFrame(hop) : ev.kind === 'runt' ? runtFrame(hop, this.nextId()) : ev.kind === 'badVersion' ? badVersionFrame(hop, this.nextId()) : null;
       if (b) this.emit(ei, (dir === 'orig' ? conn.c : conn.s).port, b, `${dir} ${ev.kind}`, 'not a trackable IP packet');
     });
   }

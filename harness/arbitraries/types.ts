@@ -97,7 +97,7 @@ export type TftpEvent = EventBase &
 export type IcmpEvent = EventBase &
   ({ kind: 'echo'; seq: number; len: number } | Omit<IcmpErrorEvent, keyof EventBase>);
 
-/** Frames that are not (valid) IP at all: ARP, runts, IPv4 with a bad version field. */
+/** Frames that are not (valid) IP at all: ARP, runts (a 10-byte IP header), an IP version that contradicts the EtherType. */
 export type NoiseEvent = EventBase & { kind: 'arp' | 'runt' | 'badVersion' };
 
 /** Per-endpoint TCP parameters, [client, server]. */

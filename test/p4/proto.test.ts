@@ -73,12 +73,12 @@ function loadReference(dir: string): protobuf.Root {
 
 type Shape = Map<string, string>;
 /** One line per field / enum value / method: "Msg.field" → "number type label oneof". */
-function shapeOf(root: protobuf.Root): Shape {
+function shapeOf(root: protobuf.Root, scope = /^p4\.(v1|config\.v1)\./): Shape {
   const out: Shape = new Map();
   const walk = (ns: protobuf.NamespaceBase): void => {
     for (const o of ns.nestedArray) {
       const name = o.fullName.replace(/^\./, '');
-      if (!/^p4\.(v1|config\.v1)\./.test(name)) {
+      if (!scope.test(name)) {
         if (o instanceof protobuf.Namespace) walk(o);
         continue;
       }
@@ -147,4 +147,30 @@ if (refDir) {
   describe.skip('protocol definitions vs installed upstream copy', () => {
     it('match field by field', () => {});
   });
+}
+
+// google.rpc.Status / Code and google.protobuf.Any against PI's and the system's copies.
+const GOOGLE_REFS = [
+  ['/tmp/p4-toolchain-build/PI/src/proto/google/rpc/status.proto', '/tmp/p4-toolchain-build/PI/src/proto/google/rpc/code.proto'],
+  ['/usr/include/google/protobuf/any.proto'],
+].flat();
+const googleRefs = GOOGLE_REFS.filter((f) => existsSync(f));
+if (googleRefs.length) {
+  describe('google protos vs installed copies', () => {
+    it(`match field by field (${googleRefs.join(', ')})`, () => {
+      const theirs = new protobuf.Root();
+      for (const f of googleRefs) protobuf.parse(readFileSync(f, 'utf8'), theirs, { keepCase: false });
+      // status.proto imports any.proto: take ours if the system copy is absent.
+      if (!googleRefs.some((f) => f.endsWith('any.proto'))) protobuf.parse(readFileSync(join(protoDir(), 'google/protobuf/any.proto'), 'utf8'), theirs, { keepCase: false });
+      theirs.resolveAll();
+      const scope = /^google\.(rpc\.(Status|Code)|protobuf\.Any)(\.|$)/;
+      const a = shapeOf(protoRoot(), scope);
+      const b = shapeOf(theirs, scope);
+      const only = (x: Shape, y: Shape) => [...x].filter(([k, v]) => y.get(k) !== v).map(([k, v]) => `${k} ${v}`);
+      expect({ oursOnly: only(a, b).filter((k) => googleRefs.some((f) => f.endsWith('any.proto')) || !k.startsWith('google.protobuf')), theirsOnly: only(b, a) }).toEqual({ oursOnly: [], theirsOnly: [] });
+      expect(b.size).toBeGreaterThan(20);
+    });
+  });
+} else {
+  process.stderr.write(`\n*** SKIPPED "google protos vs installed copies": none of ${GOOGLE_REFS.join(', ')} ***\n`);
 }

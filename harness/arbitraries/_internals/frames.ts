@@ -101,10 +101,13 @@ export function arpFrame(h: Hop): Built {
   return { frame: buildFrame({ ethSrc: h.ethSrc, ethDst: 'ff:ff:ff:ff:ff:ff', ethType: 0x0806, payload: p }), ctStatus: CT_NOT_IP };
 }
 
-/** A runt: 10 bytes, not even a whole Ethernet header. */
-export function runtFrame(h: Hop): Built {
-  const f = buildFrame({ ethSrc: h.ethSrc, ethDst: h.ethDst, ethType: 0x0800, payload: new Uint8Array(0) });
-  return { frame: f.slice(0, 10), ctStatus: CT_NOT_IP };
+/**
+ * A runt: the Ethernet header and 10 bytes of an IP header. (Not shorter: a frame below 14
+ * bytes cannot be injected into OVS's dummy datapath, and real NICs drop those anyway.)
+ */
+export function runtFrame(h: Hop, id: number): Built {
+  const f = buildFrame({ ethSrc: h.ethSrc, ethDst: h.ethDst, ip: l3Spec(h, id), udp: { sport: 9, dport: 9 } });
+  return { frame: f.slice(0, 24), ctStatus: CT_L3_TRUNCATED };
 }
 
 /** An IP packet whose version nibble disagrees with its EtherType. */

@@ -185,6 +185,21 @@ describe('expiry with virtual time §2.9, §6.2', () => {
     expect(d.ct.size).toBe(0);
   });
 
+  it('observed instants: reply at t+60 000 is new; BIDIR refreshed at 59 999 is gone at 89 999', () => {
+    const d = new Driver();
+    d.now = 5;
+    d.commit(udp());
+    d.now = 5 + 60_000;
+    expect(d.ct_(udp({ rev: true }))).toBe('new|trk');
+    const e = new Driver();
+    e.commit(udp());
+    e.now = 59_999;
+    expect(e.ct_(udp({ rev: true }))).toBe('est|rpl|trk');
+    e.now = 89_999;
+    expect(e.ct_(udp({ rev: true }))).toBe('new|trk');
+    expect(e.ct.lookupFrame(buildFrame(udp()), 0, 89_998)?.protoState).toBe('BIDIR');
+  });
+
   it('sweep removes exactly the expired entries', () => {
     const d = new Driver();
     d.commit(udp({ sport: 1 })); // expires 60 000
