@@ -13,6 +13,8 @@ import type { PolicyIR } from './ir.js';
 import type { P4Program } from './p4ast.js';
 import { generateProgram } from './p4gen.js';
 import { hasP4c, runP4c } from './p4c-local.js';
+import { parsePolicy } from '../model/pipeline/parse.js';
+import { policyToIR } from './from-policy.js';
 
 export interface OffloadProgram {
   plan: Plan;
@@ -27,6 +29,12 @@ export function compileOffloadIR(policy: PolicyIR, config: OffloadConfig | Recor
   const plan = compilePlan(policy, cfg);
   const program = generateProgram(plan);
   return { plan, program, p4: emitProgram(program), entries: staticEntries(plan) };
+}
+
+/** Policy text (OVS flow syntax, model/pipeline/parse.ts) → program; parse errors are CTO_FLOW_PARSE. */
+export function compileOffload(policyText: string, source: string, config: OffloadConfig | Record<string, unknown> = {}): OffloadProgram {
+  const cfg = isResolved(config) ? config : resolveConfig(config);
+  return compileOffloadIR(policyToIR(parsePolicy(policyText, source)), cfg);
 }
 
 function isResolved(c: unknown): c is OffloadConfig {

@@ -60,33 +60,13 @@ export function tcpInvalidFlags(flags: number): boolean {
 }
 
 /**
- * `tcp_get_wscale`, read from the raw header: walk the options while ≥ 3 bytes remain; EOL
- * stops; NOP advances 1; a window option records min(shift, 14) | 0x80 *without* checking its
- * length byte and the walk goes on (a later one wins); other options advance by their length
- * (at least 2). Returns 0 when there is no option. (PacketView.wscale stops at the first option
- * of length 3, which differs on malformed option lists, so the tracker reads the bytes itself.)
+ * `tcp_get_wscale` in the tracker's encoding: min(shift, 14) | 0x80 when the SYN carries a
+ * window-scale option, else 0. The option walk itself (≥ 3 bytes left, EOL stops, NOP
+ * advances 1, a later window option wins, lengths below 2 count as 2) is PacketView's
+ * `wscale` (-1 = absent), the one home of TCP option parsing.
  */
 export function tcpGetWscale(pkt: PacketView): number {
-  const b = pkt.buf;
-  const off = pkt.l4Off;
-  let len = (b[off + 12]! >> 4) * 4 - 20;
-  let o = off + 20;
-  let wscale = 0;
-  while (len >= 3) {
-    const kind = b[o]!;
-    if (kind === 0) return wscale;
-    if (kind === 1) {
-      o++;
-      len--;
-      continue;
-    }
-    if (kind === 3) wscale = Math.min(b[o + 2]!, TCP_MAX_WSCALE) | CT_WSCALE_FLAG;
-    let optlen = b[o + 1]!;
-    if (optlen < 2) optlen = 2;
-    len -= optlen;
-    o += optlen;
-  }
-  return wscale;
+  return pkt.wscale < 0 ? 0 : Math.min(pkt.wscale, TCP_MAX_WSCALE) | CT_WSCALE_FLAG;
 }
 
 /** SEQ_GEQ / SEQ_GT on uint32 values (INT_MOD_GEQ). */

@@ -88,7 +88,7 @@ describe('scenarioArb / renderScenario properties', () => {
     );
   });
 
-  it('time is monotonic and every frame enters on a port of the port map, per its flow pair', () => {
+  it('time is monotonic, frames have an Ethernet header, and enter on a port of the port map per their flow pair', () => {
     const ports = { inside: [1, 3, 5], outside: [2, 4] };
     fc.assert(
       fc.property(scenarioArb({ ports }), (s) => {
@@ -96,6 +96,7 @@ describe('scenarioArb / renderScenario properties', () => {
         let last = 0;
         r.trace.forEach((st, k) => {
           expect(st.time).toBeGreaterThanOrEqual(last);
+          expect(st.frame.length).toBeGreaterThanOrEqual(14); // injectable into every target
           last = st.time;
           const f = s.flows[r.steps[k]!.flow]!;
           const allowed = [ports.inside[f.pair % 3], ports.outside[f.pair % 2]];

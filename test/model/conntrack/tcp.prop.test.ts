@@ -18,8 +18,9 @@ describe('TCP session property', () => {
         const d = new Driver();
         const z = { zone };
         const p = (n: number) => 'x'.repeat(n);
-        const lenA = Math.min(la, winB);
-        const lenB = Math.min(lb, winA);
+        // Data plus the FIN must fit the peer's advertised window when nothing has been acked.
+        const lenA = Math.min(la, winB - 1);
+        const lenB = Math.min(lb, winA - 1);
         const a1 = (isnA + 1) >>> 0;
         const b1 = (isnB + 1) >>> 0;
         expect(d.commit(tcp('S', isnA, 0, { win: winA, wscale: wsA }), z)).toBe('new|trk');

@@ -1,0 +1,116 @@
+/**
+ * `ctoffload generate --policy FILE --out DIR [--config FILE] [--no-p4c]`: compile a policy in
+ * the OVS flow syntax into a P4-16 v1model program for bmv2 simple_switch_grpc, its static
+ * table entries and a manifest, plus — when p4c-bm2-ss is on PATH (or $CTOFFLOAD_P4C) — the
+ * bmv2 JSON and the P4Info (binary and text). Exit 0 on success, 2 for a bad input (any
+ * CTO_* error: policy syntax, config key, p4c rejecting the program), 1 otherwise.
+ */
+import { readFile } from 'node:fs/promises';
+import { CtoffloadError } from '../../model/errors.js';
+import { parseConfigJson, resolveConfig } from '../../offload/config.js';
+import { compileOffload, writeOffload } from '../../offload/generate.js';
+
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const defaultIo: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+export const GENERATE_USAGE = `usage: ctoffload generate --policy FILE --out DIR [--config FILE] [--no-p4c]
+
+  --policy FILE   policy in OVS flow syntax (ovs-ofctl add-flows lines)
+  --out DIR       output directory (created): ctoffload.p4, ctoffload.entries.json,
+                  ctoffload.manifest.json, and with p4c-bm2-ss ctoffload.json,
+                  ctoffload.p4info.bin, ctoffload.p4info.txtpb
+  --config FILE   offload configuration (JSON, offload/config.ts)
+  --no-p4c        do not run p4c-bm2-ss even when it is installed
+`;
+
+interface Args {
+  policy?: string;
+  out?: string;
+  config?: string;
+  p4c: boolean;
+  help: boolean;
+}
+
+function parseArgs(argv: string[]): Args | string {
+  const a: Args = { p4c: true, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
+    const value = (): string | undefined => inline ?? argv[++i];
+    switch (name) {
+      case '--policy':
+      case '--out':
+      case '--config': {
+        const v = value();
+        if (v === undefined || v === '') return `${name} needs a value`;
+        a[name.slice(2) as 'policy' | 'out' | 'config'] = v;
+        break;
+      }
+      case '--no-p4c':
+        a.p4c = false;
+        break;
+      case '-h':
+      case '--help':
+        a.help = true;
+        break;
+      default:
+        return `unknown argument '${arg}'`;
+    }
+  }
+  if (a.help) return a;
+  if (!a.policy) return '--policy is required';
+  if (!a.out) return '--out is required';
+  return a;
+}
+
+/** Run the subcommand; `argv` excludes `generate` itself. Resolves to the exit code. */
+export async function runGenerate(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const a = parseArgs(argv);
+  if (typeof a === 'string') {
+    io.err(`ctoffload generate: ${a}\n${GENERATE_USAGE}`);
+    return 2;
+  }
+  if (a.help) {
+    io.out(GENERATE_USAGE);
+    return 0;
+  }
+  try {
+    const cfg = a.config ? parseConfigJson(await readText(a.config), a.config) : resolveConfig({});
+    const prog = compileOffload(await readText(a.policy!), a.policy!, cfg);
+    const res = await writeOffload(prog, a.out!, { p4c: a.p4c ? 'auto' : 'skip' });
+    const { plan } = prog;
+    io.out(
+      [
+        `generated ${plan.stageTables.length} policy table(s) over ${plan.stages} stage(s), ${plan.ctTables.length} conntrack table(s) (zones: ${plan.offloadedZones.join(', ') || 'none'}), ${prog.entries.length} static entr${prog.entries.length === 1 ? 'y' : 'ies'}`,
+        ...plan.diagnostics.map((d) => `note: ${d.line ? `${plan.source}:${d.line}: ` : ''}${d.message}`),
+        ...(res.compiled ? [] : [a.p4c ? 'note: p4c-bm2-ss not found: no bmv2 JSON / P4Info written (set CTOFFLOAD_P4C or install p4c)' : 'note: --no-p4c: no bmv2 JSON / P4Info written']),
+        ...res.files.map((f) => `wrote ${f}`),
+        '',
+      ].join('\n'),
+    );
+    return 0;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (typeof err.code === 'string' && err.code.startsWith('CTO_')) {
+      io.err(`ctoffload generate: ${err.message}\n`);
+      return 2;
+    }
+    io.err(`ctoffload generate: internal error: ${err.stack ?? err}\n`);
+    return 1;
+  }
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new CtoffloadError('CTO_IO', `${file}: cannot read: ${err.code ?? err.message}`);
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Policy AST → the executor's form: numeric matches (32-bit words per field), per-table flow
+ * lists sorted by priority, and one prebuilt CtArgs per ct() action, so that processing a packet
+ * allocates nothing but its Verdict. A linear scan per table is the reference classifier; a
+ * faster one (tuple space search, as lib/classifier.c) is a later optimisation.
+ */
+import { ALG_FTP, ALG_NONE, ALG_TFTP, CtArgs } from '../conntrack/index.js';
+import type { Conntrack, TimeoutAttr } from '../conntrack/index.js';
+import { TIMEOUT_ATTRS } from '../conntrack/index.js';
+import { type Action, type CtAction, type Flow, MATCH_FIELDS, type MatchFieldName, type Policy, matchFieldOrder } from './ast.js';
+
+/** Field ids = index in MATCH_FIELDS. */
+export const F_IN_PORT = matchFieldOrder('in_port');
+export const F_DL_SRC = matchFieldOrder('dl_src');
+export const F_DL_DST = matchFieldOrder('dl_dst');
+export const F_DL_TYPE = matchFieldOrder('dl_type');
+export const F_DL_VLAN = matchFieldOrder('dl_vlan');
+export const F_NW_SRC = matchFieldOrder('nw_src');
+export const F_NW_DST = matchFieldOrder('nw_dst');
+export const F_IPV6_SRC = matchFieldOrder('ipv6_src');
+export const F_IPV6_DST = matchFieldOrder('ipv6_dst');
+export const F_NW_PROTO = matchFieldOrder('nw_proto');
+export const F_TP_SRC = matchFieldOrder('tp_src');
+export const F_TP_DST = matchFieldOrder('tp_dst');
+export const F_TCP_FLAGS = matchFieldOrder('tcp_flags');
+export const F_CT_STATE = matchFieldOrder('ct_state');
+export const F_CT_ZONE = matchFieldOrder('ct_zone');
+export const F_CT_MARK = matchFieldOrder('ct_mark');
+export const F_CT_LABEL = matchFieldOrder('ct_label');
+export const F_CT_NW_PROTO = matchFieldOrder('ct_nw_proto');
+export const F_CT_NW_SRC = matchFieldOrder('ct_nw_src');
+export const F_CT_NW_DST = matchFieldOrder('ct_nw_dst');
+export const F_CT_IPV6_SRC = matchFieldOrder('ct_ipv6_src');
+export const F_CT_IPV6_DST = matchFieldOrder('ct_ipv6_dst');
+export const F_CT_TP_SRC = matchFieldOrder('ct_tp_src');
+export const F_CT_TP_DST = matchFieldOrder('ct_tp_dst');
+
+/** Fields whose value depends on the ct metadata (the rest only on the packet and in_port). */
+export function isCtField(fid: number): boolean {
+  return MATCH_FIELDS[fid]!.name.startsWith('ct_');
+}
+
+export const OP_OUTPUT = 0;
+export const OP_CONTROLLER = 1;
+export const OP_RESUBMIT = 2;
+export const OP_GOTO = 3;
+export const OP_CT = 4;
+export const OP_CT_CLEAR = 5;
+
+export interface CompiledAction {
+  op: number;
+  /** Port (OP_OUTPUT), table (OP_RESUBMIT/OP_GOTO), recirculation table or -1 (OP_CT). */
+  arg: number;
+  /** OP_CT only. */
+  ct: CtArgs | null;
+  /** The AST node (trace text, positions). */
+  src: Action;
+}
+
+export interface CompiledFlow {
+  flow: Flow;
+  /** Position in the policy file (tie-break and trace). */
+  index: number;
+  priority: number;
+  /** Field ids, ascending. */
+  fids: Int32Array;
+  /** 4 words per field, word 0 most significant (fields ≤ 32 bits use word 3). */
+  values: Uint32Array;
+  masks: Uint32Array;
+  actions: CompiledAction[];
+}
+
+export interface CompiledPolicy {
+  /** Indexed by table id 0-254; empty array when the table has no flows. */
+  tables: CompiledFlow[][];
+}
+
+/** Splits a bigint of up to 128 bits into 4 words (word 0 most significant). */
+export function toWords(v: bigint, out: Uint32Array, off: number): void {
+  for (let i = 3; i >= 0; i--) {
+    out[off + i] = Number(v & 0xffffffffn);
+    v >>= 32n;
+  }
+}
+
+const MODEL_TIMEOUT_ATTRS = new Set<string>(TIMEOUT_ATTRS);
+
+/**
+ * Install the policy's directives in the tracker: timeout policies (only the attributes the
+ * userspace tracker uses; the schema's others are ignored, conntrack-semantics §6.1) and limits.
+ */
+export function configureConntrack(policy: Policy, ct: Conntrack): void {
+  for (const [name, attrs] of policy.timeoutPolicies) {
+    const used: Partial<Record<TimeoutAttr, number>> = {};
+    for (const [k, v] of Object.entries(attrs)) if (MODEL_TIMEOUT_ATTRS.has(k)) used[k as TimeoutAttr] = v;
+    ct.defineTimeoutPolicy(name, used);
+  }
+  for (const [zone, limit] of policy.zoneLimits) ct.setZoneLimit(zone, limit);
+  if (policy.defaultLimit !== null) ct.setDefaultLimit(policy.defaultLimit);
+}
+
+function ctArgsOf(a: CtAction, ct: Conntrack): CtArgs {
+  const args = new CtArgs();
+  args.zone = a.zone;
+  args.commit = a.commit;
+  args.force = a.force;
+  args.alg = a.alg === 'ftp' ? ALG_FTP : a.alg === 'tftp' ? ALG_TFTP : ALG_NONE;
+  args.timeoutPolicy = a.timeout === null ? -1 : ct.timeoutPolicyId(a.timeout);
+  // Several writes to one field compose in order (later bits win), as nested set_fields do.
+  let markV = 0n;
+  let markM = 0n;
+  let labV = 0n;
+  let labM = 0n;
+  for (const w of a.exec) {
+    if (w.field === 'ct_mark') {
+      markV = (markV & ~w.mask) | w.value;
+      markM |= w.mask;
+    } else {
+      labV = (labV & ~w.mask) | w.value;
+      labM |= w.mask;
+    }
+  }
+  if (markM !== 0n) {
+    args.setMark = true;
+    args.markValue = Number(markV);
+    args.markMask = Number(markM);
+  }
+  if (labM !== 0n) {
+    args.setLabel = true;
+    toWords(labV, args.labelValue, 0);
+    toWords(labM, args.labelMask, 0);
+  }
+  return args;
+}
+
+function compileAction(a: Action, ct: Conntrack): CompiledAction | null {
+  switch (a.kind) {
+    case 'output':
+      return { op: OP_OUTPUT, arg: a.port, ct: null, src: a };
+    case 'controller':
+      return { op: OP_CONTROLLER, arg: 0, ct: null, src: a };
+    case 'drop':
+      return null;
+    case 'resubmit':
+      return { op: OP_RESUBMIT, arg: a.table, ct: null, src: a };
+    case 'goto_table':
+      return { op: OP_GOTO, arg: a.table, ct: null, src: a };
+    case 'ct_clear':
+      return { op: OP_CT_CLEAR, arg: 0, ct: null, src: a };
+    case 'ct':
+      return { op: OP_CT, arg: a.table ?? -1, ct: ctArgsOf(a, ct), src: a };
+  }
+}
+
+export function compileFlow(flow: Flow, index: number, ct: Conntrack): CompiledFlow {
+  const n = flow.match.length;
+  const fids = new Int32Array(n);
+  const values = new Uint32Array(n * 4);
+  const masks = new Uint32Array(n * 4);
+  flow.match.forEach((m, i) => {
+    fids[i] = matchFieldOrder(m.name as MatchFieldName);
+    toWords(m.value & m.mask, values, i * 4);
+    toWords(m.mask, masks, i * 4);
+  });
+  const actions: CompiledAction[] = [];
+  for (const a of flow.actions) {
+    const c = compileAction(a, ct);
+    if (c) actions.push(c);
+  }
+  return { flow, index, priority: flow.priority, fids, values, masks, actions };
+}
+
+/**
+ * Highest priority first; among equal priorities the flow earlier in the file first. (OVS
+ * leaves the choice between overlapping flows of equal priority undefined — ovs-ofctl(8),
+ * "Flow Syntax", priority — so a policy that relies on it is ambiguous on OVS.)
+ */
+export function compilePolicy(policy: Policy, ct: Conntrack): CompiledPolicy {
+  const tables: CompiledFlow[][] = [];
+  for (let t = 0; t < 255; t++) tables.push([]);
+  policy.flows.forEach((f, i) => tables[f.table]!.push(compileFlow(f, i, ct)));
+  for (const list of tables) list.sort((a, b) => b.priority - a.priority || a.index - b.index);
+  return { tables };
+}

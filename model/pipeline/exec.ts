@@ -1,0 +1,517 @@
+/**
+ * The policy executor: runs one packet through the flow tables the way Open vSwitch 3.1 does
+ * with the userspace datapath, calling the reference tracker for every ct().
+ *
+ * OVS splits the work in two, and so does this file (that split is what makes the ct() fork
+ * come out right):
+ *
+ * 1. **Translation** (ofproto/ofproto-dpif-xlate.c `xlate_actions`): starting at a table, find
+ *    the highest-priority matching flow and walk its actions, following `resubmit`/`goto_table`,
+ *    producing a list of datapath actions. Translation never runs the tracker. After a `ct`
+ *    (`compose_conntrack_action`) and after `ct_clear` the flow's ct fields read as untracked
+ *    for the rest of the translation ("the ct_* fields are only available in the scope of the
+ *    recirc_table call chain"), so later matches and outputs see an untracked packet.
+ *    `ct(table=T)` emits `ct(...),recirc(id)` (`compose_recirculate_and_fork`) and translation
+ *    continues with the next action: the fork.
+ * 2. **Execution** (lib/dpif-netdev.c `dp_execute_cb`): the datapath actions run in order on
+ *    the packet; `ct` runs the tracker and updates the packet's metadata; `recirc` clones the
+ *    packet with that metadata and processes the clone to completion right away (a new
+ *    translation starting at table T, whose flows see the ct fields), then the remaining
+ *    actions continue on the original.
+ *
+ * The tracker metadata (CtMeta: state, zone, mark, label, cached connection) travels with each
+ * copy of the packet, so a later `ct` in the same zone takes the same-zone shortcut of
+ * conntrack-semantics §2.3 step 2, while flow matching uses the translation's view.
+ *
+ * Limits, as OVS:
+ * - resubmit/goto_table nesting deeper than 64 (`MAX_DEPTH`) or more than 4096 resubmits in one
+ *   translation (`MAX_RESUBMITS`): translation fails and *all* datapath actions of that pass are
+ *   dropped (`xlate_actions`: "Make sure we return a drop flow in case of an error") — earlier
+ *   outputs and ct() calls of the same pass included;
+ * - recirculation deeper than 6 (`MAX_RECIRC_DEPTH`, lib/dpif-netdev.c): that clone is dropped.
+ *
+ * Choices:
+ * - table miss = drop (OpenFlow 1.3+ table-miss behaviour; an OpenFlow 1.0 controller connection
+ *   would get a packet-in "via no_match" instead, conntrack-semantics §1.2);
+ * - equal priorities: the flow earlier in the file wins (OVS leaves it undefined);
+ * - `output:N` with N = in_port is skipped, as OVS does (`xlate_output_action`: "skipping output
+ *   to input port"); `in_port` outputs to the ingress port;
+ * - `controller` is an output to PORT_CONTROLLER with the frame as is;
+ * - VerdictOutput.ct is the translation's view of the ct fields when the output was composed
+ *   (what a following table would match): untracked after a ct()/ct_clear in the same pass.
+ *
+ * Hot path: no allocation per packet except the Verdict (outputs, lookups) — and everything in
+ * the traced variant. Outputs share the input frame's bytes (the pipeline never rewrites).
+ */
+import { Conntrack, CtArgs, CtMeta, labelToBigInt } from '../conntrack/index.js';
+import { formatCtState } from '../ctstate.js';
+import { PacketView } from '../packet/view.js';
+import { type CtFields, type CtLookup, PORT_CONTROLLER, type Verdict, type VerdictOutput } from '../verdict.js';
+import { OFPP_IN_PORT, type Policy, formatAction, formatMatch } from './ast.js';
+import {
+  type CompiledFlow,
+  type CompiledPolicy,
+  F_CT_IPV6_DST,
+  F_CT_IPV6_SRC,
+  F_CT_LABEL,
+  F_CT_MARK,
+  F_CT_NW_DST,
+  F_CT_NW_PROTO,
+  F_CT_NW_SRC,
+  F_CT_STATE,
+  F_CT_TP_DST,
+  F_CT_TP_SRC,
+  F_CT_ZONE,
+  F_DL_DST,
+  F_DL_SRC,
+  F_DL_TYPE,
+  F_DL_VLAN,
+  F_IN_PORT,
+  F_IPV6_DST,
+  F_IPV6_SRC,
+  F_NW_DST,
+  F_NW_PROTO,
+  F_NW_SRC,
+  F_TCP_FLAGS,
+  F_TP_DST,
+  F_TP_SRC,
+  OP_CONTROLLER,
+  OP_CT,
+  OP_CT_CLEAR,
+  OP_GOTO,
+  OP_OUTPUT,
+  OP_RESUBMIT,
+  compilePolicy,
+  configureConntrack,
+} from './compile.js';
+
+/** ofproto-dpif-xlate.c MAX_DEPTH. */
+export const MAX_RESUBMIT_DEPTH = 64;
+/** ofproto-dpif-xlate.c MAX_RESUBMITS (MAX_DEPTH * MAX_DEPTH). */
+export const MAX_RESUBMITS = 64 * 64;
+/** lib/dpif-netdev.c MAX_RECIRC_DEPTH. */
+export const MAX_RECIRC_DEPTH = 6;
+
+export interface PipelineOptions {
+  maxResubmitDepth?: number;
+  maxResubmits?: number;
+  maxRecircDepth?: number;
+}
+
+/** One ct() call as executed (traced results only). */
+export interface CtCall extends CtFields {
+  /** Recirculation table, or -1 for a ct() without `table=`. */
+  table: number;
+  /** Policy line of the ct() action. */
+  line: number;
+  /** Recirculation depth of the packet copy that ran it (0 = as received). */
+  depth: number;
+}
+
+export interface PipelineResult extends Verdict {
+  /** Every ct() executed, in order (Verdict.lookups has only the recirculating ones). */
+  ctCalls: CtCall[];
+  /** ct fields left by the last ct() call executed, or all zero when none ran. */
+  final: CtFields;
+  /** Human-readable steps. */
+  trace: string[];
+}
+
+const D_CT = 0;
+const D_RECIRC = 1;
+const D_CT_CLEAR = 2;
+const D_OUTPUT = 3;
+
+/** Datapath actions of one translation (one per recirculation depth, reused). */
+class DpActions {
+  n = 0;
+  kind: number[] = [];
+  arg: number[] = [];
+  /** D_OUTPUT: 1 when the translation saw the ct fields cleared. */
+  cleared: number[] = [];
+  ct: (CtArgs | null)[] = [];
+  line: number[] = [];
+  push(kind: number, arg: number, cleared: number, ct: CtArgs | null, line: number): void {
+    const i = this.n++;
+    this.kind[i] = kind;
+    this.arg[i] = arg;
+    this.cleared[i] = cleared;
+    this.ct[i] = ct;
+    this.line[i] = line;
+  }
+}
+
+export function copyCtMeta(dst: CtMeta, src: CtMeta): void {
+  dst.state = src.state;
+  dst.zone = src.zone;
+  dst.mark = src.mark;
+  dst.label.set(src.label);
+  dst.origL3 = src.origL3;
+  dst.origProto = src.origProto;
+  dst.origSrc.set(src.origSrc);
+  dst.origDst.set(src.origDst);
+  dst.origSport = src.origSport;
+  dst.origDport = src.origDport;
+  dst.conn = src.conn;
+  dst.connId = src.connId;
+}
+
+function fieldsOf(md: CtMeta): CtFields {
+  return { state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelToBigInt(md.label, 0) };
+}
+
+const ZERO_FIELDS: Readonly<CtFields> = Object.freeze({ state: 0, zone: 0, mark: 0, label: 0n });
+
+export function formatCtFields(f: CtFields): string {
+  return `ct_state=${formatCtState(f.state)} ct_zone=${f.zone} ct_mark=0x${f.mark.toString(16)} ct_label=0x${f.label.toString(16)}`;
+}
+
+export class Pipeline {
+  readonly policy: Policy;
+  readonly conntrack: Conntrack;
+  private readonly compiled: CompiledPolicy;
+  private readonly maxDepth: number;
+  private readonly maxResubmits: number;
+  private readonly maxRecirc: number;
+
+  private readonly view = new PacketView();
+  /** Tracker metadata of the packet copy at each recirculation depth. */
+  private readonly md: CtMeta[] = [];
+  /** Translation's ct view at the start of each depth's pass (md at recirculation time). */
+  private readonly ctIn: CtMeta[] = [];
+  private readonly dp: DpActions[] = [];
+  private readonly words = new Uint32Array(4);
+
+  // per-translation state (a translation completes before the next one starts)
+  private xDepth = 0;
+  private xResubmits = 0;
+  private xCleared = false;
+  private xError: string | null = null;
+  private xInPort = 0;
+  private xPass = 0;
+
+  // per-packet state
+  private frame: Uint8Array = new Uint8Array(0);
+  private now = 0;
+  private out: Verdict | null = null;
+  private rec: PipelineResult | null = null;
+
+  /**
+   * Builds the executor and installs the policy's directives (timeout policies, zone limits) in
+   * `conntrack`, which the pipeline then owns for the policy's lifetime.
+   */
+  constructor(policy: Policy, conntrack: Conntrack, opts: PipelineOptions = {}) {
+    this.policy = policy;
+    this.conntrack = conntrack;
+    configureConntrack(policy, conntrack);
+    this.compiled = compilePolicy(policy, conntrack);
+    this.maxDepth = opts.maxResubmitDepth ?? MAX_RESUBMIT_DEPTH;
+    this.maxResubmits = opts.maxResubmits ?? MAX_RESUBMITS;
+    this.maxRecirc = opts.maxRecircDepth ?? MAX_RECIRC_DEPTH;
+    for (let d = 0; d <= this.maxRecirc; d++) {
+      this.md.push(new CtMeta());
+      this.ctIn.push(new CtMeta());
+      this.dp.push(new DpActions());
+    }
+  }
+
+  /** One packet received on `inPort` at virtual time `now` (ms). */
+  process(frame: Uint8Array, inPort: number, now: number): Verdict {
+    const v: Verdict = { outputs: [], lookups: [] };
+    this.rec = null;
+    this.run(v, frame, inPort, now);
+    return v;
+  }
+
+  /** Like `process`, plus every ct() call, the final ct fields and a readable trace. */
+  processTraced(frame: Uint8Array, inPort: number, now: number): PipelineResult {
+    const r: PipelineResult = { outputs: [], lookups: [], ctCalls: [], final: { ...ZERO_FIELDS }, trace: [] };
+    this.rec = r;
+    try {
+      this.run(r, frame, inPort, now);
+    } finally {
+      this.rec = null;
+    }
+    return r;
+  }
+
+  private run(v: Verdict, frame: Uint8Array, inPort: number, now: number): void {
+    this.out = v;
+    this.frame = frame;
+    this.now = now;
+    this.view.parse(frame);
+    this.md[0]!.clear();
+    this.ctIn[0]!.clear();
+    this.pass(0, 0, inPort);
+    this.out = null;
+  }
+
+  // ---------------------------------------------------------------- one pass (translate + execute)
+
+  private pass(d: number, table: number, inPort: number): void {
+    const dp = this.dp[d]!;
+    dp.n = 0;
+    this.xDepth = 0;
+    this.xResubmits = 0;
+    this.xCleared = d === 0; // an unrecirculated packet is untracked
+    this.xError = null;
+    this.xInPort = inPort;
+    this.xPass = d;
+    if (this.rec && d > 0) this.note(d, `recirculation ${d}: ${formatCtFields(fieldsOf(this.ctIn[d]!))}, table ${table}`);
+    this.xlateTable(d, table);
+    if (this.xError !== null) {
+      if (this.rec) this.note(d, `translation failed: ${this.xError}; the packet is dropped (no datapath actions run)`);
+      dp.n = 0;
+      return;
+    }
+    const md = this.md[d]!;
+    for (let i = 0; i < dp.n; i++) {
+      const kind = dp.kind[i]!;
+      if (kind === D_CT) {
+        const args = dp.ct[i]!;
+        this.conntrack.execute(this.view, args, this.now, md);
+        if (this.rec) this.recordCt(d, dp.arg[i]!, dp.line[i]!, md);
+      } else if (kind === D_RECIRC) {
+        const t = dp.arg[i]!;
+        if (d + 1 > this.maxRecirc) {
+          if (this.rec) this.note(d, `recirculation depth ${this.maxRecirc} exceeded: the copy for table ${t} is dropped (lib/dpif-netdev.c MAX_RECIRC_DEPTH)`);
+          continue;
+        }
+        copyCtMeta(this.md[d + 1]!, md);
+        copyCtMeta(this.ctIn[d + 1]!, md);
+        const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelToBigInt(md.label, 0) };
+        this.out!.lookups.push(lk);
+        this.pass(d + 1, t, inPort);
+      } else if (kind === D_CT_CLEAR) {
+        md.clear();
+      } else {
+        const o: VerdictOutput = {
+          port: dp.arg[i]!,
+          bytes: this.frame,
+          ct: dp.cleared[i] ? { ...ZERO_FIELDS } : fieldsOf(this.ctIn[d]!),
+        };
+        this.out!.outputs.push(o);
+        if (this.rec) this.note(d, `output to ${o.port === PORT_CONTROLLER ? 'controller' : `port ${o.port}`} with ${formatCtFields(o.ct!)}`);
+      }
+    }
+  }
+
+  private recordCt(d: number, table: number, line: number, md: CtMeta): void {
+    const f = fieldsOf(md);
+    this.rec!.ctCalls.push({ ...f, table, line, depth: d });
+    this.rec!.final = f;
+    this.note(d, `ct() at line ${line} → ${formatCtFields(f)}`);
+  }
+
+  private note(d: number, s: string): void {
+    this.rec!.trace.push(`${'  '.repeat(d)}${s}`);
+  }
+
+  // ---------------------------------------------------------------- translation
+
+  private lookup(d: number, table: number): CompiledFlow | null {
+    const list = this.compiled.tables[table];
+    if (!list) return null;
+    for (let i = 0; i < list.length; i++) if (this.matches(list[i]!, d)) return list[i]!;
+    return null;
+  }
+
+  private xlateTable(d: number, table: number): void {
+    const cf = this.lookup(d, table);
+    const rec = this.rec;
+    if (!cf) {
+      if (rec) this.note(d, `${'  '.repeat(this.xDepth)}table ${table}: no match (table miss → drop)`);
+      return;
+    }
+    if (rec) {
+      const f = cf.flow;
+      this.note(d, `${'  '.repeat(this.xDepth)}table ${table}: line ${f.pos.line}, priority ${f.priority}${f.match.length ? ', ' + formatMatch(f.match) : ''}`);
+    }
+    const dp = this.dp[d]!;
+    const acts = cf.actions;
+    for (let i = 0; i < acts.length && this.xError === null; i++) {
+      const a = acts[i]!;
+      switch (a.op) {
+        case OP_OUTPUT: {
+          let port = a.arg;
+          if (port === OFPP_IN_PORT) port = this.xInPort;
+          else if (port === this.xInPort) {
+            if (rec) this.note(d, `${'  '.repeat(this.xDepth + 1)}output:${port}: skipping output to input port`);
+            break;
+          }
+          dp.push(D_OUTPUT, port, this.xCleared ? 1 : 0, null, a.src.pos.line);
+          break;
+        }
+        case OP_CONTROLLER:
+          dp.push(D_OUTPUT, PORT_CONTROLLER, this.xCleared ? 1 : 0, null, a.src.pos.line);
+          break;
+        case OP_RESUBMIT:
+        case OP_GOTO:
+          if (this.xDepth >= this.maxDepth) {
+            this.xError = `over max translation depth ${this.maxDepth}`;
+            break;
+          }
+          if (this.xResubmits >= this.maxResubmits) {
+            this.xError = `over ${this.maxResubmits} resubmit actions`;
+            break;
+          }
+          if (rec) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}`);
+          this.xResubmits++;
+          this.xDepth++;
+          this.xlateTable(d, a.arg);
+          this.xDepth--;
+          break;
+        case OP_CT:
+          if (rec) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}${a.arg >= 0 ? ' (fork: the rest continues untracked)' : ''}`);
+          dp.push(D_CT, a.arg, 0, a.ct, a.src.pos.line);
+          if (a.arg >= 0) dp.push(D_RECIRC, a.arg, 0, null, a.src.pos.line);
+          this.xCleared = true;
+          break;
+        case OP_CT_CLEAR:
+          // xlate only emits ct_clear for a packet it still sees as tracked (`ctx->conntracked`).
+          if (!this.xCleared) dp.push(D_CT_CLEAR, 0, 0, null, a.src.pos.line);
+          this.xCleared = true;
+          break;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- matching
+
+  private matches(cf: CompiledFlow, d: number): boolean {
+    const fids = cf.fids;
+    const vals = cf.values;
+    const masks = cf.masks;
+    const w = this.words;
+    for (let i = 0; i < fids.length; i++) {
+      this.load(fids[i]!, d, w);
+      const b = i * 4;
+      if (((w[0]! & masks[b]!) >>> 0) !== vals[b]) return false;
+      if (((w[1]! & masks[b + 1]!) >>> 0) !== vals[b + 1]) return false;
+      if (((w[2]! & masks[b + 2]!) >>> 0) !== vals[b + 2]) return false;
+      if (((w[3]! & masks[b + 3]!) >>> 0) !== vals[b + 3]) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The flow-key value of a field for the current packet, as 4 words (word 0 most significant).
+   * Fields the packet does not have read 0, as in OVS's flow key (lib/flow.c
+   * `miniflow_extract`): e.g. tp_src of a later IP fragment or of a truncated TCP header.
+   */
+  private load(fid: number, d: number, w: Uint32Array): void {
+    w[0] = w[1] = w[2] = 0;
+    const v = this.view;
+    switch (fid) {
+      case F_IN_PORT:
+        w[3] = this.xInPort >>> 0;
+        return;
+      case F_DL_SRC:
+      case F_DL_DST: {
+        const b = v.buf;
+        const o = fid === F_DL_DST ? 0 : 6;
+        if (v.len < 14) {
+          w[3] = 0;
+          return;
+        }
+        w[2] = (b[o]! << 8) | b[o + 1]!;
+        w[3] = ((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0;
+        return;
+      }
+      case F_DL_TYPE:
+        // 802.3 length field (< 0x600): OVS stores FLOW_DL_TYPE_NONE (0x5ff).
+        w[3] = v.len < 14 ? 0 : v.ethType < 0x600 ? 0x5ff : v.ethType;
+        return;
+      case F_DL_VLAN:
+        w[3] = v.vlanTci >= 0 ? (v.vlanTci | 0x1000) & 0xffff : 0;
+        return;
+      case F_NW_SRC:
+        w[3] = v.flowL3 && v.l3 === 4 ? v.src[0]! : 0;
+        return;
+      case F_NW_DST:
+        w[3] = v.flowL3 && v.l3 === 4 ? v.dst[0]! : 0;
+        return;
+      case F_IPV6_SRC:
+      case F_IPV6_DST: {
+        const a = fid === F_IPV6_SRC ? v.src : v.dst;
+        if (v.flowL3 && v.l3 === 6) {
+          w[0] = a[0]!;
+          w[1] = a[1]!;
+          w[2] = a[2]!;
+          w[3] = a[3]!;
+        } else w[3] = 0;
+        return;
+      }
+      case F_NW_PROTO:
+        w[3] = v.flowL3 ? v.ipProto : 0;
+        return;
+      case F_TP_SRC:
+      case F_TP_DST: {
+        if (!v.flowL4) {
+          w[3] = 0;
+          return;
+        }
+        const icmp = (v.l3 === 4 && v.ipProto === 1) || (v.l3 === 6 && v.ipProto === 58);
+        w[3] = icmp ? (fid === F_TP_SRC ? v.icmpType : v.icmpCode) : fid === F_TP_SRC ? v.sport : v.dport;
+        return;
+      }
+      case F_TCP_FLAGS:
+        w[3] = v.flowL4 && v.ipProto === 6 ? v.tcpFlags : 0;
+        return;
+      default:
+        this.loadCt(fid, d, w);
+    }
+  }
+
+  private loadCt(fid: number, d: number, w: Uint32Array): void {
+    w[3] = 0;
+    if (this.xCleared) return; // untracked: every ct field reads 0
+    const m = this.ctIn[d]!;
+    switch (fid) {
+      case F_CT_STATE:
+        w[3] = m.state >>> 0;
+        return;
+      case F_CT_ZONE:
+        w[3] = m.zone;
+        return;
+      case F_CT_MARK:
+        w[3] = m.mark >>> 0;
+        return;
+      case F_CT_LABEL:
+        w[0] = m.label[0]!;
+        w[1] = m.label[1]!;
+        w[2] = m.label[2]!;
+        w[3] = m.label[3]!;
+        return;
+    }
+    // Original-direction tuple: only visible when `is_ct_valid` and ct_nw_proto != 0 (§1.6).
+    if (!m.tupleVisible()) return;
+    switch (fid) {
+      case F_CT_NW_PROTO:
+        w[3] = m.origProto;
+        return;
+      case F_CT_NW_SRC:
+        w[3] = m.origL3 === 4 ? m.origSrc[0]! : 0;
+        return;
+      case F_CT_NW_DST:
+        w[3] = m.origL3 === 4 ? m.origDst[0]! : 0;
+        return;
+      case F_CT_IPV6_SRC:
+      case F_CT_IPV6_DST: {
+        if (m.origL3 !== 6) return;
+        const a = fid === F_CT_IPV6_SRC ? m.origSrc : m.origDst;
+        w[0] = a[0]!;
+        w[1] = a[1]!;
+        w[2] = a[2]!;
+        w[3] = a[3]!;
+        return;
+      }
+      case F_CT_TP_SRC:
+        w[3] = m.origSport;
+        return;
+      case F_CT_TP_DST:
+        w[3] = m.origDport;
+        return;
+    }
+  }
+}
