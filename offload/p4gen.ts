@@ -382,6 +382,9 @@ function stageCode(plan: Plan, s: number): Stmt[] {
           ]),
           iff('meta.run == 1', [
             iff('meta.ct_hit == 0', punt('PUNT_CT_MISS', S), [
+              comment('the hit\'s fields, so that a punt below reports them'),
+              assign('meta.ct', 'meta.hit'),
+              assign('meta.ct.zone', 'meta.op.zone'),
               ...(cfg.slowPath.tcpFlags ? [iff('meta.tcp_punt == 1', punt('PUNT_TCP_FLAGS', S))] : []),
               iff('(meta.op.flags & OP_EXEC_MARK) != 0 && (meta.hit.mark & meta.op.mark_mask) != meta.op.mark', punt('PUNT_EXEC', S)),
               iff('(meta.op.flags & OP_EXEC_LABEL) != 0 && (meta.hit.label & meta.op.label_mask) != meta.op.label', punt('PUNT_EXEC', S)),

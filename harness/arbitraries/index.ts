@@ -15,4 +15,3 @@ export { traceArb } from './trace.js';
 export { renderScenario, renderScenarioDetailed, DEFAULT_PORTS } from './render.js';
 export { describeScenario, type DescribeOptions } from './describe.js';
 export { TrafficOptionsError, OVS_DEFAULT_TIMEOUTS_S } from './_internals/options.js';
-export { tcpFlagsInvalid } from './_internals/tcp-sim.js';

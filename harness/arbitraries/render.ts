@@ -314,7 +314,8 @@ class FlowRenderer {
       const dir = dirOf(ev.dir);
       const hop = hopOf(conn, dir);
       const b = ev.kind === 'arp' ? arpFrame(hop) : ev.kind === 'runt' ? runtFrame(hop, this.nextId()) : ev.kind === 'badVersion' ? badVersionFrame(hop, this.nextId()) : null;
-      if (b) this.emit(ei, (dir === 'orig' ? conn.c : conn.s).port, b, `${dir} ${ev.kind}`, 'not a trackable IP packet');
+      const why = ev.kind === 'badVersion' ? 'IP version nibble contradicts the EtherType (OVS ignores it)' : 'not a trackable IP packet';
+      if (b) this.emit(ei, (dir === 'orig' ? conn.c : conn.s).port, b, `${dir} ${ev.kind}`, why);
     });
   }
 

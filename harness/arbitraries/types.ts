@@ -35,7 +35,7 @@ export type Corruption =
   | { op: 'l4Checksum' }
   | { op: 'zeroPort' } // TCP/UDP source port 0 (ICMP flows: L4 checksum instead)
   | { op: 'truncate'; bytes: number } // cut `bytes` (≥ 1) from the end of the IP datagram
-  | { op: 'badIhl' } // IPv4 IHL = 4; IPv6: version nibble 5
+  | { op: 'badIhl' } // IPv4 IHL = 4; IPv6: payload length 8 bytes beyond the frame
   /**
    * Sent as a first fragment (IPv4 MF, IPv6 Fragment header with M): far below the 1200/1280-byte
    * minimum of a non-final fragment, so OVS reports it inv|trk and passes it on (§3.4).
@@ -97,7 +97,10 @@ export type TftpEvent = EventBase &
 export type IcmpEvent = EventBase &
   ({ kind: 'echo'; seq: number; len: number } | Omit<IcmpErrorEvent, keyof EventBase>);
 
-/** Frames that are not (valid) IP at all: ARP, runts (a 10-byte IP header), an IP version that contradicts the EtherType. */
+/**
+ * Odd frames: ARP and runts (a 10-byte IP header) never reach the tracker; `badVersion` is a UDP
+ * packet whose IP version nibble contradicts the EtherType, which OVS 3.1 tracks all the same.
+ */
 export type NoiseEvent = EventBase & { kind: 'arp' | 'runt' | 'badVersion' };
 
 /** Per-endpoint TCP parameters, [client, server]. */

@@ -4,6 +4,7 @@
  * so the model Target is `new ModelTarget(new PipelineEngine())`.
  */
 import { Conntrack, type ConntrackOptions } from '../conntrack/index.js';
+import { CtoffloadError } from '../errors.js';
 import type { Verdict } from '../verdict.js';
 import type { Policy } from './ast.js';
 import { Pipeline, type PipelineOptions, type PipelineResult } from './exec.js';
@@ -55,7 +56,7 @@ export class PipelineEngine {
   }
 
   private current(): Pipeline {
-    if (!this.pipeline) throw new Error('PipelineEngine: process() before load()');
+    if (!this.pipeline) throw new CtoffloadError('CTO_PIPELINE_STATE', 'PipelineEngine: process() before load()');
     return this.pipeline;
   }
 }

@@ -170,7 +170,7 @@ function tokenize(ctx: Ctx, from: number, to: number, stopAtActions: boolean): T
     const keyOff = i;
     while (i < to && !DELIMS.includes(s[i]!) && s[i] !== '=' && s[i] !== ':' && s[i] !== '(' && s[i] !== ')') i++;
     const key = s.slice(keyOff, i);
-    if (s[i] === ')') ctx.fail('unbalanced ")"', i);
+    if (i < to && s[i] === ')') ctx.fail('unbalanced ")"', i);
     if (key === '') ctx.fail(`expected a field or action name before "${s[i]}"`, i);
     if (i >= to || DELIMS.includes(s[i]!)) {
       out.push({ key, value: null, keyOff, valueOff: i, sep: null });
@@ -405,6 +405,8 @@ interface MatchBuilder {
 }
 
 function setField(ctx: Ctx, b: MatchBuilder, name: MatchFieldName, value: bigint, mask: bigint, off: number, shown: string): void {
+  // A zero mask is a wildcard (OVS drops the field from the match).
+  if (mask === 0n) return;
   const prev = b.fields.get(name);
   if (prev) {
     if (prev.value === value && prev.mask === mask) return;

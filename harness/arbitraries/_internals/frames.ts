@@ -4,6 +4,7 @@
  * says which PacketView ctStatus each frame is built to have.
  */
 import { buildFrame, corruptChecksum, ipPacketOf, type FrameSpec } from '../../../model/packet/build.js';
+import { finishChecksum, sum16 } from '../../../model/packet/checksum.js';
 import {
   CT_FRAGMENT,
   CT_ICMP_BAD_INNER,
@@ -81,8 +82,14 @@ export function buildWith(h: Hop, spec: Omit<FrameSpec, 'ip' | 'ethSrc' | 'ethDs
     return { frame: frame.slice(0, l3Off + keep), ctStatus: keep < min ? CT_L3_TRUNCATED : CT_L3_BAD_HEADER };
   }
   if (op === 'badIhl') {
-    // IPv4: IHL 4 (< 5); IPv6: version 5. Both fail the parser's header sanity check.
-    frame[14] = h.family === 4 ? (frame[14]! & 0xf0) | 4 : (frame[14]! & 0x0f) | 0x50;
+    // IPv4: IHL 4 (< 5); IPv6 (no IHL, and OVS ignores the version nibble): a payload length
+    // 8 bytes beyond the frame. Both fail the parser's header sanity check (§3.1, §3.2).
+    if (h.family === 4) frame[14] = (frame[14]! & 0xf0) | 4;
+    else {
+      const plen = ((frame[18]! << 8) | frame[19]!) + 8;
+      frame[18] = (plen >> 8) & 0xff;
+      frame[19] = plen & 0xff;
+    }
     return { frame, ctStatus: CT_L3_BAD_HEADER };
   }
   return { frame, ctStatus: baseStatus };
@@ -110,11 +117,22 @@ export function runtFrame(h: Hop, id: number): Built {
   return { frame: f.slice(0, 24), ctStatus: CT_L3_TRUNCATED };
 }
 
-/** An IP packet whose version nibble disagrees with its EtherType. */
+/**
+ * A UDP packet whose IP version nibble disagrees with its EtherType (IPv4 header checksum
+ * recomputed). OVS 3.1 checks the nibble nowhere, so this is tracked like any UDP packet [obs];
+ * a target that does check it disagrees with OVS here.
+ */
 export function badVersionFrame(h: Hop, id: number): Built {
   const f = buildFrame({ ethSrc: h.ethSrc, ethDst: h.ethDst, ip: l3Spec(h, id), udp: { sport: 9, dport: 9 }, payload: 'x' });
   f[14] = (f[14]! & 0x0f) | (h.family === 4 ? 0x60 : 0x40);
-  return { frame: f, ctStatus: CT_L3_BAD_HEADER };
+  if (h.family === 4) {
+    f[24] = 0;
+    f[25] = 0;
+    const c = finishChecksum(sum16(f, 14, 20));
+    f[24] = c >> 8;
+    f[25] = c & 0xff;
+  }
+  return { frame: f, ctStatus: CT_OK };
 }
 
 /** ICMP type/code/rest-of-header for an error kind (RFC 792, RFC 1191, RFC 4443). */

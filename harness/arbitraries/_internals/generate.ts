@@ -23,6 +23,7 @@ import type {
   UdpEvent,
 } from '../types.js';
 import { CLIENT_PORTS, pairCount, TCP_SERVER_PORTS, UDP_SERVER_PORTS } from './addresses.js';
+import { FTP_CHATTER as C } from './ftp.js';
 import type { ResolvedOptions } from './options.js';
 
 /** Convenience wrapper over fast-check's Random (all draws go through it: replayable). */
@@ -239,8 +240,8 @@ export class ScenarioGen {
     const wrongHost = !(mode === 'passive' && fam === 6) && g.bool(0.15) ? (announcerIdx + 1 + g.int(0, hosts - 2)) % hosts : null;
     const txt = (dir: Dir, text: string): NoGap<TcpEvent> => ({ dir, kind: 'data', len: text.length, text });
     const ev: NoGap<TcpEvent>[] = [{ dir: 'orig', kind: 'syn' }, { dir: 'reply', kind: 'synack' }, { dir: 'orig', kind: 'ack' }];
-    ev.push(txt('reply', '220 ctoffload FTP ready\r\n'));
-    if (g.bool(0.5)) ev.push(txt('orig', 'USER anonymous\r\n'), txt('reply', '331 Password required\r\n'), txt('orig', 'PASS guest\r\n'), txt('reply', '230 Logged in\r\n'));
+    ev.push(txt('reply', C.banner));
+    if (g.bool(0.5)) ev.push(txt('orig', C.user), txt('reply', C.pass331), txt('orig', C.pass), txt('reply', C.login230));
     // The data connection: in active mode the server connects (data 'orig' = server), in
     // passive mode the client does; the file flows from the server in both (RETR).
     const fileDir: Dir = mode === 'active' ? 'orig' : 'reply';
@@ -257,13 +258,13 @@ export class ScenarioGen {
       { dir: fileDir, kind: 'ack', conn: 'data' },
     );
     if (mode === 'active') {
-      ev.push({ dir: 'orig', kind: 'announce' }, txt('reply', '200 PORT command successful\r\n'), txt('orig', 'RETR file.bin\r\n'));
-      ev.push(...dataEvents.slice(0, 3), txt('reply', '150 Opening BINARY mode data connection\r\n'), ...dataEvents.slice(3));
+      ev.push({ dir: 'orig', kind: 'announce' }, txt('reply', C.portOk), txt('orig', C.retr));
+      ev.push(...dataEvents.slice(0, 3), txt('reply', C.opening150), ...dataEvents.slice(3));
     } else {
-      ev.push(txt('orig', fam === 4 ? 'PASV\r\n' : 'EPSV\r\n'), { dir: 'reply', kind: 'announce' }, txt('orig', 'RETR file.bin\r\n'));
-      ev.push(...dataEvents.slice(0, 3), txt('reply', '150 Opening BINARY mode data connection\r\n'), ...dataEvents.slice(3));
+      ev.push(txt('orig', fam === 4 ? C.pasv : C.epsv), { dir: 'reply', kind: 'announce' }, txt('orig', C.retr));
+      ev.push(...dataEvents.slice(0, 3), txt('reply', C.opening150), ...dataEvents.slice(3));
     }
-    ev.push(txt('reply', '226 Transfer complete\r\n'), txt('orig', 'QUIT\r\n'), txt('reply', '221 Goodbye\r\n'));
+    ev.push(txt('reply', C.done226), txt('orig', C.quit), txt('reply', C.bye221));
     ev.push({ dir: 'reply', kind: 'fin' }, { dir: 'orig', kind: 'ack' }, { dir: 'orig', kind: 'fin' }, { dir: 'reply', kind: 'ack' });
     return {
       proto: 'ftp',

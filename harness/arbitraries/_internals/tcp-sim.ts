@@ -11,15 +11,16 @@
  * handshake behave as if a handshake with the scenario's ISNs had happened unseen (mid-stream
  * pickup, conntrack-semantics.md §4.5).
  */
+import { tcpInvalidFlags } from '../../../model/conntrack/tcp.js';
 import type { TcpOptionsSpec } from '../../../model/packet/build.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../model/packet/view.js';
 import type { Family, TcpEvent, TcpParams } from '../types.js';
 
-export const F_FIN = 0x01;
-export const F_SYN = 0x02;
-export const F_RST = 0x04;
-export const F_PSH = 0x08;
-export const F_ACK = 0x10;
-export const F_URG = 0x20;
+const F_FIN = TCP_FIN;
+const F_SYN = TCP_SYN;
+const F_RST = TCP_RST;
+const F_PSH = TCP_PSH;
+const F_ACK = TCP_ACK;
 
 export interface TcpSegment {
   /** 0 = the connection's client (orig direction), 1 = its server (reply direction). */
@@ -38,16 +39,6 @@ const add = (a: number, b: number): number => (a + b) >>> 0;
 /** a - b as a signed 32-bit distance (sequence space arithmetic, RFC 9293 3.4). */
 const diff = (a: number, b: number): number => (a - b) | 0;
 
-/** §4.2 `tcp_invalid_flags`: the combinations conntrack rejects whatever the state. */
-export function tcpFlagsInvalid(flags: number): boolean {
-  const syn = (flags & F_SYN) !== 0;
-  const ack = (flags & F_ACK) !== 0;
-  const rst = (flags & F_RST) !== 0;
-  if (syn && (rst || (flags & F_FIN) !== 0)) return true;
-  if (!syn && !ack && !rst) return true;
-  if (!ack && (flags & (F_FIN | F_PSH | F_URG)) !== 0) return true;
-  return false;
-}
 
 interface HistSeg {
   flags: number;
@@ -343,7 +334,7 @@ export class TcpPair {
         this.prepare(i);
         const flags = Math.trunc(Number(ev.flags) || 0) & 0xfff;
         const s = this.make(i, flags, me.sndNxt, me.rcvNxt, new Uint8Array(0), `flags 0x${flags.toString(16)}`, (flags & F_SYN) !== 0 ? this.synOptions(i, false) : undefined);
-        if (tcpFlagsInvalid(flags)) s.anomaly = 'invalid TCP flags';
+        if (tcpInvalidFlags(flags)) s.anomaly = 'invalid TCP flags';
         else s.anomaly = 'unusual TCP flags';
         return [s];
       }

@@ -10,10 +10,10 @@ import {
   renderScenario,
   renderScenarioDetailed,
   scenarioArb,
-  tcpFlagsInvalid,
   type Scenario,
   type TrafficOptions,
 } from '../../../harness/arbitraries/index.js';
+import { tcpInvalidFlags as tcpFlagsInvalid } from '../../../model/conntrack/tcp.js';
 import { CT_OK, IPPROTO_TCP, PacketView } from '../../../model/packet/view.js';
 import { checkTcpBookkeeping } from './tcp-check.js';
 
