@@ -23,12 +23,8 @@ import { buildFrame } from '../model/packet/build.js';
 import { PacketView } from '../model/packet/view.js';
 import { Conntrack, CtArgs, CtMeta } from '../model/conntrack/index.js';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import type { BenchResult } from './result.js';
+export type { BenchResult };
 
 /** tests/test-conntrack.c `payload`: eth + IPv4 10.1.1.1 → 10.1.1.2 UDP 1 → 2, checksum 0. */
 const OVS_PAYLOAD = '50540000000a50540000000908004500001c000000000011a4cd0a0101010a0101020001000200080000';

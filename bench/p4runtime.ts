@@ -13,12 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { P4InfoIndex, P4RuntimeClient, insert, remove, tableEntry, waitForP4Runtime, type Update } from '../p4/index.js';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import type { BenchResult } from './result.js';
+export type { BenchResult };
 
 const PROGRAM = `
 #include <core.p4>

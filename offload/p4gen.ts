@@ -276,11 +276,17 @@ function verifyChecksum(): Decl {
 
 /** Statements that record a punt (first reason wins) and stop the thread. */
 function punt(reason: string, stage: string): Stmt[] {
-  return [
-    iff('meta.punt == 0', [assign('meta.punt', reason), assign('meta.punt_stage', stage), assign('meta.punt_table', 'meta.table_id'), assign('meta.punt_ct', 'meta.ct')]),
-    assign('meta.run', '0'),
-  ];
+  // Every punt stops the thread (run = 0) and all later code is guarded by `run == 1` or
+  // `punt == 0`, so the first reason is the one reported.
+  return [call(`punt_to_cpu(${reason}, ${stage})`)];
 }
+
+const PUNT_ACTION: ActionDecl = {
+  name: 'punt_to_cpu',
+  params: [{ name: 'reason', width: 8 }, { name: 'stage', width: 8 }],
+  body: [assign('meta.punt', 'reason'), assign('meta.punt_stage', 'stage'), assign('meta.punt_table', 'meta.table_id'), assign('meta.punt_ct', 'meta.ct'), assign('meta.run', '0')],
+  comment: ['send the whole packet to the slow path (called directly, never from a table)'],
+};
 
 /** A punt reason that the config may turn into a hardware drop. */
 function puntOrDrop(reason: PuntReasonName, enabled: boolean, stage: string): Stmt[] {
@@ -385,11 +391,13 @@ function stageCode(plan: Plan, s: number): Stmt[] {
               comment('the hit\'s fields, so that a punt below reports them'),
               assign('meta.ct', 'meta.hit'),
               assign('meta.ct.zone', 'meta.op.zone'),
-              ...(cfg.slowPath.tcpFlags ? [iff('meta.tcp_punt == 1', punt('PUNT_TCP_FLAGS', S))] : []),
-              iff('(meta.op.flags & OP_EXEC_MARK) != 0 && (meta.hit.mark & meta.op.mark_mask) != meta.op.mark', punt('PUNT_EXEC', S)),
-              iff('(meta.op.flags & OP_EXEC_LABEL) != 0 && (meta.hit.label & meta.op.label_mask) != meta.op.label', punt('PUNT_EXEC', S)),
-              assign('meta.cached', '1'),
-              assign('meta.cached_zone', 'meta.op.zone'),
+              ...(() => {
+                let chain: Stmt[] = [assign('meta.cached', '1'), assign('meta.cached_zone', 'meta.op.zone')];
+                chain = [iff('(meta.op.flags & OP_EXEC_LABEL) != 0 && (meta.hit.label & meta.op.label_mask) != meta.op.label', punt('PUNT_EXEC', S), chain)];
+                chain = [iff('(meta.op.flags & OP_EXEC_MARK) != 0 && (meta.hit.mark & meta.op.mark_mask) != meta.op.mark', punt('PUNT_EXEC', S), chain)];
+                if (cfg.slowPath.tcpFlags) chain = [iff('meta.tcp_punt == 1', punt('PUNT_TCP_FLAGS', S), chain)];
+                return chain;
+              })(),
             ]),
           ]),
         ]),
@@ -514,6 +522,7 @@ function ingress(plan: Plan): ControlDecl {
     },
     { name: 'ct_miss', params: [], body: [assign('meta.ct_hit', '0')] },
     ...flowActions(),
+    PUNT_ACTION,
   ];
   const stages: Stmt[] = [];
   for (let s = 0; s < plan.stages; s++) stages.push(...stageCode(plan, s));

@@ -1,8 +1,12 @@
 /**
- * The subcommands, in `--help` order. To add one (conformance, generate, selftest, …): write
- * harness/cli/<name>.ts exporting a CliCommand and list it here.
+ * The subcommands, in `--help` order. To add one (conformance, selftest, …): write
+ * harness/cli/<name>.ts exporting a CliCommand (or a `run(argv, io)` function) and list it here.
  */
 import type { CliCommand } from './command.js';
+import { runGenerate } from './generate.js';
 import { replayCommand } from './replay.js';
 
-export const COMMANDS: readonly CliCommand[] = [replayCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  replayCommand,
+  { name: 'generate', summary: 'compile a policy into a P4-16 program for bmv2 (+ entries, P4Info)', run: (argv, io) => runGenerate(argv, io) },
+];

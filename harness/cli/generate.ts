@@ -9,13 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { CtoffloadError } from '../../model/errors.js';
 import { parseConfigJson, resolveConfig } from '../../offload/config.js';
 import { compileOffload, writeOffload } from '../../offload/generate.js';
-
-export interface CliIo {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
-
-const defaultIo: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+import { EXIT_BAD_INPUT, EXIT_OK, defaultIo, reportError, type CliCommand, type CliIo } from './command.js';
 
 export const GENERATE_USAGE = `usage: ctoffload generate --policy FILE --out DIR [--config FILE] [--no-p4c]
 
@@ -74,11 +68,11 @@ export async function runGenerate(argv: string[], io: CliIo = defaultIo): Promis
   const a = parseArgs(argv);
   if (typeof a === 'string') {
     io.err(`ctoffload generate: ${a}\n${GENERATE_USAGE}`);
-    return 2;
+    return EXIT_BAD_INPUT;
   }
   if (a.help) {
     io.out(GENERATE_USAGE);
-    return 0;
+    return EXIT_OK;
   }
   try {
     const cfg = a.config ? parseConfigJson(await readText(a.config), a.config) : resolveConfig({});
@@ -94,17 +88,17 @@ export async function runGenerate(argv: string[], io: CliIo = defaultIo): Promis
         '',
       ].join('\n'),
     );
-    return 0;
+    return EXIT_OK;
   } catch (e) {
-    const err = e as Error & { code?: string };
-    if (typeof err.code === 'string' && err.code.startsWith('CTO_')) {
-      io.err(`ctoffload generate: ${err.message}\n`);
-      return 2;
-    }
-    io.err(`ctoffload generate: internal error: ${err.stack ?? err}\n`);
-    return 1;
+    return reportError('generate', e, io);
   }
 }
+
+export const generateCommand: CliCommand = {
+  name: 'generate',
+  summary: 'compile a policy into a P4-16 program for bmv2 (+ entries, P4Info)',
+  run: (argv, io) => runGenerate(argv, io),
+};
 
 async function readText(file: string): Promise<string> {
   try {

@@ -188,7 +188,6 @@ export class Pipeline {
   private xCleared = false;
   private xError: string | null = null;
   private xInPort = 0;
-  private xPass = 0;
 
   // per-packet state
   private frame: Uint8Array = new Uint8Array(0);
@@ -256,7 +255,6 @@ export class Pipeline {
     this.xCleared = d === 0; // an unrecirculated packet is untracked
     this.xError = null;
     this.xInPort = inPort;
-    this.xPass = d;
     if (this.rec && d > 0) this.note(d, `recirculation ${d}: ${formatCtFields(fieldsOf(this.ctIn[d]!))}, table ${table}`);
     this.xlateTable(d, table);
     if (this.xError !== null) {

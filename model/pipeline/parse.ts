@@ -560,21 +560,21 @@ function checkPrereqs(ctx: Ctx, b: MatchBuilder): void {
         break;
       case 'ct_nw_src':
       case 'ct_nw_dst':
-        if (!isIp) fail(field, field.name, 'an IPv4 match ("ip")');
-        break;
       case 'ct_ipv6_src':
       case 'ct_ipv6_dst':
-        if (!isIp6) fail(field, field.name, 'an IPv6 match ("ipv6")');
-        break;
       case 'ct_nw_proto':
-        if (!isIp && !isIp6) fail(field, 'ct_nw_proto', 'an IP match ("ip" or "ipv6")');
-        break;
       case 'ct_tp_src':
-      case 'ct_tp_dst':
-        if (!(isIp || isIp6) || f.get('ct_nw_proto') === undefined) {
-          fail(field, field.name, 'an IP match and ct_nw_proto');
-        }
+      case 'ct_tp_dst': {
+        // MFP_CT_VALID (lib/meta-flow.c `mf_are_prereqs_ok` → `is_ct_valid`): the flow must
+        // match a ct_state with new, est, rel or rpl set and inv not set.
+        const cs = f.get('ct_state');
+        const valid = cs !== undefined && (cs.value & 0x0fn) !== 0n && (cs.value & 0x10n) === 0n;
+        if (!valid) fail(field, field.name, 'a ct_state match with +new, +est, +rel or +rpl (and not +inv)');
+        if ((field.name === 'ct_nw_src' || field.name === 'ct_nw_dst') && !isIp) fail(field, field.name, 'an IPv4 match ("ip")');
+        if ((field.name === 'ct_ipv6_src' || field.name === 'ct_ipv6_dst') && !isIp6) fail(field, field.name, 'an IPv6 match ("ipv6")');
+        if (!isIp && !isIp6) fail(field, field.name, 'an IP match ("ip" or "ipv6")');
         break;
+      }
       default:
         break;
     }
@@ -832,11 +832,12 @@ function parseFlowLine(ctx: Ctx): Flow {
       actionsTok = t;
       break;
     }
-    if (k === 'table' && t.value !== null && t.sep === '=') table = parseTable(ctx, t.value, t.valueOff, 'table');
-    else if (k === 'priority' && t.value !== null && t.sep === '=') priority = toNum(parseUint(ctx, t.value, t.valueOff, 16, 'priority'));
-    else if (k === 'cookie' && t.value !== null && t.sep === '=') {
-      if (t.value.includes('/')) ctx.fail('cookie masks only make sense for del-flows/mod-flows', t.valueOff);
-      cookie = parseUint(ctx, t.value, t.valueOff, 64, 'cookie');
+    if ((k === 'table' || k === 'priority' || k === 'cookie') && (t.value === null || t.sep !== '=')) ctx.fail(`"${t.key}" needs a value ("${k}=N")`, t.keyOff);
+    if (k === 'table') table = parseTable(ctx, t.value!, t.valueOff, 'table');
+    else if (k === 'priority') priority = toNum(parseUint(ctx, t.value!, t.valueOff, 16, 'priority'));
+    else if (k === 'cookie') {
+      if (t.value!.includes('/')) ctx.fail('cookie masks only make sense for del-flows/mod-flows', t.valueOff);
+      cookie = parseUint(ctx, t.value!, t.valueOff, 64, 'cookie');
     } else parseMatchToken(ctx, b, t);
   }
   if (!actionsTok) ctx.fail('flow has no "actions=" (ovs-ofctl add-flows requires one, last on the line)', first);
@@ -870,7 +871,7 @@ function checkFlowActions(ctx: Ctx, match: MatchField[], actions: Action[], offs
 
 // ---- directives ----------------------------------------------------------------------------
 
-const DIRECTIVE_RE = /^\s*(timeout_policy|zone_limit)(?=[ \t])/;
+const DIRECTIVE_RE = /^\s*(timeout_policy|zone_limit)(?=[ \t]|$)/;
 
 function parseDirective(ctx: Ctx, kind: 'timeout_policy' | 'zone_limit', bodyOff: number): Directive {
   const s = ctx.l.text;

@@ -107,6 +107,20 @@ describeWithTools('generated program on simple_switch_grpc', TOOLS, () => {
     const { pin } = await packetInWithTag(t1);
     expect(pin).toMatchObject({ reason: PUNT.CONTROLLER, ingressPort: 2, ct: { state: 0x2a, zone: 1, mark: 0x42, label: 7n } });
 
+    // VLAN tag and IPv4 options: same decision, and the frame comes back byte for byte
+    const odd = { ...tcp('b', 'A', 5001, 1001), vlan: 10, ip: { src: B, dst: A, options: Uint8Array.of(1, 1, 1, 0) } };
+    const t3 = await inject(odd, 2);
+    const r3 = await packetInWithTag(t3);
+    expect(r3.pin).toMatchObject({ reason: PUNT.CONTROLLER, ct: { state: 0x2a } });
+    expect([...r3.payload]).toEqual([...buildFrame(odd)]);
+
+    // an ICMP error about the connection and a fragment are never decided in hardware
+    const inner = buildFrame(tcp('a', 'A', 1001, 5001)).subarray(14, 14 + 28);
+    const t4 = await inject({ ip: { src: B, dst: A }, icmpError: { type: 3, code: 1, inner } }, 2);
+    expect((await packetInWithTag(t4)).pin.reason).toBe(PUNT.ICMP_ERROR);
+    const t5 = await inject({ ip: { src: A, dst: B, moreFragments: true, id: 7 }, udp: { sport: 1, dport: 2 }, payload: 'x'.repeat(16) }, 1);
+    expect((await packetInWithTag(t5)).pin.reason).toBe(PUNT.FRAGMENT);
+
     // FIN on a hit: punted so the state transition happens in software
     const t2 = await inject(tcp('a', 'FA', 1001, 5001), 1);
     expect((await packetInWithTag(t2)).pin).toMatchObject({ reason: PUNT.TCP_FLAGS, ct: { state: 0x22, zone: 1 } });

@@ -59,7 +59,7 @@ describe('generateProgram', () => {
   it('disabled slow-path reasons become hardware drops', () => {
     const text = emitProgram(gen({ slowPath: { fragments: false, tcpFlags: false } }));
     expect(text).toContain('slowPath disabled for FRAGMENT: dropped in hardware');
-    expect(text).not.toContain('PUNT_TCP_FLAGS;');
-    expect(emitProgram(gen())).toContain('meta.punt = PUNT_TCP_FLAGS;');
+    expect(text).not.toContain('punt_to_cpu(PUNT_TCP_FLAGS');
+    expect(emitProgram(gen())).toContain('punt_to_cpu(PUNT_TCP_FLAGS, 0);');
   });
 });

@@ -92,6 +92,22 @@ table=2,ip,actions=output:4
     expect(v.lookups.map((l) => [l.table, l.zone, l.state])).toEqual([[1, 1, NEW_TRK], [2, 2, NEW_TRK]]);
     expect(v.outputs.map((o) => [o.port, o.ct!.zone])).toEqual([[4, 2]]);
   });
+  it('the tracker metadata travels with the copy: ct(table=1) then ct(commit) in the same zone is one update (§2.3 step 2)', () => {
+    const ct = new Conntrack();
+    let updates = 0;
+    ct.onEvent = (ev) => {
+      if (ev.kind === 'update') updates++;
+    };
+    const p = pipeline('table=0,ip,actions=ct(table=1,zone=4)\ntable=1,ip,actions=ct(commit,zone=4),output:2', ct);
+    p.process(udpAB(), 1, 0);
+    updates = 0;
+    p.process(udpBA(), 3, 1);
+    expect(updates).toBe(1);
+    // a different zone is a separate lookup
+    const q = pipeline('table=0,ip,actions=ct(table=1,zone=4)\ntable=1,ip,actions=ct(commit,zone=4),ct(commit,zone=6),output:2', ct);
+    q.process(udpAB(7, 8), 1, 2);
+    expect(ct.size).toBe(3);
+  });
 });
 
 describe('Pipeline: tables, priorities, resubmit', () => {

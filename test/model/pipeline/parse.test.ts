@@ -135,9 +135,9 @@ describe('parsePolicy: match fields', () => {
   });
 
   it('cookie is kept but not a match field; ct tuple fields parse', () => {
-    const f = parseFlow('cookie=0x1234,ip,ct_nw_proto=6,ct_nw_src=10.0.0.1,ct_tp_dst=80,actions=drop');
+    const f = parseFlow('cookie=0x1234,ip,ct_state=+trk+est,ct_nw_proto=6,ct_nw_src=10.0.0.1,ct_tp_dst=80,actions=drop');
     expect(f.cookie).toBe(0x1234n);
-    expect(f.match.map((m) => m.name)).toEqual(['dl_type', 'ct_nw_proto', 'ct_nw_src', 'ct_tp_dst']);
+    expect(f.match.map((m) => m.name)).toEqual(['dl_type', 'ct_state', 'ct_nw_proto', 'ct_nw_src', 'ct_tp_dst']);
   });
 
   it('fields are stored in canonical order whatever the input order', () => {
@@ -197,6 +197,7 @@ describe('parsePolicy: directives (ctoffload extension)', () => {
     expectError('zone_limit zone=5', 1, 1, 'zone_limit needs');
     expectError('zone_limit zone=70000,limit=1', 1, 17, 'does not fit in 16 bits');
     expectError('zone_limit color=5', 1, 12, 'unexpected "color"');
+    expectError('  zone_limit', 1, 3, 'zone_limit needs');
     expectError('timeout_policy a udp_first=1\ntimeout_policy a udp_first=2', 2, 1, 'defined twice');
   });
 });
@@ -217,6 +218,7 @@ describe('parsePolicy: errors name line:column', () => {
     expectError('tcp,tcp_flags=+syn+foo,actions=drop', 1, 20, 'unknown flag "foo"');
     expectError('in_port=eth0,actions=drop', 1, 9, 'port names are not supported');
     expectError('nw_tos=4,actions=drop', 1, 1, 'not supported by ctoffload');
+    expectError('ip,priority,actions=drop', 1, 4, '"priority" needs a value');
   });
 
   it('prerequisites like OVS', () => {
@@ -229,6 +231,9 @@ describe('parsePolicy: errors name line:column', () => {
     expectError('icmp,icmpv6_type=128,actions=drop', 1, 6, 'icmpv6_type requires an ICMPv6 match');
     expectError('udp,tcp_flags=+syn,actions=drop', 1, 5, 'tcp_flags requires a TCP match');
     expectError('nw_proto=6,actions=drop', 1, 1, 'nw_proto requires an IP match');
+    expectError('ip,ct_nw_src=1.2.3.4,actions=drop', 1, 4, 'ct_nw_src requires a ct_state match with +new');
+    expectError('ip,ct_state=+trk+inv+est,ct_tp_dst=1,actions=drop', 1, 26, 'ct_tp_dst requires a ct_state match');
+    expectError('ipv6,ct_state=+new,ct_nw_dst=1.2.3.4,actions=drop', 1, 20, 'ct_nw_dst requires an IPv4 match');
   });
 
   it('ct() rules of conntrack-semantics §1.1', () => {

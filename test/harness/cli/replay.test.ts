@@ -1,0 +1,163 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildFrame } from '../../../model/packet/build.js';
+import { writePcap, writePcapng } from '../../../model/packet/capture.js';
+import { main } from '../../../harness/cli/main.js';
+import { registerReplayTarget } from '../../../harness/cli/replay.js';
+import type { Target } from '../../../harness/targets/target.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cto-replay-'));
+const file = (name: string, data: string | Uint8Array): string => {
+  const p = join(dir, name);
+  writeFileSync(p, data);
+  return p;
+};
+
+const POLICY = file(
+  'fw.flows',
+  `# stateful firewall: port 1 inside, port 2 outside
+table=0,priority=10,ip,actions=ct(table=1,zone=5)
+table=0,priority=0,actions=drop
+table=1,priority=10,ip,in_port=1,ct_state=+trk+new,actions=ct(commit,zone=5,exec(set_field:0x2a->ct_mark)),output:2
+table=1,priority=10,ip,ct_state=+trk+est,actions=output:1,output:2
+table=1,priority=0,actions=drop
+`,
+);
+const ab = buildFrame({ ip: { src: '10.0.0.1', dst: '10.0.0.2' }, tcp: { sport: 40000, dport: 80, seq: 100, flags: 'S', win: 1000 } });
+const ba = buildFrame({ ip: { src: '10.0.0.2', dst: '10.0.0.1' }, tcp: { sport: 80, dport: 40000, seq: 500, ack: 101, flags: 'SA', win: 1000 } });
+const stray = buildFrame({ ip: { src: '10.0.0.9', dst: '10.0.0.1' }, udp: { sport: 1, dport: 2 } });
+const T = 1_700_000_000_000_000_000n;
+const PCAPNG = file(
+  'trace.pcapng',
+  writePcapng([
+    { timeNs: T, port: 1, data: ab, origLen: ab.length },
+    { timeNs: T + 1_000_000n, port: 2, data: ba, origLen: ba.length },
+    { timeNs: T + 2_000_000n, port: 2, data: stray, origLen: stray.length },
+  ]),
+);
+const PCAP = file('trace.pcap', writePcap([{ timeNs: T, port: 0, data: ab, origLen: ab.length }]));
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (s) => void (out += s), err: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+describe('ctoffload replay (end to end through main)', () => {
+  it('prints an aligned line per packet', async () => {
+    const r = await run('replay', '--policy', POLICY, '--pcap', PCAPNG);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^#\s+timestamp\s+in_port\s+ct_state/);
+    const cols = (l: string): string[] => l.split(/\s+/);
+    expect(cols(lines[1]!)).toEqual(['1', '1700000000.000000000', '1', 'new|trk', '5', '0x0', '0x0', '2']);
+    expect(cols(lines[2]!)).toEqual(['2', '1700000000.001000000', '2', 'est|rpl|trk', '5', '0x2a', '0x0', '1']);
+    expect(cols(lines[3]!)).toEqual(['3', '1700000000.002000000', '2', 'new|trk', '5', '0x0', '0x0', 'drop']);
+  });
+
+  it('--json prints JSON Lines with every lookup', async () => {
+    const r = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--json');
+    expect(r.code).toBe(0);
+    const rows = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(3);
+    expect(rows[1]).toMatchObject({ index: 2, in_port: 2, ct_state: 'est|rpl|trk', ct_mark: '0x2a', outputs: [{ port: '1' }] });
+    expect(rows[1].lookups).toEqual([{ table: 1, ct_state: 'est|rpl|trk', ct_state_bits: 0x2a, ct_zone: 5, ct_mark: '0x2a', ct_label: '0x0' }]);
+    expect(rows[0].ct_calls.map((c: { table: number | null }) => c.table)).toEqual([1, null]);
+  });
+
+  it('--in-port overrides the port of a classic pcap; --trace adds the steps', async () => {
+    const r = await run('replay', '--policy', POLICY, '--pcap', PCAP, '--in-port', '1', '--trace');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\n1\s+1700000000\.000000000\s+1\s+new\|trk/);
+    expect(r.out).toMatch(/table 1: line 4/);
+    const r0 = await run('replay', '--policy', POLICY, '--pcap', PCAP);
+    expect(r0.out).toMatch(/\n1\s+\S+\s+0\s+new\|trk.*drop\n$/);
+  });
+
+  it('bad policy: exit 2 with file:line:column, no stack trace', async () => {
+    const bad = file('bad.flows', 'ip,actions=ct(table=1)\nip,tp_dst=80,actions=drop\n');
+    const r = await run('replay', '--policy', bad, '--pcap', PCAPNG);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toBe(`ctoffload replay: ${bad}:2:4: tp_dst requires a TCP, UDP or SCTP match ("tcp", "udp", "tcp6", … or nw_proto=6/17/132) (OVS rejects the flow: OFPBMC_BAD_PREREQ)\n`);
+  });
+
+  it('bad capture and missing files: exit 2 naming the file', async () => {
+    const junk = file('junk.pcap', new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+    const r = await run('replay', '--policy', POLICY, '--pcap', junk);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(new RegExp(`^ctoffload replay: ${junk}: byte 0: not a pcap or pcapng file`));
+    expect(r.err).not.toMatch(/\n\s+at /);
+    const m = await run('replay', '--policy', join(dir, 'nope.flows'), '--pcap', PCAPNG);
+    expect(m.code).toBe(2);
+    expect(m.err).toMatch(/nope\.flows: cannot read policy: ENOENT/);
+    const m2 = await run('replay', '--policy', POLICY, '--pcap', join(dir, 'nope.pcap'));
+    expect(m2.code).toBe(2);
+    expect(m2.err).toMatch(/nope\.pcap: cannot read capture: ENOENT/);
+  });
+
+  it('bad options: exit 2 with a usage hint', async () => {
+    expect((await run('replay', '--pcap', PCAPNG)).code).toBe(2);
+    const u = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--bogus');
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/--bogus/);
+    const p = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--in-port', 'eth0');
+    expect(p.code).toBe(2);
+    expect(p.err).toMatch(/--in-port: "eth0" is not a port number/);
+  });
+
+  it('--target ovs is not available yet; unknown targets list what is', async () => {
+    const o = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--target', 'ovs');
+    expect(o.code).toBe(2);
+    expect(o.err).toMatch(/--target ovs: the OVS 3\.1 replay target is not available/);
+    const x = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--target', 'p4');
+    expect(x.code).toBe(2);
+    expect(x.err).toMatch(/unknown target \(available: model/);
+  });
+
+  it('registered targets are driven packet by packet with the virtual clock', async () => {
+    const seen: { time: number; port: number }[] = [];
+    let loaded = '';
+    let closed = false;
+    const fake: Target = {
+      name: 'fake',
+      load: async (p) => void (loaded = p.text),
+      send: async (s) => {
+        seen.push({ time: s.time, port: s.port });
+        return { outputs: [{ port: 7, bytes: s.frame }], lookups: [{ table: 1, state: 0x21, zone: 0, mark: 0, label: 0n }] };
+      },
+      reset: async () => {},
+      close: async () => void (closed = true),
+    };
+    registerReplayTarget('fake', async () => fake);
+    const r = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--target', 'fake');
+    expect(r.code).toBe(0);
+    expect(seen).toEqual([{ time: 0, port: 1 }, { time: 1, port: 2 }, { time: 2, port: 2 }]);
+    expect(loaded).toMatch(/^table=0,priority=10,ip,actions=ct\(zone=5,table=1\)$/m);
+    expect(closed).toBe(true);
+    expect(r.out.split('\n')[1]).toMatch(/new\|trk\s+0\s+0x0\s+0x0\s+7$/);
+  });
+});
+
+describe('ctoffload main', () => {
+  it('--help lists the subcommands; replay --help shows its options', async () => {
+    const h = await run('--help');
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/^\s+replay\s+run a capture/m);
+    const rh = await run('replay', '--help');
+    expect(rh.code).toBe(0);
+    expect(rh.out).toMatch(/--in-port N/);
+    expect((await run('help', 'replay')).out).toBe(rh.out);
+  });
+  it('no command or an unknown one: exit 2', async () => {
+    expect((await run()).code).toBe(2);
+    const u = await run('frobnicate');
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/unknown command 'frobnicate'/);
+  });
+});
