@@ -69,7 +69,7 @@ function runOvsBenchmark(nPkts: number, batch: number, change: boolean, keepMd: 
   return (nPkts / ns) * 1e9;
 }
 
-function tcpSessionFrames(k: number): Uint8Array[] {
+export function tcpSessionFrames(k: number): Uint8Array[] {
   const a = `10.${(k >> 8) & 255}.${k & 255}.1`;
   const b = '192.168.0.1';
   const sport = 10000 + (k % 50000);

@@ -378,7 +378,7 @@ export class SpPairListener extends EventEmitter {
    * Bind `address`. A stale socket file (nobody listening) is removed first, as nanomsg does;
    * a live one makes bind fail with EADDRINUSE.
    */
-  static async bind(address: string, opts: SpSocketOptions = {}): Promise<SpPairListener> {
+  static async listen(address: string, opts: SpSocketOptions = {}): Promise<SpPairListener> {
     const path = ipcPath(address);
     if (existsSync(path)) {
       const alive = await new Promise<boolean>((resolve) => {

@@ -84,7 +84,10 @@ export class PacketView {
   l3 = L3_NONE;
   /** The flow key has network fields (miniflow_extract accepted the IP header). */
   flowL3 = false;
-  /** IP protocol: IPv4 protocol field, or IPv6 next header after the extension headers. */
+  /**
+   * IP protocol: IPv4 protocol field, or IPv6 next header after the extension headers (44 for a
+   * later IPv6 fragment, as in OVS's flow key).
+   */
   ipProto = 0;
   tos = 0;
   ttl = 0;
@@ -303,8 +306,12 @@ function walkIpv6Ext(
       const offset = (fo & 0xfff8);
       const more = (fo & 1) !== 0;
       nextHdr = b[off]!;
-      if (offset !== 0 || more) {
-        // An atomic fragment (offset 0, M 0) is transparent (RFC 6946); others are fragments.
+      // An atomic fragment (offset, reserved bits and M all 0) is transparent (RFC 6946); any
+      // other value of the 16-bit offset/flags word makes a fragment, reserved bits included:
+      // lib/flow.c `parse_ipv6_ext_hdrs__` tests `ip6f_offlg != 0`, and the tracker then
+      // refuses the packet (`extract_l3_ipv6`: nw_frag set), while ipf ignores it
+      // (`ipf_is_v6_frag` looks at the offset and M only).
+      if (fo !== 0) {
         out.fragOffset = offset;
         out.more = more;
         out.id = u32(b, off + 4);
@@ -312,7 +319,9 @@ function walkIpv6Ext(
       }
       off += 8;
       if (out.frag === FRAG_LATER) {
-        out.proto = nextHdr;
+        // The flow key of a later IPv6 fragment has nw_proto 44 (IPPROTO_FRAGMENT), not the
+        // fragment header's next header (`parse_ipv6_ext_hdrs__`).
+        out.proto = 44;
         return off;
       }
     } else {

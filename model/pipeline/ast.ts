@@ -14,6 +14,7 @@
  * - `formatFlow` prints a flow back in the syntax `ovs-ofctl add-flows` reads; `parse(format(f))`
  *   gives `f` again (positions aside).
  */
+import { ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6 } from '../packet/view.js';
 import { formatCtStateMatch } from '../ctstate.js';
 import { formatIpv4, formatIpv6, formatMac } from '../packet/addr.js';
 
@@ -112,9 +113,8 @@ export interface MatchField {
   pos: SourcePos;
 }
 
-export const ETH_TYPE_IP = 0x0800;
-export const ETH_TYPE_IPV6 = 0x86dd;
-export const ETH_TYPE_ARP = 0x0806;
+/** OVS's name for dl_type=0x0800 (the EtherType constants live in model/packet/view.ts). */
+export const ETH_TYPE_IP = ETH_TYPE_IPV4;
 /** OVS's `vlan_tci` CFI bit, used as "a VLAN header is present" (lib/packets.h VLAN_CFI). */
 export const VLAN_CFI = 0x1000;
 

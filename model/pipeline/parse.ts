@@ -40,6 +40,7 @@
  */
 import { CtStateParseError, parseCtStateMatch } from '../ctstate.js';
 import { FlowParseError } from '../errors.js';
+import { ETH_TYPE_ARP, ETH_TYPE_IPV6 } from '../packet/view.js';
 import {
   type Action,
   type CtAction,
@@ -47,9 +48,7 @@ import {
   type CtExecWrite,
   DEFAULT_PRIORITY,
   type Directive,
-  ETH_TYPE_ARP,
   ETH_TYPE_IP,
-  ETH_TYPE_IPV6,
   type Flow,
   type MatchField,
   type MatchFieldName,
