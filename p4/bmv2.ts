@@ -11,13 +11,14 @@
  * - 'none'.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, fstatSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { P4Error } from './errors.js';
 import { freePorts } from './ports.js';
 import { makeGrpcClient } from './proto.js';
+import { P4InfoIndex } from './p4info.js';
 import { P4RuntimeClient } from './runtime.js';
 import type { PipelineConfig } from './runtime.js';
 import { findExecutable } from './which.js';
@@ -173,6 +174,30 @@ export function readTail(path: string, maxLines = 30, maxBytes = 16384): string 
     const lines = buf.toString('utf8').split('\n');
     if (lines.at(-1) === '') lines.pop();
     return lines.slice(-maxLines).join('\n');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Text of a file from byte `offset` on (at most 16 KiB). Never throws. */
+function readFrom(path: string, offset: number): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const len = Math.max(0, Math.min(fstatSync(fd).size - offset, 16384));
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, offset);
+    return buf.toString('utf8');
   } catch {
     return '';
   } finally {
@@ -483,18 +508,24 @@ export class Bmv2Switch implements AsyncDisposable {
    * - check 'bmv2': also checkBmv2JsonWithSwitch — bmv2 itself loads the JSON in a throw-away
    *   process (~0.1–0.3 s), which catches what only bmv2 knows (unknown hash algorithm, …);
    * - check 'none'.
+   * After loading, `postCheck` (default on) reads the first table of the P4Info (wildcard Read):
+   * on a pipeline bmv2 could not build, PI answers UNKNOWN "Error when reading table entries from
+   * target" [obs, garbage JSON with check 'none'], and bmv2 has printed its reason (`Field
+   * standard_metadata.egress_port is required…`) to the log, which the CTO_BMV2_JSON error quotes.
    * `client`: a primary P4RuntimeClient to use (its P4Info index is updated). Without one, a
    * temporary session is opened with election id 2^64 (above any id the harness uses, so it is
    * primary for the duration) and closed again.
    */
   async loadPipeline(
     config: { json: Uint8Array | string; p4info: NonNullable<PipelineConfig['p4info']>; cookie?: bigint },
-    opts: { client?: P4RuntimeClient; check?: 'shape' | 'bmv2' | 'none'; deadlineMs?: number } = {},
+    opts: { client?: P4RuntimeClient; check?: 'shape' | 'bmv2' | 'none'; postCheck?: boolean; deadlineMs?: number } = {},
   ): Promise<void> {
     const json = typeof config.json === 'string' ? Buffer.from(config.json) : config.json;
     const check = opts.check ?? 'shape';
     if (check !== 'none') validateBmv2Json(json);
     if (check === 'bmv2') await checkBmv2JsonWithSwitch(json, { binary: this.binary });
+    const index = config.p4info instanceof P4InfoIndex ? config.p4info : P4InfoIndex.from(config.p4info);
+    const logSizeBefore = fileSize(this.logPath);
     const deadlineMs = opts.deadlineMs ?? 30_000;
     const own = !opts.client;
     const client =
@@ -504,7 +535,19 @@ export class Bmv2Switch implements AsyncDisposable {
         'while opening a P4Runtime session',
       ));
     try {
-      await this.guard(client.setPipeline({ p4info: config.p4info, deviceConfig: json, cookie: config.cookie }, 'VERIFY_AND_COMMIT', { deadlineMs }), 'during SetForwardingPipelineConfig');
+      await this.guard(client.setPipeline({ p4info: index, deviceConfig: json, cookie: config.cookie }, 'VERIFY_AND_COMMIT', { deadlineMs }), 'during SetForwardingPipelineConfig');
+      const firstTable = (index.p4info.tables as { preamble?: { id?: number; name?: string } }[] | undefined)?.[0]?.preamble;
+      if ((opts.postCheck ?? true) && firstTable?.id) {
+        try {
+          await this.guard(client.readAll([{ tableEntry: { tableId: firstTable.id } }], { deadlineMs }), 'during the post-load Read');
+        } catch (e) {
+          if ((e as P4Error).code === 'CTO_BMV2_EXIT') throw e;
+          const said = readFrom(this.logPath, logSizeBefore).trim();
+          throw new Bmv2JsonError(
+            `bmv2 accepted the pipeline but cannot use it: Read of table ${firstTable.name} failed (${(e as Error).message})${said ? `; bmv2 said:\n${said}` : ''}`,
+          );
+        }
+      }
     } catch (e) {
       throw (await this.deathCause(300, 'during SetForwardingPipelineConfig')) ?? e;
     } finally {
