@@ -47,6 +47,7 @@ import {
   reverseIcmpType,
 } from './key.js';
 import { icmp4Tracker, icmp6Tracker } from './icmp.js';
+import { Ipf } from './ipf.js';
 import { otherTracker } from './other.js';
 import { F_ALG_RELATED, F_LIVE, F_SEEN_REPLY, ConnTable } from './table.js';
 import { tcpTracker } from './tcp.js';
@@ -120,6 +121,12 @@ export class Conntrack {
   readonly table: ConnTable;
   readonly policies = new TimeoutPolicies();
   readonly expectations: Expectations;
+  /**
+   * The fragment reassembler (`ct->ipf`, lib/ipf.c): enabled for v4 and v6 as in OVS. It acts
+   * only through `conntrackExecute` (./ipf.ts); `execute` alone treats fragments as invalid.
+   * `flush` leaves held fragments alone, as `dpctl/flush-conntrack` does (§9.4).
+   */
+  readonly ipf = new Ipf();
   private readonly salt: number;
   private maxConns: number;
   private nextId = 1;
@@ -185,8 +192,9 @@ export class Conntrack {
 
     // §2.3 step 3: parse/validation failure → inv|trk, fields zero. md.conn is left alone, as
     // `conntrack_execute` does not call `set_cached_conn` on this path.
-    // Fragments: differs from OVS default: userspace ipf reassembles (§3.4); the model behaves
-    // as with `dpctl/ipf-set-disabled`, where every fragment is inv|trk.
+    // Fragments reach this point only when the caller bypasses ipf (`conntrackExecute` in
+    // ./ipf.ts holds and reassembles them first, §3.4) or ipf let them through (family
+    // disabled, limits): then they are inv|trk, as `conn_key_extract` refuses fragments.
     if (pkt.ctStatus !== CT_OK) {
       md.state = CS_INVALID | CS_TRACKED;
       this.writeMdNone(md, zone);
@@ -369,6 +377,16 @@ export class Conntrack {
     md.label[1] = l[o + 1]!;
     md.label[2] = l[o + 2]!;
     md.label[3] = l[o + 3]!;
+  }
+
+  /**
+   * The `md.ct_state == CS_INVALID` branch of `conntrack_execute`: a packet ipf marked invalid
+   * (bad or too small fragment, overlap) gets inv|trk with no entry (`write_ct_md(pkt, zone,
+   * NULL, NULL, NULL)`), before any same-zone shortcut.
+   */
+  writeInvalid(md: CtMeta, zone: number): void {
+    md.state = CS_INVALID | CS_TRACKED;
+    this.writeMdNone(md, zone & 0xffff);
   }
 
   private writeMdNone(md: CtMeta, zone: number): void {

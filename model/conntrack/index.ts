@@ -7,3 +7,10 @@ export { tcpTracker, tcpInvalidFlags, TCP_STATE_NAMES } from './tcp.js';
 export { icmp4Tracker, icmp6Tracker } from './icmp.js';
 export { otherTracker } from './other.js';
 export { ConnTable } from './table.js';
+export {
+  Ipf, IpfBatch, IpfConfigError, conntrackExecute, formatIpfStatus,
+  IPF_PASS, IPF_INVALID, IPF_HELD, IPF_COMPLETE, IPF_EXPIRED_CT_STATE, IPF_LIST_STATE_NAMES,
+  IPF_V4_FRAG_SIZE_MIN_DEF, IPF_V6_FRAG_SIZE_MIN_DEF, IPF_V4_FRAG_SIZE_LBOUND, IPF_V6_FRAG_SIZE_LBOUND,
+  IPF_MAX_FRAGS_DEFAULT, IPF_NFRAG_UBOUND, IPF_FRAG_LIST_TIMEOUT, IPF_FRAG_LIST_PURGE_TIME_ADJ, NETDEV_MAX_BURST,
+} from './ipf.js';
+export type { IpfFragment, IpfStatus, IpfProtoStatus } from './ipf.js';
