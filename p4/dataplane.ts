@@ -153,7 +153,7 @@ export class DataplaneChannel {
    * stream ended by the barrier, so at most `window` packets are ever in bmv2 and every result
    * is exact. Results in input order.
    */
-  sendBatch(packets: readonly PacketToSend[], opts: { window?: number } = {}): Promise<PacketResult[]> {
+  async sendBatch(packets: readonly PacketToSend[], opts: { window?: number } = {}): Promise<PacketResult[]> {
     const window = clampWindow(opts.window);
     return this.exclusive(async () => {
       const out: PacketResult[] = [];
@@ -180,7 +180,7 @@ export class DataplaneChannel {
    * new one opened. The timer only decides when to drain; every result is still exact, as the
    * last barrier settles everything. Results in input order.
    */
-  sendWindowed(packets: readonly PacketToSend[], opts: { window?: number; stallMs?: number } = {}): Promise<PacketResult[]> {
+  async sendWindowed(packets: readonly PacketToSend[], opts: { window?: number; stallMs?: number } = {}): Promise<PacketResult[]> {
     const window = clampWindow(opts.window);
     const stallMs = opts.stallMs ?? 5;
     return this.exclusive(async () => {
@@ -234,6 +234,10 @@ export class DataplaneChannel {
    * have been injected when the barrier runs — see the module comment), then drain with the
    * barrier. Returns the untracked outputs seen on that stream. Runs under the lock, so no
    * id-tracked packet is in flight (no mislabelling, doc §5.3).
+   * Limit: bmv2 registers a new stream asynchronously and sends nothing that would confirm it
+   * (no response headers before the first output), so output produced within the first moment
+   * after the stream is opened could still be discarded (doc §5.3: no stream, no output). For
+   * dataplane-visible results, prefer injecting on the dataplane itself.
    */
   captureUntracked(fn: () => Promise<void> | void, opts: { expectOutputs?: number; deadlineMs?: number } = {}): Promise<PacketOutput[]> {
     const expect = opts.expectOutputs ?? 0;

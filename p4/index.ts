@@ -12,9 +12,11 @@ export * from './arbitration.js';
 export * from './stream.js';
 export * from './write-error.js';
 export * from './runtime.js';
-// bmv2 driver, packet channels and p4c runner (another helper's modules; these files did not
-// exist yet when this index was written — enable each line once its module is in place):
-// export * from './bmv2.js';
-// export * from './dataplane.js';
-// export * from './nanomsg.js';
-// export * from './p4c.js';
+// bmv2 driver, packet channels and the p4c runner.
+export * from './which.js';
+export * from './ports.js';
+export * from './bmv2.js';
+export * from './dataplane.js';
+export * from './nanomsg.js';
+export * from './nanomsg-channel.js';
+export * from './p4c.js';

@@ -184,6 +184,14 @@ export class SpPairSocket extends EventEmitter {
     sock.on('error', (e) => this.fail(e));
     sock.on('close', () => this.fail(new NanomsgClosedError('peer closed the connection')));
     for (const m of leftovers) this.deliver(m);
+    // Messages that arrived before anyone listened (e.g. coalesced with the peer's header) go to
+    // the first 'message' listener, right after it is added.
+    this.on('newListener', (event: string | symbol) => {
+      if (event !== 'message' || this.queue.length === 0) return;
+      setImmediate(() => {
+        while (this.queue.length && this.listenerCount('message') > 0) this.emit('message', this.queue.shift()!);
+      });
+    });
   }
 
   /**
@@ -218,8 +226,13 @@ export class SpPairSocket extends EventEmitter {
           resolve(new SpPairSocket(sock, decoder, early));
         }
       };
-      const onError = (e: Error): void => failWith(e);
-      const onClose = (): void => failWith(new NanomsgProtocolError('peer closed the connection during the SP handshake (incompatible socket type?)'));
+      const refused = (why: string): NanomsgProtocolError =>
+        new NanomsgProtocolError(`peer ${why} the connection during the SP handshake (incompatible socket type, or a PAIR that already has a peer)`);
+      const onError = (e: Error): void => {
+        const code = (e as NodeJS.ErrnoException).code;
+        failWith(code === 'EPIPE' || code === 'ECONNRESET' ? refused('reset') : e);
+      };
+      const onClose = (): void => failWith(refused('closed'));
       const timer = setTimeout(() => failWith(new NanomsgTimeoutError(`no SP protocol header from the peer within ${timeoutMs} ms`)), timeoutMs);
       sock.on('data', onData);
       sock.on('error', onError);
@@ -334,11 +347,16 @@ export class SpPairSocket extends EventEmitter {
     for (const m of msgs) this.deliver(m);
   }
 
+  /** To 'message' listeners if any (in order: after queued ones), else to recv(), else queued. */
   private deliver(m: Buffer): void {
-    if (this.listenerCount('message') > 0) this.emit('message', m);
+    if (this.listenerCount('message') > 0) {
+      if (this.queue.length) this.queue.push(m); // a flush is scheduled (newListener)
+      else this.emit('message', m);
+      return;
+    }
     const w = this.waiters.shift();
     if (w) w.resolve(m);
-    else if (this.listenerCount('message') === 0) this.queue.push(m);
+    else this.queue.push(m);
   }
 
   private fail(e: Error): void {

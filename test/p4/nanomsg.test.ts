@@ -4,7 +4,7 @@
  * misbehave (wrong header, wrong type, silence, oversize, second peer).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -97,7 +97,12 @@ describe('bmv2 packet-in messages (doc §5.4)', () => {
 
 /** A raw Unix-socket server that runs `onConn` for each connection. */
 async function rawServer(path: string, onConn: (s: Socket) => void): Promise<{ close(): Promise<void> }> {
-  const srv = createServer(onConn);
+  const srv = createServer((s) => {
+    // Read (and drop) whatever comes, so the peer's close is seen and server.close() can finish.
+    s.on('error', () => undefined);
+    s.resume();
+    onConn(s);
+  });
   await new Promise<void>((r) => srv.listen(path, () => r()));
   return { close: () => new Promise<void>((r) => srv.close(() => r())) };
 }
@@ -189,6 +194,5 @@ describe('SpPairListener / SpPairSocket over a Unix socket', () => {
     await l2.accept(1000);
     c.close();
     await l2.close();
-    void createConnection;
   });
 });
