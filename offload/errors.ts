@@ -36,12 +36,3 @@ export class OffloadEntryError extends CtoffloadError {
   }
 }
 
-/** p4c-bm2-ss failed on a generated program (a generator bug: the program must always compile). */
-export class OffloadP4cError extends CtoffloadError {
-  constructor(
-    message: string,
-    readonly stderr: string,
-  ) {
-    super('CTO_OFFLOAD_P4C', message);
-  }
-}

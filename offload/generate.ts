@@ -12,7 +12,7 @@ import { staticEntries, type OffloadEntry } from './entries.js';
 import type { PolicyIR } from './ir.js';
 import type { P4Program } from './p4ast.js';
 import { generateProgram } from './p4gen.js';
-import { hasP4c, runP4c } from './p4c-local.js';
+import { compileP4, formatDiagnostic, whichSync } from '../p4/index.js';
 import { parsePolicy } from '../model/pipeline/parse.js';
 import { policyToIR } from './from-policy.js';
 
@@ -83,8 +83,10 @@ export async function writeOffload(p: OffloadProgram, dir: string, opts: { p4c?:
   await writeFile(files[1]!, toJson(manifest(p)));
   await writeFile(files[2]!, toJson(p.entries));
   const mode = opts.p4c ?? 'auto';
-  if (mode === 'skip' || (mode === 'auto' && !(await hasP4c()))) return { files, compiled: false };
-  const r = await runP4c(files[0]!, base);
-  files.push(r.json, r.p4infoBin, r.p4infoTxt);
-  return { files, compiled: true, p4cStderr: r.stderr };
+  const p4cPresent = Boolean(process.env.CTOFFLOAD_P4C || whichSync('p4c-bm2-ss'));
+  if (mode === 'skip' || (mode === 'auto' && !p4cPresent)) return { files, compiled: false };
+  // p4/p4c.ts is the one p4c runner: diagnostics with file:line, outputs cached by content hash.
+  const r = await compileP4(files[0]!, { outDir: dir });
+  files.push(r.jsonPath, r.p4infoPath, r.p4infoTextPath);
+  return { files, compiled: true, p4cStderr: r.warnings.map(formatDiagnostic).join('\n') };
 }

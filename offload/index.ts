@@ -16,4 +16,3 @@ export * from './entries.js';
 export * from './punt.js';
 export * from './probe.js';
 export * from './generate.js';
-export { runP4c, hasP4c, p4cCommand, type P4cOutputs } from './p4c-local.js';
