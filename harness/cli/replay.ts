@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { CtoffloadError } from '../../model/errors.js';
 import type { CaptureRecord } from '../../model/packet/capture.js';
 import { formatPolicy } from '../../model/pipeline/ast.js';
+import { parsePolicy } from '../../model/pipeline/index.js';
 import {
   type ReplayRow,
   formatReplayText,
@@ -21,6 +22,7 @@ import {
   rowFromVerdict,
   virtualTimes,
 } from '../../model/replay.js';
+import { OvsTarget } from '../targets/ovs/index.js';
 import type { Target } from '../targets/target.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, reportError } from './command.js';
 
@@ -51,7 +53,11 @@ export class CliTargetError extends CtoffloadError {
 
 /** A non-model replay target: builds a Target (harness/targets/target.ts) for one run. */
 export type ReplayTargetFactory = () => Promise<Target>;
-const targets = new Map<string, ReplayTargetFactory>();
+const targets = new Map<string, ReplayTargetFactory>([
+  // Open vSwitch 3.1's own userspace conntrack (ovs-vswitchd --enable-dummy in a private run dir).
+  // Its directives come from the model's parser (the one home of the policy syntax).
+  ['ovs', () => OvsTarget.create({ configFor: (p) => parsePolicy(p.text, p.source) })],
+]);
 
 /** Extension point: later work registers `ovs` (and `bmv2`) here. */
 export function registerReplayTarget(name: string, factory: ReplayTargetFactory): void {
@@ -60,7 +66,6 @@ export function registerReplayTarget(name: string, factory: ReplayTargetFactory)
 
 /** Targets known by name but provided by later work: a clear message instead of "unknown". */
 const PLANNED: Record<string, string> = {
-  ovs: 'the OVS 3.1 replay target is not available in this build yet (it comes with the OVS oracle); use --target model',
   bmv2: 'the bmv2 replay target is not available in this build yet; use --target model',
 };
 
