@@ -5,8 +5,10 @@
 import type { CliCommand } from './command.js';
 import { runGenerate } from './generate.js';
 import { replayCommand } from './replay.js';
+import { conformanceCommand } from './conformance.js';
 
 export const COMMANDS: readonly CliCommand[] = [
   replayCommand,
+  conformanceCommand,
   { name: 'generate', summary: 'compile a policy into a P4-16 program for bmv2 (+ entries, P4Info)', run: (argv, io) => runGenerate(argv, io) },
 ];

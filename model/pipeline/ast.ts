@@ -223,7 +223,9 @@ export interface Flow {
  */
 export type Directive =
   | { kind: 'timeout_policy'; name: string; attrs: Record<string, number>; pos: SourcePos }
-  | { kind: 'zone_limit'; zone: number | 'default'; limit: number; pos: SourcePos };
+  | { kind: 'zone_limit'; zone: number | 'default'; limit: number; pos: SourcePos }
+  /** `ipf v4=on|off,v6=on|off`: fragment reassembly per family (families not named unchanged). */
+  | { kind: 'ipf'; v4?: boolean; v6?: boolean; pos: SourcePos };
 
 export interface PolicyWarning {
   pos: SourcePos;
@@ -243,6 +245,11 @@ export interface Policy {
   zoneLimits: Map<number, number>;
   /** `dpctl/ct-set-limits default=L`, or null when not set. */
   defaultLimit: number | null;
+  /**
+   * Fragment reassembly per family (`dpctl/ipf-set-enabled|disabled v4|v6`); both true (OVS's
+   * default) unless an `ipf` directive turns one off.
+   */
+  ipf: { v4: boolean; v6: boolean };
   /** 1-based lines that hold directives rather than flows. */
   directiveLines: Set<number>;
   directives: Directive[];
@@ -433,6 +440,12 @@ export function formatDirective(d: Directive): string {
   if (d.kind === 'timeout_policy') {
     const attrs = Object.entries(d.attrs).map(([k, v]) => `${k}=${v}`);
     return `timeout_policy ${d.name}${attrs.length ? ' ' + attrs.join(',') : ''}`;
+  }
+  if (d.kind === 'ipf') {
+    const kv: string[] = [];
+    if (d.v4 !== undefined) kv.push(`v4=${d.v4 ? 'on' : 'off'}`);
+    if (d.v6 !== undefined) kv.push(`v6=${d.v6 ? 'on' : 'off'}`);
+    return `ipf ${kv.join(',')}`;
   }
   return d.zone === 'default' ? `zone_limit default=${d.limit}` : `zone_limit zone=${d.zone},limit=${d.limit}`;
 }

@@ -53,6 +53,12 @@ export interface CompiledAction {
   arg: number;
   /** OP_CT only. */
   ct: CtArgs | null;
+  /**
+   * OP_CT with `table=`: this action's number among the policy's recirculating ct() actions
+   * (1, 2, … in file order), from which the executor derives the recirc_id of the pass that
+   * follows (exec.ts `recircId`); 0 for every other action.
+   */
+  recirc: number;
   /** The AST node (trace text, positions). */
   src: Action;
 }
@@ -87,7 +93,8 @@ const MODEL_TIMEOUT_ATTRS = new Set<string>(TIMEOUT_ATTRS);
 
 /**
  * Install the policy's directives in the tracker: timeout policies (only the attributes the
- * userspace tracker uses; the schema's others are ignored, conntrack-semantics §6.1) and limits.
+ * userspace tracker uses; the schema's others are ignored, conntrack-semantics §6.1), limits
+ * and fragment reassembly per family (§3.4).
  */
 export function configureConntrack(policy: Policy, ct: Conntrack): void {
   for (const [name, attrs] of policy.timeoutPolicies) {
@@ -97,6 +104,12 @@ export function configureConntrack(policy: Policy, ct: Conntrack): void {
   }
   for (const [zone, limit] of policy.zoneLimits) ct.setZoneLimit(zone, limit);
   if (policy.defaultLimit !== null) ct.setDefaultLimit(policy.defaultLimit);
+  // `ipf v4=off` etc. (dpctl/ipf-set-disabled); a policy object built before the directive
+  // existed has no `ipf` and keeps OVS's default (both on).
+  if (policy.ipf) {
+    ct.ipf.setEnabled(false, policy.ipf.v4);
+    ct.ipf.setEnabled(true, policy.ipf.v6);
+  }
 }
 
 function ctArgsOf(a: CtAction, ct: Conntrack): CtArgs {
@@ -136,19 +149,19 @@ function ctArgsOf(a: CtAction, ct: Conntrack): CtArgs {
 function compileAction(a: Action, ct: Conntrack): CompiledAction | null {
   switch (a.kind) {
     case 'output':
-      return { op: OP_OUTPUT, arg: a.port, ct: null, src: a };
+      return { op: OP_OUTPUT, arg: a.port, ct: null, recirc: 0, src: a };
     case 'controller':
-      return { op: OP_CONTROLLER, arg: 0, ct: null, src: a };
+      return { op: OP_CONTROLLER, arg: 0, ct: null, recirc: 0, src: a };
     case 'drop':
       return null;
     case 'resubmit':
-      return { op: OP_RESUBMIT, arg: a.table, ct: null, src: a };
+      return { op: OP_RESUBMIT, arg: a.table, ct: null, recirc: 0, src: a };
     case 'goto_table':
-      return { op: OP_GOTO, arg: a.table, ct: null, src: a };
+      return { op: OP_GOTO, arg: a.table, ct: null, recirc: 0, src: a };
     case 'ct_clear':
-      return { op: OP_CT_CLEAR, arg: 0, ct: null, src: a };
+      return { op: OP_CT_CLEAR, arg: 0, ct: null, recirc: 0, src: a };
     case 'ct':
-      return { op: OP_CT, arg: a.table ?? -1, ct: ctArgsOf(a, ct), src: a };
+      return { op: OP_CT, arg: a.table ?? -1, ct: ctArgsOf(a, ct), recirc: 0, src: a };
   }
 }
 
@@ -178,7 +191,12 @@ export function compileFlow(flow: Flow, index: number, ct: Conntrack): CompiledF
 export function compilePolicy(policy: Policy, ct: Conntrack): CompiledPolicy {
   const tables: CompiledFlow[][] = [];
   for (let t = 0; t < 255; t++) tables.push([]);
-  policy.flows.forEach((f, i) => tables[f.table]!.push(compileFlow(f, i, ct)));
+  let recirc = 0;
+  policy.flows.forEach((f, i) => {
+    const cf = compileFlow(f, i, ct);
+    for (const a of cf.actions) if (a.op === OP_CT && a.arg >= 0) a.recirc = ++recirc;
+    tables[f.table]!.push(cf);
+  });
   for (const list of tables) list.sort((a, b) => b.priority - a.priority || a.index - b.index);
   return { tables };
 }

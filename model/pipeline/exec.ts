@@ -43,7 +43,7 @@
  * Hot path: no allocation per packet except the Verdict (outputs, lookups) — and everything in
  * the traced variant. Outputs share the input frame's bytes (the pipeline never rewrites).
  */
-import { Conntrack, CtArgs, CtMeta, labelToBigInt } from '../conntrack/index.js';
+import { Conntrack, CtArgs, CtMeta, IpfBatch, conntrackExecute, labelToBigInt, type IpfFragment } from '../conntrack/index.js';
 import { formatCtState } from '../ctstate.js';
 import { PacketView } from '../packet/view.js';
 import { type CtFields, type CtLookup, PORT_CONTROLLER, type Verdict, type VerdictOutput } from '../verdict.js';
@@ -131,14 +131,29 @@ class DpActions {
   cleared: number[] = [];
   ct: (CtArgs | null)[] = [];
   line: number[] = [];
-  push(kind: number, arg: number, cleared: number, ct: CtArgs | null, line: number): void {
+  /** D_RECIRC: policy-wide number of the ct(table=…) action (CompiledAction.recirc). */
+  rid: number[] = [];
+  push(kind: number, arg: number, cleared: number, ct: CtArgs | null, line: number, rid = 0): void {
     const i = this.n++;
     this.kind[i] = kind;
     this.arg[i] = arg;
     this.cleared[i] = cleared;
     this.ct[i] = ct;
     this.line[i] = line;
+    this.rid[i] = rid;
   }
+}
+
+/**
+ * One packet of a datapath batch after ipf released fragments (slow path only): the packet the
+ * pass started with or a released fragment, with its own bytes, parse and ct metadata.
+ */
+interface BatchPkt {
+  frame: Uint8Array;
+  view: PacketView;
+  md: CtMeta;
+  /** Input packet number (Pipeline.packets at receipt) the bytes came in with. */
+  tag: number;
 }
 
 export function copyCtMeta(dst: CtMeta, src: CtMeta): void {
@@ -154,6 +169,12 @@ export function copyCtMeta(dst: CtMeta, src: CtMeta): void {
   dst.origDport = src.origDport;
   dst.conn = src.conn;
   dst.connId = src.connId;
+}
+
+function batchPkt(f: IpfFragment): BatchPkt {
+  const md = new CtMeta();
+  copyCtMeta(md, f.md);
+  return { frame: f.frame, view: new PacketView().parse(f.frame), md, tag: f.tag };
 }
 
 function fieldsOf(md: CtMeta): CtFields {
@@ -174,7 +195,20 @@ export class Pipeline {
   private readonly maxResubmits: number;
   private readonly maxRecirc: number;
 
-  private readonly view = new PacketView();
+  /** Parse of the input packet. */
+  private readonly inView = new PacketView();
+  /**
+   * The packet being translated and executed: `inView`, or a released fragment's parse while
+   * the pipeline runs that fragment (`runBatch`).
+   */
+  private view: PacketView = this.inView;
+  /** Datapath batch after each recirculation depth's ct() call (conntrackExecute's output). */
+  private readonly batches: IpfBatch[] = [];
+  /** recirc_id of (ct(table=…) action, in_port) pairs that do not fit the arithmetic id. */
+  private readonly bigRecircIds = new Map<string, number>();
+  /** Input packets seen; a packet's number is the ipf tag of the fragments it brings. */
+  private packets = 0;
+  private tag = 0;
   /** Tracker metadata of the packet copy at each recirculation depth. */
   private readonly md: CtMeta[] = [];
   /** Translation's ct view at the start of each depth's pass (md at recirculation time). */
@@ -211,6 +245,7 @@ export class Pipeline {
       this.md.push(new CtMeta());
       this.ctIn.push(new CtMeta());
       this.dp.push(new DpActions());
+      this.batches.push(new IpfBatch());
     }
   }
 
@@ -238,16 +273,42 @@ export class Pipeline {
     this.out = v;
     this.frame = frame;
     this.now = now;
-    this.view.parse(frame);
+    this.tag = ++this.packets;
+    this.view = this.inView;
+    this.inView.parse(frame);
     this.md[0]!.clear();
     this.ctIn[0]!.clear();
-    this.pass(0, 0, inPort);
-    this.out = null;
+    try {
+      this.pass(0, 0, inPort, 0);
+    } finally {
+      this.out = null;
+      this.view = this.inView;
+    }
+  }
+
+  /**
+   * recirc_id of the pass that follows a recirculation by ct(table=…) action number `k`
+   * (CompiledAction.recirc, ≥ 1) of a packet from `inPort`. OVS allocates one id per frozen
+   * state (ofproto/ofproto-dpif-rid.c `recirc_alloc_id_ctx`: table, remaining actions and the
+   * metadata, in_port included); ipf keys fragment lists with it (lib/ipf.c `ipf_list_key`),
+   * so fragments of one datagram meet again only after the same recirculation from the same
+   * port. Arithmetic for the usual sizes (no lookup on the hot path), a map beyond them. 0 is
+   * the first pass.
+   */
+  private recircId(k: number, inPort: number): number {
+    if (k < 0x8000 && inPort >= 0 && inPort <= 0xffff) return ((k << 16) | inPort) >>> 0;
+    const key = `${k}/${inPort}`;
+    let id = this.bigRecircIds.get(key);
+    if (id === undefined) {
+      id = 0x80000000 + this.bigRecircIds.size;
+      this.bigRecircIds.set(key, id);
+    }
+    return id;
   }
 
   // ---------------------------------------------------------------- one pass (translate + execute)
 
-  private pass(d: number, table: number, inPort: number): void {
+  private pass(d: number, table: number, inPort: number, recircId: number): void {
     const dp = this.dp[d]!;
     dp.n = 0;
     this.xDepth = 0;
@@ -266,39 +327,134 @@ export class Pipeline {
     for (let i = 0; i < dp.n; i++) {
       const kind = dp.kind[i]!;
       if (kind === D_CT) {
-        const args = dp.ct[i]!;
-        this.conntrack.execute(this.view, args, this.now, md);
-        if (this.rec) this.recordCt(d, dp.arg[i]!, dp.line[i]!, md);
-      } else if (kind === D_RECIRC) {
-        const t = dp.arg[i]!;
-        if (d + 1 > this.maxRecirc) {
-          if (this.rec) this.note(d, `recirculation depth ${this.maxRecirc} exceeded: the copy for table ${t} is dropped (lib/dpif-netdev.c MAX_RECIRC_DEPTH)`);
+        const b = this.batches[d]!;
+        conntrackExecute(this.conntrack, this.view, dp.ct[i]!, this.now, md, recircId, b, this.tag);
+        // The normal case (not a fragment, none released): one branch, no allocation.
+        if (b.self && b.frags.length === 0) {
+          if (this.rec) this.recordCt(d, dp.arg[i]!, dp.line[i]!, md);
           continue;
         }
-        copyCtMeta(this.md[d + 1]!, md);
-        copyCtMeta(this.ctIn[d + 1]!, md);
-        const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelToBigInt(md.label, 0) };
-        this.out!.lookups.push(lk);
-        this.pass(d + 1, t, inPort);
+        const pkts: BatchPkt[] = [];
+        if (b.self) pkts.push({ frame: this.frame, view: this.view, md, tag: this.tag });
+        this.afterIpf(d, i, b, b.self ? md : null, pkts);
+        this.runBatch(d, i + 1, pkts, inPort, recircId);
+        return;
+      } else if (kind === D_RECIRC) {
+        this.recirc(d, i, md, inPort);
       } else if (kind === D_CT_CLEAR) {
         md.clear();
       } else {
-        const o: VerdictOutput = {
-          port: dp.arg[i]!,
-          bytes: this.frame,
-          ct: dp.cleared[i] ? { ...ZERO_FIELDS } : fieldsOf(this.ctIn[d]!),
-        };
-        this.out!.outputs.push(o);
-        if (this.rec) this.note(d, `output to ${o.port === PORT_CONTROLLER ? 'controller' : `port ${o.port}`} with ${formatCtFields(o.ct!)}`);
+        this.output(d, i, this.frame);
       }
     }
   }
 
-  private recordCt(d: number, table: number, line: number, md: CtMeta): void {
+  /** D_RECIRC at index i of pass d for the packet in `this.view` with metadata `md`. */
+  private recirc(d: number, i: number, md: CtMeta, inPort: number): void {
+    const dp = this.dp[d]!;
+    const t = dp.arg[i]!;
+    if (d + 1 > this.maxRecirc) {
+      if (this.rec) this.note(d, `recirculation depth ${this.maxRecirc} exceeded: the copy for table ${t} is dropped (lib/dpif-netdev.c MAX_RECIRC_DEPTH)`);
+      return;
+    }
+    copyCtMeta(this.md[d + 1]!, md);
+    copyCtMeta(this.ctIn[d + 1]!, md);
+    const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelToBigInt(md.label, 0) };
+    this.out!.lookups.push(lk);
+    this.pass(d + 1, t, inPort, this.recircId(dp.rid[i]!, inPort));
+  }
+
+  /** D_OUTPUT at index i of pass d. */
+  private output(d: number, i: number, bytes: Uint8Array): void {
+    const dp = this.dp[d]!;
+    const o: VerdictOutput = {
+      port: dp.arg[i]!,
+      bytes,
+      ct: dp.cleared[i] ? { ...ZERO_FIELDS } : fieldsOf(this.ctIn[d]!),
+    };
+    this.out!.outputs.push(o);
+    if (this.rec) this.note(d, `output to ${o.port === PORT_CONTROLLER ? 'controller' : `port ${o.port}`} with ${formatCtFields(o.ct!)}`);
+  }
+
+  // ---------------------------------------------------------------- fragments (slow path)
+
+  /**
+   * After a ct() call (action i of pass d) whose batch is not just the packet: record what ipf
+   * did (the packet held; the datagram tracked; fragments released) and append the released
+   * fragments to `pkts`, each with its own bytes, parse and a copy of the ct fields ipf gave it
+   * (model/conntrack/ipf.ts "Integration"). `selfMd` is the packet's md when it continues.
+   */
+  private afterIpf(d: number, i: number, b: IpfBatch, selfMd: CtMeta | null, pkts: BatchPkt[]): void {
+    const dp = this.dp[d]!;
+    if (this.rec) {
+      if (selfMd) this.recordCt(d, dp.arg[i]!, dp.line[i]!, selfMd);
+      else this.note(d, `ct() at line ${dp.line[i]!} → held fragment (lib/ipf.c: the pass stops for this packet)`);
+      if (b.datagram) {
+        const f0 = b.frags.find((f) => f.offset === 0) ?? b.frags[0];
+        if (f0) this.recordCt(d, dp.arg[i]!, dp.line[i]!, f0.md, `reassembled datagram of ${b.datagram.length} bytes`);
+      }
+    }
+    for (const f of b.frags) pkts.push(batchPkt(f));
+    if (this.rec && b.frags.length !== 0) {
+      const from = b.frags.map((f) => `#${f.tag}${f.tag === this.tag ? ' (this packet)' : ''}`).join(', ');
+      this.note(d, `released ${b.frags.length} fragment${b.frags.length === 1 ? '' : 's'} (from input packets ${from}): ${b.frags.map((f) => formatCtFields(fieldsOf(f.md))).join('; ')}`);
+    }
+  }
+
+  /**
+   * The rest of pass d's datapath actions, from index `from`, over a batch of packets: the packet
+   * itself (if ipf did not hold it) and the fragments ipf released. OVS runs the completing
+   * packet's remaining datapath actions on the whole batch (lib/dpif-netdev.c
+   * `dp_netdev_execute_actions` on the batch that `conntrack_execute` filled), action by action:
+   * each action over every packet of the batch before the next action, so outputs interleave
+   * per action. A recirculation translates each packet on its own (its headers and ct fields,
+   * the current in_port), a later ct() can hold or release packets again.
+   */
+  private runBatch(d: number, from: number, pkts: BatchPkt[], inPort: number, recircId: number): void {
+    const dp = this.dp[d]!;
+    const saveView = this.view;
+    const saveFrame = this.frame;
+    try {
+      for (let i = from; i < dp.n && pkts.length !== 0; i++) {
+        const kind = dp.kind[i]!;
+        if (kind === D_CT) {
+          const next: BatchPkt[] = [];
+          const b = this.batches[d]!;
+          for (const p of pkts) {
+            this.view = p.view;
+            this.frame = p.frame;
+            conntrackExecute(this.conntrack, p.view, dp.ct[i]!, this.now, p.md, recircId, b, p.tag);
+            if (b.self) next.push(p);
+            if (b.self && b.frags.length === 0) {
+              if (this.rec) this.recordCt(d, dp.arg[i]!, dp.line[i]!, p.md);
+            } else {
+              this.afterIpf(d, i, b, b.self ? p.md : null, next);
+            }
+          }
+          pkts = next;
+        } else if (kind === D_RECIRC) {
+          for (const p of pkts) {
+            this.view = p.view;
+            this.frame = p.frame;
+            this.recirc(d, i, p.md, inPort);
+          }
+        } else if (kind === D_CT_CLEAR) {
+          for (const p of pkts) p.md.clear();
+        } else {
+          for (const p of pkts) this.output(d, i, p.frame);
+        }
+      }
+    } finally {
+      this.view = saveView;
+      this.frame = saveFrame;
+    }
+  }
+
+  private recordCt(d: number, table: number, line: number, md: CtMeta, what?: string): void {
     const f = fieldsOf(md);
     this.rec!.ctCalls.push({ ...f, table, line, depth: d });
     this.rec!.final = f;
-    this.note(d, `ct() at line ${line} → ${formatCtFields(f)}`);
+    this.note(d, `ct() at line ${line}${what ? ` on the ${what}` : ''} → ${formatCtFields(f)}`);
   }
 
   private note(d: number, s: string): void {
@@ -362,7 +518,7 @@ export class Pipeline {
         case OP_CT:
           if (rec) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}${a.arg >= 0 ? ' (fork: the rest continues untracked)' : ''}`);
           dp.push(D_CT, a.arg, 0, a.ct, a.src.pos.line);
-          if (a.arg >= 0) dp.push(D_RECIRC, a.arg, 0, null, a.src.pos.line);
+          if (a.arg >= 0) dp.push(D_RECIRC, a.arg, 0, null, a.src.pos.line, a.recirc);
           this.xCleared = true;
           break;
         case OP_CT_CLEAR:

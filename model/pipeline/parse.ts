@@ -1,6 +1,6 @@
 /**
  * The one parser of policy text: the OVS flow syntax subset that stateful policies use, read the
- * way `ovs-ofctl add-flows` reads a file, plus ctoffload's two configuration directives. Every
+ * way `ovs-ofctl add-flows` reads a file, plus ctoffload's configuration directives. Every
  * error is a FlowParseError naming source:line:column.
  *
  * OVS behaviour followed (openvswitch/ovs v3.1.0):
@@ -34,6 +34,10 @@
  *   zone_limit zone=N,limit=L       like `ovs-appctl dpctl/ct-set-limits zone=N,limit=L`
  *   zone_limit default=L            like `ovs-appctl dpctl/ct-set-limits default=L` (§7: one
  *                                   counter shared by all zones without their own limit)
+ *   ipf v4=on|off[,v6=on|off]       fragment reassembly per family, like `ovs-appctl
+ *                                   dpctl/ipf-set-enabled|ipf-set-disabled v4|v6` (§3.4, §9.5);
+ *                                   both families are on by default, as in OVS. With reassembly
+ *                                   off every fragment that reaches ct() is inv|trk.
  *
  * Unknown directives cannot exist by construction: a line that is not a directive is a flow,
  * and a flow with an unknown field or action is an error.
@@ -870,13 +874,26 @@ function checkFlowActions(ctx: Ctx, match: MatchField[], actions: Action[], offs
 
 // ---- directives ----------------------------------------------------------------------------
 
-const DIRECTIVE_RE = /^\s*(timeout_policy|zone_limit)(?=[ \t]|$)/;
+const DIRECTIVE_RE = /^\s*(timeout_policy|zone_limit|ipf)(?=[ \t]|$)/;
 
-function parseDirective(ctx: Ctx, kind: 'timeout_policy' | 'zone_limit', bodyOff: number): Directive {
+function parseDirective(ctx: Ctx, kind: 'timeout_policy' | 'zone_limit' | 'ipf', bodyOff: number): Directive {
   const s = ctx.l.text;
   const start = s.search(/\S/);
   const pos = ctx.pos(start);
   const toks = tokenize(ctx, bodyOff, s.length, false);
+  if (kind === 'ipf') {
+    const d: Directive = { kind, pos };
+    for (const t of toks) {
+      if ((t.key !== 'v4' && t.key !== 'v6') || t.value === null || t.sep !== '=') {
+        ctx.fail(`ipf: expected v4=on|off or v6=on|off, got "${t.key}${t.sep ?? ''}${t.value ?? ''}"`, t.keyOff);
+      }
+      if (d[t.key] !== undefined) ctx.fail(`ipf: "${t.key}" given twice`, t.keyOff);
+      if (t.value !== 'on' && t.value !== 'off') ctx.fail(`ipf: ${t.key} must be "on" or "off", not "${t.value}"`, t.valueOff);
+      d[t.key] = t.value === 'on';
+    }
+    if (d.v4 === undefined && d.v6 === undefined) ctx.fail('ipf needs v4=on|off and/or v6=on|off', start);
+    return d;
+  }
   if (kind === 'timeout_policy') {
     let name: string | null = null;
     const attrs: Record<string, number> = {};
@@ -936,7 +953,7 @@ export function parsePolicy(text: string, source = '<policy>'): Policy {
     const ctx = new Ctx(l, source);
     const m = DIRECTIVE_RE.exec(l.text);
     if (m) {
-      const d = parseDirective(ctx, m[1] as 'timeout_policy' | 'zone_limit', m[0].length);
+      const d = parseDirective(ctx, m[1] as 'timeout_policy' | 'zone_limit' | 'ipf', m[0].length);
       directives.push(d);
       for (const ln of l.lines) directiveLines.add(ln);
       continue;
@@ -949,9 +966,13 @@ export function parsePolicy(text: string, source = '<policy>'): Policy {
   const timeoutPolicies = new Map<string, Record<string, number>>();
   const zoneLimits = new Map<number, number>();
   let defaultLimit: number | null = null;
+  const ipf = { v4: true, v6: true };
   const warnings: PolicyWarning[] = [];
   for (const d of directives) {
-    if (d.kind === 'timeout_policy') {
+    if (d.kind === 'ipf') {
+      if (d.v4 !== undefined) ipf.v4 = d.v4;
+      if (d.v6 !== undefined) ipf.v6 = d.v6;
+    } else if (d.kind === 'timeout_policy') {
       if (timeoutPolicies.has(d.name)) throw new FlowParseError(`timeout_policy "${d.name}" defined twice`, d.pos.line, d.pos.column, source);
       timeoutPolicies.set(d.name, d.attrs);
     } else if (d.zone === 'default') defaultLimit = d.limit;
@@ -978,7 +999,7 @@ export function parsePolicy(text: string, source = '<policy>'): Policy {
   }
   const flows = all.filter((f) => lastByIdentity.get(flowIdentity(f)) === f);
   const tables = [...new Set(flows.map((f) => f.table))].sort((a, b) => a - b);
-  return { source, flows, tables, timeoutPolicies, zoneLimits, defaultLimit, directiveLines, directives, warnings };
+  return { source, flows, tables, timeoutPolicies, zoneLimits, defaultLimit, ipf, directiveLines, directives, warnings };
 }
 
 /** Parse one flow line (tests, tools). */

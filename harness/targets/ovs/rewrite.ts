@@ -31,6 +31,8 @@
  *   removed from the action and the zone gets NAME's attributes with `add-zone-tp`. That is
  *   only faithful when every commit in that zone names the same policy; anything else is
  *   rejected with CTO_OVS_UNSUPPORTED.
+ * - **Fragment reassembly.** `ipf v4=off` / `ipf v6=off` (our directive) become
+ *   `dpctl/ipf-set-disabled v4|v6` (conntrack-semantics.md §3.4, §9.5); both are on by default.
  */
 import { OvsError } from './errors.js';
 import { FlowParseError } from '../../../model/errors.js';
@@ -59,8 +61,13 @@ export interface PolicyConfig {
   zoneLimits: Map<number, number>;
   defaultLimit: number | null;
   /**
+   * Fragment reassembly per family (directive `ipf v4=off` etc.); absent = both on, OVS's
+   * default. A family that is off becomes `dpctl/ipf-set-disabled v4|v6`.
+   */
+  ipf?: { v4: boolean; v6: boolean };
+  /**
    * 1-based lines holding directives rather than flows (left out of the OVS flow text). When
-   * absent, lines starting `timeout_policy` / `zone_limit` are taken as the directives.
+   * absent, lines starting `timeout_policy` / `zone_limit` / `ipf` are taken as the directives.
    */
   directiveLines?: ReadonlySet<number>;
 }
@@ -82,6 +89,8 @@ export interface OvsPolicyPlan {
   zoneTimeouts: Map<number, Record<string, number>>;
   zoneLimits: Map<number, number>;
   defaultLimit: number | null;
+  /** Families whose fragment reassembly is turned off (`dpctl/ipf-set-disabled`). */
+  ipfDisabled: ('v4' | 'v6')[];
   /** Every port number the policy mentions (dummy ports to create). */
   ports: Set<number>;
 }
@@ -184,10 +193,25 @@ interface CtUse {
  * (also with `-`). Returns false for a line that is not a directive.
  */
 export function parseDirective(f: FlowLine, cfg: PolicyConfig, source: string): boolean {
-  const m = /^(timeout[-_]policy|zone[-_]limit)\s+(.*)$/i.exec(f.text);
+  const m = /^(timeout[-_]policy|zone[-_]limit|ipf)(?:\s+(.*))?$/i.exec(f.text);
   if (!m) return false;
   const kind = m[1]!.toLowerCase().replace('-', '_');
-  const words = m[2]!.split(/[\s,]+/).filter(Boolean);
+  const words = (m[2] ?? '').split(/[\s,]+/).filter(Boolean);
+  if (kind === 'ipf') {
+    // `ipf v4=on|off[,v6=on|off]` (model/pipeline/parse.ts documents it).
+    const ipf = cfg.ipf ?? { v4: true, v6: true };
+    for (const w of words) {
+      const [k, v] = w.split('=');
+      if ((k !== 'v4' && k !== 'v6') || (v !== 'on' && v !== 'off')) {
+        throw new FlowParseError(`bad ipf argument "${w}" (expected v4=on|off or v6=on|off)`, f.line, 1, source);
+      }
+      ipf[k] = v === 'on';
+    }
+    if (words.length === 0) throw new FlowParseError('ipf needs v4=on|off and/or v6=on|off', f.line, 1, source);
+    cfg.ipf = ipf;
+    return true;
+  }
+  if (words.length === 0) throw new FlowParseError(`${kind} needs arguments`, f.line, 1, source);
   if (kind === 'timeout_policy') {
     const [name, ...attrs] = words;
     if (!name || name.includes('=')) throw new FlowParseError('timeout_policy needs a name', f.line, 1, source);
@@ -228,7 +252,7 @@ export function planOvsPolicy(text: string, source: string, config?: PolicyConfi
   const flows: FlowLine[] = [];
   for (const l of lines) {
     if (!config && parseDirective(l, cfg, source)) continue;
-    if (config && (config.directiveLines ? config.directiveLines.has(l.line) : /^(timeout[-_]policy|zone[-_]limit)\b/i.test(l.text))) continue;
+    if (config && (config.directiveLines ? config.directiveLines.has(l.line) : /^(timeout[-_]policy|zone[-_]limit|ipf)\b/i.test(l.text))) continue;
     flows.push(l);
   }
 
@@ -296,6 +320,7 @@ export function planOvsPolicy(text: string, source: string, config?: PolicyConfi
     zoneTimeouts,
     zoneLimits: cfg.zoneLimits,
     defaultLimit: cfg.defaultLimit,
+    ipfDisabled: (['v4', 'v6'] as const).filter((fam) => cfg.ipf?.[fam] === false),
     ports,
   };
 }

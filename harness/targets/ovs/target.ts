@@ -184,6 +184,10 @@ export class OvsTarget implements Target {
       await inst.vsctl(['--may-exist', 'add-zone-tp', 'dummy', `zone=${zone}`, ...kv]);
     }
     await this.applyLimits(plan);
+    for (const fam of plan.ipfDisabled) {
+      this.sticky = true; // held in the datapath's ipf, untouched by flows and flushes
+      await inst.appctl('dpctl/ipf-set-disabled', fam);
+    }
     // Datapath flows translated under the previous policy or configuration must not serve the
     // next packet; revalidation is asynchronous, a purge is not (ofproto-dpif-upcall.c
     // `upcall_unixctl_purge`).

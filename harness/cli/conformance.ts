@@ -1,0 +1,303 @@
+/**
+ * `ctoffload conformance --target ovs|bmv2 --policy FILE [--runs N] [--seed S]
+ *  [--path P | --replay FILE] [--report DIR] [--jobs N] [--traffic FILE] [--json]`
+ *
+ * Runs the differential property (harness/runner) of the policy: generated traffic through the
+ * reference model and the target, compared packet by packet, the first disagreement shrunk to a
+ * minimal trace. Progress goes to stderr when it is a terminal; the summary to stdout (or one
+ * JSON object with --json). Exit status: 0 every packet agreed, 1 a disagreement was found,
+ * 2 usage or environment error (bad option or policy, ovs-vswitchd missing, target would not
+ * start), 130 interrupted (SIGINT; the reports are still written and list what was found).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { CtoffloadError } from '../../model/errors.js';
+import { parsePolicy, PipelineEngine } from '../../model/pipeline/index.js';
+import type { Scenario, TrafficOptions } from '../arbitraries/index.js';
+import { EXCEPTIONS } from '../exceptions.js';
+import { checkReport, type PropertyReport } from '../report/index.js';
+import { runConformance, type Progress, type TargetFactory } from '../runner/index.js';
+import { ModelTarget } from '../targets/model.js';
+import { OvsTarget } from '../targets/ovs/index.js';
+import type { Target } from '../targets/target.js';
+import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, reportError } from './command.js';
+
+export const EXIT_INTERRUPTED = 130;
+
+export const CONFORMANCE_USAGE = `usage: ctoffload conformance --target ovs|bmv2 --policy FILE [options]
+
+Generates traffic (harness/arbitraries), runs every packet through the reference model and the
+target, compares them packet by packet and shrinks the first disagreement to a minimal trace.
+
+  --target NAME     ovs (Open vSwitch 3.1, dummy datapath), bmv2, or model (self-check)
+  --policy FILE     policy in OVS flow syntax (plus timeout_policy / zone_limit directives)
+  --runs N          generated traces (default 100)
+  --seed S          fast-check seed (default random; printed and recorded)
+  --path P          with --seed: replay exactly this counterexample path
+  --replay FILE     replay a counterexample-N.json (or the first of a report.json)
+  --report DIR      write report.json, report.html, junit.xml, traces.jsonl and
+                    counterexample-N.{json,pcapng} to DIR (kept up to date while running)
+  --jobs N          parallel target instances for the search (default 1); the first failing
+                    trace, its shrinking and the path do not depend on N
+  --traffic FILE    traffic options as JSON (harness/arbitraries TrafficOptions); must be given
+                    again when replaying with --seed/--path
+  --packet-timeout MS  deadline for one packet on one side (default 20000)
+  --json            print one JSON summary object on stdout
+  -h, --help        this text
+
+Exit status: 0 all packets agreed, 1 disagreement, 2 usage or environment error,
+130 interrupted (reports written).
+`;
+
+export class ConformanceCliError extends CtoffloadError {
+  constructor(message: string) {
+    super('CTO_CLI_CONFORMANCE', message);
+  }
+}
+
+function intOpt(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ConformanceCliError(`--${name}: "${v}" is not an integer in ${min}..${max}`);
+  return Number(v);
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function toolPath(cmd: string): string | null {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The bmv2 target module, once someone has written it (harness/targets/bmv2/index.ts or bmv2.ts). */
+async function bmv2Factory(): Promise<TargetFactory> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  const candidates = [join(here, '..', 'targets', 'bmv2', `index${ext}`), join(here, '..', 'targets', `bmv2${ext}`)];
+  const specs = ['../targets/bmv2/index.js', '../targets/bmv2.js'];
+  const k = candidates.findIndex((p) => existsSync(p));
+  if (k < 0) throw new ConformanceCliError('--target bmv2: the bmv2 target is not available yet (no harness/targets/bmv2 module in this build); use --target ovs');
+  const spec = specs[k]!;
+  const mod = (await import(spec)) as Record<string, unknown>;
+  const cls = mod.Bmv2Target as { create?: () => Promise<Target> } | undefined;
+  const fn = (mod.createBmv2Target ?? cls?.create?.bind(cls)) as (() => Promise<Target>) | undefined;
+  if (typeof fn !== 'function') throw new ConformanceCliError(`--target bmv2: ${spec} exports neither Bmv2Target.create() nor createBmv2Target()`);
+  return fn;
+}
+
+interface ReplayInput {
+  scenario: Scenario;
+  seed?: number;
+  path?: string;
+  traffic?: TrafficOptions;
+}
+
+function readReplay(file: string): ReplayInput {
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new ConformanceCliError(`--replay ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (j.schema === 'ctoffload-counterexample/1' && j.scenario && typeof j.scenario === 'object') {
+    return { scenario: j.scenario as Scenario, seed: j.seed as number, path: j.path as string, traffic: j.traffic as TrafficOptions };
+  }
+  if (checkReport(j).length === 0) {
+    const p = (j.properties as PropertyReport[]).find((x) => x.counterexample);
+    if (p?.counterexample) return { scenario: p.counterexample.scenario, seed: p.counterexample.seed, path: p.counterexample.path, traffic: p.config.traffic };
+    throw new ConformanceCliError(`--replay ${file}: the report has no counterexample`);
+  }
+  throw new ConformanceCliError(`--replay ${file}: neither a counterexample-N.json nor a report.json`);
+}
+
+function fmtDur(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+function progressLine(p: Progress): string {
+  if (p.phase === 'shrink') return `shrinking: ${p.shrinkSteps} steps, ${p.packets} packets, ${p.packetsPerSecond} pkt/s, ${fmtDur(p.elapsedMs)}`;
+  const eta = p.etaMs !== null ? `, ETA ${fmtDur(p.etaMs)}` : '';
+  return `traces ${p.traces}/${p.runs}, ${p.packets} packets, ${p.packetsPerSecond} pkt/s, ${fmtDur(p.elapsedMs)}${eta}${p.failed ? ', DISAGREEMENT found' : ''}`;
+}
+
+export function summaryText(r: PropertyReport, reportDir?: string): string {
+  const c = r.counts;
+  const lines = [
+    `${r.name}: ${r.status.toUpperCase()}`,
+    `  seed ${r.config.seed}${r.config.path ? `, path ${r.config.path}` : ''}; ${c.traces} traces, ${c.packets} packets, ${c.agreements} agreeing, ${c.disagreements} disagreeing trace(s), ${c.targetErrors} target error(s); ${r.timing.packetsPerSecond} packets/s over ${fmtDur(r.timing.elapsedMs)}`,
+  ];
+  const exc = Object.entries(c.exceptionsApplied);
+  if (exc.length) lines.push(`  exceptions applied: ${exc.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+  if (r.error) lines.push(`  error: ${r.error}`);
+  const x = r.counterexample;
+  if (x) {
+    const how = x.reproduced === false ? 'NOT reproduced when re-run: flaky target?' : x.final ? `shrunk in ${r.shrink.steps} steps` : 'shrinking interrupted';
+    lines.push(`  counterexample (${how}): ${x.packets.length} packet(s), disagreement at packet ${x.failingStep}:`);
+    for (const d of x.differences) lines.push(`    ${d.kind}: ${d.message}`);
+    for (const p of x.packets) {
+      lines.push(`    ${String(p.index).padStart(3)} t=${p.time} in_port=${p.port} ${p.label ?? ''}`);
+      lines.push(`          expected: ${p.expected?.text ?? 'error'}`);
+      lines.push(`          observed: ${p.observed?.text ?? 'error'}`);
+    }
+    lines.push(`  replay: ${x.replay}`);
+    if (x.replayFile) lines.push(`     or:  ctoffload conformance --target ${r.target} --policy ${shellQuote(r.policy.source)} --replay ${shellQuote(x.replayFile)}`);
+  }
+  if (reportDir) lines.push(`  reports: ${reportDir}/report.html, report.json, junit.xml${x ? `, counterexample-${x.id}.pcapng` : ''}`);
+  return lines.join('\n') + '\n';
+}
+
+export function summaryJson(r: PropertyReport, reportDir?: string): Record<string, unknown> {
+  const x = r.counterexample;
+  return {
+    status: r.status, property: r.name, target: r.target, reference: r.reference, policy: r.policy.source,
+    seed: r.config.seed, runs: r.config.runs, ...(r.config.path ? { path: r.config.path } : {}), jobs: r.config.jobs,
+    traces: r.counts.traces, packets: r.counts.packets, agreements: r.counts.agreements, disagreements: r.counts.disagreements,
+    byKind: r.counts.byKind, exceptionsApplied: r.counts.exceptionsApplied, targetErrors: r.counts.targetErrors,
+    packetsPerSecond: r.timing.packetsPerSecond, elapsedMs: r.timing.elapsedMs, versions: r.versions,
+    ...(r.error ? { error: r.error } : {}),
+    counterexample: x
+      ? {
+        path: x.path, final: x.final, reproduced: x.reproduced, replay: x.replay, replayFile: x.replayFile ?? null, failingStep: x.failingStep, packets: x.packets.length,
+        differences: x.differences.map((d) => ({ kind: d.kind, message: d.message, ...(d.lookupIndex !== undefined ? { lookupIndex: d.lookupIndex } : {}), expected: d.expected, observed: d.observed })),
+        lastVerdicts: { expected: x.packets[x.failingStep]?.expected?.text ?? null, observed: x.packets[x.failingStep]?.observed?.text ?? null },
+      }
+      : null,
+    report: reportDir ?? null,
+  };
+}
+
+export interface ConformanceCliHooks {
+  /** Replace the target factory (tests). */
+  targetFactory?: (name: string) => Promise<TargetFactory | null>;
+  /** AbortSignal instead of SIGINT (tests). */
+  signal?: AbortSignal;
+  /** Show progress even when stderr is not a terminal. */
+  progress?: boolean;
+}
+
+export async function runConformanceCli(argv: string[], io: CliIo, hooks: ConformanceCliHooks = {}): Promise<number> {
+  const ac = new AbortController();
+  let sigints = 0;
+  const onSigint = (): void => {
+    if (++sigints > 1) process.exit(EXIT_INTERRUPTED);
+    io.err('\nctoffload conformance: interrupted, finishing the current packet and writing reports (Ctrl-C again to quit now)\n');
+    ac.abort();
+  };
+  hooks.signal?.addEventListener('abort', () => ac.abort(), { once: true });
+  if (hooks.signal?.aborted) ac.abort();
+  try {
+    const { values } = parseArgs({
+      args: argv, strict: true, allowPositionals: false,
+      options: {
+        target: { type: 'string' }, policy: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' },
+        replay: { type: 'string' }, report: { type: 'string' }, jobs: { type: 'string' }, traffic: { type: 'string' },
+        'packet-timeout': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+    if (values.help) {
+      io.out(CONFORMANCE_USAGE);
+      return EXIT_OK;
+    }
+    if (!values.target || !values.policy) {
+      io.err(`ctoffload conformance: ${!values.target ? '--target' : '--policy'} is required\n${CONFORMANCE_USAGE}`);
+      return EXIT_BAD_INPUT;
+    }
+    if (values.path !== undefined && values.seed === undefined) throw new ConformanceCliError('--path needs --seed (the path is relative to the seed\'s runs)');
+    if (values.path !== undefined && values.replay !== undefined) throw new ConformanceCliError('--path and --replay are alternatives; give one');
+    const runs = intOpt('runs', values.runs, 1, 10_000_000) ?? 100;
+    const jobs = intOpt('jobs', values.jobs, 1, 64) ?? 1;
+    const seed = intOpt('seed', values.seed, -0x80000000, 0xffffffff);
+    const packetTimeoutMs = intOpt('packet-timeout', values['packet-timeout'], 100, 3_600_000) ?? 20_000;
+
+    let text: string;
+    try {
+      text = readFileSync(values.policy, 'utf8');
+    } catch (e) {
+      throw new ConformanceCliError(`${values.policy}: cannot read policy: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const parsed = parsePolicy(text, values.policy); // CTO_FLOW_PARSE with file:line:column
+    for (const w of parsed.warnings) io.err(`ctoffload conformance: warning: ${values.policy}:${w.pos.line}:${w.pos.column}: ${w.message}\n`);
+
+    let traffic: TrafficOptions = {};
+    if (values.traffic) {
+      try {
+        traffic = JSON.parse(readFileSync(values.traffic, 'utf8')) as TrafficOptions;
+      } catch (e) {
+        throw new ConformanceCliError(`--traffic ${values.traffic}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    const replay = values.replay ? readReplay(values.replay) : undefined;
+    if (replay?.traffic && !values.traffic) traffic = replay.traffic;
+
+    const name = values.target;
+    let target: TargetFactory | null = (await hooks.targetFactory?.(name)) ?? null;
+    if (!target) {
+      if (name === 'ovs') {
+        if (!toolPath('ovs-vswitchd')) {
+          throw new ConformanceCliError('--target ovs: ovs-vswitchd not found in PATH; install Open vSwitch 3.1 (Debian 12: apt-get install openvswitch-switch)');
+        }
+        target = () => OvsTarget.create({ configFor: (p) => parsePolicy(p.text, p.source) });
+      } else if (name === 'bmv2') {
+        target = await bmv2Factory();
+      } else if (name === 'model') {
+        target = async () => new ModelTarget(new PipelineEngine());
+      } else {
+        throw new ConformanceCliError(`--target ${name}: unknown target (available: ovs, bmv2, model)`);
+      }
+    }
+    const reference: TargetFactory = async () => new ModelTarget(new PipelineEngine());
+
+    const base = ['ctoffload', 'conformance', '--target', name, '--policy', shellQuote(values.policy), ...(values.traffic ? ['--traffic', shellQuote(values.traffic)] : [])];
+    const command = ['ctoffload', 'conformance', ...argv.map(shellQuote)].join(' ');
+    const showProgress = hooks.progress ?? process.stderr.isTTY === true;
+    let lastLen = 0;
+    const onProgress = showProgress
+      ? (p: Progress): void => {
+        const line = progressLine(p);
+        io.err(`\r${line}${' '.repeat(Math.max(0, lastLen - line.length))}`);
+        lastLen = line.length;
+      }
+      : undefined;
+
+    if (!hooks.signal) process.on('SIGINT', onSigint);
+    let r: PropertyReport;
+    try {
+      r = await runConformance({
+        policy: { text, source: values.policy }, target, reference, runs, jobs, traffic, packetTimeoutMs,
+        ...(seed !== undefined || replay?.seed !== undefined ? { seed: seed ?? replay!.seed! } : {}),
+        ...(values.path !== undefined ? { path: values.path } : {}),
+        ...(replay ? { scenario: replay.scenario, ...(replay.path ? { path: replay.path } : {}) } : {}),
+        exceptions: EXCEPTIONS,
+        replayCommand: ({ seed: s, path }) => [...base, '--seed', String(s), '--path', path].join(' '),
+        ...(values.report ? { reportDir: values.report } : {}),
+        command,
+        signal: ac.signal,
+        ...(onProgress ? { onProgress } : {}),
+      });
+    } finally {
+      if (!hooks.signal) process.off('SIGINT', onSigint);
+      if (onProgress) io.err('\n');
+    }
+    if (values.json) io.out(JSON.stringify(summaryJson(r, values.report)) + '\n');
+    else io.out(summaryText(r, values.report));
+    if (r.status === 'interrupted') return EXIT_INTERRUPTED;
+    if (r.status === 'error') return EXIT_BAD_INPUT;
+    return r.counterexample ? EXIT_DISAGREE : EXIT_OK;
+  } catch (e) {
+    return reportError('conformance', e, io);
+  }
+}
+
+export const conformanceCommand: CliCommand = {
+  name: 'conformance',
+  summary: 'differential run of a policy: model vs ovs|bmv2 over generated traffic, shrunk counterexamples, reports',
+  run: (argv, io) => runConformanceCli(argv, io),
+};

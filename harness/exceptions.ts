@@ -1,0 +1,80 @@
+/**
+ * The exceptions table: every deliberate difference between the reference model and a target,
+ * listed ONCE, with the reason, the source and a precise predicate. The comparator
+ * (harness/compare/) excuses a difference only when a row here matches it, and every report
+ * counts how often each row applied — so a relaxation never hides silently.
+ *
+ * Row kinds:
+ *  - `expected-relaxation`: the target is right by its own definition and cannot (or need not)
+ *    behave like the reference, e.g. a hardware target that does not check TCP sequence windows
+ *    (bmv2 offload rows will look like that);
+ *  - `defect`: a known bug (in the target, or in the model while it waits for a fix), listed so
+ *    that runs stay useful meanwhile; each such row names where it is tracked.
+ *
+ * How to add a row: give it a stable `id` (kebab case, never reused), the `targets` it applies
+ * to (observed-side names), the difference `kinds` it may excuse, a `predicate` as narrow as the
+ * fact allows (look at the packet, the lookup index, both verdicts), the `reason` and the
+ * `source` (a conntrack-semantics.md / p4-target-interfaces.md section or an upstream file). Then
+ * add the same row to harness/EXCEPTIONS.md (the human-readable table) — a unit test checks that
+ * both list the same ids.
+ *
+ * Things that are NOT exceptions because the comparator never compares them (documented in
+ * harness/compare/compare.ts): `VerdictOutput.ct` when either side leaves it undefined (the OVS
+ * target reads outputs from tx pcaps, which carry only bytes), output order across ports (both
+ * sides are normalised to ascending port, controller last), and the original-direction tuple
+ * (`ct_nw_src` …), which the Verdict does not carry; if it ever does, compare it only when
+ * visible by conntrack-semantics.md §1.6 (state has new, est or rpl, and ct_nw_proto ≠ 0).
+ */
+import type { ComparisonContext, Difference, DiffKind } from './compare/types.js';
+
+export type ExceptionKind = 'expected-relaxation' | 'defect';
+
+export interface ExceptionRule {
+  /** Stable id, used in reports and counts. */
+  id: string;
+  kind: ExceptionKind;
+  /** Observed-side target names the row applies to ('ovs', 'bmv2'). */
+  targets: readonly string[];
+  /** Difference kinds the row may excuse (checked before the predicate). */
+  kinds: readonly DiffKind[];
+  /** One or two sentences: what differs and why that is acceptable for now. */
+  reason: string;
+  /** Where the fact comes from (doc section, upstream file, issue). */
+  source: string;
+  /** True when this row excuses `d` for the packet in `ctx`. Keep it narrow. */
+  predicate(d: Difference, ctx: ComparisonContext): boolean;
+}
+
+/**
+ * The table. Empty: no deliberate model-vs-OVS difference has been justified yet (the model
+ * follows OVS 3.1 userspace, conntrack-semantics.md §10 middle column, oddities included).
+ * bmv2 offload rows (e.g. sequence checks not done in the data plane) are added by the offload
+ * work once that target exists.
+ */
+export const EXCEPTIONS: readonly ExceptionRule[] = [];
+
+/** The first row that excuses `d` for `ctx`, or null. */
+export function findException(rules: readonly ExceptionRule[], d: Difference, ctx: ComparisonContext): ExceptionRule | null {
+  for (const r of rules) {
+    if (!r.targets.includes(ctx.target)) continue;
+    if (!r.kinds.includes(d.kind)) continue;
+    if (r.predicate(d, ctx)) return r;
+  }
+  return null;
+}
+
+/** Checks a table for duplicate ids and empty fields (run by tests and by the runner at start). */
+export function validateExceptions(rules: readonly ExceptionRule[]): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const r of rules) {
+    if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(r.id)) problems.push(`${r.id}: id must be kebab case`);
+    if (seen.has(r.id)) problems.push(`${r.id}: listed twice`);
+    seen.add(r.id);
+    if (!r.reason.trim()) problems.push(`${r.id}: no reason`);
+    if (!r.source.trim()) problems.push(`${r.id}: no source`);
+    if (r.targets.length === 0) problems.push(`${r.id}: no targets`);
+    if (r.kinds.length === 0) problems.push(`${r.id}: no difference kinds`);
+  }
+  return problems;
+}

@@ -1,0 +1,6 @@
+/** Public API of harness/report: report.json schema, HTML, JUnit and pcapng renderers, the incremental writer. */
+export * from './schema.js';
+export { renderHtml, htmlEscape, barChart, rateChart } from './html.js';
+export { renderJunit, xmlEscape } from './junit.js';
+export { counterexamplePcapng, counterexampleRecords } from './pcapng.js';
+export { ReportWriter, CTOFFLOAD_VERSION, fastCheckVersion, type ReportWriterOptions, type CounterexampleFile } from './writer.js';

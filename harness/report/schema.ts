@@ -1,0 +1,199 @@
+/**
+ * report.json: the schema of a conformance run's report (version `ctoffload-conformance/1`).
+ * Everything is plain JSON: frames and output bytes as lowercase hex, ct_label as `0x…` hex,
+ * ct_state both as bits and in OVS's display form (`est|rpl|trk`).
+ *
+ * JSON-schema-ish summary (every field below is always present unless marked `?`):
+ *
+ *   {
+ *     schema: "ctoffload-conformance/1",
+ *     status: "running" | "passed" | "failed" | "interrupted" | "error",
+ *     command?: string,                       // the command line that started the run
+ *     startedAt: ISO-8601, updatedAt: ISO-8601, finishedAt?: ISO-8601,
+ *     tool: { ctoffload: string, node: string, fastCheck: string },
+ *     exceptions: [ { id, kind: "expected-relaxation"|"defect", targets: string[], kinds: DiffKind[],
+ *                     reason, source } ],     // the table in force
+ *     properties: [ PropertyReport ]          // one per (policy, target)
+ *   }
+ *   PropertyReport = {
+ *     name, target, reference,                // e.g. "policy.flows: model vs ovs", "ovs", "model"
+ *     versions: { [side]: { [tool]: version } },   // Target.versions()
+ *     policy: { source, text },
+ *     config: { seed: int, runs: int, path?: string, replay?: string, jobs: int,
+ *               packetTimeoutMs: int, traffic: TrafficOptions },
+ *     status: "running" | "passed" | "failed" | "interrupted" | "error",
+ *     error?: string,                         // environment/target failure that ended the run
+ *     counts: { traces, packets, agreements, disagreements,   // search phase (not shrinking)
+ *               byKind: { [DiffKind]: int }, exceptionsApplied: { [rowId]: int }, targetErrors },
+ *     shrink: { traces, packets, steps },     // evaluations during shrinking; steps = path length − 1
+ *     timing: { elapsedMs, searchMs, shrinkMs, packetsPerSecond,
+ *               samples: [ { t: ms since start, packets: cumulative } ] },
+ *     counterexample: null | Counterexample,
+ *   }
+ *   Counterexample = {
+ *     id: int (1-based, = N of counterexample-N.pcapng/.json),
+ *     seed: int, path: string, final: boolean,  // final=false: shrinking was interrupted
+ *     reproduced: boolean,                      // false: re-running it for shrinking agreed (flaky target)
+ *     replay: string,                           // command line replaying it with --seed/--path
+ *     replayFile?: string,                      // counterexample-N.json, for --replay
+ *     scenario: Scenario, description: string,  // harness/arbitraries Scenario + describeScenario
+ *     failingStep: int, differences: Difference[],
+ *     packets: [ PacketReport ]                 // the trace up to and including failingStep
+ *   }
+ *   PacketReport = { index, time (ms), port, frame (hex), label?,
+ *                    expected: VerdictReport | null, observed: VerdictReport | null,
+ *                    differences: Difference[], excused: [ { diff: Difference, rule: rowId } ] }
+ *   VerdictReport = { outputs: [ { port, bytes (hex), ct?: CtReport } ], lookups: [ CtReport & { table } ],
+ *                     text: string }             // formatVerdict one-liner
+ *   CtReport = { state: int, stateText: string, zone: int, mark: int, label: "0x…" }
+ */
+import type { Difference, DiffKind, ExcusedDifference } from '../compare/types.js';
+import type { ExceptionKind } from '../exceptions.js';
+import type { Scenario, TrafficOptions } from '../arbitraries/index.js';
+
+export const REPORT_SCHEMA = 'ctoffload-conformance/1';
+
+export type RunStatus = 'running' | 'passed' | 'failed' | 'interrupted' | 'error';
+
+export interface CtReport {
+  state: number;
+  stateText: string;
+  zone: number;
+  mark: number;
+  label: string;
+}
+
+export interface VerdictReport {
+  outputs: { port: number; bytes: string; ct?: CtReport }[];
+  lookups: (CtReport & { table: number })[];
+  text: string;
+}
+
+export interface PacketReport {
+  index: number;
+  time: number;
+  port: number;
+  frame: string;
+  label?: string;
+  expected: VerdictReport | null;
+  observed: VerdictReport | null;
+  differences: Difference[];
+  excused: ExcusedDifference[];
+}
+
+export interface Counterexample {
+  id: number;
+  seed: number;
+  path: string;
+  final: boolean;
+  reproduced: boolean;
+  replay: string;
+  replayFile?: string;
+  scenario: Scenario;
+  description: string;
+  failingStep: number;
+  differences: Difference[];
+  packets: PacketReport[];
+}
+
+export interface PropertyCounts {
+  traces: number;
+  packets: number;
+  agreements: number;
+  disagreements: number;
+  byKind: Partial<Record<DiffKind, number>>;
+  exceptionsApplied: Record<string, number>;
+  targetErrors: number;
+}
+
+export interface PropertyReport {
+  name: string;
+  target: string;
+  reference: string;
+  versions: Record<string, Record<string, string>>;
+  policy: { source: string; text: string };
+  config: { seed: number; runs: number; path?: string; replay?: string; jobs: number; packetTimeoutMs: number; traffic: TrafficOptions };
+  status: RunStatus;
+  error?: string;
+  counts: PropertyCounts;
+  shrink: { traces: number; packets: number; steps: number };
+  timing: { elapsedMs: number; searchMs: number; shrinkMs: number; packetsPerSecond: number; samples: { t: number; packets: number }[] };
+  counterexample: Counterexample | null;
+}
+
+export interface ExceptionRowReport {
+  id: string;
+  kind: ExceptionKind;
+  targets: string[];
+  kinds: DiffKind[];
+  reason: string;
+  source: string;
+}
+
+export interface ConformanceReport {
+  schema: typeof REPORT_SCHEMA;
+  status: RunStatus;
+  command?: string;
+  startedAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  tool: { ctoffload: string; node: string; fastCheck: string };
+  exceptions: ExceptionRowReport[];
+  properties: PropertyReport[];
+}
+
+/** Overall status of several properties: error > failed > interrupted > running > passed. */
+export function overallStatus(props: readonly PropertyReport[]): RunStatus {
+  const order: RunStatus[] = ['error', 'failed', 'interrupted', 'running', 'passed'];
+  for (const s of order) if (props.some((p) => p.status === s)) return s;
+  return 'passed';
+}
+
+/**
+ * Structural check of a parsed report.json against this schema (tests, and `--replay` reading a
+ * report). Returns a list of problems (empty = valid).
+ */
+export function checkReport(x: unknown): string[] {
+  const p: string[] = [];
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const need = (o: Record<string, unknown>, k: string, t: string, at: string): void => {
+    const v = o[k];
+    const ok = t === 'array' ? Array.isArray(v) : t === 'object' ? isObj(v) : t === 'null|object' ? v === null || isObj(v) : typeof v === t;
+    if (!ok) p.push(`${at}.${k}: expected ${t}`);
+  };
+  if (!isObj(x)) return ['report: not an object'];
+  if (x.schema !== REPORT_SCHEMA) p.push(`schema: expected ${REPORT_SCHEMA}`);
+  need(x, 'status', 'string', 'report');
+  need(x, 'startedAt', 'string', 'report');
+  need(x, 'tool', 'object', 'report');
+  need(x, 'exceptions', 'array', 'report');
+  need(x, 'properties', 'array', 'report');
+  const props = Array.isArray(x.properties) ? x.properties : [];
+  props.forEach((pr: unknown, i: number) => {
+    const at = `properties[${i}]`;
+    if (!isObj(pr)) return void p.push(`${at}: not an object`);
+    for (const k of ['name', 'target', 'reference', 'status']) need(pr, k, 'string', at);
+    for (const k of ['versions', 'policy', 'config', 'counts', 'shrink', 'timing']) need(pr, k, 'object', at);
+    need(pr, 'counterexample', 'null|object', at);
+    if (isObj(pr.config)) need(pr.config, 'seed', 'number', `${at}.config`);
+    if (isObj(pr.counts)) for (const k of ['traces', 'packets', 'agreements', 'disagreements', 'targetErrors']) need(pr.counts, k, 'number', `${at}.counts`);
+    const c = pr.counterexample;
+    if (isObj(c)) {
+      for (const k of ['id', 'seed', 'failingStep']) need(c, k, 'number', `${at}.counterexample`);
+      for (const k of ['path', 'replay', 'description']) need(c, k, 'string', `${at}.counterexample`);
+      need(c, 'scenario', 'object', `${at}.counterexample`);
+      need(c, 'packets', 'array', `${at}.counterexample`);
+      need(c, 'differences', 'array', `${at}.counterexample`);
+      (Array.isArray(c.packets) ? c.packets : []).forEach((pk: unknown, j: number) => {
+        const pat = `${at}.counterexample.packets[${j}]`;
+        if (!isObj(pk)) return void p.push(`${pat}: not an object`);
+        for (const k of ['index', 'time', 'port']) need(pk, k, 'number', pat);
+        need(pk, 'frame', 'string', pat);
+        need(pk, 'expected', 'null|object', pat);
+        need(pk, 'observed', 'null|object', pat);
+        need(pk, 'differences', 'array', pat);
+      });
+    }
+  });
+  return p;
+}

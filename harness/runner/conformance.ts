@@ -1,0 +1,365 @@
+/**
+ * runConformance: the differential property "the target agrees with the reference on every
+ * packet of every generated trace", run with fast-check (STYLE.md §3: generators apart from
+ * runners; every failure replays from `{ seed, path }`).
+ *
+ * Phases and determinism:
+ *  1. **Search.** The N scenarios of runs 0…N−1 are generated up front from the seed exactly as
+ *     `fc.check` would generate them (same property shape, same `runId` bias: fast-check's
+ *     Property and AsyncProperty generate identically), then `jobs` workers — each with its own
+ *     target and reference instance — take indices in increasing order from a shared counter and
+ *     run them. When a trace fails at index i, no worker starts an index ≥ i; indices below i
+ *     still finish. So the first failing index f is the same for any `jobs` (given
+ *     deterministic targets). Counts include traces past f that were already running.
+ *  2. **Shrink.** `fc.check` is started again with `{ seed, path: "f" }`: it regenerates run f,
+ *     sees it fail and shrinks it (Scenario-level shrinking, harness/arbitraries) on one worker.
+ *     Its final `counterexamplePath` is what `--seed S --path P` replays; the runner also tracks
+ *     the path itself (same rule as fast-check's RunnerIterator: the index of the failing
+ *     candidate in each shrink stream) so interim counterexamples written during a long shrink
+ *     already carry a replayable path.
+ *  3. **Replay** (`path` given): `fc.check({ seed, path, numRuns: 1, endOnFailure: true })`
+ *     evaluates exactly that counterexample; (`scenario` given) the stored Scenario is rendered
+ *     and run once, no fast-check involved.
+ *
+ * Interruption: when `signal` aborts, running traces stop before their next packet, fast-check
+ * is interrupted (a PreconditionFailure with interruptExecution, the mechanism fast-check's own
+ * time limits use), the best counterexample so far is kept (`final: false` if shrinking was cut
+ * short) and the result has status `interrupted`. Nothing already found is lost: the sink gets
+ * every finished trace and every counterexample as it happens.
+ */
+import fc from 'fast-check';
+import {
+  describeScenario, renderScenarioDetailed, scenarioArb, type Scenario, type TrafficOptions,
+} from '../arbitraries/index.js';
+import type { DiffKind } from '../compare/types.js';
+import { EXCEPTIONS, validateExceptions, type ExceptionRule } from '../exceptions.js';
+import type { PolicySource } from '../targets/target.js';
+import type { Counterexample, PropertyReport } from '../report/schema.js';
+import { ReportWriter } from '../report/writer.js';
+import { RunnerError } from './errors.js';
+import { Side, type TargetFactory } from './side.js';
+import { runTrace, type TraceOutcome } from './trace.js';
+
+export type { TargetFactory } from './side.js';
+
+export interface Progress {
+  phase: 'start' | 'search' | 'shrink' | 'replay' | 'done';
+  /** Search-phase traces finished. */
+  traces: number;
+  runs: number;
+  /** Packets sent so far (all phases). */
+  packets: number;
+  packetsPerSecond: number;
+  elapsedMs: number;
+  /** Estimated time to the end of the search phase, null when unknown. */
+  etaMs: number | null;
+  /** Successful shrink steps so far. */
+  shrinkSteps: number;
+  /** A disagreement has been found. */
+  failed: boolean;
+}
+
+export interface TraceLine {
+  property: string;
+  phase: 'search' | 'shrink' | 'replay';
+  index: number;
+  status: TraceOutcome['status'];
+  packets: number;
+  failingStep: number;
+  kinds: DiffKind[];
+  ms: number;
+}
+
+/** Receives results as they happen (harness/report's ReportWriter implements it). */
+export interface RunSink {
+  update(p: PropertyReport, reason: 'start' | 'counterexample' | 'progress' | 'end'): void | Promise<void>;
+  trace?(line: TraceLine): void;
+}
+
+export interface ConformanceOptions {
+  policy: PolicySource;
+  /** The target under test (observed side). */
+  target: TargetFactory;
+  /** The reference (expected side), normally the model target. */
+  reference: TargetFactory;
+  /** Number of generated traces (default 100). */
+  runs?: number;
+  /** fast-check seed (32-bit integer); default: random. */
+  seed?: number;
+  /** Replay this fast-check path (with `seed`): one evaluation, no search, no further shrink. */
+  path?: string;
+  /** Replay this stored Scenario once (e.g. from counterexample-N.json). */
+  scenario?: Scenario;
+  /** Parallel workers for the search phase, each with its own instances (default 1). */
+  jobs?: number;
+  traffic?: TrafficOptions;
+  exceptions?: readonly ExceptionRule[];
+  /** Deadline for one packet (or reset) on one side, ms (default 20000). */
+  packetTimeoutMs?: number;
+  /** Deadline for starting and loading a target, ms (default 120000). */
+  startTimeoutMs?: number;
+  /** Property name in reports (default `<policy source>: <reference> vs <target>`). */
+  name?: string;
+  /** Command line that replays a counterexample (default a generic `ctoffload conformance …`). */
+  replayCommand?: (r: { seed: number; path: string; target: string }) => string;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  sink?: RunSink;
+  /** Write reports to this directory (a ReportWriter for this one property, finished at the end). */
+  reportDir?: string;
+  /** Command line recorded in the reports. */
+  command?: string;
+}
+
+function checkOptions(o: ConformanceOptions): { runs: number; jobs: number; seed: number } {
+  const runs = o.runs ?? 100;
+  const jobs = o.jobs ?? 1;
+  const seed = o.seed ?? ((Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0);
+  if (!Number.isInteger(runs) || runs < 1) throw new RunnerError('CTO_RUN_OPTIONS', `runs: ${runs} is not a positive integer`);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new RunnerError('CTO_RUN_OPTIONS', `jobs: ${jobs} is not an integer in 1..64`);
+  if (!Number.isInteger(seed) || seed < -0x80000000 || seed > 0xffffffff) throw new RunnerError('CTO_RUN_OPTIONS', `seed: ${seed} is not a 32-bit integer`);
+  if (o.path !== undefined && !/^\d+(:\d+)*$/.test(o.path)) throw new RunnerError('CTO_RUN_OPTIONS', `path: "${o.path}" is not a fast-check path (digits separated by ':')`);
+  const bad = validateExceptions(o.exceptions ?? EXCEPTIONS);
+  if (bad.length) throw new RunnerError('CTO_RUN_OPTIONS', `exceptions table: ${bad.join('; ')}`);
+  return { runs, jobs, seed: seed | 0 };
+}
+
+/** Path of the first failure after a base path: fast-check's RunExecution.mergePaths. */
+function mergePath(base: string, firstIdx: number): string {
+  if (base === '') return String(firstIdx);
+  const items = base.split(':');
+  items[items.length - 1] = String(Number(items[items.length - 1]) + firstIdx);
+  return items.join(':');
+}
+
+export async function runConformance(opts: ConformanceOptions): Promise<PropertyReport> {
+  if (opts.reportDir === undefined) return runProperty(opts);
+  const w = new ReportWriter(opts.reportDir, { ...(opts.command ? { command: opts.command } : {}), exceptions: opts.exceptions ?? EXCEPTIONS });
+  const fanout: RunSink = {
+    update: async (p, reason) => {
+      w.update(p, reason);
+      await opts.sink?.update(p, reason);
+    },
+    trace: (l) => {
+      w.trace(l);
+      opts.sink?.trace?.(l);
+    },
+  };
+  try {
+    return await runProperty({ ...opts, sink: fanout });
+  } finally {
+    w.finish();
+  }
+}
+
+async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
+  const { runs, jobs, seed } = checkOptions(o);
+  const exceptions = o.exceptions ?? EXCEPTIONS;
+  const traffic = o.traffic ?? {};
+  const arb = scenarioArb(traffic); // CTO_TRAFFIC_OPTIONS at once for bad options
+  const packetTimeoutMs = o.packetTimeoutMs ?? 20_000;
+  const startTimeoutMs = o.startTimeoutMs ?? 120_000;
+  const signal = o.signal;
+  const t0 = performance.now();
+  const mode: 'search' | 'replay' = o.path !== undefined || o.scenario !== undefined ? 'replay' : 'search';
+  const nWorkers = mode === 'replay' ? 1 : Math.min(jobs, runs);
+
+  const workers = Array.from({ length: nWorkers }, () => ({
+    ref: new Side('reference', o.reference, o.policy, startTimeoutMs),
+    tgt: new Side('target', o.target, o.policy, startTimeoutMs),
+  }));
+  const closeAll = async (from = 0): Promise<void> => {
+    await Promise.all(workers.slice(from).flatMap((w) => [w.ref.close(), w.tgt.close()]));
+  };
+  // Start every instance now: an environment problem (no ovs-vswitchd, policy rejected) ends
+  // the run before it begins, with the target's own message (CTO_RUN_TARGET).
+  try {
+    await Promise.all(workers.flatMap((w) => [w.ref.get(), w.tgt.get()]));
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+  const w0 = workers[0]!;
+  const targetName = w0.tgt.name ?? 'target';
+  const refName = w0.ref.name ?? 'reference';
+  const name = o.name ?? `${o.policy.source}: ${refName} vs ${targetName}`;
+  const replayCmd = (path: string): string =>
+    o.replayCommand?.({ seed, path, target: targetName }) ?? `ctoffload conformance --target ${targetName} --policy ${o.policy.source} --seed ${seed} --path ${path}`;
+
+  const report: PropertyReport = {
+    name, target: targetName, reference: refName,
+    versions: { [refName]: w0.ref.versions ?? {}, [targetName]: w0.tgt.versions ?? {} },
+    policy: { source: o.policy.source, text: o.policy.text },
+    config: { seed, runs, ...(o.path !== undefined ? { path: o.path } : {}), ...(o.scenario ? { replay: 'scenario' } : {}), jobs: nWorkers, packetTimeoutMs, traffic },
+    status: 'running',
+    counts: { traces: 0, packets: 0, agreements: 0, disagreements: 0, byKind: {}, exceptionsApplied: {}, targetErrors: 0 },
+    shrink: { traces: 0, packets: 0, steps: 0 },
+    timing: { elapsedMs: 0, searchMs: 0, shrinkMs: 0, packetsPerSecond: 0, samples: [{ t: 0, packets: 0 }] },
+    counterexample: null,
+  };
+  let totalPackets = 0;
+  let lastSample = 0;
+  let lastProgressUpdate = 0;
+  let phase: Progress['phase'] = mode === 'replay' ? 'replay' : 'search';
+  const elapsed = (): number => performance.now() - t0;
+  const progress = (): void => {
+    const ms = elapsed();
+    report.timing.elapsedMs = Math.round(ms);
+    report.timing.packetsPerSecond = ms > 0 ? Math.round((totalPackets * 1000) / ms) : 0;
+    if (ms - lastSample >= 1000) {
+      lastSample = ms;
+      report.timing.samples.push({ t: Math.round(ms), packets: totalPackets });
+    }
+    const done = report.counts.traces;
+    o.onProgress?.({
+      phase, traces: done, runs: mode === 'replay' ? 1 : runs, packets: totalPackets, packetsPerSecond: report.timing.packetsPerSecond, elapsedMs: ms,
+      etaMs: phase === 'search' && done > 0 ? ((runs - done) * report.timing.searchMs || (runs - done) * ms) / done : null,
+      shrinkSteps: report.shrink.steps, failed: report.counterexample !== null,
+    });
+    if (ms - lastProgressUpdate >= 2000) {
+      lastProgressUpdate = ms;
+      void o.sink?.update(report, 'progress');
+    }
+  };
+  await o.sink?.update(report, 'start');
+
+  const account = (out: TraceOutcome, ph: TraceLine['phase'], index: number): void => {
+    totalPackets += out.sent;
+    const kinds = [...new Set(out.packets.flatMap((p) => p.differences.map((d) => d.kind)))];
+    if (ph === 'shrink') {
+      report.shrink.traces++;
+      report.shrink.packets += out.sent;
+    } else if (out.status !== 'aborted' || out.sent > 0) {
+      const c = report.counts;
+      if (out.status !== 'aborted') c.traces++;
+      c.packets += out.sent;
+      c.agreements += out.agreements;
+      if (out.status === 'fail') {
+        c.disagreements++;
+        for (const d of out.packets[out.packets.length - 1]!.differences) c.byKind[d.kind] = (c.byKind[d.kind] ?? 0) + 1;
+        if (out.targetError) c.targetErrors++;
+      }
+      for (const e of out.excused) c.exceptionsApplied[e.rule] = (c.exceptionsApplied[e.rule] ?? 0) + 1;
+    }
+    o.sink?.trace?.({ property: name, phase: ph, index, status: out.status, packets: out.sent, failingStep: out.failingStep, kinds, ms: Math.round(out.ms) });
+    progress();
+  };
+
+  const setCounterexample = async (scenario: Scenario, out: TraceOutcome, path: string, final: boolean): Promise<void> => {
+    const cx: Counterexample = {
+      id: 1, seed, path, final, reproduced: true, replay: replayCmd(path),
+      scenario: JSON.parse(JSON.stringify(scenario)) as Scenario,
+      description: describeScenario(scenario, { rendered: true }),
+      failingStep: out.failingStep,
+      differences: out.packets[out.packets.length - 1]?.differences ?? [],
+      packets: out.packets,
+    };
+    report.counterexample = cx;
+    await o.sink?.update(report, 'counterexample');
+  };
+
+  const finish = async (status: PropertyReport['status'], error?: string): Promise<PropertyReport> => {
+    report.status = status;
+    if (error !== undefined) report.error = error;
+    phase = 'done';
+    lastSample = -Infinity;
+    progress();
+    await closeAll();
+    await o.sink?.update(report, 'end');
+    return report;
+  };
+
+  try {
+    // ---- stored scenario replay ----------------------------------------------------------
+    if (o.scenario) {
+      const out = await runTrace(w0.ref, w0.tgt, renderScenarioDetailed(o.scenario), { exceptions, packetTimeoutMs, signal, label: 'replayed scenario' });
+      account(out, 'replay', 0);
+      if (out.status === 'fail') {
+        await setCounterexample(o.scenario, out, o.path ?? '', true);
+        return await finish('failed');
+      }
+      return await finish(out.status === 'aborted' ? 'interrupted' : 'passed');
+    }
+
+    // ---- search phase (skipped when replaying a path) -------------------------------------
+    let basePath = o.path;
+    if (basePath === undefined) {
+      const ts = performance.now();
+      const values: Scenario[] = [];
+      fc.check(fc.property(arb, (s) => void values.push(s)), { seed, numRuns: runs });
+      let next = 0;
+      let limit = values.length;
+      const failures = new Map<number, TraceOutcome>();
+      await Promise.all(
+        workers.map(async (w) => {
+          for (;;) {
+            if (signal?.aborted) return;
+            const i = next++;
+            if (i >= limit) return;
+            const out = await runTrace(w.ref, w.tgt, renderScenarioDetailed(values[i]!), { exceptions, packetTimeoutMs, signal, label: `trace ${i}` });
+            report.timing.searchMs = Math.round(performance.now() - ts);
+            account(out, 'search', i);
+            if (out.status === 'fail') {
+              failures.set(i, out);
+              if (i < limit) limit = i;
+            }
+          }
+        }),
+      );
+      report.timing.searchMs = Math.round(performance.now() - ts);
+      await closeAll(1); // shrinking uses one worker
+      if (limit >= values.length) return await finish(signal?.aborted ? 'interrupted' : 'passed');
+      basePath = String(limit);
+      await setCounterexample(values[limit]!, failures.get(limit)!, basePath, false);
+      if (signal?.aborted) return await finish('interrupted');
+      phase = 'shrink';
+    }
+
+    // ---- shrink (or path replay) with fast-check -------------------------------------------
+    const ts = performance.now();
+    let path: string | null = null; // path of the latest failure in this fc.check
+    let candidate = -1;
+    let interrupted = false;
+    const prop = fc.asyncProperty(arb, async (s) => {
+      if (signal?.aborted) {
+        interrupted = true;
+        throw new fc.PreconditionFailure(true);
+      }
+      candidate++;
+      const label = path === null ? `run ${mergePath(basePath!, candidate)}` : `shrink candidate ${path}:${candidate}`;
+      const out = await runTrace(w0.ref, w0.tgt, renderScenarioDetailed(s), { exceptions, packetTimeoutMs, signal, label });
+      report.timing.shrinkMs = Math.round(performance.now() - ts);
+      account(out, mode === 'replay' ? 'replay' : 'shrink', candidate);
+      if (out.status === 'aborted') {
+        interrupted = true;
+        throw new fc.PreconditionFailure(true);
+      }
+      if (out.status === 'pass') return true;
+      path = path === null ? mergePath(basePath!, candidate) : `${path}:${candidate}`;
+      candidate = -1;
+      report.shrink.steps = path.split(':').length - basePath!.split(':').length;
+      await setCounterexample(s, out, path, false);
+      return false;
+    });
+    const details = await fc.check(prop, mode === 'replay'
+      ? { seed, path: basePath, numRuns: 1, endOnFailure: true }
+      : { seed, path: basePath, numRuns: 1, endOnFailure: false }); // numRuns bounds the initial values only: run f, then shrink
+    report.timing.shrinkMs = Math.round(performance.now() - ts);
+    if (details.failed && details.counterexamplePath !== null && path !== null && details.counterexamplePath !== path) {
+      // Cannot happen with fast-check's RunnerIterator as of 4.x; trust fast-check if it does.
+      report.counterexample!.path = details.counterexamplePath;
+      report.counterexample!.replay = replayCmd(details.counterexamplePath);
+    }
+    if (report.counterexample) {
+      report.counterexample.final = !interrupted;
+      // The search's failure did not fail again when fast-check re-ran it: a flaky target (or
+      // a timeout). Kept — nothing found is dropped — but flagged.
+      if (path === null && !interrupted && mode === 'search') report.counterexample.reproduced = false;
+      return await finish(interrupted ? 'interrupted' : 'failed');
+    }
+    return await finish(interrupted ? 'interrupted' : 'passed');
+  } catch (e) {
+    await finish('error', (e as Error)?.message ?? String(e));
+    throw e;
+  }
+}

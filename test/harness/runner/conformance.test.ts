@@ -1,0 +1,134 @@
+/**
+ * The runner against a fake target with a known defect (model wrapper, test/harness/runner/
+ * fake-target.ts): the search finds it, fast-check shrinks it to a trace where every packet is
+ * needed, `{ seed, path }` replays exactly that trace, the first failure and the path do not
+ * depend on `jobs`, a hanging target yields a target-error naming the packet instead of a hang,
+ * and an abort ends the run gracefully with what was found.
+ */
+import { describe, expect, it } from 'vitest';
+import { CS_ESTABLISHED } from '../../../model/ctstate.js';
+import { renderScenarioDetailed } from '../../../harness/arbitraries/index.js';
+import { runConformance, runTrace, Side } from '../../../harness/runner/index.js';
+import type { PropertyReport } from '../../../harness/report/index.js';
+import { DefectTarget, estAfterRstBecomesNew, modelTarget, POLICY, TCP_RST, tcpFlags } from './fake-target.js';
+
+const defective = async (): Promise<DefectTarget> => DefectTarget.model(estAfterRstBecomesNew);
+const base = { policy: POLICY, reference: modelTarget, target: defective, runs: 200, seed: 42 } as const;
+
+describe('runConformance with an injected defect', () => {
+  let first: PropertyReport;
+
+  it('finds the defect and shrinks it to a trace in which every packet is needed', async () => {
+    first = await runConformance(base);
+    expect(first.status).toBe('failed');
+    const cx = first.counterexample!;
+    expect(cx.final).toBe(true);
+    expect(cx.reproduced).toBe(true);
+    expect(cx.differences.map((d) => d.kind)).toEqual(['ct-state']);
+    // The reference said est, the target new: the defect, and only after a RST.
+    const last = cx.packets[cx.failingStep]!;
+    expect(last.expected!.lookups[0]!.state & CS_ESTABLISHED).toBe(CS_ESTABLISHED);
+    expect(last.observed!.lookups[0]!.stateText).toMatch(/^new/);
+    const rsts = cx.packets.slice(0, cx.failingStep).filter((p) => (tcpFlags(Buffer.from(p.frame, 'hex')) & TCP_RST) !== 0 && tcpFlags(Buffer.from(p.frame, 'hex')) >= 0);
+    expect(rsts.length).toBeGreaterThanOrEqual(1);
+    expect(cx.failingStep).toBe(cx.packets.length - 1);
+    expect(first.shrink.steps).toBeGreaterThan(0);
+    expect(cx.path.split(':')).toHaveLength(first.shrink.steps + 1);
+    expect(cx.replay).toContain(`--seed 42 --path ${cx.path}`);
+
+    // 1-minimal at trace level: dropping any single packet makes both sides agree.
+    const trace = renderScenarioDetailed(cx.scenario);
+    expect(trace.trace).toHaveLength(cx.packets.length);
+    for (let k = 0; k < trace.trace.length; k++) {
+      const ref = new Side('reference', modelTarget, POLICY, 10_000);
+      const tgt = new Side('target', defective, POLICY, 10_000);
+      const cut = { trace: trace.trace.filter((_, i) => i !== k), steps: trace.steps.filter((_, i) => i !== k) };
+      const out = await runTrace(ref, tgt, cut, { exceptions: [], packetTimeoutMs: 5000, label: `without ${k}` });
+      expect(out.status, `trace without packet ${k}`).toBe('pass');
+      await Promise.all([ref.close(), tgt.close()]);
+    }
+  });
+
+  it('replays exactly that counterexample from { seed, path }', async () => {
+    const cx = first.counterexample!;
+    const r = await runConformance({ ...base, path: cx.path });
+    expect(r.status).toBe('failed');
+    expect(r.counts.traces + r.shrink.traces).toBe(1); // one evaluation, no search, no shrink
+    expect(r.counterexample!.path).toBe(cx.path);
+    expect(r.counterexample!.scenario).toEqual(cx.scenario);
+    expect(r.counterexample!.packets).toEqual(cx.packets);
+  });
+
+  it('finds the same first failure and path with several jobs', async () => {
+    const r = await runConformance({ ...base, jobs: 3 });
+    expect(r.config.jobs).toBe(3);
+    expect(r.counterexample!.path).toBe(first.counterexample!.path);
+    expect(r.counterexample!.scenario).toEqual(first.counterexample!.scenario);
+  });
+
+  it('replays a stored scenario once', async () => {
+    const r = await runConformance({ ...base, scenario: first.counterexample!.scenario });
+    expect(r.status).toBe('failed');
+    expect(r.counterexample!.packets).toEqual(first.counterexample!.packets);
+  });
+
+  it('passes when the target is the model itself', async () => {
+    const r = await runConformance({ ...base, target: modelTarget, runs: 40 });
+    expect(r.status).toBe('passed');
+    expect(r.counterexample).toBeNull();
+    expect(r.counts.traces).toBe(40);
+    expect(r.counts.packets).toBe(r.counts.agreements);
+    expect(r.counts.packets).toBeGreaterThan(40);
+  });
+});
+
+describe('deadlines and interruption', () => {
+  it('turns a hanging packet into a target-error naming the trace and packet, and goes on', async () => {
+    let made = 0;
+    const hanging = async (): Promise<DefectTarget> => {
+      const t = DefectTarget.model((_s, v) => v, 'hangs');
+      if (made++ === 0) t.hangOn = 5; // the first instance stalls on its 5th packet
+      return t;
+    };
+    const r = await runConformance({ ...base, target: hanging, runs: 30, packetTimeoutMs: 300 });
+    expect(r.status).toBe('failed');
+    const d = r.counterexample!.differences;
+    expect(d.map((x) => x.kind)).toEqual(['target-error']);
+    expect(String(d[0]!.observed)).toMatch(/CTO_RUN_TIMEOUT/);
+    expect(d[0]!.message).toMatch(/trace \d+, packet \d+|run \d+, packet \d+/);
+    expect(r.counts.targetErrors).toBe(1);
+    // The replacement instance does not stall: re-running the trace for shrinking agreed.
+    expect(r.counterexample!.reproduced).toBe(false);
+    expect(r.shrink.traces).toBe(1);
+    expect(made).toBeGreaterThan(1); // the stalled instance was replaced
+  });
+
+  it('stops on abort, keeps the counterexample found so far and reports interrupted', async () => {
+    const ac = new AbortController();
+    const r = await runConformance({
+      ...base, signal: ac.signal,
+      onProgress: (p) => {
+        if (p.phase === 'shrink' && p.shrinkSteps >= 1) ac.abort();
+      },
+    });
+    expect(r.status).toBe('interrupted');
+    expect(r.counterexample).not.toBeNull();
+    expect(r.counterexample!.final).toBe(false);
+    expect(r.shrink.steps).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an abort before the start ends at once without traces', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const r = await runConformance({ ...base, signal: ac.signal });
+    expect(r.status).toBe('interrupted');
+    expect(r.counts.traces).toBe(0);
+  });
+
+  it('rejects bad options with CTO_RUN_OPTIONS and a failing factory with CTO_RUN_TARGET', async () => {
+    await expect(runConformance({ ...base, runs: 0 })).rejects.toMatchObject({ code: 'CTO_RUN_OPTIONS' });
+    await expect(runConformance({ ...base, path: 'x:1' })).rejects.toMatchObject({ code: 'CTO_RUN_OPTIONS' });
+    await expect(runConformance({ ...base, target: () => Promise.reject(new Error('no such daemon')) })).rejects.toMatchObject({ code: 'CTO_RUN_TARGET', message: expect.stringContaining('no such daemon') });
+    await expect(runConformance({ ...base, policy: { source: 'bad.flows', text: 'table=0,actions=frobnicate\n' } })).rejects.toMatchObject({ code: 'CTO_RUN_TARGET', message: expect.stringContaining('bad.flows') });
+  });
+});
