@@ -16,3 +16,5 @@ export * from './entries.js';
 export * from './punt.js';
 export * from './probe.js';
 export * from './generate.js';
+export * from './controller.js';
+export * from './controller-p4rt.js';

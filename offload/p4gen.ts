@@ -23,7 +23,7 @@ import {
   type Stmt,
   type TableDecl,
 } from './p4ast.js';
-import { PACKET_IN_FIELDS, PACKET_OUT_DIRECT, PACKET_OUT_FIELDS, PROBE_F_OUTPUT, PROBE_F_PACKET_OUT, PROBE_FIELDS, PROBE_MAGIC, PROBE_VERSION } from './probe.js';
+import { PACKET_IN_FIELDS, PACKET_OUT_DIRECT, PACKET_OUT_FIELDS, PROBE_F_ECHO, PROBE_F_OUTPUT, PROBE_F_PACKET_OUT, PROBE_FIELDS, PROBE_MAGIC, PROBE_VERSION } from './probe.js';
 import { PUNT, PUNT_REASONS, type PuntReasonName } from './punt.js';
 
 export const INGRESS = 'CtIngress';
@@ -536,7 +536,19 @@ function ingress(plan: Plan): ControlDecl {
     assign('meta.direct', '0'),
     assign('meta.cached', '0'),
     ...clearCt('meta.ct'),
-    ...(cfg.probe ? [iff('hdr.probe.isValid()', [assign('meta.tag', 'hdr.probe.tag'), call('hdr.probe.setInvalid()')])] : []),
+    ...(cfg.probe
+      ? [
+          iff('hdr.probe.isValid()', [
+            assign('meta.tag', 'hdr.probe.tag'),
+            iff(`(hdr.probe.flags & ${hex(PROBE_F_ECHO, 2)}) != 0`, [
+              comment('ECHO (offload/probe.ts): back out of the ingress port as is, an ordering barrier for the harness'),
+              assign('meta.direct', '1'),
+              assign('standard_metadata.egress_spec', 'standard_metadata.ingress_port'),
+            ]),
+            call('hdr.probe.setInvalid()'),
+          ]),
+        ]
+      : []),
     iff('hdr.packet_out.isValid()', [
       assign('meta.tag', 'hdr.packet_out.tag'),
       iff(

@@ -11,7 +11,7 @@
  * |--------|------|----------|---------|
  * | 0      | 2    | magic    | 0x6374 ("ct") |
  * | 2      | 1    | version  | 1 |
- * | 3      | 1    | flags    | bit 0 OUTPUT (set by the switch on every output), bit 1 PACKET_OUT (output came from a PacketOut DIRECT, i.e. the slow path) |
+ * | 3      | 1    | flags    | bit 0 OUTPUT (set by the switch on every output), bit 1 PACKET_OUT (output came from a PacketOut DIRECT, i.e. the slow path), bit 2 ECHO (input only: see below) |
  * | 4      | 4    | tag      | harness tag of the input packet, copied to every output and to the packet_in |
  * | 8      | 1    | ct_state | ct_state bits of the packet at output time (0 = untracked) |
  * | 9      | 1    | reserved | 0 |
@@ -25,6 +25,13 @@
  * destination). The input probe never leaves the switch: outputs get a fresh one, the
  * packet_in payload is the bare original frame. The tag, not the dataplane packet id, is what
  * attributes outputs to inputs (bmv2 mislabels ids when a PacketOut is injected concurrently).
+ *
+ * Echo (harness only): an input probe with flag ECHO is sent straight back out of its ingress
+ * port, probe tag kept, no policy, no lookup (like a PacketOut DIRECT). The bmv2 target uses it
+ * as an ordering barrier on its dataplane stream: bmv2 has one ingress thread fed in order, so
+ * when the echo of a packet sent after the input comes back, the input has left ingress (its
+ * punt, if any, is queued to the CPU port) and the stream is known to be registered (output
+ * produced while no stream is registered is discarded, doc §5.3).
  *
  * ## packet_out (controller → switch)
  *
@@ -55,6 +62,8 @@ export const PROBE_VERSION = 1;
 export const PROBE_LEN = 32;
 export const PROBE_F_OUTPUT = 0x01;
 export const PROBE_F_PACKET_OUT = 0x02;
+/** Input only: return the frame to its ingress port untouched (harness ordering barrier). */
+export const PROBE_F_ECHO = 0x04;
 
 export const PACKET_OUT_DIRECT = 0;
 export const PACKET_OUT_PIPELINE = 1;

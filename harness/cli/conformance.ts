@@ -45,6 +45,8 @@ target, compares them packet by packet and shrinks the first disagreement to a m
   --traffic FILE    traffic options as JSON (harness/arbitraries TrafficOptions); must be given
                     again when replaying with --seed/--path
   --packet-timeout MS  deadline for one packet on one side (default 20000)
+  --shrink-time S   stop shrinking after S seconds and report the smallest counterexample
+                    so far (default 600; 0 = no limit)
   --json            print one JSON summary object on stdout
   -h, --help        this text
 
@@ -139,7 +141,7 @@ export function summaryText(r: PropertyReport, reportDir?: string): string {
   if (r.error) lines.push(`  error: ${r.error}`);
   const x = r.counterexample;
   if (x) {
-    const how = x.reproduced === false ? 'NOT reproduced when re-run: flaky target?' : x.final ? `shrunk in ${r.shrink.steps} steps` : 'shrinking interrupted';
+    const how = x.reproduced === false ? 'NOT reproduced when re-run: flaky target?' : x.final ? `shrunk in ${r.shrink.steps} steps` : `shrinking stopped after ${r.shrink.steps} steps`;
     lines.push(`  counterexample (${how}): ${x.packets.length} packet(s), disagreement at packet ${x.failingStep}:`);
     for (const d of x.differences) lines.push(`    ${d.kind}: ${d.message}`);
     for (const p of x.packets) {
@@ -199,7 +201,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
       options: {
         target: { type: 'string' }, policy: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' },
         replay: { type: 'string' }, report: { type: 'string' }, jobs: { type: 'string' }, traffic: { type: 'string' },
-        'packet-timeout': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        'packet-timeout': { type: 'string' }, 'shrink-time': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     });
     if (values.help) {
@@ -216,6 +218,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     const jobs = intOpt('jobs', values.jobs, 1, 64) ?? 1;
     const seed = intOpt('seed', values.seed, -0x80000000, 0xffffffff);
     const packetTimeoutMs = intOpt('packet-timeout', values['packet-timeout'], 100, 3_600_000) ?? 20_000;
+    const shrinkS = intOpt('shrink-time', values['shrink-time'], 0, 31_536_000) ?? 600;
 
     let text: string;
     try {
@@ -272,6 +275,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     try {
       r = await runConformance({
         policy: { text, source: values.policy }, target, reference, runs, jobs, traffic, packetTimeoutMs,
+        ...(shrinkS > 0 ? { shrinkTimeLimitMs: shrinkS * 1000 } : {}),
         ...(seed !== undefined || replay?.seed !== undefined ? { seed: seed ?? replay!.seed! } : {}),
         ...(values.path !== undefined ? { path: values.path } : {}),
         ...(replay ? { scenario: replay.scenario, ...(replay.path ? { path: replay.path } : {}) } : {}),

@@ -5,6 +5,7 @@
 import type { SendStep } from '../targets/target.js';
 import type { StepInfo } from '../arbitraries/index.js';
 import type { Verdict } from '../../model/verdict.js';
+import type { PacketReport } from '../report/schema.js';
 
 export type DiffKind =
   /** An output (port, bytes) of the reference has no counterpart in the target's outputs. */
@@ -66,6 +67,11 @@ export interface ComparisonContext {
   info?: StepInfo;
   expected: Verdict;
   observed: Verdict;
+  /**
+   * The earlier packets of the same trace with both verdicts (oldest first), for rows whose
+   * predicate depends on what came before (e.g. a count OVS releases only at its next sweep).
+   */
+  history?: readonly PacketReport[];
 }
 
 export interface ExcusedDifference {

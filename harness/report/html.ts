@@ -17,6 +17,7 @@ const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1d2330;background:#fafbfc}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d8dde6;padding-bottom:4px}
 h3{font-size:15px;margin:18px 0 6px}
+code{overflow-wrap:anywhere}
 code,pre,.mono{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,monospace;font-size:12px}
 pre{background:#f0f2f5;padding:8px;border-radius:4px;overflow-x:auto;white-space:pre-wrap}
 table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d8dde6;padding:3px 8px;text-align:left;vertical-align:top}
@@ -35,7 +36,7 @@ function badge(s: string): string {
 }
 
 /** Horizontal bar chart: one bar per label. */
-export function barChart(title: string, data: [string, number][], width = 420): string {
+export function barChart(title: string, data: [string, number][], width = 420, color = '#c62828'): string {
   if (data.length === 0) return `<figure><figcaption>${e(title)}</figcaption><p class="muted">none</p></figure>`;
   const max = Math.max(...data.map((d) => d[1]), 1);
   const row = 22;
@@ -44,7 +45,7 @@ export function barChart(title: string, data: [string, number][], width = 420): 
   const bars = data.map(([k, v], i) => {
     const w = Math.max(1, Math.round(((width - lw - 50) * v) / max));
     const y = 5 + i * row;
-    return `<text x="${lw - 6}" y="${y + 14}" text-anchor="end" font-size="12">${e(k)}</text><rect x="${lw}" y="${y + 3}" width="${w}" height="14" fill="#c62828" rx="2"/><text x="${lw + w + 4}" y="${y + 14}" font-size="12">${v}</text>`;
+    return `<text x="${lw - 6}" y="${y + 14}" text-anchor="end" font-size="12">${e(k)}</text><rect x="${lw}" y="${y + 3}" width="${w}" height="14" fill="${color}" rx="2"/><text x="${lw + w + 4}" y="${y + 14}" font-size="12">${v}</text>`;
   });
   return `<figure><figcaption>${e(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" role="img" aria-label="${e(title)}">${bars.join('')}</svg></figure>`;
 }
@@ -107,7 +108,8 @@ function packetDetail(p: PacketReport): string {
     const lk = v.lookups.length
       ? `<table><tr><th>#</th><th>table</th><th>ct_state</th><th>zone</th><th>mark</th><th>label</th></tr>${v.lookups.map((l, i) => {
         const o = other?.lookups[i];
-        const c = (a: unknown, b: unknown): string => (o && a !== b ? ' class="diff"' : '');
+        // A lookup the other side does not have is different as a whole.
+        const c = (a: unknown, b: unknown): string => ((o && a !== b) || (other && !o) ? ' class="diff"' : '');
         return `<tr><td>${i}</td><td${c(l.table, o?.table)}>${l.table}</td><td${c(l.state, o?.state)}>${e(l.stateText)}</td><td${c(l.zone, o?.zone)}>${l.zone}</td><td${c(l.mark, o?.mark)}>0x${l.mark.toString(16)}</td><td${c(l.label, o?.label)}>${e(l.label)}</td></tr>`;
       }).join('')}</table>`
       : '<p class="muted">no ct lookup</p>';
@@ -133,7 +135,7 @@ function counterexampleSection(p: PropertyReport): string {
     return `<tr class="${cls}"><td class="num">${pk.index}</td><td class="num">${pk.time}</td><td class="num">${pk.port}</td><td>${e(pk.label ?? '')}</td><td>${verdictCell(pk.expected, pk.differences, 'expected')}</td><td>${verdictCell(pk.observed, pk.differences, 'observed')}</td><td>${notes}</td></tr>`;
   });
   const failing = c.packets[c.packets.length - 1];
-  return `<div class="card"><h3>Counterexample ${c.id}: ${e(p.name)} ${c.final ? '' : '<span class="badge interrupted">shrinking interrupted</span>'}${c.reproduced === false ? ' <span class="badge error">did not reproduce</span>' : ''}</h3>
+  return `<div class="card"><h3>Counterexample ${c.id}: ${e(p.name)} ${c.final ? '' : '<span class="badge interrupted">shrinking stopped early</span>'}${c.reproduced === false ? ' <span class="badge error">did not reproduce</span>' : ''}</h3>
 <p>${e(p.target)} disagrees with ${e(p.reference)} at packet <b>${c.failingStep}</b> of ${c.packets.length}. seed <code>${c.seed}</code>, path <code>${e(c.path)}</code>.</p>
 <p>Replay: <code>${e(c.replay)}</code>${c.replayFile ? ` or <code>--replay ${e(c.replayFile)}</code>` : ''}; capture: <code>counterexample-${c.id}.pcapng</code></p>
 <table><tr><th>#</th><th>t (ms)</th><th>in_port</th><th>packet</th><th>expected (${e(p.reference)})</th><th>observed (${e(p.target)})</th><th>differences</th></tr>${rows.join('')}</table>
@@ -154,7 +156,8 @@ export function renderHtml(r: ConformanceReport): string {
     for (const d of p.counterexample?.differences ?? []) if (!p.counts.byKind[d.kind]) kinds.set(d.kind, (kinds.get(d.kind) ?? 0) + 1);
   }
   const versions = r.properties.flatMap((p) => Object.entries(p.versions).flatMap(([side, v]) => Object.entries(v).map(([k, x]) => `${side}: ${k} ${x}`)));
-  const charts = r.properties.map((p) => rateChart(`packets/s over time — ${p.name}`, p.timing.samples)).join('');
+  const charts = r.properties.map((p) => rateChart(`packets/s over time — ${p.name}`, p.timing.samples)
+    + barChart(`ct_state coverage (reference lookups) — ${p.name}`, Object.entries(p.counts.states ?? {}).sort((a, b) => b[1] - a[1]).slice(0, 12), 420, '#1565c0')).join('');
   const cxs = r.properties.filter((p) => p.counterexample);
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>ctoffload conformance — ${e(r.status)}</title><style>${CSS}</style></head>
@@ -162,6 +165,7 @@ export function renderHtml(r: ConformanceReport): string {
 <h1>ctoffload conformance ${badge(r.status)}</h1>
 <p class="muted">started ${e(r.startedAt)}${r.finishedAt ? `, finished ${e(r.finishedAt)}` : `, updated ${e(r.updatedAt)}`} · ctoffload ${e(r.tool.ctoffload)} · node ${e(r.tool.node)} · fast-check ${e(r.tool.fastCheck)}</p>
 ${r.command ? `<p>Command: <code>${e(r.command)}</code></p>` : ''}
+${r.error ? `<p class="diff">Error: ${e(r.error)}</p>` : ''}
 <h2>Summary</h2>
 ${summaryTable(r.properties)}
 <p class="muted">${e([...new Set(versions)].join(' · '))}</p>

@@ -85,9 +85,16 @@ export function renderJunit(r: ConformanceReport): string {
   const errors = ps.filter((p) => (p.counterexample && p.counterexample.differences[0]?.kind === 'target-error') || (!p.counterexample && p.status === 'error')).length;
   const skipped = ps.filter((p) => !p.counterexample && (p.status === 'interrupted' || p.status === 'running')).length;
   const time = ps.reduce((t, p) => t + p.timing.elapsedMs, 0);
+  // A run that could not start has no property: report it as one erroring suite.
+  const startError = ps.length === 0 && r.error
+    ? [`  <testsuite name="ctoffload conformance" tests="1" failures="0" errors="1" skipped="0" time="0">`,
+      `    <testcase classname="conformance" name="start"><error message="${xmlEscape(r.error)}" type="run-error">${xmlEscape(r.error)}</error></testcase>`,
+      '  </testsuite>']
+    : [];
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="ctoffload conformance" tests="${ps.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${secs(time)}">`,
+    `<testsuites name="ctoffload conformance" tests="${ps.length + (startError.length ? 1 : 0)}" failures="${failures}" errors="${errors + (startError.length ? 1 : 0)}" skipped="${skipped}" time="${secs(time)}">`,
+    ...startError,
     ...ps.map((p) => suite(p, r.startedAt.replace(/\.\d+Z$/, ''))),
     '</testsuites>',
     '',

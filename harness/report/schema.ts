@@ -9,6 +9,7 @@
  *     schema: "ctoffload-conformance/1",
  *     status: "running" | "passed" | "failed" | "interrupted" | "error",
  *     command?: string,                       // the command line that started the run
+ *     error?: string,                         // why the run could not start or went wrong
  *     startedAt: ISO-8601, updatedAt: ISO-8601, finishedAt?: ISO-8601,
  *     tool: { ctoffload: string, node: string, fastCheck: string },
  *     exceptions: [ { id, kind: "expected-relaxation"|"defect", targets: string[], kinds: DiffKind[],
@@ -24,7 +25,8 @@
  *     status: "running" | "passed" | "failed" | "interrupted" | "error",
  *     error?: string,                         // environment/target failure that ended the run
  *     counts: { traces, packets, agreements, disagreements,   // search phase (not shrinking)
- *               byKind: { [DiffKind]: int }, exceptionsApplied: { [rowId]: int }, targetErrors },
+ *               byKind: { [DiffKind]: int }, exceptionsApplied: { [rowId]: int }, targetErrors,
+ *               states: { [ct_state text]: int } },  // lookups per ct_state on the reference side
  *     shrink: { traces, packets, steps },     // evaluations during shrinking; steps = path length − 1
  *     timing: { elapsedMs, searchMs, shrinkMs, packetsPerSecond,
  *               samples: [ { t: ms since start, packets: cumulative } ] },
@@ -104,6 +106,8 @@ export interface PropertyCounts {
   byKind: Partial<Record<DiffKind, number>>;
   exceptionsApplied: Record<string, number>;
   targetErrors: number;
+  /** Coverage: lookups per ct_state value (display form) on the reference side, search phase. */
+  states: Record<string, number>;
 }
 
 export interface PropertyReport {
@@ -134,6 +138,7 @@ export interface ConformanceReport {
   schema: typeof REPORT_SCHEMA;
   status: RunStatus;
   command?: string;
+  error?: string;
   startedAt: string;
   updatedAt: string;
   finishedAt?: string;

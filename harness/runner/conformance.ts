@@ -4,9 +4,9 @@
  * runners; every failure replays from `{ seed, path }`).
  *
  * Phases and determinism:
- *  1. **Search.** The N scenarios of runs 0…N−1 are generated up front from the seed exactly as
- *     `fc.check` would generate them (same property shape, same `runId` bias: fast-check's
- *     Property and AsyncProperty generate identically), then `jobs` workers — each with its own
+ *  1. **Search.** The scenarios of runs 0…N−1 are generated from the seed exactly as `fc.check`
+ *     would generate them (same property shape, same `runId` bias: fast-check's Property and
+ *     AsyncProperty generate identically; lazily, a chunk at a time), and `jobs` workers — each with its own
  *     target and reference instance — take indices in increasing order from a shared counter and
  *     run them. When a trace fails at index i, no worker starts an index ≥ i; indices below i
  *     still finish. So the first failing index f is the same for any `jobs` (given
@@ -20,6 +20,9 @@
  *  3. **Replay** (`path` given): `fc.check({ seed, path, numRuns: 1, endOnFailure: true })`
  *     evaluates exactly that counterexample; (`scenario` given) the stored Scenario is rendered
  *     and run once, no fast-check involved.
+ *
+ * Shrink budget: with `shrinkTimeLimitMs`, shrinking stops the same way once the budget is
+ * spent; the counterexample so far is reported with `final: false` and status `failed`.
  *
  * Interruption: when `signal` aborts, running traces stop before their next packet, fast-check
  * is interrupted (a PreconditionFailure with interruptExecution, the mechanism fast-check's own
@@ -96,6 +99,11 @@ export interface ConformanceOptions {
   exceptions?: readonly ExceptionRule[];
   /** Deadline for one packet (or reset) on one side, ms (default 20000). */
   packetTimeoutMs?: number;
+  /**
+   * Stop shrinking after this many ms and keep the smallest counterexample so far (`final:
+   * false`, status still `failed`). Default: no limit.
+   */
+  shrinkTimeLimitMs?: number;
   /** Deadline for starting and loading a target, ms (default 120000). */
   startTimeoutMs?: number;
   /** Property name in reports (default `<policy source>: <reference> vs <target>`). */
@@ -124,6 +132,18 @@ function checkOptions(o: ConformanceOptions): { runs: number; jobs: number; seed
   return { runs, jobs, seed: seed | 0 };
 }
 
+/**
+ * The values fast-check's runs `start … start+count−1` get for `seed` (what `fc.check` with that
+ * seed would test), generated without the runs before `start`: fc.check from path "start"
+ * (pathWalk drops lazy producers without running them).
+ */
+export function generateRuns<T>(arb: fc.Arbitrary<T>, seed: number, start: number, count: number): T[] {
+  const out: T[] = [];
+  if (count <= 0) return out;
+  fc.check(fc.property(arb, (v) => void out.push(v)), { seed, path: String(start), numRuns: count });
+  return out;
+}
+
 /** Path of the first failure after a base path: fast-check's RunExecution.mergePaths. */
 function mergePath(base: string, firstIdx: number): string {
   if (base === '') return String(firstIdx);
@@ -146,9 +166,14 @@ export async function runConformance(opts: ConformanceOptions): Promise<Property
     },
   };
   try {
-    return await runProperty({ ...opts, sink: fanout });
-  } finally {
+    const r = await runProperty({ ...opts, sink: fanout });
     w.finish();
+    return r;
+  } catch (e) {
+    // The run could not start or ended in an internal error: say so in the reports too.
+    w.report.error = (e as Error)?.message ?? String(e);
+    w.finish('error');
+    throw e;
   }
 }
 
@@ -192,7 +217,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     policy: { source: o.policy.source, text: o.policy.text },
     config: { seed, runs, ...(o.path !== undefined ? { path: o.path } : {}), ...(o.scenario ? { replay: 'scenario' } : {}), jobs: nWorkers, packetTimeoutMs, traffic },
     status: 'running',
-    counts: { traces: 0, packets: 0, agreements: 0, disagreements: 0, byKind: {}, exceptionsApplied: {}, targetErrors: 0 },
+    counts: { traces: 0, packets: 0, agreements: 0, disagreements: 0, byKind: {}, exceptionsApplied: {}, targetErrors: 0, states: {} },
     shrink: { traces: 0, packets: 0, steps: 0 },
     timing: { elapsedMs: 0, searchMs: 0, shrinkMs: 0, packetsPerSecond: 0, samples: [{ t: 0, packets: 0 }] },
     counterexample: null,
@@ -209,6 +234,8 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     if (ms - lastSample >= 1000) {
       lastSample = ms;
       report.timing.samples.push({ t: Math.round(ms), packets: totalPackets });
+      // Long runs: keep at most ~512 samples by halving the resolution (the chart stays readable).
+      if (report.timing.samples.length > 512) report.timing.samples = report.timing.samples.filter((_, k) => k % 2 === 0);
     }
     const done = report.counts.traces;
     o.onProgress?.({
@@ -234,6 +261,8 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       if (out.status !== 'aborted') c.traces++;
       c.packets += out.sent;
       c.agreements += out.agreements;
+      // Coverage: which ct_state values the reference produced (what the agreement is about).
+      for (const p of out.packets) for (const l of p.expected?.lookups ?? []) c.states[l.stateText] = (c.states[l.stateText] ?? 0) + 1;
       if (out.status === 'fail') {
         c.disagreements++;
         for (const d of out.packets[out.packets.length - 1]!.differences) c.byKind[d.kind] = (c.byKind[d.kind] ?? 0) + 1;
@@ -285,10 +314,22 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     let basePath = o.path;
     if (basePath === undefined) {
       const ts = performance.now();
-      const values: Scenario[] = [];
-      fc.check(fc.property(arb, (s) => void values.push(s)), { seed, numRuns: runs });
+      // Scenarios are generated lazily, CHUNK at a time, with fc.check on `{ seed, path: "k" }`:
+      // fast-check skips to run k without generating the runs before it (pathWalk over lazyToss),
+      // so run i gets the same value as in one long fc.check — and an abort is seen between chunks.
+      const CHUNK = 64;
+      const values = new Map<number, Scenario>();
+      const valueAt = (i: number): Scenario => {
+        let v = values.get(i);
+        if (v === undefined) {
+          const start = i - (i % CHUNK);
+          generateRuns(arb, seed, start, Math.min(CHUNK, runs - start)).forEach((sc, k) => values.set(start + k, sc));
+          v = values.get(i)!;
+        }
+        return v;
+      };
       let next = 0;
-      let limit = values.length;
+      let limit = runs;
       const failures = new Map<number, TraceOutcome>();
       await Promise.all(
         workers.map(async (w) => {
@@ -296,21 +337,24 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
             if (signal?.aborted) return;
             const i = next++;
             if (i >= limit) return;
-            const out = await runTrace(w.ref, w.tgt, renderScenarioDetailed(values[i]!), { exceptions, packetTimeoutMs, signal, label: `trace ${i}` });
+            const scenario = valueAt(i);
+            const out = await runTrace(w.ref, w.tgt, renderScenarioDetailed(scenario), { exceptions, packetTimeoutMs, signal, label: `trace ${i}` });
             report.timing.searchMs = Math.round(performance.now() - ts);
             account(out, 'search', i);
             if (out.status === 'fail') {
               failures.set(i, out);
               if (i < limit) limit = i;
+            } else {
+              values.delete(i);
             }
           }
         }),
       );
       report.timing.searchMs = Math.round(performance.now() - ts);
       await closeAll(1); // shrinking uses one worker
-      if (limit >= values.length) return await finish(signal?.aborted ? 'interrupted' : 'passed');
+      if (limit >= runs) return await finish(signal?.aborted ? 'interrupted' : 'passed');
       basePath = String(limit);
-      await setCounterexample(values[limit]!, failures.get(limit)!, basePath, false);
+      await setCounterexample(values.get(limit)!, failures.get(limit)!, basePath, false);
       if (signal?.aborted) return await finish('interrupted');
       phase = 'shrink';
     }
@@ -320,9 +364,14 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     let path: string | null = null; // path of the latest failure in this fc.check
     let candidate = -1;
     let interrupted = false;
+    let outOfBudget = false;
     const prop = fc.asyncProperty(arb, async (s) => {
       if (signal?.aborted) {
         interrupted = true;
+        throw new fc.PreconditionFailure(true);
+      }
+      if (o.shrinkTimeLimitMs !== undefined && path !== null && performance.now() - ts > o.shrinkTimeLimitMs) {
+        outOfBudget = true;
         throw new fc.PreconditionFailure(true);
       }
       candidate++;
@@ -351,7 +400,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       report.counterexample!.replay = replayCmd(details.counterexamplePath);
     }
     if (report.counterexample) {
-      report.counterexample.final = !interrupted;
+      report.counterexample.final = !interrupted && !outOfBudget;
       // The search's failure did not fail again when fast-check re-ran it: a flaky target (or
       // a timeout). Kept — nothing found is dropped — but flagged.
       if (path === null && !interrupted && mode === 'search') report.counterexample.reproduced = false;

@@ -118,7 +118,10 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
       return done('fail');
     }
     const c = compareVerdicts(
-      { target: tgt.name ?? 'target', reference: ref.name ?? 'reference', step, stepIndex: i, ...(info ? { info } : {}), expected: er!.value, observed: ob!.value },
+      {
+        target: tgt.name ?? 'target', reference: ref.name ?? 'reference', step, stepIndex: i, ...(info ? { info } : {}),
+        expected: er!.value, observed: ob!.value, history: out.packets.slice(0, -1),
+      },
       o.exceptions,
     );
     rec.differences = c.differences;

@@ -40,12 +40,37 @@
  * - VerdictOutput.ct is the translation's view of the ct fields when the output was composed
  *   (what a following table would match): untracked after a ct()/ct_clear in the same pass.
  *
+ * Fragments (conntrack-semantics §2.3 step 1, §3.4; model/conntrack/ipf.ts "Integration"):
+ * every datapath ct() goes through `conntrackExecute`, i.e. through OVS's reassembler (on for
+ * IPv4 and IPv6 unless the policy's `ipf v4=off` / `ipf v6=off` directive turns a family off).
+ * - recirc_id: 0 in the first pass, else one id per (recirculating ct() action, in_port)
+ *   (`recircId`); ipf keeps separate fragment lists per recirc_id and zone.
+ * - A fragment ipf holds ends its pass: nothing after that ct() runs for it.
+ * - The ct() call that completes a list tracks the reassembled datagram once (it is never
+ *   forwarded) and releases every fragment in offset order with the datagram's ct fields; a
+ *   ct() call of any packet may also release one expired list (ct_state `inv`, without trk).
+ *   The released fragments and the packet itself (if not held) form the datapath batch that
+ *   runs the rest of the pass's datapath actions (`runBatch`): action by action over the whole
+ *   batch, as dpif-netdev executes one action on a batch before the next, so outputs
+ *   interleave per action. Each packet keeps its own frame and ct metadata; a recirculation
+ *   translates each one on its own with the current in_port (the frozen state's); a later ct()
+ *   holds and reassembles them again (fragments carry no cached connection, so there is no
+ *   same-zone shortcut for them).
+ * - All of it belongs to the Verdict of the input packet whose ct() call released it (that is
+ *   when OVS emits it). processTraced notes "held fragment", the datagram's ct() result and
+ *   "released N fragments (from input packets #…)"; input packets are numbered from 1 per
+ *   Pipeline.
+ * Checked against OVS 3.1 by test/harness/targets/ovs-frag.test.ts.
+ *
  * Hot path: no allocation per packet except the Verdict (outputs, lookups) — and everything in
- * the traced variant. Outputs share the input frame's bytes (the pipeline never rewrites).
+ * the traced variant. Outputs share the input frame's bytes (the pipeline never rewrites). An
+ * unfragmented packet with no fragment list in flight costs one extra branch (the check
+ * `conntrackExecute` itself starts with); the fragment path (`continueBatch`, `runBatch`) is
+ * kept out of `pass` so the hot loop stays small, and allocates freely.
  */
 import { Conntrack, CtArgs, CtMeta, IpfBatch, conntrackExecute, labelToBigInt, type IpfFragment } from '../conntrack/index.js';
 import { formatCtState } from '../ctstate.js';
-import { PacketView } from '../packet/view.js';
+import { CT_OK, PacketView } from '../packet/view.js';
 import { type CtFields, type CtLookup, PORT_CONTROLLER, type Verdict, type VerdictOutput } from '../verdict.js';
 import { OFPP_IN_PORT, type Policy, formatAction, formatMatch } from './ast.js';
 import {
@@ -316,7 +341,7 @@ export class Pipeline {
     this.xCleared = d === 0; // an unrecirculated packet is untracked
     this.xError = null;
     this.xInPort = inPort;
-    if (this.rec && d > 0) this.note(d, `recirculation ${d}: ${formatCtFields(fieldsOf(this.ctIn[d]!))}, table ${table}`);
+    if (this.rec && d > 0) this.note(d, `recirculation ${d} (recirc_id 0x${recircId.toString(16)}): ${formatCtFields(fieldsOf(this.ctIn[d]!))}, table ${table}`);
     this.xlateTable(d, table);
     if (this.xError !== null) {
       if (this.rec) this.note(d, `translation failed: ${this.xError}; the packet is dropped (no datapath actions run)`);
@@ -327,26 +352,49 @@ export class Pipeline {
     for (let i = 0; i < dp.n; i++) {
       const kind = dp.kind[i]!;
       if (kind === D_CT) {
-        const b = this.batches[d]!;
-        conntrackExecute(this.conntrack, this.view, dp.ct[i]!, this.now, md, recircId, b, this.tag);
-        // The normal case (not a fragment, none released): one branch, no allocation.
-        if (b.self && b.frags.length === 0) {
-          if (this.rec) this.recordCt(d, dp.arg[i]!, dp.line[i]!, md);
+        const ct = this.conntrack;
+        if (this.view.ctStatus === CT_OK && ct.ipf.idle) {
+          // The normal case, conntrackExecute's own fast path (model/conntrack/ipf.ts "Hot
+          // path"): a trackable packet and no fragment list in flight, so ipf can neither hold
+          // it nor release anything. One branch, no allocation.
+          ct.execute(this.view, dp.ct[i]!, this.now, md);
+        } else {
+          const b = this.batches[d]!;
+          conntrackExecute(ct, this.view, dp.ct[i]!, this.now, md, recircId, b, this.tag);
+          if (!b.self || b.frags.length !== 0) {
+            this.continueBatch(d, i, b, md, inPort, recircId);
+            return;
+          }
+        }
+        if (this.rec) this.recordCt(d, dp.arg[i]!, dp.line[i]!, md);
+      } else if (kind === D_RECIRC) {
+        const t = dp.arg[i]!;
+        if (d + 1 > this.maxRecirc) {
+          if (this.rec) this.note(d, `recirculation depth ${this.maxRecirc} exceeded: the copy for table ${t} is dropped (lib/dpif-netdev.c MAX_RECIRC_DEPTH)`);
           continue;
         }
-        const pkts: BatchPkt[] = [];
-        if (b.self) pkts.push({ frame: this.frame, view: this.view, md, tag: this.tag });
-        this.afterIpf(d, i, b, b.self ? md : null, pkts);
-        this.runBatch(d, i + 1, pkts, inPort, recircId);
-        return;
-      } else if (kind === D_RECIRC) {
-        this.recirc(d, i, md, inPort);
+        copyCtMeta(this.md[d + 1]!, md);
+        copyCtMeta(this.ctIn[d + 1]!, md);
+        const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelToBigInt(md.label, 0) };
+        this.out!.lookups.push(lk);
+        this.pass(d + 1, t, inPort, this.recircId(dp.rid[i]!, inPort));
       } else if (kind === D_CT_CLEAR) {
         md.clear();
       } else {
         this.output(d, i, this.frame);
       }
     }
+  }
+
+  /**
+   * Slow path of a ct() call (action i of pass d) that held the packet or released fragments:
+   * the rest of the pass runs over the batch (`runBatch`).
+   */
+  private continueBatch(d: number, i: number, b: IpfBatch, md: CtMeta, inPort: number, recircId: number): void {
+    const pkts: BatchPkt[] = [];
+    if (b.self) pkts.push({ frame: this.frame, view: this.view, md, tag: this.tag });
+    this.afterIpf(d, i, b, b.self ? md : null, pkts);
+    this.runBatch(d, i + 1, pkts, inPort, recircId);
   }
 
   /** D_RECIRC at index i of pass d for the packet in `this.view` with metadata `md`. */

@@ -68,10 +68,31 @@ describe('ctoffload conformance', () => {
     expect(x.e).toContain('bmv2 target is not available yet');
   });
 
+  it('exits 2 with the install hint when ovs-vswitchd is not installed', async () => {
+    const path = process.env.PATH;
+    process.env.PATH = join(dir, 'empty-path');
+    try {
+      const x = io();
+      expect(await runConformanceCli(['--target', 'ovs', '--policy', policyFile], x)).toBe(2);
+      expect(x.e).toContain('ovs-vswitchd not found');
+      expect(x.e).toContain('apt-get install openvswitch-switch');
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
   it('exits 0 when every packet agrees (model self-check) and prints a summary', async () => {
     const x = io();
     expect(await runConformanceCli(['--target', 'model', '--policy', policyFile, '--runs', '15', '--seed', '3'], x)).toBe(0);
     expect(x.o).toMatch(/model vs model: PASSED\n {2}seed 3; 15 traces, \d+ packets/);
+    expect(x.e).toBe('');
+  });
+
+  it('shows progress (traces, packets, rate, ETA) on stderr when asked (a terminal by default)', async () => {
+    const x = io();
+    expect(await runConformanceCli(['--target', 'model', '--policy', policyFile, '--runs', '15', '--seed', '3'], x, { progress: true })).toBe(0);
+    expect(x.e).toMatch(/\rtraces \d+\/15, \d+ packets, \d+ pkt\/s, \d+s(, ETA \d+s)?/);
+    expect(x.e).toContain('traces 15/15');
   });
 
   it('exits 1 on a disagreement; --json prints one summary object; the replay command and --replay reproduce it', async () => {
@@ -97,6 +118,26 @@ describe('ctoffload conformance', () => {
     // The model agrees with itself on the same counterexample.
     const m = io();
     expect(await runConformanceCli(['--target', 'model', '--policy', policyFile, '--replay', join(rep, 'report.json')], m)).toBe(0);
+  });
+
+  it('handles SIGINT: stops gracefully, writes the reports, exits 130 and removes its handler', async () => {
+    const rep = join(dir, 'rep-sigint');
+    const before = process.listenerCount('SIGINT');
+    const x = io();
+    const slow = { progress: false, targetFactory: async (n: string) => (n === 'fake' ? async () => {
+      const t = DefectTarget.model((_s, v) => v);
+      const send = t.send.bind(t);
+      t.send = async (st) => {
+        await new Promise((r) => setTimeout(r, 2));
+        return send(st);
+      };
+      return t;
+    } : null) };
+    setTimeout(() => process.emit('SIGINT'), 100);
+    expect(await runConformanceCli(['--target', 'fake', '--policy', policyFile, '--runs', '100000', '--report', rep], x, slow)).toBe(EXIT_INTERRUPTED);
+    expect(x.e).toContain('interrupted, finishing the current packet');
+    expect(process.listenerCount('SIGINT')).toBe(before);
+    expect((JSON.parse(readFileSync(join(rep, 'report.json'), 'utf8')) as { status: string }).status).toBe('interrupted');
   });
 
   it('exits 130 when interrupted and still writes the reports', async () => {

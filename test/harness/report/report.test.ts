@@ -121,7 +121,7 @@ describe('interrupted run', () => {
     expect(checkReport(rep)).toEqual([]);
     expect(rep.status).toBe('interrupted');
     expect(rep.properties[0]!.counterexample!.final).toBe(false);
-    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('shrinking interrupted');
+    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('shrinking stopped early');
     expect(checkXml(readFileSync(join(dir, 'junit.xml'), 'utf8')).problems).toEqual([]);
     expect(existsSync(join(dir, 'counterexample-1.pcapng'))).toBe(true);
   });
@@ -134,6 +134,21 @@ describe('interrupted run', () => {
     expect(r.counts.traces).toBeLessThan(200);
     const { elements } = checkXml(readFileSync(join(dir, 'junit.xml'), 'utf8'));
     expect(elements.find((x) => x.name === 'skipped')?.attrs.message).toMatch(/interrupted after \d+ of 200 traces/);
+  });
+});
+
+describe('a run that cannot start', () => {
+  it('still writes reports that say why', async () => {
+    const dir = tmp();
+    await expect(runConformance({ ...base, reportDir: dir, target: () => Promise.reject(new Error('ovs-vswitchd exploded')) })).rejects.toMatchObject({ code: 'CTO_RUN_TARGET' });
+    const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as ConformanceReport;
+    expect(checkReport(rep)).toEqual([]);
+    expect(rep.status).toBe('error');
+    expect(rep.error).toContain('ovs-vswitchd exploded');
+    const { problems, elements } = checkXml(readFileSync(join(dir, 'junit.xml'), 'utf8'));
+    expect(problems).toEqual([]);
+    expect(elements.find((x) => x.name === 'error')?.attrs.message).toContain('ovs-vswitchd exploded');
+    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('ovs-vswitchd exploded');
   });
 });
 

@@ -8,8 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import { CS_ESTABLISHED } from '../../../model/ctstate.js';
 import { renderScenarioDetailed } from '../../../harness/arbitraries/index.js';
-import { runConformance, runTrace, Side } from '../../../harness/runner/index.js';
+import fc from 'fast-check';
+import { scenarioArb } from '../../../harness/arbitraries/index.js';
+import { generateRuns, runConformance, runTrace, Side } from '../../../harness/runner/index.js';
 import type { PropertyReport } from '../../../harness/report/index.js';
+import type { ExceptionRule } from '../../../harness/exceptions.js';
 import { DefectTarget, estAfterRstBecomesNew, modelTarget, POLICY, TCP_RST, tcpFlags } from './fake-target.js';
 
 const defective = async (): Promise<DefectTarget> => DefectTarget.model(estAfterRstBecomesNew);
@@ -72,6 +75,23 @@ describe('runConformance with an injected defect', () => {
     expect(r.counterexample!.packets).toEqual(first.counterexample!.packets);
   });
 
+  it('applies a listed exception (its predicate sees the trace history) and counts every use', async () => {
+    const rule: ExceptionRule = {
+      id: 'test-est-after-rst', kind: 'defect', targets: ['fake'], kinds: ['ct-state'], reason: 'the injected defect', source: 'fake-target.ts',
+      predicate: (d, c) => d.expected === 'est|trk' || d.expected === 'est|rpl|trk'
+        ? (c.history ?? []).some((p) => { const f = tcpFlags(Buffer.from(p.frame, 'hex')); return f >= 0 && (f & TCP_RST) !== 0; })
+        : false,
+    };
+    const r = await runConformance({ ...base, exceptions: [rule] });
+    expect(r.status).toBe('passed');
+    expect(r.counts.exceptionsApplied['test-est-after-rst']).toBeGreaterThan(0);
+    expect(r.counts.agreements).toBe(r.counts.packets);
+    // A row for another target excuses nothing.
+    const r2 = await runConformance({ ...base, exceptions: [{ ...rule, targets: ['ovs'] }] });
+    expect(r2.status).toBe('failed');
+    expect(r2.counts.exceptionsApplied['test-est-after-rst']).toBeUndefined();
+  });
+
   it('passes when the target is the model itself', async () => {
     const r = await runConformance({ ...base, target: modelTarget, runs: 40 });
     expect(r.status).toBe('passed');
@@ -79,6 +99,21 @@ describe('runConformance with an injected defect', () => {
     expect(r.counts.traces).toBe(40);
     expect(r.counts.packets).toBe(r.counts.agreements);
     expect(r.counts.packets).toBeGreaterThan(40);
+    // Coverage: every lookup is counted under its ct_state; generated traffic reaches new, est and rpl.
+    expect(Object.keys(r.counts.states)).toEqual(expect.arrayContaining(['new|trk', 'est|trk', 'est|rpl|trk']));
+    expect(Object.values(r.counts.states).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(r.counts.packets / 2);
+  });
+});
+
+describe('generateRuns', () => {
+  it('gives run i the value fc.check gives it, whatever chunk it starts from', () => {
+    const arb = scenarioArb({});
+    const all: unknown[] = [];
+    fc.check(fc.property(arb, (s) => void all.push(s)), { seed: 9, numRuns: 150 });
+    expect(generateRuns(arb, 9, 0, 64)).toEqual(all.slice(0, 64));
+    expect(generateRuns(arb, 9, 64, 64)).toEqual(all.slice(64, 128));
+    expect(generateRuns(arb, 9, 137, 13)).toEqual(all.slice(137, 150));
+    expect(generateRuns(arb, 10, 0, 5)).not.toEqual(all.slice(0, 5));
   });
 });
 
@@ -115,6 +150,14 @@ describe('deadlines and interruption', () => {
     expect(r.counterexample).not.toBeNull();
     expect(r.counterexample!.final).toBe(false);
     expect(r.shrink.steps).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stops shrinking when the shrink budget is spent and still reports a failure', async () => {
+    const r = await runConformance({ ...base, shrinkTimeLimitMs: 0 });
+    expect(r.status).toBe('failed');
+    expect(r.counterexample!.final).toBe(false);
+    expect(r.shrink.steps).toBe(0);
+    expect(r.counterexample!.path).toMatch(/^\d+$/);
   });
 
   it('an abort before the start ends at once without traces', async () => {

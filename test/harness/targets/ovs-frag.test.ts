@@ -7,9 +7,10 @@
  * This is where conntrack-semantics.md §3.4 and model/conntrack/ipf.ts meet the real thing
  * (expired fragments' ct_state, first-fragment ct_tp_src/dst, the datagram not forwarded).
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithTools } from '../../support/tools.js';
 import { OvsTarget } from '../../../harness/targets/ovs/target.js';
+import { planOvsPolicy } from '../../../harness/targets/ovs/rewrite.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
 import { CS_INVALID, CS_NEW, CS_TRACKED, formatCtState } from '../../../model/ctstate.js';
 import { PipelineEngine, parsePolicy } from '../../../model/pipeline/index.js';
@@ -49,6 +50,21 @@ function brief(n: { outputs: string[]; lookups: string[] }): string {
   return JSON.stringify({ outputs: n.outputs.map((o) => `${o.split(':')[0]}:${(o.length - o.indexOf(':') - 1) / 2}B`), lookups: n.lookups });
 }
 
+describe('OVS target: the ipf directive', () => {
+  const text = 'ipf v4=off\ntable=0,priority=10,ip,actions=ct(table=1)\ntable=1,ip,actions=output:2\n';
+  it('becomes dpctl/ipf-set-disabled for the families turned off, with the parser config or the fallback', () => {
+    for (const cfg of [parsePolicy(text, 'x.flows'), undefined]) {
+      const plan = planOvsPolicy(text, 'x.flows', cfg);
+      expect(plan.ipfDisabled).toEqual(['v4']);
+      expect(plan.flowsText.split('\n')[0]).toBe(''); // the directive line is not given to OVS
+      expect(plan.flowsText).not.toMatch(/ipf/);
+    }
+    expect(planOvsPolicy('ipf v4=off,v6=off\nipf v4=on\nip,actions=drop', 'y.flows').ipfDisabled).toEqual(['v6']);
+    expect(planOvsPolicy('ip,actions=drop', 'z.flows').ipfDisabled).toEqual([]);
+    expect(() => planOvsPolicy('ipf v4=maybe\nip,actions=drop', 'w.flows')).toThrow(expect.objectContaining({ code: 'CTO_FLOW_PARSE', line: 1 }));
+  });
+});
+
 describeWithTools('fragments: model vs OVS 3.1 (ipf)', [{ cmd: 'ovs-vswitchd', install: 'apt-get install openvswitch-switch' }], () => {
   let ovs: OvsTarget;
   let model: ModelTarget;
@@ -66,15 +82,27 @@ describeWithTools('fragments: model vs OVS 3.1 (ipf)', [{ cmd: 'ovs-vswitchd', i
     await ovs.load(src);
     await model.load(src);
     const got = { ovs: [] as ReturnType<typeof norm>[], model: [] as ReturnType<typeof norm>[] };
+    let agree = 0;
     for (const [i, s] of t.steps.entries()) {
       const o = norm(await ovs.send(s));
       const m = norm(await model.send(s));
       got.ovs.push(o);
       got.model.push(m);
-      console.log(`[${t.name}] step ${i} t=${s.time} port ${s.port}: ovs ${brief(o)}${JSON.stringify(o) === JSON.stringify(m) ? ' (model agrees)' : ` model ${brief(m)}`}`);
+      if (JSON.stringify(o) === JSON.stringify(m)) agree++;
+      else console.log(`[${t.name}] step ${i} t=${s.time} port ${s.port}: ovs ${brief(o)} model ${brief(m)}`);
     }
+    console.log(`[${t.name}] ${agree}/${t.steps.length} steps agree`);
     return got;
   }
+
+  it('ipf v6=off reaches OVS (dpctl/ipf-get-status) and is gone with the next policy', async () => {
+    await ovs.load({ text: 'ipf v6=off\ntable=0,priority=10,ip,actions=drop', source: 'off.flows' });
+    const st = await ovs.instance.appctl('dpctl/ipf-get-status');
+    expect(st).toMatch(/v4 enabled: 1/);
+    expect(st).toMatch(/v6 enabled: 0/);
+    await ovs.load({ text: 'table=0,priority=10,ip,actions=drop', source: 'on.flows' });
+    expect(await ovs.instance.appctl('dpctl/ipf-get-status')).toMatch(/v6 enabled: 1/);
+  }, 60_000);
 
   for (const t of fragTraces()) {
     it(`agrees on: ${t.name}`, async () => {

@@ -91,6 +91,14 @@ export function fragTraces(): FragTrace[] {
   const lone4 = frags(udpFrame(A4, 2000, 107, 3333, 4444), [1400]);
   const lone6 = frags(udpFrame(A6, 2000, 108, 3333, 4444), [1400], 0x108);
   const tup = frags(udpFrame(A4, 2000, 109), [1400]);
+  const il = frags(udpFrame(A4, 2000, 110), [1400]);
+  const two = frags(udpFrame(A4, 2000, 111), [1400]);
+  const dup = frags(udpFrame(A4, 3000, 112), [1280, 2560]);
+  const ping = frags(buildFrame({ ip: { ...A4, id: 113 }, icmp: { type: 8, id: 7, seq: 1 }, payload: bytes(2000, 113) }), [1400]);
+  const pong = buildFrame({ ip: { ...R4, id: 114 }, icmp: { type: 0, id: 7, seq: 1 }, payload: bytes(64, 114) });
+  const z = frags(udpFrame(A6, 2000, 115), [1400], 0x115);
+  const xa = frags(udpFrame(A4, 2000, 116), [1400]);
+  const xb = frags(udpFrame(A4, 2000, 117, 6000, 7000), [1400]);
   return [
     {
       name: 'IPv4 UDP in order, then an unfragmented reply and request',
@@ -120,6 +128,41 @@ export function fragTraces(): FragTrace[] {
       ],
     },
     { name: 'tuple visibility of released fragments', policy: TUPLE, steps: steps(1, tup, [0, 1]) },
+    {
+      name: 'a duplicate fragment is inv|trk and passed on; the list still completes',
+      policy: FIREWALL,
+      steps: steps(1, dup, [0, 0, 2, 1]),
+    },
+    {
+      name: 'fragmented ICMP echo request, unfragmented echo reply',
+      policy: FIREWALL,
+      steps: [...steps(1, ping, [1, 0]), { time: 5, port: 2, frame: pong }],
+    },
+    {
+      name: 'two zones: ct(zone=1,table=1) then ct(zone=2,commit,table=2), IPv6',
+      policy: `
+table=0,priority=10,ipv6,actions=ct(table=1,zone=1)
+table=1,priority=10,ipv6,ct_state=+trk+new,actions=ct(commit,zone=2,table=2)
+table=2,priority=10,ipv6,ct_state=+trk+new,actions=output:2
+table=2,priority=5,ipv6,actions=output:3
+`,
+      steps: steps(1, z, [1, 0]),
+    },
+    {
+      name: 'an expired fragment is released into the ct() call of a fragment that is itself held',
+      policy: FIREWALL,
+      steps: [{ time: 0, port: 1, frame: xa[0]! }, { time: 15_001, port: 1, frame: xb[0]! }, { time: 15_002, port: 1, frame: xb[1]! }],
+    },
+    {
+      name: 'released fragments interleave per action (output:2 twice)',
+      policy: 'table=0,priority=10,ip,actions=ct(commit,zone=3),output:2,output:2\ntable=0,priority=0,actions=drop\n',
+      steps: steps(1, il, [0, 1]),
+    },
+    {
+      name: 'fragments of one datagram from two ports: pass 0 reassembles, table 1 runs with the completing packet\'s in_port',
+      policy: FIREWALL,
+      steps: [{ time: 0, port: 3, frame: two[0]! }, { time: 1, port: 1, frame: two[1]! }],
+    },
     {
       name: 'reassembly disabled for IPv4 (ipf v4=off): every v4 fragment inv|trk, v6 still reassembled',
       policy: `ipf v4=off\n${FIREWALL}`,

@@ -123,6 +123,47 @@ describe('pipeline + ipf: reassembly through a firewall policy', () => {
     expect(outs(v1!)).toEqual([[2, t.steps[0]!.frame], [4, t.steps[1]!.frame]]);
   });
 
+  it('a duplicate (overlapping) fragment is inv|trk and passed on; the list still completes with the others', () => {
+    const t = trace('a duplicate fragment');
+    const { verdicts, engine } = run(t);
+    const [f0, , f2, f1] = t.steps.map((x) => x.frame);
+    expect(verdicts[0]).toEqual({ outputs: [], lookups: [] });
+    expect(looks(verdicts[1]!)).toEqual([[1, INV_TRK, 5]]);
+    expect(outs(verdicts[1]!)).toEqual([[3, f0]]);
+    expect(verdicts[2]).toEqual({ outputs: [], lookups: [] });
+    expect(looks(verdicts[3]!)).toEqual([[1, NEW, 5], [1, NEW, 5], [1, NEW, 5]]);
+    expect(outs(verdicts[3]!)).toEqual([[2, f0], [2, f1], [2, f2]]);
+    expect(engine.conntrack!.ipf.status().v4.overlapped).toBe(1);
+  });
+
+  it('a fragmented ICMP echo request creates the entry its unfragmented reply finds', () => {
+    const t = trace('fragmented ICMP echo');
+    const { verdicts } = run(t);
+    expect(verdicts[0]).toEqual({ outputs: [], lookups: [] });
+    expect(outs(verdicts[1]!)).toEqual([[2, t.steps[1]!.frame], [2, t.steps[0]!.frame]]);
+    expect(looks(verdicts[2]!)).toEqual([[1, EST_RPL, 5]]);
+    expect(outs(verdicts[2]!)).toEqual([[1, t.steps[2]!.frame]]);
+  });
+
+  it('two zones in a row: the fragments are reassembled once per ct() call (zone 1, then zone 2 under the recirculation id)', () => {
+    const t = trace('two zones');
+    const { verdicts, engine } = run(t);
+    expect(verdicts[0]).toEqual({ outputs: [], lookups: [] });
+    expect(looks(verdicts[1]!)).toEqual([[1, NEW, 1], [1, NEW, 1], [2, NEW, 2], [2, NEW, 2]]);
+    expect(outs(verdicts[1]!)).toEqual([[2, t.steps[1]!.frame], [2, t.steps[0]!.frame]]);
+    expect([...engine.conntrack!.connections()].map((c) => c.zone)).toEqual([2]);
+    expect(engine.conntrack!.ipf.status().v6.completed).toBe(4);
+  });
+
+  it('an expired fragment is released by the ct() call of a fragment that is itself held', () => {
+    const t = trace('an expired fragment is released into the ct() call of a fragment');
+    const { verdicts } = run(t);
+    expect(verdicts[0]).toEqual({ outputs: [], lookups: [] });
+    expect(looks(verdicts[1]!)).toEqual([[1, IPF_EXPIRED_CT_STATE, 0]]);
+    expect(outs(verdicts[1]!)).toEqual([[3, t.steps[0]!.frame]]);
+    expect(outs(verdicts[2]!)).toEqual([[2, t.steps[1]!.frame], [2, t.steps[2]!.frame]]);
+  });
+
   it('ipf v4=off: every IPv4 fragment is inv|trk on arrival; IPv6 still reassembles', () => {
     const t = trace('reassembly disabled');
     const { verdicts, engine } = run(t);
@@ -163,16 +204,43 @@ describe('pipeline + ipf: details', () => {
     const fs = frags(udpFrame(A4, 2000, 10), [1400]);
     expect(p.process(fs[0]!, 1, 0).outputs).toEqual([]);
     expect(p.process(fs[1]!, 1, 0).outputs.map((o) => [o.port, o.bytes])).toEqual([[2, fs[0]], [2, fs[1]], [3, fs[0]], [3, fs[1]]]);
+    // Same port twice (the form the OVS differential can see through one port's pcap).
+    const t = trace('released fragments interleave');
+    const { verdicts } = run(t);
+    const [f0, f1] = [t.steps[0]!.frame, t.steps[1]!.frame];
+    expect(outs(verdicts[1]!)).toEqual([[2, f0], [2, f1], [2, f0], [2, f1]]);
   });
 
-  it('fragments of one datagram arriving on different ports never meet after a recirculation (recirc_id per in_port)', () => {
-    // Pass 0 (recirc_id 0) reassembles regardless of the port; table 1's ct() runs under the
-    // recirc_id of (ct action, in_port), which is the completing packet's port for all of them.
-    const p = new Pipeline(parsePolicy(FIREWALL, 'fw.flows'), new Conntrack());
-    const fs = frags(udpFrame(A4, 2000, 11), [1400]);
-    expect(p.process(fs[0]!, 2, 0).outputs).toEqual([]);
-    const v = p.process(fs[1]!, 1, 1);
-    expect(v.outputs.map((o) => [o.port, o.bytes])).toEqual([[2, fs[0]], [2, fs[1]]]);
+  it("fragments of one datagram from two ports: pass 0 (recirc_id 0) reassembles them, table 1 runs both with the completing packet's in_port", () => {
+    const t = trace('fragments of one datagram from two ports');
+    const { verdicts } = run(t);
+    expect(verdicts[0]).toEqual({ outputs: [], lookups: [] });
+    // in_port=1 flows of table 1 apply to both; the fragment from port 3 also leaves on port 2.
+    expect(looks(verdicts[1]!)).toEqual([[1, NEW, 5], [1, NEW, 5]]);
+    expect(outs(verdicts[1]!)).toEqual([[2, t.steps[0]!.frame], [2, t.steps[1]!.frame]]);
+  });
+
+  it('recirc_id: one per (ct(table=…) action, in_port), stable across packets; 0 before any recirculation', () => {
+    const policy = `
+table=0,priority=10,ip,in_port=1,actions=ct(table=1,zone=5)
+table=0,priority=10,ip,actions=ct(table=1,zone=5)
+table=1,priority=10,ip,actions=ct(table=2,zone=6)
+table=2,priority=10,ip,actions=output:3
+`;
+    const p = new Pipeline(parsePolicy(policy, 'r.flows'), new Conntrack());
+    const ids = (port: number, sport: number): string[] =>
+      p.processTraced(udpFrame(A4, 10, 1, sport), port, 0).trace.flatMap((l) => /recirc_id (0x[0-9a-f]+)/.exec(l)?.[1] ?? []);
+    const a = ids(1, 1);
+    expect(a).toHaveLength(2);
+    expect(new Set(a).size).toBe(2); // table 0's and table 1's ct() differ
+    expect(ids(1, 2)).toEqual(a); // same actions, same port: same ids
+    const b = ids(2, 3);
+    expect(b[0]).not.toBe(a[0]); // another action (the second table-0 flow)
+    expect(b[1]).not.toBe(a[1]); // the same table-1 action, another in_port
+    const c = ids(4, 4);
+    expect(c[0]).not.toBe(b[0]); // same action, another in_port
+    expect(c[1]).not.toBe(b[1]);
+    expect([...a, ...b].every((x) => x !== '0x0')).toBe(true);
   });
 
   it('unfragmented packets are unaffected while a list is in flight', () => {
