@@ -576,6 +576,12 @@ function checkPrereqs(ctx: Ctx, b: MatchBuilder): void {
         if ((field.name === 'ct_nw_src' || field.name === 'ct_nw_dst') && !isIp) fail(field, field.name, 'an IPv4 match ("ip")');
         if ((field.name === 'ct_ipv6_src' || field.name === 'ct_ipv6_dst') && !isIp6) fail(field, field.name, 'an IPv6 match ("ipv6")');
         if (!isIp && !isIp6) fail(field, field.name, 'an IP match ("ip" or "ipv6")');
+        // Observed on OVS 3.1: ct_tp_src/ct_tp_dst without a ct_nw_proto match are accepted by
+        // ovs-ofctl but dropped from the installed flow (ofproto/trace shows no ct_tp_* match),
+        // so the policy would silently mean something else on OVS: refuse it here.
+        if ((field.name === 'ct_tp_src' || field.name === 'ct_tp_dst') && !f.has('ct_nw_proto')) {
+          fail(field, field.name, 'a ct_nw_proto match (OVS 3.1 silently ignores ct_tp_src/ct_tp_dst without one)');
+        }
         break;
       }
       default:
