@@ -49,6 +49,21 @@ export class Side {
     return t;
   }
 
+  /**
+   * The last lines of the live instance's own log, when the target keeps one (OvsTarget.log():
+   * ovs-vswitchd.log), for error reports; '' otherwise. Call before discard().
+   */
+  logTail(lines = 8): string {
+    const t = this.t as (Target & { log?: () => string }) | null;
+    if (!t || typeof t.log !== 'function') return '';
+    try {
+      const l = t.log().trimEnd().split('\n');
+      return l.slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
   /** Drop the instance after an error; it is closed in the background (bounded). */
   discard(): void {
     const t = this.t;

@@ -105,13 +105,17 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
     };
     out.packets.push(rec);
     if (er!.status === 'rejected' || ob!.status === 'rejected') {
-      const eMsg = er!.status === 'rejected' ? errorText(er!.reason) : null;
-      const oMsg = ob!.status === 'rejected' ? errorText(ob!.reason) : null;
+      const withLog = (s: Side, m: string): string => {
+        const tail = s.logTail();
+        return tail ? `${m}\n--- ${s.name ?? s.role} log (last lines) ---\n${tail}` : m;
+      };
+      const eMsg = er!.status === 'rejected' ? withLog(ref, errorText(er!.reason)) : null;
+      const oMsg = ob!.status === 'rejected' ? withLog(tgt, errorText(ob!.reason)) : null;
       if (eMsg) ref.discard();
       if (oMsg) tgt.discard();
       rec.differences.push({
         kind: 'target-error', expected: eMsg, observed: oMsg,
-        message: `${what}: ${[eMsg && `reference failed: ${eMsg}`, oMsg && `target failed: ${oMsg}`].filter(Boolean).join('; ')}`,
+        message: `${what}: ${[eMsg && `reference failed: ${errorText(er!.status === 'rejected' ? er!.reason : '')}`, oMsg && `target failed: ${errorText(ob!.status === 'rejected' ? ob!.reason : '')}`].filter(Boolean).join('; ')}`,
       });
       out.targetError = true;
       out.failingStep = i;

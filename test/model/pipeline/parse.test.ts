@@ -234,7 +234,7 @@ describe('parsePolicy: errors name line:column', () => {
     expectError('ip,ct_nw_src=1.2.3.4,actions=drop', 1, 4, 'ct_nw_src requires a ct_state match with +new');
     expectError('ip,ct_state=+trk+inv+est,ct_tp_dst=1,actions=drop', 1, 26, 'ct_tp_dst requires a ct_state match');
     expectError('ipv6,ct_state=+new,ct_nw_dst=1.2.3.4,actions=drop', 1, 20, 'ct_nw_dst requires an IPv4 match');
-    expectError('ip,ct_state=+trk+new,ct_tp_dst=22,actions=drop', 1, 21, 'ct_tp_dst requires a ct_nw_proto match');
+    expectError('ip,ct_state=+trk+new,ct_tp_dst=22,actions=drop', 1, 22, 'ct_tp_dst requires a ct_nw_proto match');
   });
 
   it('ct() rules of conntrack-semantics §1.1', () => {
