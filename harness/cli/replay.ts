@@ -33,12 +33,13 @@ index, timestamp, in_port, ct_state, ct_zone, ct_mark, ct_label (of the packet's
 lookup, i.e. the last ct(table=T) it went through; "-" when none) and outputs.
 
   --policy FILE    policy in OVS flow syntax (ovs-ofctl add-flows lines, plus the ctoffload
-                   directives timeout_policy / zone_limit)
+                   directives timeout_policy / zone_limit / ipf)
   --pcap FILE      capture (pcap or pcapng); packet timestamps drive the conntrack clock
   --in-port N      ingress port for every packet (default: the capture's port; 0 for pcap)
   --json           one JSON object per packet (JSON Lines) with all lookups and ct() calls
   --trace          add the pipeline's step-by-step trace of each packet (model target)
-  --target NAME    model (default); ovs and bmv2 come later
+  --target NAME    model (default) or ovs (Open vSwitch 3.1's own conntrack, run privately
+                   with the dummy datapath)
   -h, --help       this text
 
 Exit status: 0 ok, 2 bad file, policy or option (the message names file and line:column or
