@@ -26,7 +26,7 @@
  * visible by conntrack-semantics.md §1.6 (state has new, est or rpl, and ct_nw_proto ≠ 0).
  */
 import type { ComparisonContext, Difference, DiffKind } from './compare/types.js';
-import { CS_ESTABLISHED, CS_NEW, CS_REPLY_DIR, CS_TRACKED } from '../model/ctstate.js';
+import { CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_TRACKED } from '../model/ctstate.js';
 import { PacketView } from '../model/packet/index.js';
 
 export type ExceptionKind = 'expected-relaxation' | 'defect';
@@ -48,6 +48,7 @@ export interface ExceptionRule {
 }
 
 const NEW_TRK = CS_NEW | CS_TRACKED;
+const INV_TRK = CS_INVALID | CS_TRACKED;
 const TCP_FLAGS_SYN_ACK_RST_FIN = 0x17;
 const TCP_SYN = 0x02;
 
@@ -72,10 +73,11 @@ function firstState(v: { lookups: readonly { state: number }[] } | null | undefi
  * only at the next `time/warp`. So a commit at the SYN's own trace time may be refused by OVS
  * (zone full because of the replaced entry) and accepted by the model (which releases the count
  * at once, §6.2 "Model rule"); a later packet of that connection is then `new|trk` on OVS and
- * established on the model. Predicate, all of:
- *  1. the model's first lookup has est or rpl and OVS's is exactly new|trk (OVS has no entry);
- *  2. the last earlier packet C of the same connection was new|trk on both sides (the commit
- *     attempt the model accepted);
+ * established (or `inv` against the model's entry) on the model. Predicate, all of:
+ *  1. OVS's first lookup is exactly new|trk, or inv|trk (no entry: a packet that may not create
+ *     one, such as a SYN-ACK, §4.3), and the model's differs (it has one);
+ *  2. an earlier packet C of the same connection was new|trk on both sides (the commit the
+ *     model accepted and OVS refused);
  *  3. an earlier packet S, at C's trace time and no later than C, is a pure TCP SYN seen new|trk
  *     on both sides whose connection had been established before (a reuse, §4.8).
  * Found by the differential run on a zone-limited policy (two independent seeds, shrunk to 9 and
@@ -94,27 +96,28 @@ const ovsReuseCountHeld: ExceptionRule = {
   predicate(_d, ctx) {
     const hist = ctx.history;
     if (!hist || hist.length < 1) return false;
+    // 1. OVS has no entry for this connection — exactly new|trk, or inv|trk for a packet that
+    //    may not create one (a SYN-ACK, §4.3) — while the model, which has one, says otherwise.
     const exp = firstState(ctx.expected);
-    if (exp < 0 || (exp & (CS_ESTABLISHED | CS_REPLY_DIR)) === 0 || firstState(ctx.observed) !== NEW_TRK) return false;
+    const obs = firstState(ctx.observed);
+    if (exp < 0 || exp === NEW_TRK || (obs !== NEW_TRK && obs !== INV_TRK) || exp === obs) return false;
     const view = new PacketView();
     const key = connKey(Buffer.from(ctx.step.frame).toString('hex'), view);
     if (key === null) return false;
     const keys = hist.map((p) => connKey(p.frame, view));
-    let c = -1;
-    for (let i = hist.length - 1; i >= 0; i--) {
-      if (keys[i] === key) {
-        c = i;
-        break;
-      }
-    }
-    if (c < 0 || firstState(hist[c]!.expected) !== NEW_TRK || firstState(hist[c]!.observed) !== NEW_TRK) return false;
-    for (let s = c; s >= 0 && hist[s]!.time === hist[c]!.time; s--) {
+    const isReuseSyn = (s: number): boolean => {
       const p = hist[s]!;
       view.parse(Uint8Array.from(Buffer.from(p.frame, 'hex')));
-      if (view.ipProto !== 6 || !view.flowL4 || (view.tcpFlags & TCP_FLAGS_SYN_ACK_RST_FIN) !== TCP_SYN) continue;
-      if (firstState(p.expected) !== NEW_TRK || firstState(p.observed) !== NEW_TRK) continue;
-      const ks = keys[s];
-      if (hist.slice(0, s).some((q, i) => keys[i] === ks && (firstState(q.expected) & CS_ESTABLISHED) !== 0)) return true;
+      if (view.ipProto !== 6 || !view.flowL4 || (view.tcpFlags & TCP_FLAGS_SYN_ACK_RST_FIN) !== TCP_SYN) return false;
+      if (firstState(p.expected) !== NEW_TRK || firstState(p.observed) !== NEW_TRK) return false;
+      return hist.slice(0, s).some((q, i) => keys[i] === keys[s] && (firstState(q.expected) & CS_ESTABLISHED) !== 0);
+    };
+    // 2./3. Some earlier packet C of this connection was new|trk on both sides (the commit the
+    // model accepted) at the trace time of a reopening SYN S with S ≤ C. (Every packet after C
+    // agreed or was excused: the runner stops a trace at the first real difference.)
+    for (let c = hist.length - 1; c >= 0; c--) {
+      if (keys[c] !== key || firstState(hist[c]!.expected) !== NEW_TRK || firstState(hist[c]!.observed) !== NEW_TRK) continue;
+      for (let s = c; s >= 0 && hist[s]!.time === hist[c]!.time; s--) if (isReuseSyn(s)) return true;
     }
     return false;
   },

@@ -234,7 +234,7 @@ export interface TagRecord {
 }
 
 const PUNT_NAMES = new Set<number>(PUNT_REASONS.map((r) => r.code));
-/** Tags of barrier pings: the top of the 32-bit space, never a harness input tag. */
+/** Tags of barrier pings: the top of the 32-bit space, never a harness input tag (the bmv2 target's echo tags sit just below). */
 export const PING_TAG_BASE = 0xfff00000;
 
 export class SlowPathController {
@@ -284,6 +284,11 @@ export class SlowPathController {
 
   get tcpSeqCheck(): boolean {
     return this.engine.conntrack!.tcpSeqCheck;
+  }
+
+  /** PacketOuts sent so far (cheap; status() walks the model). */
+  get packetOutsSent(): number {
+    return this.st.packetOuts;
   }
 
   /** Current model time (ms). */
@@ -642,7 +647,10 @@ export class SlowPathController {
     const t = this.ct.table;
     let slot = -1;
     for (let c = 0; c < t.cap; c++) if (t.id[c] === id) slot = c;
-    if (slot < 0 || this.now >= t.expiration[slot]!) return;
+    // Even if the model's timer already ran out (the hits happened at some point since the last
+    // poll, which may be after the model's expiry): the hardware saw traffic, so the connection
+    // is kept alive. It has not been swept (sweeps run after this refresh).
+    if (slot < 0) return;
     const proto = t.proto(slot);
     const ps = t.pstate[slot]!;
     const tm = proto === 6 ? TM_TCP_ESTABLISHED : proto === 1 || proto === 58 ? [TM_ICMP_FIRST, TM_ICMP_REPLY][ps]! : [TM_UDP_FIRST, TM_UDP_SINGLE, TM_UDP_MULTIPLE][ps]!;
@@ -669,11 +677,27 @@ export class SlowPathController {
     if (this.closed) return Promise.reject(new ControllerError('CTO_CONTROLLER_CLOSED', 'controller closed'));
     const tag = (PING_TAG_BASE + (this.pingSeq++ & 0xfffff)) >>> 0;
     this.st.pings++;
+    const done = this.waitEcho(tag, 'barrier ping', "is the generated program's DIRECT-to-CPU path intact?");
+    try {
+      this.device.packetOut(new Uint8Array(60), packetOutDirect(this.plan.config.cpuPort, undefined, tag));
+    } catch (e) {
+      this.pings.get(tag)?.reject(e as Error);
+    }
+    return done;
+  }
+
+  /**
+   * Resolve when a reason-0 PacketIn with `tag` is served (a ping, or a dataplane probe ECHO,
+   * offload/probe.ts): every PacketIn that arrived before it has been handled. Register before
+   * the echo can arrive. Rejects after `pingTimeoutMs`.
+   */
+  waitEcho(tag: number, what = 'echo', hint = 'does the program keep the probe ECHO path of offload/probe.ts?'): Promise<void> {
+    if (this.closed) return Promise.reject(new ControllerError('CTO_CONTROLLER_CLOSED', 'controller closed'));
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pings.delete(tag);
         this.st.failures.barrier++;
-        reject(new ControllerError('CTO_CONTROLLER_BARRIER', `barrier ping 0x${tag.toString(16)} not echoed within ${this.pingTimeoutMs} ms (is the generated program's DIRECT-to-CPU path intact?)`));
+        reject(new ControllerError('CTO_CONTROLLER_BARRIER', `${what} 0x${tag.toString(16)} not echoed within ${this.pingTimeoutMs} ms (${hint})`));
       }, this.pingTimeoutMs);
       this.pings.set(tag, {
         resolve: () => {
@@ -682,16 +706,10 @@ export class SlowPathController {
         },
         reject: (e) => {
           clearTimeout(timer);
+          this.pings.delete(tag);
           reject(e);
         },
       });
-      try {
-        this.device.packetOut(new Uint8Array(60), packetOutDirect(this.plan.config.cpuPort, undefined, tag));
-      } catch (e) {
-        clearTimeout(timer);
-        this.pings.delete(tag);
-        reject(e);
-      }
     });
   }
 

@@ -541,9 +541,10 @@ function ingress(plan: Plan): ControlDecl {
           iff('hdr.probe.isValid()', [
             assign('meta.tag', 'hdr.probe.tag'),
             iff(`(hdr.probe.flags & ${hex(PROBE_F_ECHO, 2)}) != 0`, [
-              comment('ECHO (offload/probe.ts): back out of the ingress port as is, an ordering barrier for the harness'),
+              comment('ECHO (offload/probe.ts): straight to the CPU as a reason-0 PacketIn, an ordering barrier for the harness'),
               assign('meta.direct', '1'),
-              assign('standard_metadata.egress_spec', 'standard_metadata.ingress_port'),
+              assign('meta.cpu_reason', '0'),
+              assign('standard_metadata.egress_spec', 'CPU_PORT'),
             ]),
             call('hdr.probe.setInvalid()'),
           ]),

@@ -26,12 +26,13 @@
  * packet_in payload is the bare original frame. The tag, not the dataplane packet id, is what
  * attributes outputs to inputs (bmv2 mislabels ids when a PacketOut is injected concurrently).
  *
- * Echo (harness only): an input probe with flag ECHO is sent straight back out of its ingress
- * port, probe tag kept, no policy, no lookup (like a PacketOut DIRECT). The bmv2 target uses it
- * as an ordering barrier on its dataplane stream: bmv2 has one ingress thread fed in order, so
- * when the echo of a packet sent after the input comes back, the input has left ingress (its
- * punt, if any, is queued to the CPU port) and the stream is known to be registered (output
- * produced while no stream is registered is discarded, doc §5.3).
+ * Echo (harness only): an input probe with flag ECHO sends the frame straight to the CPU port
+ * as a PacketIn with reason 0 and the probe's tag — no policy, no lookup (like a PacketOut
+ * DIRECT to the CPU port, which the controller uses as its ping). The bmv2 target writes one
+ * after each input on the same dataplane stream: bmv2 has one ingress thread fed in order and
+ * one queue per egress port, so the echo's PacketIn comes behind the input's punt, and its
+ * arrival also proves the stream is registered (output produced while no stream is registered
+ * is discarded, doc §5.3).
  *
  * ## packet_out (controller → switch)
  *
@@ -62,7 +63,7 @@ export const PROBE_VERSION = 1;
 export const PROBE_LEN = 32;
 export const PROBE_F_OUTPUT = 0x01;
 export const PROBE_F_PACKET_OUT = 0x02;
-/** Input only: return the frame to its ingress port untouched (harness ordering barrier). */
+/** Input only: send the frame to the CPU port as a reason-0 PacketIn with the tag (harness ordering barrier). */
 export const PROBE_F_ECHO = 0x04;
 
 export const PACKET_OUT_DIRECT = 0;

@@ -96,6 +96,7 @@ async function bmv2Factory(): Promise<TargetFactory> {
 
 interface ReplayInput {
   scenario: Scenario;
+  policySource?: string;
   seed?: number;
   path?: string;
   traffic?: TrafficOptions;
@@ -109,11 +110,12 @@ function readReplay(file: string): ReplayInput {
     throw new ConformanceCliError(`--replay ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   if (j.schema === 'ctoffload-counterexample/1' && j.scenario && typeof j.scenario === 'object') {
-    return { scenario: j.scenario as Scenario, seed: j.seed as number, path: j.path as string, traffic: j.traffic as TrafficOptions };
+    const policySource = (j.policy as { source?: string } | undefined)?.source;
+    return { scenario: j.scenario as Scenario, seed: j.seed as number, path: j.path as string, traffic: j.traffic as TrafficOptions, ...(policySource ? { policySource } : {}) };
   }
   if (checkReport(j).length === 0) {
     const p = (j.properties as PropertyReport[]).find((x) => x.counterexample);
-    if (p?.counterexample) return { scenario: p.counterexample.scenario, seed: p.counterexample.seed, path: p.counterexample.path, traffic: p.config.traffic };
+    if (p?.counterexample) return { scenario: p.counterexample.scenario, seed: p.counterexample.seed, path: p.counterexample.path, traffic: p.config.traffic, policySource: p.policy.source };
     throw new ConformanceCliError(`--replay ${file}: the report has no counterexample`);
   }
   throw new ConformanceCliError(`--replay ${file}: neither a counterexample-N.json nor a report.json`);
@@ -239,6 +241,9 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     }
     const replay = values.replay ? readReplay(values.replay) : undefined;
     if (replay?.traffic && !values.traffic) traffic = replay.traffic;
+    if (replay?.policySource && replay.policySource !== values.policy) {
+      io.err(`ctoffload conformance: warning: ${values.replay} was found with policy ${replay.policySource}, replaying it with ${values.policy}\n`);
+    }
 
     const name = values.target;
     let target: TargetFactory | null = (await hooks.targetFactory?.(name)) ?? null;

@@ -52,11 +52,15 @@ export function barChart(title: string, data: [string, number][], width = 420, c
 
 /** Line chart of a rate over time, from cumulative (t ms, count) samples. */
 export function rateChart(title: string, samples: { t: number; packets: number }[], width = 420, height = 160): string {
+  // Rates over intervals of at least 500 ms: the final sample of a run can come a few ms after
+  // the previous one, and a rate over a few ms is noise.
   const pts: [number, number][] = [];
-  for (let i = 1; i < samples.length; i++) {
-    const a = samples[i - 1]!;
+  let a = samples[0];
+  for (let i = 1; a && i < samples.length; i++) {
     const b = samples[i]!;
-    if (b.t > a.t) pts.push([b.t / 1000, ((b.packets - a.packets) * 1000) / (b.t - a.t)]);
+    if (b.t - a.t < 500) continue;
+    pts.push([b.t / 1000, ((b.packets - a.packets) * 1000) / (b.t - a.t)]);
+    a = b;
   }
   if (pts.length === 0) return `<figure><figcaption>${e(title)}</figcaption><p class="muted">run too short to chart</p></figure>`;
   const m = { l: 46, r: 10, t: 10, b: 26 };

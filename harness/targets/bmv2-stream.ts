@@ -111,6 +111,21 @@ export class StepStream {
     });
   }
 
+  /** A promise that rejects when the stream ends with an error (never resolves). */
+  whenFailed(): Promise<never> {
+    return new Promise<never>((_, reject) => {
+      const check = (): void => {
+        const f = this.failure();
+        if (f) {
+          this.waiters.delete(check);
+          reject(f);
+        }
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
   /** Half-close and wait for OK: every output of every packet in bmv2 has been received. */
   async close(timeoutMs = 30_000): Promise<void> {
     if (!this.status) this.call.end();

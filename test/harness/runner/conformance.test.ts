@@ -121,8 +121,9 @@ describe('deadlines and interruption', () => {
   it('turns a hanging packet into a target-error naming the trace and packet, and goes on', async () => {
     let made = 0;
     const hanging = async (): Promise<DefectTarget> => {
-      const t = DefectTarget.model((_s, v) => v, 'hangs');
+      const t = DefectTarget.model((_s, v) => v, 'hangs') as DefectTarget & { log?: () => string };
       if (made++ === 0) t.hangOn = 5; // the first instance stalls on its 5th packet
+      t.log = () => 'line 1\nlast words of the fake target\n';
       return t;
     };
     const r = await runConformance({ ...base, target: hanging, runs: 30, packetTimeoutMs: 300 });
@@ -130,6 +131,7 @@ describe('deadlines and interruption', () => {
     const d = r.counterexample!.differences;
     expect(d.map((x) => x.kind)).toEqual(['target-error']);
     expect(String(d[0]!.observed)).toMatch(/CTO_RUN_TIMEOUT/);
+    expect(String(d[0]!.observed)).toContain('last words of the fake target'); // the target's log tail
     expect(d[0]!.message).toMatch(/trace \d+, packet \d+|run \d+, packet \d+/);
     expect(r.counts.targetErrors).toBe(1);
     // The replacement instance does not stall: re-running the trace for shrinking agreed.

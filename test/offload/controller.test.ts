@@ -1,0 +1,303 @@
+/**
+ * Slow-path controller against a fake P4Runtime-facing device: PacketIns are injected, entry
+ * writes and PacketOuts are recorded; the fake keeps a per-table entry set with a capacity, so
+ * ALREADY_EXISTS / NOT_FOUND / table full come back per op as PI reports them.
+ */
+import { describe, expect, it } from 'vitest';
+import { buildFrame, type FrameSpec } from '../../model/packet/build.js';
+import { CS_ESTABLISHED, CS_REPLY_DIR, CS_TRACKED } from '../../model/ctstate.js';
+import { PORT_CONTROLLER } from '../../model/verdict.js';
+import { BoundedQueue } from '../../p4/index.js';
+import {
+  SlowPathController,
+  compileOffload,
+  entryKey,
+  PUNT,
+  STATUS_ALREADY_EXISTS,
+  STATUS_NOT_FOUND,
+  STATUS_UNKNOWN,
+  type ControllerDevice,
+  type EntryHits,
+  type EntryOp,
+  type OpFailure,
+  type RawPacketIn,
+} from '../../offload/index.js';
+
+const POLICY = {
+  source: 'ctl.flows',
+  text: `table=0,priority=10,ip,actions=ct(zone=1,table=1)
+table=0,priority=0,actions=drop
+table=1,priority=10,in_port=1,ip,ct_state=+trk+new,actions=ct(commit,zone=1),output:2
+table=1,priority=10,in_port=1,ct_state=+trk+est,actions=output:2
+table=1,priority=10,in_port=2,ct_state=+trk+est,actions=output:1
+table=1,priority=5,ct_state=+trk+inv,actions=controller
+table=1,priority=0,actions=drop
+`,
+};
+
+const A = '10.0.0.1';
+const B = '192.168.1.2';
+const udp = (from: 'a' | 'b', sport = 5000): Uint8Array =>
+  buildFrame(from === 'a' ? { ip: { src: A, dst: B }, udp: { sport, dport: 53 }, payload: 'q' } : { ip: { src: B, dst: A }, udp: { sport: 53, dport: sport }, payload: 'r' });
+const tcp = (from: 'a' | 'b', flags: string, seq: number, ack = 0): Uint8Array =>
+  buildFrame(
+    (from === 'a'
+      ? { ip: { src: A, dst: B }, tcp: { sport: 40000, dport: 80, seq, ack, flags, win: 65535 } }
+      : { ip: { src: B, dst: A }, tcp: { sport: 80, dport: 40000, seq, ack, flags, win: 65535 } }) as FrameSpec,
+  );
+
+class FakeDevice implements ControllerDevice {
+  readonly packetIns = new BoundedQueue<RawPacketIn>(64);
+  readonly tables = new Map<string, Map<string, EntryOp['entry']>>();
+  readonly writes: EntryOp[][] = [];
+  readonly packetOuts: { payload: Uint8Array; md: Record<string, bigint> }[] = [];
+  capacity = Infinity;
+  /** Per-table packet counts for 'hits' ageing. */
+  hits = new Map<string, bigint>();
+  fullCode = STATUS_UNKNOWN;
+
+  constructor(private readonly cpuPort: number) {}
+
+  async write(ops: EntryOp[]): Promise<OpFailure[]> {
+    this.writes.push(ops);
+    const fails: OpFailure[] = [];
+    ops.forEach((op, index) => {
+      const t = this.tables.get(op.entry.table) ?? new Map();
+      this.tables.set(op.entry.table, t);
+      const k = entryKey(op.entry.table, op.entry.spec.match ?? {});
+      if (op.type === 'INSERT') {
+        if (t.has(k)) fails.push({ index, code: STATUS_ALREADY_EXISTS, message: 'Match entry exists' });
+        else if (t.size >= this.capacity) fails.push({ index, code: this.fullCode, message: 'Error when adding match entry to target' });
+        else t.set(k, op.entry);
+      } else if (op.type === 'MODIFY') {
+        if (!t.has(k)) fails.push({ index, code: STATUS_NOT_FOUND, message: 'not found' });
+        else t.set(k, op.entry);
+      } else if (!t.delete(k)) fails.push({ index, code: STATUS_NOT_FOUND, message: 'not found' });
+    });
+    return fails;
+  }
+
+  packetOut(payload: Uint8Array, md: Record<string, bigint>): void {
+    // The program echoes a DIRECT PacketOut to the CPU port as a reason-0 PacketIn.
+    if (md.egress_port === BigInt(this.cpuPort)) {
+      this.packetIns.push({ payload, metadata: { ingress_port: BigInt(this.cpuPort), pad: 0n, reason: 0n, stage: 0n, table_id: 0n, ct_state: 0n, ct_zone: 0n, ct_mark: 0n, ct_label: 0n, tag: md.tag! } });
+      return;
+    }
+    this.packetOuts.push({ payload, md });
+  }
+
+  async readHits(): Promise<EntryHits[]> {
+    return [...this.hits].map(([key, packets]) => ({ key, packets }));
+  }
+
+  entries(): EntryOp['entry'][] {
+    return [...this.tables.values()].flatMap((t) => [...t.values()]);
+  }
+
+  punt(reason: number, port: number, frame: Uint8Array, tag: number, ct: { state?: number; zone?: number } = {}): void {
+    this.packetIns.push({
+      payload: frame,
+      metadata: { ingress_port: BigInt(port), pad: 0n, reason: BigInt(reason), stage: 0n, table_id: 0n, ct_state: BigInt(ct.state ?? 0), ct_zone: BigInt(ct.zone ?? 0), ct_mark: 0n, ct_label: 0n, tag: BigInt(tag) },
+    });
+  }
+}
+
+function setup(config: Record<string, unknown> = {}, opts: { ageing?: 'exact' | 'hits'; tcpSeqCheck?: boolean } = {}) {
+  const prog = compileOffload(POLICY.text, POLICY.source, config);
+  const dev = new FakeDevice(prog.plan.config.cpuPort);
+  const logs: string[] = [];
+  const ctl = new SlowPathController({ plan: prog.plan, policy: POLICY, device: dev, log: (m) => logs.push(m), ...opts });
+  return { prog, dev, ctl, logs };
+}
+
+describe('SlowPathController', () => {
+  it('TCP handshake: no entries until both peers are ESTABLISHED, then both directions; PacketOuts carry the model verdict and the tag', async () => {
+    const { dev, ctl } = setup();
+    dev.punt(PUNT.CT_MISS, 1, tcp('a', 'S', 1000), 11);
+    await ctl.barrier();
+    expect(dev.writes).toHaveLength(0);
+    expect(dev.packetOuts).toHaveLength(1);
+    expect(dev.packetOuts[0]!.md).toMatchObject({ egress_port: 2n, mode: 0n, tag: 11n });
+    expect([...dev.packetOuts[0]!.payload]).toEqual([...tcp('a', 'S', 1000)]);
+
+    await ctl.advance(5);
+    dev.punt(PUNT.CT_MISS, 2, tcp('b', 'SA', 5000, 1001), 12);
+    dev.punt(PUNT.CT_MISS, 1, tcp('a', 'A', 1001, 5001), 13);
+    await ctl.barrier();
+    const ents = dev.entries();
+    expect(ents).toHaveLength(2);
+    const states = ents.map((e) => Number(e.spec.params!.state)).sort();
+    expect(states).toEqual([CS_TRACKED | CS_ESTABLISHED, CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR].sort());
+    expect(dev.packetOuts.map((p) => [p.md.egress_port, p.md.tag])).toEqual([
+      [2n, 11n],
+      [1n, 12n],
+      [2n, 13n],
+    ]);
+    const st = ctl.status();
+    expect(st).toMatchObject({ connectionsOffloaded: 1, entriesInstalled: 2, modelConnections: 1, packetOuts: 3 });
+    expect(st.punts.CT_MISS).toBe(3);
+    expect(st.writes.insert).toBe(2);
+    expect(ctl.takeTag(13)).toMatchObject({ punts: [PUNT.CT_MISS], packetOuts: 1 });
+
+    // FIN on the offloaded connection → TCP_FLAGS → not offloadable any more → DELETE both
+    dev.punt(PUNT.TCP_FLAGS, 1, tcp('a', 'FA', 1001, 5001), 14, { state: CS_TRACKED | CS_ESTABLISHED, zone: 1 });
+    await ctl.barrier();
+    expect(dev.entries()).toHaveLength(0);
+    expect(ctl.status()).toMatchObject({ connectionsOffloaded: 0, writes: { insert: 2, delete: 2 } });
+    await ctl.close();
+  });
+
+  it('a malformed PacketIn is counted and logged, and the loop keeps serving', async () => {
+    const { dev, ctl, logs } = setup();
+    dev.packetIns.push({ payload: new Uint8Array(10), metadata: { '#9': 1n } });
+    dev.packetIns.push({ payload: new Uint8Array(0), metadata: { ingress_port: 1n, reason: 1n, tag: 3n } });
+    dev.packetIns.push({ payload: new Uint8Array(20), metadata: { ingress_port: 1n, reason: 99n, tag: 4n } });
+    dev.packetIns.push({ payload: Uint8Array.of(1, 2, 3), metadata: { ingress_port: 1n, reason: 1n, tag: 5n } }); // garbage frame: model answers, no crash
+    dev.punt(PUNT.CT_MISS, 1, udp('a'), 6);
+    await ctl.barrier();
+    const st = ctl.status();
+    expect(st.malformedPacketIns).toBe(3);
+    expect(st.failures.handler).toBe(0);
+    expect(logs.length).toBeGreaterThanOrEqual(3);
+    expect(dev.packetOuts.at(-1)!.md.tag).toBe(6n);
+    await ctl.close();
+  });
+
+  it('CONTROLLER PacketIns are outputs with the packet_in ct fields; the model is not run', async () => {
+    const { dev, ctl } = setup();
+    dev.punt(PUNT.CONTROLLER, 2, udp('b'), 21, { state: 0x30, zone: 1 });
+    await ctl.barrier();
+    const rec = ctl.takeTag(21);
+    expect(rec.punts).toEqual([]);
+    expect(rec.controllerOutputs).toEqual([{ port: PORT_CONTROLLER, bytes: udp('b'), ct: { state: 0x30, zone: 1, mark: 0, label: 0n } }]);
+    expect(ctl.status().modelConnections).toBe(0);
+    // and a model `controller` output of a punted packet (inv → controller) is recorded, not reinjected
+    dev.punt(PUNT.CT_MISS, 2, tcp('b', 'SA', 1, 2), 22);
+    await ctl.barrier();
+    expect(ctl.takeTag(22).controllerOutputs.map((o) => [o.port, o.ct!.state])).toEqual([[PORT_CONTROLLER, 0x30]]);
+    expect(dev.packetOuts).toHaveLength(0);
+    await ctl.close();
+  });
+
+  it('table full: the connection stays in the slow path (half-installed entries removed), counted, retried; verdicts unchanged', async () => {
+    const { dev, ctl } = setup();
+    dev.capacity = 3; // room for one connection (2 entries) plus one
+    for (const [i, sport] of [5000, 5001].entries()) {
+      dev.punt(PUNT.CT_MISS, 1, udp('a', sport), 100 + i * 10);
+      dev.punt(PUNT.CT_MISS, 2, udp('b', sport), 101 + i * 10);
+    }
+    await ctl.barrier();
+    let st = ctl.status();
+    expect(st.connectionsOffloaded).toBe(1);
+    expect(st.slowPathOnly).toBe(1);
+    expect(st.failures.tableFull).toBe(1);
+    expect(dev.entries()).toHaveLength(2); // the second connection's lone entry was deleted again
+    expect(dev.packetOuts).toHaveLength(4);
+    // its next packet punts again, is decided by the model and retried (still full)
+    dev.punt(PUNT.CT_MISS, 1, udp('a', 5001), 120);
+    await ctl.barrier();
+    st = ctl.status();
+    expect(dev.packetOuts.at(-1)!.md).toMatchObject({ egress_port: 2n, tag: 120n, ct_state: BigInt(CS_TRACKED | CS_ESTABLISHED) });
+    expect(st.failures.tableFull).toBe(2);
+    expect(st.slowPathOnly).toBe(1);
+    // room again: the next punt installs it
+    dev.capacity = 10;
+    dev.punt(PUNT.CT_MISS, 2, udp('b', 5001), 121);
+    await ctl.barrier();
+    expect(ctl.status()).toMatchObject({ connectionsOffloaded: 2, slowPathOnly: 0 });
+    await ctl.close();
+  });
+
+  it('ALREADY_EXISTS on INSERT becomes MODIFY; NOT_FOUND on DELETE is ignored and counted', async () => {
+    const { dev, ctl, prog } = setup();
+    // a stale entry of an earlier controller run occupies the reply key
+    dev.punt(PUNT.CT_MISS, 1, udp('a'), 1);
+    dev.punt(PUNT.CT_MISS, 2, udp('b'), 2);
+    await ctl.barrier();
+    const [e0, e1] = dev.entries();
+    const stale = { ...e1!, spec: { ...e1!.spec, params: { ...e1!.spec.params, mark: 99n } } };
+    await ctl.reset();
+    expect(dev.entries()).toHaveLength(0);
+    await dev.write([{ type: 'INSERT', entry: stale }]);
+    dev.punt(PUNT.CT_MISS, 1, udp('a'), 3);
+    dev.punt(PUNT.CT_MISS, 2, udp('b'), 4);
+    await ctl.barrier();
+    expect(ctl.status().failures.alreadyExists).toBe(1);
+    expect(dev.entries().map((e) => e.spec.params!.mark)).toEqual([0n, 0n]);
+    expect(dev.entries().map((e) => entryKey(e.table, e.spec.match!)).sort()).toEqual([e0, e1].map((e) => entryKey(e!.table, e!.spec.match!)).sort());
+    // somebody removed one entry behind the controller's back: expiry DELETE → NOT_FOUND
+    await dev.write([{ type: 'DELETE', entry: e0! }]);
+    await ctl.advance(60_000);
+    const st = ctl.status();
+    expect(st.failures.deleteNotFound).toBe(1);
+    expect(st.failures.write).toBe(0);
+    expect(st.connectionsOffloaded).toBe(0);
+    expect(prog.plan.ctTables.length).toBeGreaterThan(0);
+    await ctl.close();
+  });
+
+  it('exact ageing: shadow updates of hardware-forwarded packets refresh the model; expiry deletes the entries', async () => {
+    const { dev, ctl } = setup();
+    dev.punt(PUNT.CT_MISS, 1, udp('a'), 1);
+    await ctl.barrier();
+    await ctl.advance(1000);
+    dev.punt(PUNT.CT_MISS, 2, udp('b'), 2);
+    await ctl.barrier();
+    expect(dev.entries()).toHaveLength(2);
+    // BIDIR: udp_multiple = 30 s from t=1000. A hardware-forwarded packet at t=20 000 refreshes.
+    await ctl.advance(20_000);
+    const v = await ctl.shadow(1, udp('a'));
+    expect(v.outputs.map((o) => o.port)).toEqual([2]);
+    expect(ctl.status().shadow).toEqual({ packets: 1, entryChanges: 0 });
+    await ctl.advance(49_999);
+    expect(dev.entries()).toHaveLength(2);
+    await ctl.advance(50_000); // now ≥ expiration (§6.2)
+    expect(dev.entries()).toHaveLength(0);
+    expect(ctl.status()).toMatchObject({ connectionsOffloaded: 0, modelConnections: 0, ageingStats: { expired: 1 } });
+    await expect(ctl.advance(10)).rejects.toMatchObject({ code: 'CTO_CONTROLLER_CLOCK' });
+    await ctl.close();
+  });
+
+  it("'hits' ageing: a growing direct counter keeps the connection alive in the model; an idle one expires", async () => {
+    const { dev, ctl } = setup({}, { ageing: 'hits' });
+    dev.punt(PUNT.CT_MISS, 1, udp('a'), 1);
+    dev.punt(PUNT.CT_MISS, 2, udp('b'), 2);
+    await ctl.barrier();
+    const keys = dev.entries().map((e) => entryKey(e.table, e.spec.match!));
+    for (const k of keys) dev.hits.set(k, 0n);
+    await ctl.advance(10_000);
+    dev.hits.set(keys[0]!, 5n);
+    await ctl.advance(25_000); // hit seen → refreshed to 25 000 + 30 000
+    expect(ctl.status().ageingStats.refreshedByHits).toBe(1);
+    await ctl.advance(40_000);
+    expect(dev.entries()).toHaveLength(2);
+    await ctl.advance(55_000); // no further hit: expires at 55 000
+    expect(dev.entries()).toHaveLength(0);
+    await ctl.close();
+  });
+
+  it('runs the model with sequence checks off by default (ct-disable-tcp-seq-chk), on when asked', async () => {
+    for (const check of [false, true]) {
+      const { dev, ctl } = setup({}, { tcpSeqCheck: check });
+      expect(ctl.tcpSeqCheck).toBe(check);
+      dev.punt(PUNT.CT_MISS, 1, tcp('a', 'S', 1000), 1);
+      dev.punt(PUNT.CT_MISS, 2, tcp('b', 'SA', 5000, 1001), 2);
+      dev.punt(PUNT.CT_MISS, 1, tcp('a', 'A', 1001, 5001), 3);
+      // an ACK acknowledging data never sent: accepted (est) without checks, inv|trk → controller with
+      dev.punt(PUNT.CT_MISS, 1, tcp('a', 'A', 1001, 5001 + 0x40000000), 4);
+      await ctl.barrier();
+      const rec = ctl.takeTag(4);
+      if (check) expect(rec.controllerOutputs.map((o) => o.ct!.state)).toEqual([0x30]);
+      else expect(rec.verdicts[0]!.outputs.map((o) => o.port)).toEqual([2]);
+      await ctl.close();
+    }
+  });
+
+  it('close() rejects a pending barrier and stops serving', async () => {
+    const { ctl, dev } = setup();
+    (dev as { packetOut: ControllerDevice['packetOut'] }).packetOut = () => undefined; // echo never comes
+    const p = ctl.barrier();
+    await ctl.close();
+    await expect(p).rejects.toMatchObject({ code: 'CTO_CONTROLLER_CLOSED' });
+  });
+});
