@@ -713,6 +713,25 @@ export class SlowPathController {
     });
   }
 
+  /**
+   * Real deployment ('hits' ageing): drive the model clock from a monotonic wall clock, calling
+   * `advance(elapsed ms)` every `intervalMs` (bmv2 sweeps idle entries once a second, doc
+   * §4.10, so 1000 ms is the natural period). Returns a stop function. Errors are logged.
+   */
+  runWallClock(intervalMs = 1000, clock: () => number = () => performance.now()): () => void {
+    const t0 = clock() - this.now;
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || this.closed) return;
+      busy = true;
+      this.advance(Math.max(this.now, Math.floor(clock() - t0)))
+        .catch((e: unknown) => this.log(`advance failed: ${(e as Error).message}`))
+        .finally(() => (busy = false));
+    }, intervalMs);
+    timer.unref?.();
+    return () => clearInterval(timer);
+  }
+
   /** Entries installed now, by connection id (tests, status). */
   installedEntries(): Map<number, OffloadEntry[]> {
     return new Map([...this.installed].map(([id, i]) => [id, [...i.entries.values()]]));

@@ -18,6 +18,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;co
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d8dde6;padding-bottom:4px}
 h3{font-size:15px;margin:18px 0 6px}
 code{overflow-wrap:anywhere}
+.nowrap code{overflow-wrap:normal;white-space:nowrap}
 code,pre,.mono{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,monospace;font-size:12px}
 pre{background:#f0f2f5;padding:8px;border-radius:4px;overflow-x:auto;white-space:pre-wrap}
 table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d8dde6;padding:3px 8px;text-align:left;vertical-align:top}
@@ -150,7 +151,7 @@ ${failing ? `<h3>Packet ${failing.index} in detail</h3>${packetDetail(failing)}`
 function exceptionsSection(r: ConformanceReport): string {
   if (r.exceptions.length === 0) return '<p class="muted">The exceptions table is empty: every difference counts.</p>';
   const applied = (id: string): number => r.properties.reduce((n, p) => n + (p.counts.exceptionsApplied[id] ?? 0), 0);
-  return `<table><tr><th>id</th><th>kind</th><th>targets</th><th>differences</th><th>applied</th><th>reason</th><th>source</th></tr>${r.exceptions.map((x) => `<tr><td><code>${e(x.id)}</code></td><td>${e(x.kind)}</td><td>${e(x.targets.join(', '))}</td><td>${e(x.kinds.join(', '))}</td><td class="num">${applied(x.id)}</td><td>${e(x.reason)}</td><td>${e(x.source)}</td></tr>`).join('')}</table>`;
+  return `<table><tr><th>id</th><th>kind</th><th>targets</th><th>differences</th><th>applied</th><th>reason</th><th>source</th></tr>${r.exceptions.map((x) => `<tr><td class="nowrap"><code>${e(x.id)}</code></td><td>${e(x.kind)}</td><td>${e(x.targets.join(', '))}</td><td>${e(x.kinds.join(', '))}</td><td class="num">${applied(x.id)}</td><td>${e(x.reason)}</td><td>${e(x.source)}</td></tr>`).join('')}</table>`;
 }
 
 export function renderHtml(r: ConformanceReport): string {

@@ -17,29 +17,34 @@
  * static entries and starts a fresh controller whose model clock is at 0.
  *
  * ## send(step) — exact attribution, no sleeps
+ * An input has exactly one of three outcomes in the generated program (offload/p4gen.ts: a
+ * packet is decided whole in hardware or punted whole; at most one hardware output, and a
+ * `controller` output goes to the CPU port instead): one hardware dataplane output, one PacketIn
+ * (a punt, or a `controller` output), or nothing (dropped). The protocol:
  * 1. `controller.advance(step.time)`: expired model connections are deleted from hardware.
- * 2. Open a dataplane PacketStream; write the input with an input probe carrying tag T, then an
- *    ECHO probe packet (offload/probe.ts) on the same port. The program sends the echo straight
- *    to the CPU port as a reason-0 PacketIn.
- * 3. Wait until the controller has served that echo. bmv2 has one ingress thread fed in order
- *    and one queue per egress port, so the echo's PacketIn is behind the input's punt (if any)
- *    and behind a `controller` output of it on the CPU port and on the P4Runtime stream; PacketIns
- *    are served one at a time, so the punt has been served: model run, entries written,
- *    PacketOuts sent on the P4Runtime stream. The echo having been read from our stream also
- *    proves the stream is registered, so outputs produced from now on reach us (doc §5.3:
- *    output without a stream is discarded).
- * 4. If that produced PacketOuts, `controller.barrier()` (a DIRECT PacketOut to the CPU port,
- *    echoed as a PacketIn): PI injects stream messages in order, so its echo means every
- *    PacketOut has passed ingress.
- * 5. Half-close the dataplane stream and wait for OK: bmv2's drain barrier — every output of
- *    every packet alive in bmv2 (hardware outputs of the input and outputs of the PacketOuts)
- *    has been written to the stream.
- * 6. Outputs are attributed by the probe TAG, never by dataplane id (bmv2 mislabels ids when a
+ * 2. On the dataplane PacketStream (opened if none is open) write the input with an input probe
+ *    carrying tag T, then an ECHO probe packet (offload/probe.ts) on the same port, which the
+ *    program sends straight to the CPU port as a reason-0 PacketIn.
+ * 3. Wait for the first of:
+ *    a. a hardware output tagged T: the step is complete (nothing else can follow). The stream
+ *       stays open for the next step (the echo just goes to the controller);
+ *    b. the echo's PacketIn served by the controller. bmv2 has one ingress thread fed in order
+ *       and one queue per egress port, so the echo's PacketIn is behind the input's punt or
+ *       `controller` output on the CPU port and on the P4Runtime stream, and PacketIns are served
+ *       one at a time: the punt has been served — model run, entries written, PacketOuts sent.
+ *       The echo having been read from our stream also proves the stream is registered, so
+ *       PacketOut outputs reach us (doc §5.3: output without a stream is discarded). Then, if
+ *       PacketOuts were sent, `controller.barrier()` (a DIRECT PacketOut to the CPU port, echoed
+ *       as a PacketIn): PI injects stream messages in order, so every PacketOut has passed
+ *       ingress; and finally the stream is half-closed and OK awaited: bmv2's drain barrier,
+ *       every output of every packet alive in bmv2 (slow-path outputs, or none: a drop) has been
+ *       received.
+ * 4. Outputs are attributed by the probe TAG, never by dataplane id (bmv2 mislabels ids when a
  *    PacketOut is injected concurrently, doc §5.3); the probe is stripped. Outputs with another
  *    tag are counted in `stats.strayOutputs` (an attribution failure to investigate).
- * 7. Exact ageing: an input the hardware decided (no punt) is replayed into the controller's
+ * 5. Exact ageing: an input the hardware decided (no punt) is replayed into the controller's
  *    model as a shadow update (offload/controller.ts "Clock and ageing").
- * At most 2 dataplane packets plus the slow path's reinjections are in flight (≤ 32 per port).
+ * In flight: the input, its echo and the slow path's reinjections (≤ 32 per port, doc §5.3).
  *
  * ## Expected offload relaxations (rows for harness/exceptions.ts)
  * - `bmv2-hw-no-tcp-seq-chk`: an offloaded TCP connection's packet without SYN/FIN/RST is
@@ -299,6 +304,7 @@ export class Bmv2Target implements Target {
   }
 
   private async echoCheck(): Promise<void> {
+    await this.closeStream();
     const tag = this.echoTag();
     const s = new StepStream(this.dp!, this.sw!.deviceId, () => undefined);
     const failed = s.whenFailed();
@@ -334,43 +340,50 @@ export class Bmv2Target implements Target {
       this.nextTag = this.nextTag >= MAX_INPUT_TAG ? 1 : this.nextTag + 1;
       const echo = this.echoTag();
       const outputs: VerdictOutput[] = [];
-      const s = new StepStream(this.dp, this.sw.deviceId, (o) => {
+      let hwOutput: (() => void) | undefined;
+      const hwDone = new Promise<'hw'>((resolve) => (hwOutput = () => resolve('hw')));
+      this.onOutput = (o) => {
         const d = decodeProbe(o.packet);
         if (!d || d.probe.tag !== tag) {
           this.stats.strayOutputs++;
           this.opts.log?.(`stray dataplane output on port ${o.port} (${d ? `tag 0x${d.probe.tag.toString(16)}` : 'no probe'}) during step with tag 0x${tag.toString(16)}`);
           return;
         }
-        if (d.probe.flags & PROBE_F_PACKET_OUT) this.stats.slowPathOutputs++;
-        else this.stats.hardwareOutputs++;
+        const fromHw = (d.probe.flags & PROBE_F_PACKET_OUT) === 0;
+        if (fromHw) this.stats.hardwareOutputs++;
+        else this.stats.slowPathOutputs++;
         outputs.push({ port: o.port, bytes: d.frame.slice(), ct: { state: d.probe.state, zone: d.probe.zone, mark: d.probe.mark, label: d.probe.label } });
-      });
-      const failed = s.whenFailed();
-      failed.catch(() => undefined);
+        if (fromHw) hwOutput!();
+      };
+      const { stream: s, failed } = this.openStream();
+      let viaHardware = false;
       try {
         const echoed = ctl.waitEcho(echo, `echo of step ${this.stats.steps}`);
+        echoed.catch(() => undefined);
         await s.write(1n, step.port, addInputProbe(step.frame, tag));
         await s.write(2n, step.port, encodeProbe({ flags: PROBE_F_ECHO, tag: echo, state: 0, zone: 0, mark: 0, label: 0n }, ECHO_FRAME));
-        // The echo's PacketIn is served after the input's punt (if any): entries written,
-        // PacketOuts sent on the P4Runtime stream.
-        const T0 = performance.now();
-        await Promise.race([echoed, failed]);
-        const T1 = performance.now();
-        const sent = ctl.packetOutsSent;
-        if (sent > this.lastPacketOuts) {
-          // PI injects stream messages in order: this ping's echo means every PacketOut has
-          // passed ingress, so the drain barrier below covers their outputs.
-          await Promise.race([ctl.barrier(), failed]);
-          this.stats.pings++;
+        // Either a hardware output of the input arrives — then the hardware decided it whole
+        // (a punt emits nothing, and the hardware emits at most one output, a `controller`
+        // output going to the CPU instead: offload/p4gen.ts), so nothing else can follow and
+        // the stream stays open for the next step — or the echo's PacketIn is served, after the
+        // input's punt if any: entries written, PacketOuts sent on the P4Runtime stream.
+        viaHardware = (await Promise.race([hwDone, echoed.then(() => 'echo' as const), failed])) === 'hw';
+        if (!viaHardware) {
+          const sent = ctl.packetOutsSent;
+          if (sent > this.lastPacketOuts) {
+            // PI injects stream messages in order: this ping's echo means every PacketOut has
+            // passed ingress, so the drain barrier below covers their outputs.
+            await Promise.race([ctl.barrier(), failed]);
+            this.stats.pings++;
+          }
+          this.lastPacketOuts = sent;
+          await this.closeStream();
         }
-        this.lastPacketOuts = sent;
-        const T2 = performance.now();
-        await s.close(this.stepTimeoutMs * 6);
-        (globalThis as any).__prof ??= [0, 0, 0];
-        (globalThis as any).__prof[0] += T1 - T0; (globalThis as any).__prof[1] += T2 - T1; (globalThis as any).__prof[2] += performance.now() - T2;
       } catch (e) {
-        s.cancel();
+        this.cancelStream();
         throw await this.deathOr(e);
+      } finally {
+        this.onOutput = undefined;
       }
       const rec = ctl.takeTag(tag);
       if (rec.punts.length) this.stats.puntedSteps++;
@@ -378,6 +391,38 @@ export class Bmv2Target implements Target {
       for (const c of rec.controllerOutputs) outputs.push({ port: PORT_CONTROLLER, bytes: c.bytes, ct: c.ct });
       return { outputs, lookups: [] };
     });
+  }
+
+  /** Output handler of the current step (outputs outside a step are stray). */
+  private onOutput: ((o: { port: number; packet: Uint8Array }) => void) | undefined;
+  /** The dataplane stream, kept open across steps decided in hardware (see send()). */
+  private stream: { stream: StepStream; failed: Promise<never> } | undefined;
+
+  private openStream(): { stream: StepStream; failed: Promise<never> } {
+    if (this.stream) return this.stream;
+    const stream = new StepStream(this.dp!, this.sw!.deviceId, (o) => {
+      if (this.onOutput) this.onOutput(o);
+      else {
+        this.stats.strayOutputs++;
+        this.opts.log?.(`stray dataplane output on port ${o.port} outside a step`);
+      }
+    });
+    const failed = stream.whenFailed();
+    failed.catch(() => undefined);
+    this.stream = { stream, failed };
+    return this.stream;
+  }
+
+  /** Half-close the dataplane stream: bmv2's drain barrier (every output received). */
+  private async closeStream(): Promise<void> {
+    const s = this.stream;
+    this.stream = undefined;
+    if (s) await s.stream.close(this.stepTimeoutMs * 6);
+  }
+
+  private cancelStream(): void {
+    this.stream?.stream.cancel();
+    this.stream = undefined;
   }
 
   private lastPacketOuts = 0;
@@ -390,6 +435,7 @@ export class Bmv2Target implements Target {
   rawSend(steps: readonly SendStep[], window = 32): Promise<PacketResult[]> {
     return this.exclusive(async () => {
       if (!this.channel) throw new Bmv2TargetError('rawSend() before load()');
+      await this.closeStream(); // one PacketStream at a time (doc §5.3)
       return this.channel.sendWindowed(
         steps.map((s, i) => ({ port: s.port, frame: addInputProbe(s.frame, (0xff000000 + i) >>> 0) })),
         { window },
@@ -400,6 +446,7 @@ export class Bmv2Target implements Target {
   reset(): Promise<void> {
     return this.exclusive(async () => {
       if (!this.ctl || !this.client || !this.prog) throw new Bmv2TargetError('reset() before a successful load()');
+      await this.closeStream();
       await this.ctl.reset();
       // Anything the controller does not know of (a write whose outcome was unknown) goes too:
       // one wildcard Read per conntrack table (doc §4.6), then DELETE what is left.
@@ -433,6 +480,7 @@ export class Bmv2Target implements Target {
   }
 
   private async teardownSession(): Promise<void> {
+    await this.closeStream().catch(() => this.cancelStream());
     await this.ctl?.close();
     this.ctl = undefined;
     this.client?.close();

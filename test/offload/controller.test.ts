@@ -3,7 +3,7 @@
  * writes and PacketOuts are recorded; the fake keeps a per-table entry set with a capacity, so
  * ALREADY_EXISTS / NOT_FOUND / table full come back per op as PI reports them.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { buildFrame, type FrameSpec } from '../../model/packet/build.js';
 import { CS_ESTABLISHED, CS_REPLY_DIR, CS_TRACKED } from '../../model/ctstate.js';
 import { PORT_CONTROLLER } from '../../model/verdict.js';
@@ -290,6 +290,32 @@ describe('SlowPathController', () => {
       if (check) expect(rec.controllerOutputs.map((o) => o.ct!.state)).toEqual([0x30]);
       else expect(rec.verdicts[0]!.outputs.map((o) => o.port)).toEqual([2]);
       await ctl.close();
+    }
+  });
+
+  it('runWallClock drives the model clock (daemon mode) and expires connections on its own', async () => {
+    vi.useFakeTimers();
+    try {
+      const { dev, ctl } = setup({}, { ageing: 'hits' });
+      let wall = 0;
+      dev.punt(PUNT.CT_MISS, 1, udp('a'), 1);
+      dev.punt(PUNT.CT_MISS, 2, udp('b'), 2);
+      await vi.advanceTimersByTimeAsync(0);
+      await ctl.barrier();
+      expect(dev.entries()).toHaveLength(2);
+      const stop = ctl.runWallClock(1000, () => wall);
+      wall = 29_000;
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(ctl.clock).toBe(29_000);
+      expect(dev.entries()).toHaveLength(2);
+      wall = 31_000;
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(ctl.clock).toBe(31_000);
+      expect(dev.entries()).toHaveLength(0);
+      stop();
+      await ctl.close();
+    } finally {
+      vi.useRealTimers();
     }
   });
 

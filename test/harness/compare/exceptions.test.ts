@@ -7,7 +7,7 @@ import type { PacketReport, VerdictReport } from '../../../harness/report/index.
 import type { Verdict } from '../../../model/verdict.js';
 
 interface Case { seed: number; path: string; packets: PacketReport[] }
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/ovs-reuse-count.json', import.meta.url), 'utf8')) as { cases: Case[] };
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/ovs-reuse-count.json', import.meta.url), 'utf8')) as { cases: Case[]; secondary: Case };
 
 function verdict(v: VerdictReport): Verdict {
   return {
@@ -77,6 +77,12 @@ describe('exceptions table', () => {
     // …but not when OVS reports anything but new|trk.
     ctx.observed = { ...ctx.observed, lookups: ctx.observed.lookups.map((l) => ({ ...l, state: 0x22 })) };
     expect(compareVerdicts(ctx).differences.length).toBeGreaterThan(0);
+  });
+
+  it('ovs-reuse-count-held-until-sweep does not excuse the secondary effect (model refuses a later commit OVS accepts)', () => {
+    const r = compareVerdicts(lastCtx(fixture.secondary.packets));
+    expect(r.excused).toEqual([]);
+    expect(r.differences.map((d) => d.kind)).toContain('ct-state');
   });
 
   it('is documented row for row in harness/EXCEPTIONS.md', () => {
