@@ -16,7 +16,8 @@
  * expectations. To make limit counts behave as if the sweeper ran at the very instant of
  * expiry, a commit that finds a limit reached sweeps first (only when something may have
  * expired) and checks again; an expectation whose parent has expired never matches.
- * Force-expired entries (TCP restart, `force`) are removed at once for the same reason.
+ * Force-expired entries (TCP restart, `force`) leave the table at once; a TCP restart's limit
+ * counts stay held until the clock next advances, as OVS's sweeper releases them (`remove`).
  */
 import { CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_TRACKED } from '../ctstate.js';
 import { CtoffloadError } from '../errors.js';
@@ -131,6 +132,10 @@ export class Conntrack {
   private maxConns: number;
   private nextId = 1;
   private readonly zoneLimits = new Map<number, ZoneLimit>();
+  /** Counts of TCP-restarted entries not yet released (see `remove`). */
+  private readonly heldLimits: ZoneLimit[] = [];
+  private heldGlobal = 0;
+  private heldUntil = -Infinity;
   private zoneLimitSeq = 1;
   private readonly zonePolicy = new Map<number, number>();
   /** Parent original key of ALG data connections (by slot); rare, so a Map. */
@@ -232,7 +237,7 @@ export class Conntrack {
           state = CS_INVALID;
         } else if (res === CT_UPDATE_RESTART) {
           // §4.8: the old entry is expired now, whether or not this call commits.
-          this.remove(c);
+          this.remove(c, now);
           c = -1;
           create = true;
         } else if (res === CT_UPDATE_VALID_NEW) {
@@ -311,12 +316,13 @@ export class Conntrack {
     const t = this.table;
     const zone = metaZone(k[K_META]!);
     // §7: zone limit (own, else the one shared default counter), then the global limit.
+    if (this.heldGlobal !== 0) this.releaseHeld(now);
     let zl = this.zoneLimits.get(zone) ?? this.zoneLimits.get(DEFAULT_ZONE);
     if (zl && zl.count >= zl.limit) {
       if (!(now >= t.minExpiration && this.sweep(now) > 0 && zl.count < zl.limit)) return -1;
     }
-    if (t.count >= this.maxConns) {
-      if (!(now >= t.minExpiration && this.sweep(now) > 0 && t.count < this.maxConns)) return -1;
+    if (t.count + this.heldGlobal >= this.maxConns) {
+      if (!(now >= t.minExpiration && this.sweep(now) > 0 && t.count + this.heldGlobal < this.maxConns)) return -1;
       zl = this.zoneLimits.get(zone) ?? this.zoneLimits.get(DEFAULT_ZONE);
       if (zl && zl.count >= zl.limit) return -1;
     }
@@ -433,18 +439,41 @@ export class Conntrack {
 
   // ------------------------------------------------------------------ removal
 
-  /** `conn_clean`: unlink, release counts and expectations. */
-  private remove(c: number): void {
+  /**
+   * `conn_clean`: unlink, release counts and expectations. With `heldUntilAfter` (a TCP restart,
+   * §4.8) the entry leaves the table at once but its zone-limit and global counts stay held
+   * until the clock moves past that instant: OVS 3.1 force-expires the old entry
+   * (`conn_force_expire`) and only the sweeper (`conn_clean`) releases its counts, and the
+   * sweeper runs on the next clock advance (observed on the oracle: after a reopening SYN,
+   * `ct-get-nconns` read 3 while `dump-conntrack` listed 2, and a commit at the same instant
+   * was refused by the zone limit). `force` (§2.4) releases at once, as observed.
+   */
+  private remove(c: number, heldUntilAfter?: number): void {
     const t = this.table;
     if (this.onEvent) this.emit('destroy', c, undefined);
     if (t.helper[c] !== ALG_NONE) this.expectations.removeByParent(t.id[c]!);
     const az = t.admitZone[c]!;
     if (az !== -2) {
       const zl = this.zoneLimits.get(az);
-      if (zl && zl.seq === t.limitSeq[c]) zl.count--;
+      if (zl && zl.seq === t.limitSeq[c]) {
+        if (heldUntilAfter === undefined) zl.count--;
+        else this.heldLimits.push(zl);
+      }
+    }
+    if (heldUntilAfter !== undefined) {
+      this.heldGlobal++;
+      this.heldUntil = heldUntilAfter;
     }
     if (t.flags[c]! & F_ALG_RELATED) this.parentKeys.delete(c);
     t.free(c);
+  }
+
+  /** Release counts held by restarted entries once the clock has moved on (the sweep ran). */
+  private releaseHeld(now: number): void {
+    if (this.heldGlobal === 0 || now <= this.heldUntil) return;
+    for (const zl of this.heldLimits) if (this.zoneLimits.get(zl.zone) === zl) zl.count--;
+    this.heldLimits.length = 0;
+    this.heldGlobal = 0;
   }
 
   /**
@@ -453,6 +482,7 @@ export class Conntrack {
    */
   sweep(now: number): number {
     const t = this.table;
+    if (this.heldGlobal !== 0) this.releaseHeld(now);
     if (now < t.minExpiration) return 0;
     let n = 0;
     let min = Infinity;
@@ -472,6 +502,11 @@ export class Conntrack {
   /** `dpctl/flush-conntrack [zone=N]`: entries and their expectations; limits stay. */
   flush(zone?: number): void {
     const t = this.table;
+    // Flushing cleans force-expired entries too (`conntrack_flush` → `conn_clean`).
+    if (this.heldGlobal !== 0) {
+      this.heldUntil = -Infinity;
+      this.releaseHeld(0);
+    }
     for (let c = 0; c < t.cap; c++) {
       if (!(t.flags[c]! & F_LIVE)) continue;
       if (zone === undefined || metaZone(t.key[c * KEY_WORDS + K_META]!) === zone) this.remove(c);

@@ -193,6 +193,27 @@ describe('TCP closing both ways and reuse', () => {
     expect(d.md.origSport).toBe(40000);
   });
 
+  it('a reopening SYN holds the old entry\'s zone-limit count until the clock moves (OVS sweeper)', () => {
+    const d = handshake();
+    d.ct.setZoneLimit(0, 2);
+    d.commit(tcp('FA', 1001, 5001));
+    d.ct_(tcp('FA', 5001, 1002, { rev: true }));
+    d.commit(tcp('A', 1002, 5002));
+    expect(d.ct.getZoneLimit(0)!.count).toBe(0); // limit created after the entry: not counted
+    // Count a second connection, then reopen it: the restarted entry's count stays held.
+    expect(d.commit(tcp('S', 7000, 0, { sport: 41000 }))).toBe('new|trk');
+    d.ct_(tcp('SA', 8000, 7001, { sport: 41000, rev: true }));
+    d.commit(tcp('R', 7001, 0, { sport: 41000 }));
+    expect(d.commit(tcp('S', 9000, 0, { sport: 41000 }))).toBe('new|trk');
+    expect(d.ct.getZoneLimit(0)!.count).toBe(2); // the reopened entry + the held old one
+    expect(d.commit(tcp('S', 100, 0, { sport: 42000 }))).toBe('new|trk');
+    expect(d.conns().filter((c) => c.orig.sport === 42000)).toHaveLength(0); // refused: limit reached
+    d.now += 1;
+    expect(d.commit(tcp('S', 100, 0, { sport: 42000 }))).toBe('new|trk');
+    expect(d.conns().filter((c) => c.orig.sport === 42000)).toHaveLength(1); // released by the sweep
+    expect(d.ct.getZoneLimit(0)!.count).toBe(2);
+  });
+
   it('SYN while not closed: sender in SYN_SENT → new; established → window test', () => {
     const d = handshake();
     expect(d.commit(tcp('S', 1000, 0))).toBe('est|trk'); // retransmitted SYN, original ISN
