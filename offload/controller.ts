@@ -23,9 +23,11 @@
  *     (VerdictOutput.ct) and the input's tag for the output probe; a model output to
  *     PORT_CONTROLLER is not reinjected but recorded as a controller output of that tag.
  * Reason CONTROLLER is an output of the hardware (`controller` action), recorded with the
- * packet_in ct fields, without running the model. Reason 0 with a pending ping tag is a barrier
- * echo (below). Anything else that cannot be decoded is counted as malformed and logged; the
- * serve loop never dies on a PacketIn.
+ * packet_in ct fields, without running the model. Reason 0 is a barrier echo (a ping, below, or
+ * a probe ECHO) or, when nobody waits for its tag, a REPORT_DROP drop report (offload/probe.ts),
+ * counted. Anything else that cannot be decoded is counted as malformed and logged; the serve
+ * loop never dies on a PacketIn. `waitTag(tag)` resolves once a PacketIn with that tag has been
+ * served completely — what the bmv2 target waits for.
  *
  * ## TCP sequence tracking (documented choice)
  *
@@ -208,6 +210,8 @@ export interface ControllerStatus {
   controllerOutputs: number;
   packetOuts: number;
   malformedPacketIns: number;
+  /** Reason-0 PacketIns nobody waited for: REPORT_DROP drop reports (offload/probe.ts). */
+  dropReports: number;
   /** PacketIns lost to the device's full queue. */
   packetInsDropped: number;
   writes: { insert: number; modify: number; delete: number; rpcs: number };
@@ -231,6 +235,8 @@ export interface TagRecord {
   packetOuts: number;
   /** Model verdicts of the punts (slow path), in order. */
   verdicts: Verdict[];
+  /** The hardware dropped it and said so (REPORT_DROP). */
+  dropped: boolean;
 }
 
 const PUNT_NAMES = new Set<number>(PUNT_REASONS.map((r) => r.code));
@@ -250,10 +256,12 @@ export class SlowPathController {
   /** entry key → connection id (hits, idle notifications). */
   private readonly owner = new Map<string, number>();
   private readonly slowOnly = new Set<number>();
+  /** Per connection: signature of what its entries depend on, at the last successful sync. */
+  private readonly sigs = new Map<number, string>();
   private readonly lastHits = new Map<string, bigint>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly tags = new Map<number, TagRecord>();
-  private readonly pings = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly waiters = new Map<number, { resolve: () => void; reject: (e: Error) => void; cancel?: () => void }>();
   private pingSeq = 0;
   private serving: Promise<void> | undefined;
   private closed = false;
@@ -263,6 +271,7 @@ export class SlowPathController {
     controllerOutputs: 0,
     packetOuts: 0,
     malformed: 0,
+    dropReports: 0,
     writes: { insert: 0, modify: 0, delete: 0, rpcs: 0 },
     failures: { write: 0, tableFull: 0, alreadyExists: 0, deleteNotFound: 0, handler: 0, unsendable: 0, barrier: 0 },
     ageing: { expired: 0, refreshedByHits: 0, idleNotifications: 0, counterPolls: 0 },
@@ -340,7 +349,7 @@ export class SlowPathController {
   private record(tag: number): TagRecord {
     let r = this.tags.get(tag);
     if (!r) {
-      r = { punts: [], controllerOutputs: [], packetOuts: 0, verdicts: [] };
+      r = { punts: [], controllerOutputs: [], packetOuts: 0, verdicts: [], dropped: false };
       this.tags.set(tag, r);
       // Bounded: a harness takes its records step by step; a daemon never reads them.
       if (this.tags.size > 4096) this.tags.delete(this.tags.keys().next().value!);
@@ -350,12 +359,26 @@ export class SlowPathController {
 
   /** What the slow path did for `tag` since the last take (and forget it). */
   takeTag(tag: number): TagRecord {
-    const r = this.tags.get(tag) ?? { punts: [], controllerOutputs: [], packetOuts: 0, verdicts: [] };
+    const r = this.tags.get(tag) ?? { punts: [], controllerOutputs: [], packetOuts: 0, verdicts: [], dropped: false };
     this.tags.delete(tag);
     return r;
   }
 
   private async onPacketIn(pi: RawPacketIn): Promise<void> {
+    const tag = await this.handlePacketIn(pi);
+    // Whoever waits for this tag (a ping, an echo, a harness input) learns that its PacketIn
+    // has been served completely.
+    if (tag !== undefined) {
+      const w = this.waiters.get(tag);
+      if (w) {
+        this.waiters.delete(tag);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Serve one PacketIn; returns its tag when it carried one. */
+  private async handlePacketIn(pi: RawPacketIn): Promise<number | undefined> {
     this.st.packetIns++;
     const md = pi.metadata;
     if (!(pi.payload instanceof Uint8Array) || !md || typeof md !== 'object' || typeof md.reason !== 'bigint' || typeof md.tag !== 'bigint' || typeof md.ingress_port !== 'bigint') {
@@ -365,31 +388,28 @@ export class SlowPathController {
     }
     const m = decodePacketIn(md);
     if (m.reason === 0) {
-      const w = this.pings.get(m.tag);
-      if (w) {
-        this.pings.delete(m.tag);
-        w.resolve();
-        return;
+      // A ping or probe ECHO (barriers), or a REPORT_DROP drop report (offload/probe.ts).
+      if (!this.waiters.has(m.tag)) {
+        this.st.dropReports++;
+        this.record(m.tag).dropped = true;
       }
-      this.st.malformed++;
-      this.log(`PacketIn with reason 0 and unknown tag 0x${m.tag.toString(16)} (late ping?)`);
-      return;
+      return m.tag;
     }
     if (!PUNT_NAMES.has(m.reason)) {
       this.st.malformed++;
       this.log(`PacketIn with unknown punt reason ${m.reason} (tag 0x${m.tag.toString(16)})`);
-      return;
+      return m.tag;
     }
     if (m.reason === PUNT.CONTROLLER) {
       // An output of the hardware, not a punt: do not run the model again (offload/punt.ts).
       this.st.controllerOutputs++;
       this.record(m.tag).controllerOutputs.push({ port: PORT_CONTROLLER, bytes: pi.payload, ct: m.ct });
-      return;
+      return m.tag;
     }
     if (pi.payload.length === 0) {
       this.st.malformed++;
       this.log(`empty punted packet (reason ${puntReasonName(m.reason)}, tag 0x${m.tag.toString(16)})`);
-      return;
+      return m.tag;
     }
     this.st.punts[puntReasonName(m.reason)]!++;
     const rec = this.record(m.tag);
@@ -411,6 +431,7 @@ export class SlowPathController {
       this.st.packetOuts++;
       rec.packetOuts++;
     }
+    return m.tag;
   }
 
   /**
@@ -438,6 +459,19 @@ export class SlowPathController {
     return verdict;
   }
 
+  /**
+   * What `connectionEntries` depends on that can change during a connection's life, read from
+   * the tracker's columns without building a ConnInfo: TCP peer states, seen-reply/related
+   * flags, generic/ICMP state (idle timeout), mark and label. Undefined if the slot now holds
+   * another connection.
+   */
+  private connSig(id: number, slot: number): string | undefined {
+    const t = this.ct.table;
+    if (slot < 0 || slot >= t.cap || t.id[slot] !== id) return undefined;
+    const l = slot * 4;
+    return `${t.tstate[2 * slot]},${t.tstate[2 * slot + 1]},${t.flags[slot]},${t.pstate[slot]},${t.mark[slot]},${t.label[l]},${t.label[l + 1]},${t.label[l + 2]},${t.label[l + 3]}`;
+  }
+
   /** Current info of connection `id` in `slot`, or undefined if the slot now holds another. */
   private connInfo(id: number, slot: number): ConnInfo | undefined {
     const t = this.ct.table;
@@ -455,11 +489,19 @@ export class SlowPathController {
     const ins: { id: number; e: OffloadEntry }[] = [];
     for (const id of destroyed) {
       this.slowOnly.delete(id);
+      this.sigs.delete(id);
       const inst = this.installed.get(id);
       if (!inst) continue;
       for (const e of inst.entries.values()) dels.push({ id, e });
     }
     for (const [id, slot] of touched) {
+      // Fast path: nothing that connectionEntries reads changed since the last sync (the common
+      // case for a shadow update of a hardware-forwarded packet). Connections whose last write
+      // failed have no signature, so they are retried.
+      const sig = this.connSig(id, slot);
+      if (sig === undefined) continue;
+      if (this.sigs.get(id) === sig) continue;
+      this.sigs.set(id, sig);
       const info = this.connInfo(id, slot);
       if (!info) continue;
       const want = new Map(connectionEntries(info, this.plan).map((e) => [keyOf(e), e]));
@@ -481,7 +523,10 @@ export class SlowPathController {
       const fails = await this.apply('DELETE', dels.map((d) => d.e));
       dels.forEach((d, i) => {
         const f = fails.get(i);
-        if (f && f.code !== STATUS_NOT_FOUND) return; // still there: keep it in the books
+        if (f && f.code !== STATUS_NOT_FOUND) {
+          this.sigs.delete(d.id); // still there: keep it in the books, retry at the next touch
+          return;
+        }
         if (f) this.st.failures.deleteNotFound++;
         this.forget(d.id, d.e);
       });
@@ -492,8 +537,10 @@ export class SlowPathController {
       mods.forEach((m, i) => {
         // A failed MODIFY leaves stale hardware state: forget it so the next sync re-INSERTs
         // (ALREADY_EXISTS then turns into MODIFY again).
-        if (fails.get(i)) this.forget(m.id, m.e);
-        else this.remember(m.id, m.e);
+        if (fails.get(i)) {
+          this.forget(m.id, m.e);
+          this.sigs.delete(m.id);
+        } else this.remember(m.id, m.e);
       });
     }
     // INSERT phase.
@@ -521,6 +568,7 @@ export class SlowPathController {
       const undo: { id: number; e: OffloadEntry }[] = [];
       for (const id of full) {
         this.slowOnly.add(id);
+        this.sigs.delete(id);
         const inst = this.installed.get(id);
         if (inst) for (const e of inst.entries.values()) undo.push({ id, e });
       }
@@ -681,7 +729,7 @@ export class SlowPathController {
     try {
       this.device.packetOut(new Uint8Array(60), packetOutDirect(this.plan.config.cpuPort, undefined, tag));
     } catch (e) {
-      this.pings.get(tag)?.reject(e as Error);
+      this.waiters.get(tag)?.reject(e as Error);
     }
     return done;
   }
@@ -692,23 +740,42 @@ export class SlowPathController {
    * the echo can arrive. Rejects after `pingTimeoutMs`.
    */
   waitEcho(tag: number, what = 'echo', hint = 'does the program keep the probe ECHO path of offload/probe.ts?'): Promise<void> {
+    return this.waitTag(tag, what, hint);
+  }
+
+  /** Stop waiting for `tag` (its outcome came another way); the promise stays pending. */
+  cancelWait(tag: number): void {
+    const w = this.waiters.get(tag);
+    if (w) {
+      this.waiters.delete(tag);
+      w.cancel?.();
+    }
+  }
+
+  /**
+   * Resolve once a PacketIn carrying `tag` has been served completely (a punt: model run,
+   * entries written, PacketOuts sent; a `controller` output recorded; a reason-0 echo, ping or
+   * drop report). Register before the PacketIn can arrive. Rejects after `pingTimeoutMs`.
+   */
+  waitTag(tag: number, what = 'PacketIn', hint = 'no PacketIn with this tag was served'): Promise<void> {
     if (this.closed) return Promise.reject(new ControllerError('CTO_CONTROLLER_CLOSED', 'controller closed'));
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pings.delete(tag);
+        this.waiters.delete(tag);
         this.st.failures.barrier++;
         reject(new ControllerError('CTO_CONTROLLER_BARRIER', `${what} 0x${tag.toString(16)} not echoed within ${this.pingTimeoutMs} ms (${hint})`));
       }, this.pingTimeoutMs);
-      this.pings.set(tag, {
+      this.waiters.set(tag, {
         resolve: () => {
           clearTimeout(timer);
           resolve();
         },
         reject: (e) => {
           clearTimeout(timer);
-          this.pings.delete(tag);
+          this.waiters.delete(tag);
           reject(e);
         },
+        cancel: () => clearTimeout(timer),
       });
     });
   }
@@ -756,6 +823,7 @@ export class SlowPathController {
       this.owner.clear();
       this.lastHits.clear();
       this.slowOnly.clear();
+      this.sigs.clear();
       this.tags.clear();
       this.engine.reset();
       this.now = 0;
@@ -780,6 +848,7 @@ export class SlowPathController {
       controllerOutputs: this.st.controllerOutputs,
       packetOuts: this.st.packetOuts,
       malformedPacketIns: this.st.malformed,
+      dropReports: this.st.dropReports,
       packetInsDropped: this.device.packetIns.dropped ?? 0,
       writes: { ...this.st.writes },
       failures: { ...this.st.failures },
@@ -796,8 +865,8 @@ export class SlowPathController {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const [tag, w] of this.pings) {
-      this.pings.delete(tag);
+    for (const [tag, w] of this.waiters) {
+      this.waiters.delete(tag);
       w.reject(new ControllerError('CTO_CONTROLLER_CLOSED', 'controller closed while a barrier was pending'));
     }
     await this.chain.catch(() => undefined);

@@ -23,7 +23,7 @@ import {
   type Stmt,
   type TableDecl,
 } from './p4ast.js';
-import { PACKET_IN_FIELDS, PACKET_OUT_DIRECT, PACKET_OUT_FIELDS, PROBE_F_ECHO, PROBE_F_OUTPUT, PROBE_F_PACKET_OUT, PROBE_FIELDS, PROBE_MAGIC, PROBE_VERSION } from './probe.js';
+import { PACKET_IN_FIELDS, PACKET_OUT_DIRECT, PACKET_OUT_FIELDS, PROBE_F_ECHO, PROBE_F_OUTPUT, PROBE_F_REPORT_DROP, PROBE_F_PACKET_OUT, PROBE_FIELDS, PROBE_MAGIC, PROBE_VERSION } from './probe.js';
 import { PUNT, PUNT_REASONS, type PuntReasonName } from './punt.js';
 
 export const INGRESS = 'CtIngress';
@@ -168,6 +168,7 @@ function headers(cfg: OffloadConfig): Decl[] {
         { type: 'ct_fields_t', name: 'punt_ct' },
         bits('drop_all', 1),
         bits('direct', 1, 'PacketOut DIRECT: no pipeline'),
+        bits('report_drop', 1, 'input probe flag REPORT_DROP: a drop goes to the CPU as a reason-0 PacketIn'),
         bits('tag', 32, 'probe tag of the input'),
         bits('cpu_reason', 8),
         { type: 'ct_fields_t', name: 'cpu_ct' },
@@ -535,11 +536,13 @@ function ingress(plan: Plan): ControlDecl {
     assign('meta.drop_all', '0'),
     assign('meta.direct', '0'),
     assign('meta.cached', '0'),
+    assign('meta.report_drop', '0'),
     ...clearCt('meta.ct'),
     ...(cfg.probe
       ? [
           iff('hdr.probe.isValid()', [
             assign('meta.tag', 'hdr.probe.tag'),
+            iff(`(hdr.probe.flags & ${hex(PROBE_F_REPORT_DROP, 2)}) != 0`, [assign('meta.report_drop', '1')]),
             iff(`(hdr.probe.flags & ${hex(PROBE_F_ECHO, 2)}) != 0`, [
               comment('ECHO (offload/probe.ts): straight to the CPU as a reason-0 PacketIn, an ordering barrier for the harness'),
               assign('meta.direct', '1'),
@@ -578,7 +581,9 @@ function ingress(plan: Plan): ControlDecl {
         'meta.punt != 0',
         [assign('standard_metadata.egress_spec', 'CPU_PORT'), assign('meta.cpu_reason', 'meta.punt'), assign('meta.cpu_ct', 'meta.punt_ct')],
         [
-          iff('meta.drop_all == 1 || meta.out_count == 0', [call('mark_to_drop(standard_metadata)')], [
+          iff('meta.drop_all == 1 || meta.out_count == 0', [
+            iff('meta.report_drop == 1', [comment('REPORT_DROP (offload/probe.ts): the harness learns of the drop'), assign('standard_metadata.egress_spec', 'CPU_PORT'), assign('meta.cpu_reason', '0')], [call('mark_to_drop(standard_metadata)')]),
+          ], [
             iff(
               'meta.out_port == CPU_PORT',
               [assign('standard_metadata.egress_spec', 'CPU_PORT'), assign('meta.cpu_reason', 'PUNT_CONTROLLER'), assign('meta.punt_stage', '0'), assign('meta.cpu_ct', 'meta.out_ct')],

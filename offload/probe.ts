@@ -11,7 +11,7 @@
  * |--------|------|----------|---------|
  * | 0      | 2    | magic    | 0x6374 ("ct") |
  * | 2      | 1    | version  | 1 |
- * | 3      | 1    | flags    | bit 0 OUTPUT (set by the switch on every output), bit 1 PACKET_OUT (output came from a PacketOut DIRECT, i.e. the slow path), bit 2 ECHO (input only: see below) |
+ * | 3      | 1    | flags    | bit 0 OUTPUT (set by the switch on every output), bit 1 PACKET_OUT (output came from a PacketOut DIRECT, i.e. the slow path), bit 2 ECHO, bit 3 REPORT_DROP (input only: see below) |
  * | 4      | 4    | tag      | harness tag of the input packet, copied to every output and to the packet_in |
  * | 8      | 1    | ct_state | ct_state bits of the packet at output time (0 = untracked) |
  * | 9      | 1    | reserved | 0 |
@@ -33,6 +33,12 @@
  * one queue per egress port, so the echo's PacketIn comes behind the input's punt, and its
  * arrival also proves the stream is registered (output produced while no stream is registered
  * is discarded, doc §5.3).
+ *
+ * Drop report (harness only): an input probe with flag REPORT_DROP makes a drop visible — instead
+ * of being dropped, the packet goes to the CPU port as a reason-0 PacketIn with its tag. With
+ * it, every harness input has exactly one outcome the bmv2 target can wait for: one hardware
+ * output (decided whole, at most one output), one PacketIn (a punt, a `controller` output, or
+ * this drop report).
  *
  * ## packet_out (controller → switch)
  *
@@ -65,6 +71,8 @@ export const PROBE_F_OUTPUT = 0x01;
 export const PROBE_F_PACKET_OUT = 0x02;
 /** Input only: send the frame to the CPU port as a reason-0 PacketIn with the tag (harness ordering barrier). */
 export const PROBE_F_ECHO = 0x04;
+/** Input only: report a drop as a reason-0 PacketIn with the tag instead of dropping silently. */
+export const PROBE_F_REPORT_DROP = 0x08;
 
 export const PACKET_OUT_DIRECT = 0;
 export const PACKET_OUT_PIPELINE = 1;

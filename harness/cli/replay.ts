@@ -38,8 +38,8 @@ lookup, i.e. the last ct(table=T) it went through; "-" when none) and outputs.
   --in-port N      ingress port for every packet (default: the capture's port; 0 for pcap)
   --json           one JSON object per packet (JSON Lines) with all lookups and ct() calls
   --trace          add the pipeline's step-by-step trace of each packet (model target)
-  --target NAME    model (default) or ovs (Open vSwitch 3.1's own conntrack, run privately
-                   with the dummy datapath)
+  --target NAME    model (default), ovs (Open vSwitch 3.1's own conntrack, run privately
+                   with the dummy datapath) or bmv2 (generated offload program + controller)
   -h, --help       this text
 
 Exit status: 0 ok, 2 bad file, policy or option (the message names file and line:column or
@@ -67,7 +67,6 @@ export function registerReplayTarget(name: string, factory: ReplayTargetFactory)
 
 /** Targets known by name but provided by later work: a clear message instead of "unknown". */
 const PLANNED: Record<string, string> = {
-  bmv2: 'the bmv2 replay target is not available in this build yet; use --target model',
 };
 
 async function replayOnTarget(factory: ReplayTargetFactory, policyText: string, source: string, records: CaptureRecord[], inPort: number | undefined): Promise<ReplayRow[]> {

@@ -82,6 +82,11 @@ export class StepStream {
     return new Bmv2StreamError(`dataplane PacketStream ended: ${grpc.status[st.code] ?? st.code}${st.details ? `: ${st.details}` : ''}`, st.code);
   }
 
+  /** The RPC has ended (OK, error or deadline): no more writes. */
+  get isEnded(): boolean {
+    return this.status !== undefined;
+  }
+
   async write(id: bigint, port: number, frame: Uint8Array): Promise<void> {
     const f = this.failure();
     if (f) throw f;

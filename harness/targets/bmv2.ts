@@ -17,42 +17,43 @@
  * static entries and starts a fresh controller whose model clock is at 0.
  *
  * ## send(step) — exact attribution, no sleeps
- * An input has exactly one of three outcomes in the generated program (offload/p4gen.ts: a
- * packet is decided whole in hardware or punted whole; at most one hardware output, and a
- * `controller` output goes to the CPU port instead): one hardware dataplane output, one PacketIn
- * (a punt, or a `controller` output), or nothing (dropped). The protocol:
+ * The input carries an input probe with tag T and flag REPORT_DROP (offload/probe.ts). In the
+ * generated program it then has exactly one outcome (offload/p4gen.ts: a packet is decided whole
+ * in hardware or punted whole; at most one hardware output; a `controller` output goes to the
+ * CPU port; a drop is reported to the CPU): one hardware dataplane output, or one PacketIn with
+ * tag T (punt, `controller` output, or drop report). The protocol:
  * 1. `controller.advance(step.time)`: expired model connections are deleted from hardware.
- * 2. On the dataplane PacketStream (opened if none is open) write the input with an input probe
- *    carrying tag T, then an ECHO probe packet (offload/probe.ts) on the same port, which the
- *    program sends straight to the CPU port as a reason-0 PacketIn.
+ * 2. Write the input on the dataplane PacketStream (opened if none is open; kept open across
+ *    steps and replaced every minute).
  * 3. Wait for the first of:
- *    a. a hardware output tagged T: the step is complete (nothing else can follow). The stream
- *       stays open for the next step (the echo just goes to the controller);
- *    b. the echo's PacketIn served by the controller. bmv2 has one ingress thread fed in order
- *       and one queue per egress port, so the echo's PacketIn is behind the input's punt or
- *       `controller` output on the CPU port and on the P4Runtime stream, and PacketIns are served
- *       one at a time: the punt has been served — model run, entries written, PacketOuts sent.
- *       The echo having been read from our stream also proves the stream is registered, so
- *       PacketOut outputs reach us (doc §5.3: output without a stream is discarded). Then, if
- *       PacketOuts were sent, `controller.barrier()` (a DIRECT PacketOut to the CPU port, echoed
- *       as a PacketIn): PI injects stream messages in order, so every PacketOut has passed
- *       ingress; and finally the stream is half-closed and OK awaited: bmv2's drain barrier,
- *       every output of every packet alive in bmv2 (slow-path outputs, or none: a drop) has been
- *       received.
+ *    a. a hardware output tagged T: the step is complete, nothing else can follow;
+ *    b. the controller has served the PacketIn tagged T (`controller.waitTag`): for a punt the
+ *       model has run, the entries are written and the PacketOuts sent on the P4Runtime stream.
+ *       If PacketOuts were sent, `controller.barrier()` — a DIRECT PacketOut to the CPU port,
+ *       echoed as a PacketIn: PI injects stream messages in order, so every PacketOut has passed
+ *       ingress — then the stream is half-closed and OK awaited: bmv2's drain barrier, every
+ *       output of every packet alive in bmv2 has been received. The stream was registered
+ *       before the PacketOuts were injected (it carried the input), so none of their outputs is
+ *       discarded (doc §5.3: output produced while no stream is open is discarded).
  * 4. Outputs are attributed by the probe TAG, never by dataplane id (bmv2 mislabels ids when a
  *    PacketOut is injected concurrently, doc §5.3); the probe is stripped. Outputs with another
  *    tag are counted in `stats.strayOutputs` (an attribution failure to investigate).
  * 5. Exact ageing: an input the hardware decided (no punt) is replayed into the controller's
  *    model as a shadow update (offload/controller.ts "Clock and ageing").
- * In flight: the input, its echo and the slow path's reinjections (≤ 32 per port, doc §5.3).
+ * In flight: the input and the slow path's reinjections (≤ 32 per port, doc §5.3). A program
+ * that breaks the one-outcome rule (hand-modified artifacts) makes a step fail after
+ * `stepTimeoutMs` instead of hanging; the load-time check sends a probe ECHO (the program must
+ * keep the ECHO and REPORT_DROP paths).
  *
  * ## Expected offload relaxations (rows for harness/exceptions.ts)
  * - `bmv2-hw-no-tcp-seq-chk`: an offloaded TCP connection's packet without SYN/FIN/RST is
  *   decided by its entry without window checks: reference inv, bmv2 forwards with est.
  * - `bmv2-no-length-checksum-validation`: no IP length / L4 length / L4 checksum validation in
- *   the data plane (offload/p4gen.ts design notes): reference inv, bmv2 forwards with est.
+ *   the data plane (offload/p4gen.ts design notes): reference inv, bmv2 forwards (entry state).
  * - `bmv2-tcp-seq-chk-disabled` (only with `tcpSeqCheck: false`): OVS ct-disable-tcp-seq-chk
  *   semantics in the slow path too; excused iff the reference with tcpSeqCheck off agrees.
+ * - `bmv2-lookups-not-observed`: Verdict.lookups is empty (below).
+ * The rows, with their predicates, are in ./bmv2-exceptions.ts.
  *
  * ## Verdict
  * - outputs: hardware and slow-path outputs as received (dataplane arrival order), each with
@@ -65,8 +66,8 @@
  *   hit's fields after ct(table=T). The comparator should compare output bytes, ports and ct.
  * - lookups: always EMPTY — the hardware cannot report per-lookup ct fields (only the probe at
  *   output time). The comparator must skip the lookup-* kinds for this target
- *   (`Bmv2Target.observesLookups === false`); the ct fields reach the comparison through the
- *   outputs' probes instead.
+ *   (`Bmv2Target.observesLookups === false`, or the `bmv2-lookups-not-observed` row); the ct
+ *   fields reach the comparison through the outputs' probes instead.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -81,6 +82,7 @@ import {
   p4runtimeDevice,
   PROBE_F_ECHO,
   PROBE_F_PACKET_OUT,
+  PROBE_F_REPORT_DROP,
   resolveConfig,
   toUpdates,
   type ControllerStatus,
@@ -150,6 +152,9 @@ const ECHO_FRAME = (() => {
 })();
 /** Echo tags live below the controller's ping tags (0xfff00000…) and above input tags. */
 const ECHO_TAG_BASE = 0xffe00000;
+/** gRPC deadline of one dataplane stream, and the age at which a kept-open stream is replaced. */
+const STREAM_DEADLINE_MS = 600_000;
+const STREAM_ROTATE_MS = 60_000;
 const MAX_INPUT_TAG = 0xffdfffff;
 
 /** `ctoffload.entries.json` (bigints as decimal strings) → entries. */
@@ -276,6 +281,11 @@ export class Bmv2Target implements Target {
       const prog = await this.buildProgram(policy);
       await this.teardownSession();
       if (!this.sw || !this.sw.running) {
+        // A dead switch's channels point at its old addresses: drop them with it.
+        this.channel?.close();
+        this.channel = undefined;
+        this.dp?.close();
+        this.dp = undefined;
         this.sw = await Bmv2Switch.start({ cpuPort: this.cfg.cpuPort, packetIo: 'dataplane', logLevel: this.opts.logLevel ?? 'warn' });
       }
       const sw = this.sw;
@@ -338,7 +348,6 @@ export class Bmv2Target implements Target {
 
       const tag = this.nextTag;
       this.nextTag = this.nextTag >= MAX_INPUT_TAG ? 1 : this.nextTag + 1;
-      const echo = this.echoTag();
       const outputs: VerdictOutput[] = [];
       let hwOutput: (() => void) | undefined;
       const hwDone = new Promise<'hw'>((resolve) => (hwOutput = () => resolve('hw')));
@@ -355,29 +364,30 @@ export class Bmv2Target implements Target {
         outputs.push({ port: o.port, bytes: d.frame.slice(), ct: { state: d.probe.state, zone: d.probe.zone, mark: d.probe.mark, label: d.probe.label } });
         if (fromHw) hwOutput!();
       };
+      // The stream's gRPC deadline (STREAM_DEADLINE_MS) bounds its life: rotate well before.
+      if (this.stream?.stream.isEnded) this.cancelStream(); // e.g. idle past its deadline
+      else if (this.stream && Date.now() - this.stream.opened > STREAM_ROTATE_MS) await this.closeStream();
       const { stream: s, failed } = this.openStream();
-      let viaHardware = false;
       try {
-        const echoed = ctl.waitEcho(echo, `echo of step ${this.stats.steps}`);
-        echoed.catch(() => undefined);
-        await s.write(1n, step.port, addInputProbe(step.frame, tag));
-        await s.write(2n, step.port, encodeProbe({ flags: PROBE_F_ECHO, tag: echo, state: 0, zone: 0, mark: 0, label: 0n }, ECHO_FRAME));
-        // Either a hardware output of the input arrives — then the hardware decided it whole
-        // (a punt emits nothing, and the hardware emits at most one output, a `controller`
-        // output going to the CPU instead: offload/p4gen.ts), so nothing else can follow and
-        // the stream stays open for the next step — or the echo's PacketIn is served, after the
-        // input's punt if any: entries written, PacketOuts sent on the P4Runtime stream.
-        viaHardware = (await Promise.race([hwDone, echoed.then(() => 'echo' as const), failed])) === 'hw';
-        if (!viaHardware) {
+        // Exactly one outcome per input (see top): a hardware output, or one PacketIn with tag
+        // T (punt, `controller` output, REPORT_DROP drop report) served by the controller.
+        const served = ctl.waitTag(tag, `outcome of step ${this.stats.steps}`, 'no hardware output and no PacketIn: does the program keep the REPORT_DROP path of offload/probe.ts?');
+        served.catch(() => undefined);
+        await s.write(1n, step.port, encodeProbe({ flags: PROBE_F_REPORT_DROP, tag, state: 0, zone: 0, mark: 0, label: 0n }, step.frame));
+        const how = await Promise.race([hwDone, served.then(() => 'slow' as const), failed]);
+        if (how === 'hw') ctl.cancelWait(tag);
+        else {
           const sent = ctl.packetOutsSent;
           if (sent > this.lastPacketOuts) {
-            // PI injects stream messages in order: this ping's echo means every PacketOut has
-            // passed ingress, so the drain barrier below covers their outputs.
+            // The punt's PacketOuts were sent before its PacketIn counted as served. PI injects
+            // stream messages in order: this ping's echo means every PacketOut has passed
+            // ingress; then the drain barrier delivers their outputs. The stream was registered
+            // (it carried the input), so none is discarded.
             await Promise.race([ctl.barrier(), failed]);
             this.stats.pings++;
+            await this.closeStream();
           }
           this.lastPacketOuts = sent;
-          await this.closeStream();
         }
       } catch (e) {
         this.cancelStream();
@@ -396,20 +406,25 @@ export class Bmv2Target implements Target {
   /** Output handler of the current step (outputs outside a step are stray). */
   private onOutput: ((o: { port: number; packet: Uint8Array }) => void) | undefined;
   /** The dataplane stream, kept open across steps decided in hardware (see send()). */
-  private stream: { stream: StepStream; failed: Promise<never> } | undefined;
+  private stream: { stream: StepStream; failed: Promise<never>; opened: number } | undefined;
 
-  private openStream(): { stream: StepStream; failed: Promise<never> } {
+  private openStream(): { stream: StepStream; failed: Promise<never>; opened: number } {
     if (this.stream) return this.stream;
-    const stream = new StepStream(this.dp!, this.sw!.deviceId, (o) => {
-      if (this.onOutput) this.onOutput(o);
-      else {
-        this.stats.strayOutputs++;
-        this.opts.log?.(`stray dataplane output on port ${o.port} outside a step`);
-      }
-    });
+    const stream = new StepStream(
+      this.dp!,
+      this.sw!.deviceId,
+      (o) => {
+        if (this.onOutput) this.onOutput(o);
+        else {
+          this.stats.strayOutputs++;
+          this.opts.log?.(`stray dataplane output on port ${o.port} outside a step`);
+        }
+      },
+      STREAM_DEADLINE_MS,
+    );
     const failed = stream.whenFailed();
     failed.catch(() => undefined);
-    this.stream = { stream, failed };
+    this.stream = { stream, failed, opened: Date.now() };
     return this.stream;
   }
 

@@ -87,6 +87,7 @@ describeWithTools('bmv2 target vs model on generated traffic', TOOLS, () => {
     }
     process.stderr.write(`\n[bmv2 prop, tcpSeqCheck on] ${RUNS} traces: ${JSON.stringify(n)}; ${bmv2.stats.puntedSteps} punted steps, ${bmv2.stats.hardwareOutputs} hardware outputs, ${bmv2.stats.slowPathOutputs} slow-path outputs\n`);
     expect(bmv2.stats.strayOutputs).toBe(0);
+    expect(bmv2.stats.resetLeftovers).toBe(0);
     expect(bmv2.stats.hardwareOutputs).toBeGreaterThan(0);
   }, 120_000);
 
