@@ -21,6 +21,7 @@ import { EXCEPTIONS } from '../exceptions.js';
 import { checkReport, type PropertyReport } from '../report/index.js';
 import { runConformance, type Progress, type TargetFactory } from '../runner/index.js';
 import { ModelTarget } from '../targets/model.js';
+import { createBmv2Target } from '../targets/bmv2.js';
 import { OvsTarget } from '../targets/ovs/index.js';
 import type { Target } from '../targets/target.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, reportError } from './command.js';
@@ -40,6 +41,8 @@ target, compares them packet by packet and shrinks the first disagreement to a m
   --replay FILE     replay a counterexample-N.json (or the first of a report.json)
   --report DIR      write report.json, report.html, junit.xml, traces.jsonl and
                     counterexample-N.{json,pcapng} to DIR (kept up to date while running)
+  --artifacts DIR   with --target bmv2: use this prebuilt or hand-modified artifact set (what
+                    'ctoffload generate --out DIR' writes) instead of generating one
   --jobs N          parallel target instances for the search (default 1); the first failing
                     trace, its shrinking and the path do not depend on N
   --traffic FILE    traffic options as JSON (harness/arbitraries TrafficOptions); must be given
@@ -78,20 +81,15 @@ function toolPath(cmd: string): string | null {
   }
 }
 
-/** The bmv2 target module, once someone has written it (harness/targets/bmv2/index.ts or bmv2.ts). */
-async function bmv2Factory(): Promise<TargetFactory> {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const candidates = [join(here, '..', 'targets', 'bmv2', `index${ext}`), join(here, '..', 'targets', `bmv2${ext}`)];
-  const specs = ['../targets/bmv2/index.js', '../targets/bmv2.js'];
-  const k = candidates.findIndex((p) => existsSync(p));
-  if (k < 0) throw new ConformanceCliError('--target bmv2: the bmv2 target is not available yet (no harness/targets/bmv2 module in this build); use --target ovs');
-  const spec = specs[k]!;
-  const mod = (await import(spec)) as Record<string, unknown>;
-  const cls = mod.Bmv2Target as { create?: () => Promise<Target> } | undefined;
-  const fn = (mod.createBmv2Target ?? cls?.create?.bind(cls)) as (() => Promise<Target>) | undefined;
-  if (typeof fn !== 'function') throw new ConformanceCliError(`--target bmv2: ${spec} exports neither Bmv2Target.create() nor createBmv2Target()`);
-  return fn;
+/** bmv2 running the generated offload program (or `--artifacts DIR`) with the slow-path controller. */
+function bmv2Factory(artifacts: string | undefined): TargetFactory {
+  if (!process.env.CTOFFLOAD_BMV2 && !toolPath('simple_switch_grpc')) {
+    throw new ConformanceCliError('--target bmv2: simple_switch_grpc not found in PATH (or CTOFFLOAD_BMV2); build p4lang/behavioral-model with PI (--with-pi) and p4lang/p4c (p4c-bm2-ss), see README "Prerequisites"');
+  }
+  if (!artifacts && !process.env.CTOFFLOAD_P4C && !toolPath('p4c-bm2-ss')) {
+    throw new ConformanceCliError('--target bmv2: p4c-bm2-ss not found in PATH (or CTOFFLOAD_P4C) to compile the generated program; build p4lang/p4c, or pass --artifacts DIR with a prebuilt program');
+  }
+  return () => createBmv2Target(artifacts ? { artifacts } : {});
 }
 
 interface ReplayInput {
@@ -202,7 +200,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
       args: argv, strict: true, allowPositionals: false,
       options: {
         target: { type: 'string' }, policy: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' },
-        replay: { type: 'string' }, report: { type: 'string' }, jobs: { type: 'string' }, traffic: { type: 'string' },
+        replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, traffic: { type: 'string' },
         'packet-timeout': { type: 'string' }, 'shrink-time': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -254,7 +252,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
         }
         target = () => OvsTarget.create({ configFor: (p) => parsePolicy(p.text, p.source) });
       } else if (name === 'bmv2') {
-        target = await bmv2Factory();
+        target = bmv2Factory(values.artifacts);
       } else if (name === 'model') {
         target = async () => new ModelTarget(new PipelineEngine());
       } else {
