@@ -492,6 +492,12 @@ export class SlowPathController {
       this.sigs.delete(id);
       const inst = this.installed.get(id);
       if (!inst) continue;
+      // FAULT(keepStaleEntries), selftest only (./faults.ts): an expired connection's entries
+      // stay in hardware (and are forgotten by the books, as if deleted).
+      if (this.plan.faults?.keepStaleEntries) {
+        this.installed.delete(id);
+        continue;
+      }
       for (const e of inst.entries.values()) dels.push({ id, e });
     }
     for (const [id, slot] of touched) {

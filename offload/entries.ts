@@ -145,7 +145,8 @@ export function connectionEntries(conn: ConnInfo, plan: Plan, opts: ConnectionEn
   const replyState = CS_TRACKED | rel | CS_ESTABLISHED | CS_REPLY_DIR;
   const ttlNs = BigInt(Math.round(opts.idleTimeoutMs ?? defaultIdleTimeoutMs(conn))) * 1_000_000n;
   const dirs: [string, TupleInfo, number][] = [['orig', conn.orig, origState]];
-  if (established) dirs.push(['reply', conn.reply, replyState]);
+  // FAULT(noReplyEntry), selftest only (./faults.ts): the reply tuple gets the orig state.
+  if (established) dirs.push(['reply', conn.reply, plan.faults?.noReplyEntry ? origState : replyState]);
   const out: OffloadEntry[] = [];
   for (const ct of plan.ctTables) {
     if (!ct.zones.includes(conn.zone)) continue;
@@ -153,7 +154,8 @@ export function connectionEntries(conn: ConnInfo, plan: Plan, opts: ConnectionEn
       out.push({
         table: qualify(ct.name),
         spec: {
-          match: ctKey(conn, tuple),
+          // FAULT(ignoreZone), selftest only (./faults.ts): every zone's entries under zone 0.
+          match: ctKey(conn, tuple, plan.faults?.ignoreZone ? 0 : conn.zone),
           action: qualify('ct_hit'),
           params: { state: BigInt(state), mark: BigInt(conn.mark >>> 0), label: conn.label },
           idleTimeoutNs: ttlNs,

@@ -18,3 +18,4 @@ export * from './probe.js';
 export * from './generate.js';
 export * from './controller.js';
 export * from './controller-p4rt.js';
+export * from './faults.js';

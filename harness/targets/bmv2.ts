@@ -88,6 +88,7 @@ import {
   type ControllerStatus,
   type OffloadConfig,
   type OffloadEntry,
+  type OffloadFaults,
   type OffloadProgram,
   type Plan,
 } from '../../offload/index.js';
@@ -127,6 +128,11 @@ export interface Bmv2TargetOptions {
   log?: (msg: string) => void;
   /** Switch log level; default 'warn'. */
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'off';
+  /**
+   * Deliberate offload defects for `ctoffload selftest` only (offload/faults.ts); off by
+   * default, never read from a config or manifest. Not allowed with `artifacts`.
+   */
+  faults?: OffloadFaults;
 }
 
 export interface Bmv2TargetStats {
@@ -253,8 +259,9 @@ export class Bmv2Target implements Target {
   }
 
   private async buildProgram(policy: PolicySource): Promise<LoadedProgram> {
-    const prog: OffloadProgram = compileOffload(policy.text, policy.source, this.cfg);
+    const prog: OffloadProgram = compileOffload(policy.text, policy.source, this.cfg, this.opts.faults);
     const dir = this.opts.artifacts;
+    if (dir && this.opts.faults) throw new Bmv2TargetError('faults (selftest) cannot be injected into prebuilt artifacts');
     if (dir) {
       const read = (f: string): Buffer => {
         try {
