@@ -38,20 +38,28 @@ export function describeWithTools(
   body: () => void,
 ): void {
   const missing = tools.filter((t) => !findTool(t.cmd, t.env));
-  if (missing.length === 0) {
+  describeWhen(name, missing.length ? missing.map((t) => `${t.cmd} (${t.install})`).join(', ') : null, body);
+}
+
+/**
+ * The one gate behind describeWithTools, also for inputs that are not commands (reference
+ * files): `missing` null runs the suite; otherwise one loud line and a skipped suite, or, when
+ * the input is required by CTOFFLOAD_REQUIRE_TARGETS=1 (`requiredByTargets`, default true), a
+ * failing test naming what is missing. Optional references pass `requiredByTargets: false`.
+ */
+export function describeWhen(name: string, missing: string | null, body: () => void, opts: { requiredByTargets?: boolean } = {}): void {
+  if (missing === null) {
     describe(name, body);
     return;
   }
-  const what = missing.map((t) => `${t.cmd} (${t.install})`).join(', ');
-  if (requireTargets) {
+  if (requireTargets && opts.requiredByTargets !== false) {
     describe(name, () => {
-      it(`requires ${what}`, () => {
-        throw new Error(`CTOFFLOAD_REQUIRE_TARGETS=1 but missing: ${what}`);
+      it(`requires ${missing}`, () => {
+        throw new Error(`CTOFFLOAD_REQUIRE_TARGETS=1 but missing: ${missing}`);
       });
     });
     return;
   }
-  process.stderr.write(`\n*** SKIPPED "${name}": missing ${what} ***\n`);
+  process.stderr.write(`\n*** SKIPPED "${name}": missing ${missing} ***\n`);
   describe.skip(name, body);
 }
-
