@@ -73,6 +73,18 @@ export function icmpPortWord(type: number, code: number, id: number): number {
   return ((type << 24) | (code << 16) | id) >>> 0;
 }
 
+/** Source words at 1..4, destination words at 6..9 (K_SRC/K_DST layout); inlined by V8. */
+function setEndpoints(k: Uint32Array, s: Uint32Array, d: Uint32Array): void {
+  k[1] = s[0]!;
+  k[2] = s[1]!;
+  k[3] = s[2]!;
+  k[4] = s[3]!;
+  k[6] = d[0]!;
+  k[7] = d[1]!;
+  k[8] = d[2]!;
+  k[9] = d[3]!;
+}
+
 /**
  * Fill `k` (KEY_WORDS at offset 0) from a trackable packet (`pkt.ctStatus === CT_OK`) and
  * return true when the packet is an ICMP/ICMPv6 error (`related`): then the key is the
@@ -85,16 +97,7 @@ export function extractKey(pkt: PacketView, zone: number, k: Uint32Array): boole
     const p = pkt.innerProto;
     k[K_META] = metaOf(zone, p, v6);
     // Reversed: the quoted packet's destination becomes our source.
-    const s = pkt.innerDst;
-    const d = pkt.innerSrc;
-    k[1] = s[0]!;
-    k[2] = s[1]!;
-    k[3] = s[2]!;
-    k[4] = s[3]!;
-    k[6] = d[0]!;
-    k[7] = d[1]!;
-    k[8] = d[2]!;
-    k[9] = d[3]!;
+    setEndpoints(k, pkt.innerDst, pkt.innerSrc);
     if (p === IPPROTO_TCP || p === IPPROTO_UDP) {
       k[K_SPORT] = pkt.innerDport;
       k[K_DPORT] = pkt.innerSport;
@@ -110,16 +113,7 @@ export function extractKey(pkt: PacketView, zone: number, k: Uint32Array): boole
   }
   const p = pkt.ipProto;
   k[K_META] = metaOf(zone, p, v6);
-  const s = pkt.src;
-  const d = pkt.dst;
-  k[1] = s[0]!;
-  k[2] = s[1]!;
-  k[3] = s[2]!;
-  k[4] = s[3]!;
-  k[6] = d[0]!;
-  k[7] = d[1]!;
-  k[8] = d[2]!;
-  k[9] = d[3]!;
+  setEndpoints(k, pkt.src, pkt.dst);
   if (p === IPPROTO_TCP || p === IPPROTO_UDP) {
     k[K_SPORT] = pkt.sport;
     k[K_DPORT] = pkt.dport;
