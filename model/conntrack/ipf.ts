@@ -252,16 +252,7 @@ function divRoundUp(x: number, y: number): number {
 }
 
 function copyMd(dst: CtMeta, src: CtMeta): void {
-  dst.state = src.state;
-  dst.zone = src.zone;
-  dst.mark = src.mark;
-  dst.label.set(src.label);
-  dst.origL3 = src.origL3;
-  dst.origProto = src.origProto;
-  dst.origSrc.set(src.origSrc);
-  dst.origDst.set(src.origDst);
-  dst.origSport = src.origSport;
-  dst.origDport = src.origDport;
+  dst.copyFrom(src);
   // Fragments never carry a cached connection (`ipf_post_execute_reass_pkts` copies only the
   // ct_* fields), so neither they nor a datagram cloned from one take `process_one_fast`.
   dst.conn = -1;

@@ -82,6 +82,22 @@ export class CtMeta {
     this.connId = 0;
   }
 
+  /** Copy every field of `src` (a recirculated or released copy of a packet carries its md). */
+  copyFrom(src: CtMeta): void {
+    this.state = src.state;
+    this.zone = src.zone;
+    this.mark = src.mark;
+    this.label.set(src.label);
+    this.origL3 = src.origL3;
+    this.origProto = src.origProto;
+    this.origSrc.set(src.origSrc);
+    this.origDst.set(src.origDst);
+    this.origSport = src.origSport;
+    this.origDport = src.origDport;
+    this.conn = src.conn;
+    this.connId = src.connId;
+  }
+
   /** ct_label as a bigint (tests, verdicts; not the hot path). */
   labelBigInt(): bigint {
     return labelToBigInt(this.label, 0);

@@ -181,24 +181,9 @@ interface BatchPkt {
   tag: number;
 }
 
-export function copyCtMeta(dst: CtMeta, src: CtMeta): void {
-  dst.state = src.state;
-  dst.zone = src.zone;
-  dst.mark = src.mark;
-  dst.label.set(src.label);
-  dst.origL3 = src.origL3;
-  dst.origProto = src.origProto;
-  dst.origSrc.set(src.origSrc);
-  dst.origDst.set(src.origDst);
-  dst.origSport = src.origSport;
-  dst.origDport = src.origDport;
-  dst.conn = src.conn;
-  dst.connId = src.connId;
-}
-
 function batchPkt(f: IpfFragment): BatchPkt {
   const md = new CtMeta();
-  copyCtMeta(md, f.md);
+  md.copyFrom(f.md);
   return { frame: f.frame, view: new PacketView().parse(f.frame), md, tag: f.tag };
 }
 
@@ -373,8 +358,8 @@ export class Pipeline {
           if (this.rec) this.note(d, `recirculation depth ${this.maxRecirc} exceeded: the copy for table ${t} is dropped (lib/dpif-netdev.c MAX_RECIRC_DEPTH)`);
           continue;
         }
-        copyCtMeta(this.md[d + 1]!, md);
-        copyCtMeta(this.ctIn[d + 1]!, md);
+        this.md[d + 1]!.copyFrom(md);
+        this.ctIn[d + 1]!.copyFrom(md);
         const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelToBigInt(md.label, 0) };
         this.out!.lookups.push(lk);
         this.pass(d + 1, t, inPort, this.recircId(dp.rid[i]!, inPort));
@@ -405,8 +390,8 @@ export class Pipeline {
       if (this.rec) this.note(d, `recirculation depth ${this.maxRecirc} exceeded: the copy for table ${t} is dropped (lib/dpif-netdev.c MAX_RECIRC_DEPTH)`);
       return;
     }
-    copyCtMeta(this.md[d + 1]!, md);
-    copyCtMeta(this.ctIn[d + 1]!, md);
+    this.md[d + 1]!.copyFrom(md);
+    this.ctIn[d + 1]!.copyFrom(md);
     const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelToBigInt(md.label, 0) };
     this.out!.lookups.push(lk);
     this.pass(d + 1, t, inPort, this.recircId(dp.rid[i]!, inPort));

@@ -4,7 +4,7 @@ export { parsePolicy, parseFlow, TIMEOUT_POLICY_ATTRS, MAX_TABLE, MAX_PORT } fro
 export { compilePolicy, configureConntrack } from './compile.js';
 export type { CompiledPolicy, CompiledFlow } from './compile.js';
 export {
-  Pipeline, MAX_RESUBMIT_DEPTH, MAX_RESUBMITS, MAX_RECIRC_DEPTH, formatCtFields, copyCtMeta,
+  Pipeline, MAX_RESUBMIT_DEPTH, MAX_RESUBMITS, MAX_RECIRC_DEPTH, formatCtFields,
 } from './exec.js';
 export type { PipelineOptions, PipelineResult, CtCall } from './exec.js';
 export { PipelineEngine } from './engine.js';
