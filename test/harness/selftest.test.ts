@@ -7,7 +7,7 @@ import { compileOffload, FAULT_NAMES, resolveConfig } from '../../offload/index.
 import { main } from '../../harness/cli/main.js';
 import { SELFTEST_POLICY, type SelftestResult } from '../../harness/selftest.js';
 import { createBmv2Target } from '../../harness/targets/bmv2.js';
-import { describeWithTools } from '../support/tools.js';
+import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../support/tools.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -73,8 +73,8 @@ describe('offload faults (selftest only)', () => {
 describeWithTools(
   'ctoffload selftest (real simple_switch_grpc + p4c)',
   [
-    { cmd: 'simple_switch_grpc', env: 'CTOFFLOAD_BMV2', install: 'build p4lang/behavioral-model with PI (see README)' },
-    { cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'build p4lang/p4c (see README)' },
+    BMV2_TOOL,
+    P4C_TOOL,
   ],
   () => {
     it('catches every seeded defect with a small shrunk counterexample; the baseline agrees', async () => {

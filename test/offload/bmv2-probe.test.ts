@@ -14,12 +14,12 @@ import { buildFrame, type FrameSpec } from '../../model/packet/build.js';
 import type { ConnInfo } from '../../model/conntrack/types.js';
 import { compileOffload, connectionEntries, decodeProbe, packetOutDirect, packetOutPipeline, PROBE_F_OUTPUT, PROBE_F_PACKET_OUT, toUpdates, writeOffload } from '../../offload/index.js';
 import { P4InfoIndex, P4RuntimeClient, waitForP4Runtime } from '../../p4/index.js';
-import { describeWithTools, findTool } from '../support/tools.js';
+import { describeWithTools, findTool, BMV2_TOOL, P4C_TOOL } from '../support/tools.js';
 import { freePort } from '../p4/support/switch.js';
 
 const TOOLS = [
-  { cmd: 'simple_switch_grpc', env: 'CTOFFLOAD_BMV2', install: 'build p4lang/behavioral-model with PI (see README)' },
-  { cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'build p4lang/p4c (see README)' },
+  BMV2_TOOL,
+  P4C_TOOL,
   { cmd: 'tcpdump', install: 'apt-get install tcpdump (and run as root for veth pairs)' },
   { cmd: 'ip', install: 'apt-get install iproute2' },
 ];

@@ -15,12 +15,12 @@ import { buildFrame, type FrameSpec } from '../../model/packet/build.js';
 import { PacketView } from '../../model/packet/view.js';
 import { compileOffload, connectionEntries, decodePacketIn, packetOutPipeline, PUNT, toUpdates, writeOffload, type OffloadProgram } from '../../offload/index.js';
 import { P4InfoIndex, P4RuntimeClient, describeTableEntry, tableReadRequest, waitForP4Runtime } from '../../p4/index.js';
-import { describeWithTools } from '../support/tools.js';
+import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../support/tools.js';
 import { startSwitch, type RunningSwitch } from '../p4/support/switch.js';
 
 const TOOLS = [
-  { cmd: 'simple_switch_grpc', env: 'CTOFFLOAD_BMV2', install: 'build p4lang/behavioral-model with PI (see README)' },
-  { cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'build p4lang/p4c (see README)' },
+  BMV2_TOOL,
+  P4C_TOOL,
 ];
 
 const POLICY = `table=0,priority=10,ip,actions=ct(zone=1,table=1)

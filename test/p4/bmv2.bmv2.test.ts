@@ -11,13 +11,13 @@ import { Bmv2Switch, checkBmv2JsonWithSwitch, killAllSwitches, liveSwitchCount }
 import { openDataplane, type DataplaneChannel } from '../../p4/dataplane.js';
 import { openNanomsg } from '../../p4/nanomsg-channel.js';
 import { compileP4, type CompileResult, type P4cCompileError } from '../../p4/p4c.js';
-import { describeWithTools } from '../support/tools.js';
+import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../support/tools.js';
 import { frame, seqOf } from './support/frames.js';
 
 const FWD = fileURLToPath(new URL('./fixtures/fwd.p4', import.meta.url));
 const TOOLS = [
-  { cmd: 'simple_switch_grpc', env: 'CTOFFLOAD_BMV2', install: 'behavioral-model built --with-pi (docs/p4-target-interfaces.md §8.3)' },
-  { cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'p4c v1.2.4.8 with ENABLE_BMV2 (docs/p4-target-interfaces.md §8.4)' },
+  BMV2_TOOL,
+  P4C_TOOL,
 ];
 
 describeWithTools('bmv2 driver, dataplane and nanomsg channels, p4c (real toolchain)', TOOLS, () => {

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { SpPairListener, SpPairSocket } from '../../p4/nanomsg.js';
-import { describeWithTools, findTool } from '../support/tools.js';
+import { describeWithTools, findTool, NANOCAT_TOOL } from '../support/tools.js';
 
-describeWithTools('SP PAIR over IPC against nanocat (libnanomsg)', [{ cmd: 'nanocat', install: 'apt-get install nanomsg-utils' }], () => {
+describeWithTools('SP PAIR over IPC against nanocat (libnanomsg)', [NANOCAT_TOOL], () => {
   const dir = mkdtempSync(join(tmpdir(), 'nnc-'));
   const procs: ChildProcess[] = [];
   afterEach(() => {

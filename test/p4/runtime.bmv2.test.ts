@@ -19,12 +19,12 @@ import {
   waitForP4Runtime,
   type Entity,
 } from '../../p4/index.js';
-import { describeWithTools } from '../support/tools.js';
+import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../support/tools.js';
 import { compileFixture, startSwitch, type Compiled, type RunningSwitch } from './support/switch.js';
 
 const TOOLS = [
-  { cmd: 'simple_switch_grpc', env: 'CTOFFLOAD_BMV2', install: 'build p4lang/behavioral-model with PI (see README)' },
-  { cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'build p4lang/p4c (see README)' },
+  BMV2_TOOL,
+  P4C_TOOL,
 ];
 
 /** A 60-byte IPv4 frame from `src` to `dst` (addresses as 32-bit numbers). */

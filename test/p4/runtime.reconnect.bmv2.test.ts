@@ -5,14 +5,14 @@
  */
 import { afterAll, expect, it } from 'vitest';
 import { P4InfoIndex, P4RuntimeClient, insert, tableEntry, waitForP4Runtime, type ArbitrationEvent } from '../../p4/index.js';
-import { describeWithTools } from '../support/tools.js';
+import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../support/tools.js';
 import { compileFixture, startSwitch, type RunningSwitch } from './support/switch.js';
 
 describeWithTools(
   'P4RuntimeClient reconnect against simple_switch_grpc',
   [
-    { cmd: 'simple_switch_grpc', env: 'CTOFFLOAD_BMV2', install: 'build p4lang/behavioral-model with PI (see README)' },
-    { cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'build p4lang/p4c (see README)' },
+    BMV2_TOOL,
+    P4C_TOOL,
   ],
   () => {
     let sw: RunningSwitch | undefined;

@@ -26,6 +26,12 @@ export function findTool(cmd: string, envVar?: string): string | null {
   return found;
 }
 
+/** The real tools the integration suites need, with how to get each (one place for the hints). */
+export const BMV2_TOOL = { cmd: 'simple_switch_grpc', env: 'CTOFFLOAD_BMV2', install: 'build p4lang/behavioral-model with PI (see README)' };
+export const P4C_TOOL = { cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'build p4lang/p4c (see README)' };
+export const OVS_TOOL = { cmd: 'ovs-vswitchd', install: 'apt-get install openvswitch-switch' };
+export const NANOCAT_TOOL = { cmd: 'nanocat', install: 'apt-get install nanomsg-utils' };
+
 export const requireTargets = process.env.CTOFFLOAD_REQUIRE_TARGETS === '1';
 
 /**

@@ -26,7 +26,7 @@ function hasSimultaneousOpen(s: Scenario): boolean {
     return false;
   });
 }
-import { describeWithTools } from '../../support/tools.js';
+import { describeWithTools, OVS_TOOL } from '../../support/tools.js';
 
 const POLICY = `
 table=0,priority=10,ip,actions=ct(table=1,zone=5)
@@ -39,7 +39,7 @@ table=1,priority=10,ipv6,in_port=2,actions=ct(commit,zone=5),output:1
 table=1,priority=0,actions=drop
 `;
 
-describeWithTools('generated TCP sessions through OVS 3.1', [{ cmd: 'ovs-vswitchd', install: 'apt-get install openvswitch-switch' }], () => {
+describeWithTools('generated TCP sessions through OVS 3.1', [OVS_TOOL], () => {
   let t: OvsTarget;
   beforeAll(async () => {
     t = await OvsTarget.create();

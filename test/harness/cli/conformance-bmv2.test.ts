@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { main } from '../../../harness/cli/main.js';
-import { describeWithTools } from '../../support/tools.js';
+import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cto-conf-bmv2-'));
 const POLICY = join(dir, 'fw.flows');
@@ -29,8 +29,8 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 describeWithTools(
   'ctoffload conformance --target bmv2 (real simple_switch_grpc + p4c)',
   [
-    { cmd: 'simple_switch_grpc', env: 'CTOFFLOAD_BMV2', install: 'build p4lang/behavioral-model with PI (see README)' },
-    { cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'build p4lang/p4c (see README)' },
+    BMV2_TOOL,
+    P4C_TOOL,
   ],
   () => {
     it('agrees with the model on generated traffic, from a generated program and from --artifacts', async () => {

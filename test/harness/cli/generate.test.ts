@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runGenerate } from '../../../harness/cli/generate.js';
 import { P4InfoIndex } from '../../../p4/index.js';
-import { describeWithTools } from '../../support/tools.js';
+import { describeWithTools, P4C_TOOL } from '../../support/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cto-cli-gen-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,7 +59,7 @@ describe('ctoffload generate', () => {
   });
 });
 
-describeWithTools('ctoffload generate with p4c-bm2-ss', [{ cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'build p4lang/p4c (see README)' }], () => {
+describeWithTools('ctoffload generate with p4c-bm2-ss', [P4C_TOOL], () => {
   it('also writes bmv2 JSON and P4Info (binary and text)', async () => {
     const out = join(dir, 'full');
     writeFileSync(join(dir, 'cfg2.json'), JSON.stringify({ cpuPort: 100, probe: false }));

@@ -7,7 +7,7 @@ import { writePcap, writePcapng } from '../../../model/packet/capture.js';
 import { main } from '../../../harness/cli/main.js';
 import { registerReplayTarget } from '../../../harness/cli/replay.js';
 import type { Target } from '../../../harness/targets/target.js';
-import { describeWithTools } from '../../support/tools.js';
+import { describeWithTools, OVS_TOOL } from '../../support/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cto-replay-'));
 const file = (name: string, data: string | Uint8Array): string => {
@@ -160,7 +160,7 @@ describe('ctoffload main', () => {
   });
 });
 
-describeWithTools('ctoffload replay --target ovs (real ovs-vswitchd)', [{ cmd: 'ovs-vswitchd', install: 'apt-get install openvswitch-switch' }], () => {
+describeWithTools('ctoffload replay --target ovs (real ovs-vswitchd)', [OVS_TOOL], () => {
   it('prints the same ct fields and outputs as the model for every packet', async () => {
     const m = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--json');
     const o = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--json', '--target', 'ovs');

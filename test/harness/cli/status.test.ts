@@ -10,11 +10,11 @@ import { buildFrame } from '../../../model/packet/build.js';
 import { writePcapng } from '../../../model/packet/pcapng.js';
 import { runStatus } from '../../../harness/cli/status.js';
 import { runReplay } from '../../../harness/cli/replay.js';
-import { describeWithTools } from '../../support/tools.js';
+import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
 
 const TOOLS = [
-  { cmd: 'simple_switch_grpc', env: 'CTOFFLOAD_BMV2', install: 'build p4lang/behavioral-model with PI (see README)' },
-  { cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'build p4lang/p4c (see README)' },
+  BMV2_TOOL,
+  P4C_TOOL,
 ];
 const dir = mkdtempSync(join(tmpdir(), 'cto-cli-status-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

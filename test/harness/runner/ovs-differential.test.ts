@@ -16,7 +16,7 @@ import { summaryText } from '../../../harness/cli/conformance.js';
 import { checkReport, type ConformanceReport } from '../../../harness/report/index.js';
 import { runConformance } from '../../../harness/runner/index.js';
 import { OvsTarget } from '../../../harness/targets/ovs/index.js';
-import { describeWithTools } from '../../support/tools.js';
+import { describeWithTools, OVS_TOOL } from '../../support/tools.js';
 import { modelTarget, POLICY } from './fake-target.js';
 
 const FIREWALL = {
@@ -68,7 +68,7 @@ const ovs = (): Promise<OvsTarget> => OvsTarget.create({ configFor: (p) => parse
 const dir = mkdtempSync(join(tmpdir(), 'cto-ovs-diff-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeWithTools('model vs OVS 3.1 over generated traffic', [{ cmd: 'ovs-vswitchd', install: 'apt-get install openvswitch-switch' }], () => {
+describeWithTools('model vs OVS 3.1 over generated traffic', [OVS_TOOL], () => {
   for (const [policy, seed, runs, traffic] of [[POLICY, 7, 25, {}], [FIREWALL, 11, 25, {}], [LIMITED, 5, 20, LIMITED_TRAFFIC]] as const) {
     it(`${policy.source}: every packet of ${runs} traces agrees (seed ${seed})`, async () => {
       const rep = join(dir, policy.source);

@@ -23,11 +23,11 @@ import { BMV2_EXCEPTIONS, tcpSeqChkDisabledRule } from '../../../harness/targets
 import { scenarioArb, renderScenarioDetailed } from '../../../harness/arbitraries/index.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
 import { Bmv2Target, createBmv2Target } from '../../../harness/targets/bmv2.js';
-import { describeWithTools } from '../../support/tools.js';
+import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
 
 const TOOLS = [
-  { cmd: 'simple_switch_grpc', env: 'CTOFFLOAD_BMV2', install: 'build p4lang/behavioral-model with PI (see README)' },
-  { cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'build p4lang/p4c (see README)' },
+  BMV2_TOOL,
+  P4C_TOOL,
 ];
 
 const POLICY = {

@@ -17,11 +17,11 @@ import { diffVerdicts } from '../../../harness/compare/compare.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
 import { Bmv2Target, createBmv2Target } from '../../../harness/targets/bmv2.js';
 import type { SendStep } from '../../../harness/targets/target.js';
-import { describeWithTools } from '../../support/tools.js';
+import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
 
 const TOOLS = [
-  { cmd: 'simple_switch_grpc', env: 'CTOFFLOAD_BMV2', install: 'build p4lang/behavioral-model with PI (see README)' },
-  { cmd: 'p4c-bm2-ss', env: 'CTOFFLOAD_P4C', install: 'build p4lang/p4c (see README)' },
+  BMV2_TOOL,
+  P4C_TOOL,
 ];
 
 const POLICY = {

@@ -8,7 +8,7 @@
  * (expired fragments' ct_state, first-fragment ct_tp_src/dst, the datagram not forwarded).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeWithTools } from '../../support/tools.js';
+import { describeWithTools, OVS_TOOL } from '../../support/tools.js';
 import { OvsTarget } from '../../../harness/targets/ovs/target.js';
 import { planOvsPolicy } from '../../../harness/targets/ovs/rewrite.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
@@ -65,7 +65,7 @@ describe('OVS target: the ipf directive', () => {
   });
 });
 
-describeWithTools('fragments: model vs OVS 3.1 (ipf)', [{ cmd: 'ovs-vswitchd', install: 'apt-get install openvswitch-switch' }], () => {
+describeWithTools('fragments: model vs OVS 3.1 (ipf)', [OVS_TOOL], () => {
   let ovs: OvsTarget;
   let model: ModelTarget;
   beforeAll(async () => {

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeWithTools } from '../../support/tools.js';
+import { describeWithTools, OVS_TOOL } from '../../support/tools.js';
 import { OvsTarget } from '../../../harness/targets/ovs/target.js';
 import { liveChildCount } from '../../../harness/targets/ovs/process.js';
 import { CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_REPLY_DIR, CS_TRACKED, formatCtState } from '../../../model/ctstate.js';
@@ -34,7 +34,7 @@ function states(v: Verdict): string[] {
   return v.lookups.map((l) => formatCtState(l.state));
 }
 
-describeWithTools('OVS target (ovs-vswitchd 3.1, dummy datapath)', [{ cmd: 'ovs-vswitchd', install: 'apt-get install openvswitch-switch' }], () => {
+describeWithTools('OVS target (ovs-vswitchd 3.1, dummy datapath)', [OVS_TOOL], () => {
   let t: OvsTarget;
   beforeAll(async () => {
     const t0 = performance.now();
