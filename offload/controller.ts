@@ -70,6 +70,17 @@
  *   the expiry, the hardware TTL (= the state's timeout, offload/entries.ts) is a backstop. A
  *   daemon calls `advance(elapsed wall-clock ms)` periodically.
  *
+ * ## Held PacketIns (speculative batches, harness/targets/bmv2.ts)
+ *
+ * A harness that sends several inputs before their outcomes are known must stop the slow path
+ * from acting on an input whose result it may throw away (the model would run it out of
+ * order). `hold(isHeld, onHeld)` makes the serve loop park, unserved, every PacketIn whose tag
+ * the harness names and report its arrival; the harness then `release(tag)`s them in input order (each
+ * served on the serial chain after whatever it queued before: advances, shadow updates) and
+ * `endHold()` drops the ones it discarded — called only once every PacketIn of those inputs
+ * has arrived (after the dataplane drain and a ping). `writeSeq` counts entry writes, so the
+ * harness can tell whether the hardware's tables changed since a given point.
+ *
  * ## Barrier (ping)
  *
  * `barrier()` sends a PacketOut DIRECT to the CPU port with a fresh tag; the program sends it
@@ -219,6 +230,8 @@ export interface ControllerStatus {
   ageingStats: { expired: number; refreshedByHits: number; idleNotifications: number; counterPolls: number };
   shadow: { packets: number; entryChanges: number };
   pings: number;
+  /** Held PacketIns dropped unserved (inputs a speculative harness batch discarded). */
+  heldDiscarded: number;
 }
 
 interface Installed {
@@ -263,6 +276,11 @@ export class SlowPathController {
   private readonly tags = new Map<number, TagRecord>();
   private readonly waiters = new Map<number, { resolve: () => void; reject: (e: Error) => void; cancel?: () => void }>();
   private pingSeq = 0;
+  /** Held-PacketIn mode (see top): which tags to park, parked PacketIns, arrival callback. */
+  private holdIf: ((tag: number) => boolean) | undefined;
+  private readonly held = new Map<number, RawPacketIn[]>();
+  private onHeld: ((tag: number) => void) | undefined;
+  private writes = 0;
   private serving: Promise<void> | undefined;
   private closed = false;
   private readonly st = {
@@ -277,6 +295,7 @@ export class SlowPathController {
     ageing: { expired: 0, refreshedByHits: 0, idleNotifications: 0, counterPolls: 0 },
     shadow: { packets: 0, entryChanges: 0 },
     pings: 0,
+    heldDiscarded: 0,
   };
 
   constructor(opts: ControllerOptions) {
@@ -339,6 +358,7 @@ export class SlowPathController {
       }
       if (pi === undefined || this.closed) return;
       const p = pi;
+      if (this.holdIf && this.park(p)) continue;
       await this.serial(() => this.onPacketIn(p)).catch((e: unknown) => {
         this.st.failures.handler++;
         this.log(`PacketIn handler failed: ${(e as Error).stack ?? e}`);
@@ -355,6 +375,53 @@ export class SlowPathController {
       if (this.tags.size > 4096) this.tags.delete(this.tags.keys().next().value!);
     }
     return r;
+  }
+
+  /** Park `pi` if its tag is held (see top); true when parked. */
+  private park(pi: RawPacketIn): boolean {
+    const t = pi.metadata?.tag;
+    if (typeof t !== 'bigint') return false;
+    const tag = Number(t);
+    if (!this.holdIf!(tag)) return false;
+    const list = this.held.get(tag);
+    if (list) list.push(pi);
+    else this.held.set(tag, [pi]);
+    this.onHeld?.(tag);
+    return true;
+  }
+
+  /**
+   * Park, unserved, every PacketIn whose tag satisfies `isHeld` from now on, and call
+   * `onHeld(tag)` at each arrival (see "Held PacketIns" at the top). Replaces any previous hold.
+   */
+  hold(isHeld: (tag: number) => boolean, onHeld: (tag: number) => void): void {
+    this.holdIf = isHeld;
+    this.onHeld = onHeld;
+  }
+
+  /** Serve the held PacketIns of `tag` now, on the serial chain (after what was queued before). */
+  release(tag: number): Promise<void> {
+    const list = this.held.get(tag) ?? [];
+    this.held.delete(tag);
+    return this.serial(async () => {
+      for (const pi of list) await this.onPacketIn(pi);
+    });
+  }
+
+  /** Drop every PacketIn still held and stop holding; returns how many were dropped. */
+  endHold(): number {
+    let n = 0;
+    for (const l of this.held.values()) n += l.length;
+    this.held.clear();
+    this.holdIf = undefined;
+    this.onHeld = undefined;
+    this.st.heldDiscarded += n;
+    return n;
+  }
+
+  /** Entry writes (Write RPC phases) so far: unchanged ⇔ the hardware tables did not change. */
+  get writeSeq(): number {
+    return this.writes;
   }
 
   /** What the slow path did for `tag` since the last take (and forget it). */
@@ -615,6 +682,7 @@ export class SlowPathController {
     const out = new Map<number, OpFailure>();
     if (!entries.length) return out;
     this.st.writes.rpcs += Math.ceil(entries.length / 400);
+    this.writes++;
     let fails: OpFailure[];
     try {
       fails = await this.device.write(entries.map((entry) => ({ type, entry })));
@@ -831,6 +899,7 @@ export class SlowPathController {
       this.slowOnly.clear();
       this.sigs.clear();
       this.tags.clear();
+      this.endHold();
       this.engine.reset();
       this.now = 0;
     });
@@ -861,6 +930,7 @@ export class SlowPathController {
       ageingStats: { ...this.st.ageing },
       shadow: { ...this.st.shadow },
       pings: this.st.pings,
+      heldDiscarded: this.st.heldDiscarded,
     };
   }
 

@@ -6,7 +6,7 @@
  * differing output bytes marked, the scenario and the replay command.
  */
 import type { Difference } from '../compare/types.js';
-import type { ConformanceReport, PacketReport, PropertyReport, VerdictReport } from './schema.js';
+import type { ConformanceReport, PacketReport, PropertyReport, StateReport, StateSnapshot, VerdictReport } from './schema.js';
 
 export function htmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -129,6 +129,15 @@ function packetDetail(p: PacketReport): string {
   return `<div class="side">${side(p.expected, p.observed, 'expected (reference)')}${side(p.observed, p.expected, 'observed (target)')}</div>`;
 }
 
+/** Both sides' state just before the failing packet: connections, hardware table entries. */
+function stateSection(st: StateSnapshot): string {
+  const side = (r: StateReport, role: string): string =>
+    `<div><h3>${e(role)}: ${e(r.name)}</h3>${r.note ? `<p class="muted">${e(r.note)}</p>` : ''}${r.sections
+      .map((x) => `<p><b>${e(x.title)}</b></p>${x.lines.length ? `<pre>${e(x.lines.join('\n'))}</pre>` : '<p class="muted">(empty)</p>'}`)
+      .join('')}</div>`;
+  return `<h3>State just before packet ${st.step}</h3>${st.note ? `<p class="muted">${e(st.note)}</p>` : ''}<div class="side">${side(st.reference, 'reference')}${side(st.target, 'target')}</div>`;
+}
+
 function counterexampleSection(p: PropertyReport): string {
   const c = p.counterexample!;
   const rows = c.packets.map((pk) => {
@@ -145,6 +154,7 @@ function counterexampleSection(p: PropertyReport): string {
 <p>Replay: <code>${e(c.replay)}</code>${c.replayFile ? ` or <code>--replay ${e(c.replayFile)}</code>` : ''}; capture: <code>counterexample-${c.id}.pcapng</code></p>
 <table><tr><th>#</th><th>t (ms)</th><th>in_port</th><th>packet</th><th>expected (${e(p.reference)})</th><th>observed (${e(p.target)})</th><th>differences</th></tr>${rows.join('')}</table>
 ${failing ? `<h3>Packet ${failing.index} in detail</h3>${packetDetail(failing)}` : ''}
+${c.state ? stateSection(c.state) : ''}
 <details><summary>Scenario</summary><pre>${e(c.description)}</pre></details></div>`;
 }
 

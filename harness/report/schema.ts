@@ -40,8 +40,11 @@
  *     replayFile?: string,                      // counterexample-N.json, for --replay
  *     scenario: Scenario, description: string,  // harness/arbitraries Scenario + describeScenario
  *     failingStep: int, differences: Difference[],
- *     packets: [ PacketReport ]                 // the trace up to and including failingStep
+ *     packets: [ PacketReport ],                // the trace up to and including failingStep
+ *     state?: StateSnapshot                     // both sides just before failingStep (re-run once)
  *   }
+ *   StateSnapshot = { step: int, reference: StateReport, target: StateReport, note?: string }
+ *   StateReport = { name: string, sections: [ { title: string, lines: [string] } ], note?: string }
  *   PacketReport = { index, time (ms), port, frame (hex), label?,
  *                    expected: VerdictReport | null, observed: VerdictReport | null,
  *                    differences: Difference[], excused: [ { diff: Difference, rule: rowId } ] }
@@ -83,6 +86,23 @@ export interface PacketReport {
   excused: ExcusedDifference[];
 }
 
+/** One side's state (Target.snapshot): titled sections of text lines. */
+export interface StateReport {
+  name: string;
+  sections: { title: string; lines: string[] }[];
+  /** Why there are no sections (no snapshot support, or it failed). */
+  note?: string;
+}
+
+/** Both sides' state just before packet `step` of a counterexample. */
+export interface StateSnapshot {
+  step: number;
+  reference: StateReport;
+  target: StateReport;
+  /** E.g. the re-run did not fail at the same packet. */
+  note?: string;
+}
+
 export interface Counterexample {
   id: number;
   seed: number;
@@ -96,6 +116,7 @@ export interface Counterexample {
   failingStep: number;
   differences: Difference[];
   packets: PacketReport[];
+  state?: StateSnapshot;
 }
 
 export interface PropertyCounts {
@@ -198,6 +219,25 @@ export function checkReport(x: unknown): string[] {
         need(pk, 'observed', 'null|object', pat);
         need(pk, 'differences', 'array', pat);
       });
+      if (c.state !== undefined) {
+        const sat = `${at}.counterexample.state`;
+        if (!isObj(c.state)) p.push(`${sat}: not an object`);
+        else {
+          need(c.state, 'step', 'number', sat);
+          for (const side of ['reference', 'target']) {
+            const r = c.state[side];
+            if (!isObj(r)) {
+              p.push(`${sat}.${side}: not an object`);
+              continue;
+            }
+            need(r, 'name', 'string', `${sat}.${side}`);
+            need(r, 'sections', 'array', `${sat}.${side}`);
+            (Array.isArray(r.sections) ? r.sections : []).forEach((x: unknown, j: number) => {
+              if (!isObj(x) || typeof x.title !== 'string' || !Array.isArray(x.lines) || !x.lines.every((l: unknown) => typeof l === 'string')) p.push(`${sat}.${side}.sections[${j}]: expected { title: string, lines: string[] }`);
+            });
+          }
+        }
+      }
     }
   });
   return p;

@@ -117,6 +117,11 @@ export interface ConformanceOptions {
   reportDir?: string;
   /** Command line recorded in the reports. */
   command?: string;
+  /**
+   * Re-run a failed run's counterexample once, one packet at a time, to record both sides'
+   * state just before the failing packet (Counterexample.state). Default true.
+   */
+  stateSnapshot?: boolean;
 }
 
 function checkOptions(o: ConformanceOptions): { runs: number; jobs: number; seed: number } {
@@ -287,6 +292,25 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     await o.sink?.update(report, 'counterexample');
   };
 
+  /**
+   * Counterexample.state: the counterexample once more, packet by packet, with both sides'
+   * snapshots (connections, hardware table entries) just before the failing packet. Not
+   * counted in the totals; skipped when interrupted. A re-run that does not fail at the same
+   * packet is said so in the snapshot's note.
+   */
+  const attachState = async (): Promise<void> => {
+    const cx = report.counterexample;
+    if (!cx || o.stateSnapshot === false || signal?.aborted) return;
+    const out = await runTrace(w0.ref, w0.tgt, renderScenarioDetailed(cx.scenario), {
+      exceptions, packetTimeoutMs, signal, label: 'counterexample re-run (state snapshot)', snapshotBefore: cx.failingStep,
+    });
+    if (!out.snapshot) return;
+    cx.state = out.snapshot;
+    if (out.status !== 'fail') cx.state.note = `the re-run ${out.status === 'pass' ? 'agreed on every packet' : 'was interrupted'} (a flaky target?): the state is that of the re-run`;
+    else if (out.failingStep !== cx.failingStep) cx.state.note = `the re-run failed at packet ${out.failingStep}, not ${cx.failingStep}: the state is that of the re-run`;
+    await o.sink?.update(report, 'counterexample');
+  };
+
   const finish = async (status: PropertyReport['status'], error?: string): Promise<PropertyReport> => {
     report.status = status;
     if (error !== undefined) report.error = error;
@@ -305,6 +329,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       account(out, 'replay', 0);
       if (out.status === 'fail') {
         await setCounterexample(o.scenario, out, o.path ?? '', true);
+        await attachState();
         return await finish('failed');
       }
       return await finish(out.status === 'aborted' ? 'interrupted' : 'passed');
@@ -404,6 +429,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       // The search's failure did not fail again when fast-check re-ran it: a flaky target (or
       // a timeout). Kept — nothing found is dropped — but flagged.
       if (path === null && !interrupted && mode === 'search') report.counterexample.reproduced = false;
+      if (!interrupted) await attachState();
       return await finish(interrupted ? 'interrupted' : 'failed');
     }
     return await finish(interrupted ? 'interrupted' : 'passed');

@@ -5,6 +5,12 @@
  * repeat the consequence). Every call has a deadline: a side that throws or hangs yields a
  * `target-error` difference naming the trace and packet, and that side is replaced before the
  * next trace, so a run always ends with a report.
+ *
+ * A target with `sendBatch` (bmv2) is handed up to `batch` packets at once while the reference
+ * goes packet by packet; the Verdicts are the same as one at a time (Target.sendBatch's
+ * contract) and are judged in order, so only the cost changes. With `snapshotBefore`, both
+ * sides' state (connections, hardware table entries) is recorded just before that packet —
+ * the runner does this once for a final counterexample.
  */
 import { formatCtState } from '../../model/ctstate.js';
 import type { CtFields, Verdict } from '../../model/verdict.js';
@@ -12,12 +18,21 @@ import type { RenderedScenario } from '../arbitraries/index.js';
 import { compareVerdicts, formatVerdict, hex } from '../compare/index.js';
 import type { Difference, ExcusedDifference } from '../compare/types.js';
 import type { ExceptionRule } from '../exceptions.js';
-import type { CtReport, PacketReport, VerdictReport } from '../report/schema.js';
-import { errorText, withDeadline } from './errors.js';
+import type { CtReport, PacketReport, StateReport, StateSnapshot, VerdictReport } from '../report/schema.js';
+import type { SendStep, Target } from '../targets/target.js';
+import { errorText, RunnerError, withDeadline } from './errors.js';
 import type { Side } from './side.js';
 
 export interface TraceRunOptions {
   exceptions: readonly ExceptionRule[];
+  /**
+   * Packets handed to a target with `sendBatch` at once (the reference still goes packet by
+   * packet); 1 = one at a time. Default 64. A trace still stops being judged at its first
+   * disagreement; the target may have been sent a few packets more.
+   */
+  batch?: number;
+  /** Take both sides' snapshot (Target.snapshot) just before sending this packet (then one at a time). */
+  snapshotBefore?: number;
   packetTimeoutMs: number;
   signal?: AbortSignal;
   /** Names the trace in error messages, e.g. `trace 17` or `shrink step 3`. */
@@ -36,6 +51,30 @@ export interface TraceOutcome {
   targetError: boolean;
   excused: ExcusedDifference[];
   ms: number;
+  /** Both sides' state just before packet `step` (with `snapshotBefore`). */
+  snapshot?: StateSnapshot;
+}
+
+interface SideResult {
+  verdicts: Verdict[];
+  error?: unknown;
+  /** Set when the failure concerns several packets sent together. */
+  batch?: string;
+}
+
+/** Both sides' state before one packet; a side without snapshot() or whose snapshot failed says so. */
+async function snapshotOf(ref: Side, tgt: Side, step: number, ms: number): Promise<StateSnapshot> {
+  const one = async (s: Side): Promise<StateReport> => {
+    try {
+      const t = await s.get();
+      if (!t.snapshot) return { name: t.name, sections: [], note: `${t.name} cannot report its state` };
+      return { name: t.name, ...(await withDeadline(t.snapshot(), ms, `${t.name} (${s.role}): state snapshot`)) };
+    } catch (e) {
+      return { name: s.name ?? s.role, sections: [], note: `state snapshot failed: ${errorText(e)}` };
+    }
+  };
+  const [reference, target] = await Promise.all([one(ref), one(tgt)]);
+  return { step, reference, target };
 }
 
 function ctReport(f: CtFields): CtReport {
@@ -85,57 +124,96 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
     return done('fail');
   }
 
-  for (let i = 0; i < rendered.trace.length; i++) {
-    if (o.signal?.aborted) return done('aborted');
+  const n = rendered.trace.length;
+  const batchMax = o.snapshotBefore !== undefined ? 1 : Math.max(1, Math.floor(o.batch ?? 64));
+  const describe = (i: number): string => {
     const step = rendered.trace[i]!;
     const info = rendered.steps[i];
-    const what = `${o.label}, packet ${i} (t=${step.time} ms, in_port ${step.port}${info ? `, ${info.label}` : ''})`;
-    const [er, ob] = await Promise.allSettled(
-      [ref, tgt].map(async (s) => {
-        const t = await s.get();
-        return withDeadline(t.send({ time: step.time, port: step.port, frame: step.frame }), o.packetTimeoutMs, `${t.name} (${s.role}): ${what}`);
-      }),
-    );
-    out.sent++;
-    const rec: PacketReport = {
-      index: i, time: step.time, port: step.port, frame: hex(step.frame), ...(info ? { label: info.label } : {}),
-      expected: er!.status === 'fulfilled' ? verdictReport(er!.value) : null,
-      observed: ob!.status === 'fulfilled' ? verdictReport(ob!.value) : null,
-      differences: [], excused: [],
-    };
-    out.packets.push(rec);
-    if (er!.status === 'rejected' || ob!.status === 'rejected') {
-      const withLog = (s: Side, m: string): string => {
-        const tail = s.logTail();
-        return tail ? `${m}\n--- ${s.name ?? s.role} log (last lines) ---\n${tail}` : m;
+    return `${o.label}, packet ${i} (t=${step.time} ms, in_port ${step.port}${info ? `, ${info.label}` : ''})`;
+  };
+  /** One side's Verdicts for steps[i0…], in order; stops at the first failure. */
+  const sendEach = async (s: Side, steps: readonly SendStep[], i0: number): Promise<SideResult> => {
+    const r: SideResult = { verdicts: [] };
+    try {
+      const t = await s.get();
+      for (const [j, step] of steps.entries()) r.verdicts.push(await withDeadline(t.send(step), o.packetTimeoutMs, `${t.name} (${s.role}): ${describe(i0 + j)}`));
+    } catch (e) {
+      r.error = e;
+    }
+    return r;
+  };
+  /** The target's Verdicts through sendBatch (several inputs in flight); a failure concerns all. */
+  const sendTogether = async (s: Side, steps: readonly SendStep[], i0: number): Promise<SideResult> => {
+    const t = await s.get().catch((e: unknown) => e);
+    if (!t || typeof (t as Target).send !== 'function') return { verdicts: [], error: t };
+    const tt = t as Target;
+    if (steps.length === 1 || !tt.sendBatch) return sendEach(s, steps, i0);
+    const what = `${tt.name} (${s.role}): ${o.label}, packets ${i0}–${i0 + steps.length - 1} (sent together, from t=${steps[0]!.time} ms)`;
+    try {
+      const v = await withDeadline(tt.sendBatch(steps), o.packetTimeoutMs * steps.length, what);
+      if (v.length !== steps.length) throw new RunnerError('CTO_RUN_TARGET', `${what}: ${v.length} verdicts for ${steps.length} packets`);
+      return { verdicts: v };
+    } catch (e) {
+      return { verdicts: [], error: e, batch: `packets ${i0}–${i0 + steps.length - 1} (sent together)` };
+    }
+  };
+
+  for (let i0 = 0; i0 < n; ) {
+    if (o.signal?.aborted) return done('aborted');
+    if (o.snapshotBefore === i0) out.snapshot = await snapshotOf(ref, tgt, i0, o.packetTimeoutMs);
+    const batchable = batchMax > 1 && (await tgt.get().then((t) => typeof t.sendBatch === 'function', () => false));
+    const steps = rendered.trace.slice(i0, i0 + (batchable ? batchMax : 1)).map((st) => ({ time: st.time, port: st.port, frame: st.frame }));
+    const [er, ob] = await Promise.all([sendEach(ref, steps, i0), sendTogether(tgt, steps, i0)]);
+    for (let j = 0; j < steps.length; j++) {
+      const i = i0 + j;
+      const step = rendered.trace[i]!;
+      const info = rendered.steps[i];
+      const what = describe(i);
+      const ev = er.verdicts[j];
+      const ov = ob.verdicts[j];
+      out.sent++;
+      const rec: PacketReport = {
+        index: i, time: step.time, port: step.port, frame: hex(step.frame), ...(info ? { label: info.label } : {}),
+        expected: ev ? verdictReport(ev) : null,
+        observed: ov ? verdictReport(ov) : null,
+        differences: [], excused: [],
       };
-      const eMsg = er!.status === 'rejected' ? withLog(ref, errorText(er!.reason)) : null;
-      const oMsg = ob!.status === 'rejected' ? withLog(tgt, errorText(ob!.reason)) : null;
-      if (eMsg) ref.discard();
-      if (oMsg) tgt.discard();
-      rec.differences.push({
-        kind: 'target-error', expected: eMsg, observed: oMsg,
-        message: `${what}: ${[eMsg && `reference failed: ${errorText(er!.status === 'rejected' ? er!.reason : '')}`, oMsg && `target failed: ${errorText(ob!.status === 'rejected' ? ob!.reason : '')}`].filter(Boolean).join('; ')}`,
-      });
-      out.targetError = true;
-      out.failingStep = i;
-      return done('fail');
+      out.packets.push(rec);
+      if (!ev || !ov) {
+        const withLog = (s: Side, m: string): string => {
+          const tail = s.logTail();
+          return tail ? `${m}\n--- ${s.name ?? s.role} log (last lines) ---\n${tail}` : m;
+        };
+        const eMsg = !ev ? withLog(ref, errorText(er.error)) : null;
+        const oErr = ob.batch ? `${ob.batch}: ${errorText(ob.error)}` : errorText(ob.error);
+        const oMsg = !ov ? withLog(tgt, oErr) : null;
+        if (eMsg) ref.discard();
+        if (oMsg) tgt.discard();
+        rec.differences.push({
+          kind: 'target-error', expected: eMsg, observed: oMsg,
+          message: `${what}: ${[eMsg && `reference failed: ${errorText(er.error)}`, oMsg && `target failed: ${oErr}`].filter(Boolean).join('; ')}`,
+        });
+        out.targetError = true;
+        out.failingStep = i;
+        return done('fail');
+      }
+      const c = compareVerdicts(
+        {
+          target: tgt.name ?? 'target', reference: ref.name ?? 'reference', step, stepIndex: i, ...(info ? { info } : {}),
+          expected: ev, observed: ov, history: out.packets.slice(0, -1),
+        },
+        o.exceptions,
+      );
+      rec.differences = c.differences;
+      rec.excused = c.excused;
+      out.excused.push(...c.excused);
+      if (c.differences.length) {
+        out.failingStep = i;
+        return done('fail');
+      }
+      out.agreements++;
     }
-    const c = compareVerdicts(
-      {
-        target: tgt.name ?? 'target', reference: ref.name ?? 'reference', step, stepIndex: i, ...(info ? { info } : {}),
-        expected: er!.value, observed: ob!.value, history: out.packets.slice(0, -1),
-      },
-      o.exceptions,
-    );
-    rec.differences = c.differences;
-    rec.excused = c.excused;
-    out.excused.push(...c.excused);
-    if (c.differences.length) {
-      out.failingStep = i;
-      return done('fail');
-    }
-    out.agreements++;
+    i0 += steps.length;
   }
   return done('pass');
 }

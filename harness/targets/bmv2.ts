@@ -16,34 +16,47 @@
  * P4Runtime session (primary), sets the pipeline (which empties every table), installs the
  * static entries and starts a fresh controller whose model clock is at 0.
  *
- * ## send(step) — exact attribution, no sleeps
- * The input carries an input probe with tag T and flag REPORT_DROP (offload/probe.ts). In the
- * generated program it then has exactly one outcome (offload/p4gen.ts: a packet is decided whole
- * in hardware or punted whole; at most one hardware output; a `controller` output goes to the
- * CPU port; a drop is reported to the CPU): one hardware dataplane output, or one PacketIn with
- * tag T (punt, `controller` output, or drop report). The protocol:
- * 1. `controller.advance(step.time)`: expired model connections are deleted from hardware.
- * 2. Write the input on the dataplane PacketStream (opened if none is open; kept open across
- *    steps and replaced every minute).
- * 3. Wait for the first of:
- *    a. a hardware output tagged T: the step is complete, nothing else can follow;
- *    b. the controller has served the PacketIn tagged T (`controller.waitTag`): for a punt the
- *       model has run, the entries are written and the PacketOuts sent on the P4Runtime stream.
- *       If PacketOuts were sent, `controller.barrier()` — a DIRECT PacketOut to the CPU port,
- *       echoed as a PacketIn: PI injects stream messages in order, so every PacketOut has passed
- *       ingress — then the stream is half-closed and OK awaited: bmv2's drain barrier, every
- *       output of every packet alive in bmv2 has been received. The stream was registered
- *       before the PacketOuts were injected (it carried the input), so none of their outputs is
- *       discarded (doc §5.3: output produced while no stream is open is discarded).
- * 4. Outputs are attributed by the probe TAG, never by dataplane id (bmv2 mislabels ids when a
- *    PacketOut is injected concurrently, doc §5.3); the probe is stripped. Outputs with another
- *    tag are counted in `stats.strayOutputs` (an attribution failure to investigate).
- * 5. Exact ageing: an input the hardware decided (no punt) is replayed into the controller's
- *    model as a shadow update (offload/controller.ts "Clock and ageing").
- * In flight: the input and the slow path's reinjections (≤ 32 per port, doc §5.3). A program
- * that breaks the one-outcome rule (hand-modified artifacts) makes a step fail after
- * `stepTimeoutMs` instead of hanging; the load-time check sends a probe ECHO (the program must
- * keep the ECHO and REPORT_DROP paths).
+ * ## send(step) / sendBatch(steps) — exact attribution, no sleeps
+ * Each input carries an input probe with a fresh tag T and flag REPORT_DROP (offload/probe.ts).
+ * In the generated program it then has exactly one outcome (offload/p4gen.ts: a packet is
+ * decided whole in hardware or punted whole; at most one hardware output; a `controller` output
+ * goes to the CPU port; a drop is reported to the CPU): one hardware dataplane output, or one
+ * PacketIn with tag T (punt, `controller` output, or drop report).
+ *
+ * ### Speculative windows
+ * Sending one input and waiting for its outcome leaves bmv2 idle most of the time. The hardware
+ * is a pure function of its table entries (the generated program has no registers; direct
+ * counters are read only in 'hits' ageing), and its entries change only when the controller
+ * writes. So a window of up to `window` inputs goes out at once, and the outcomes are taken in
+ * input order; input k's result is what sending it alone would have given iff no entry was
+ * written between the window's start and k's own processing (`controller.writeSeq`):
+ * 1. `controller.advance(t0)` (expired connections deleted from hardware) before the window.
+ * 2. The controller holds (`hold`, offload/controller.ts) every PacketIn of the window's tags:
+ *    nothing is served out of order or for an input that will be discarded.
+ * 3. For k = 0, 1, …: wait for k's outcome (hardware output tagged T_k, or its PacketIn held);
+ *    for k > 0 `advance(t_k)` — if that wrote (an expiry), k and the rest are discarded; then a
+ *    held PacketIn is released (served now: model run, entries written, PacketOuts sent), or,
+ *    for an input the hardware decided, exact ageing's shadow update (offload/controller.ts
+ *    "Clock and ageing"); if k's processing wrote entries, the rest are discarded.
+ * 4. If the slow path sent PacketOuts: `controller.barrier()` — a DIRECT PacketOut to the CPU
+ *    port, echoed as a PacketIn: PI injects stream messages in order, so every PacketOut has
+ *    passed ingress — then the stream is half-closed and OK awaited: bmv2's drain barrier, every
+ *    output of every packet alive in bmv2 has been received. The stream was registered before
+ *    the PacketOuts were injected (it carried the inputs), so none of their outputs is discarded
+ *    (doc §5.3: output produced while no stream is open is discarded). If inputs were
+ *    discarded: the drain, then a ping, so every PacketIn they caused has arrived (and is
+ *    dropped unserved) before the hold ends; their outputs are ignored; the caller sends them
+ *    again in the next window with new tags.
+ * A window ends early after an input that will probably punt (TCP SYN/FIN/RST, fragments, ICMP
+ * errors, untrackable frames): mispredictions cost time, never results. `window: 1` is strict
+ * lock-step; 'hits' ageing always runs lock-step (its advance reads counters).
+ * Outputs are attributed by the probe TAG, never by dataplane id (bmv2 mislabels ids when a
+ * PacketOut is injected concurrently, doc §5.3); the probe is stripped. Outputs with an unknown
+ * tag are counted in `stats.strayOutputs` (an attribution failure to investigate).
+ * In flight: ≤ 32 inputs plus the slow path's reinjections (bmv2 drops past 64 per egress
+ * queue, doc §5.3). A program that breaks the one-outcome rule (hand-modified artifacts) makes a
+ * step fail after `stepTimeoutMs` instead of hanging; the load-time check sends a probe ECHO
+ * (the program must keep the ECHO and REPORT_DROP paths).
  *
  * ## Expected offload relaxations (rows for harness/exceptions.ts)
  * - `bmv2-hw-no-tcp-seq-chk`: an offloaded TCP connection's packet without SYN/FIN/RST is
@@ -91,10 +104,13 @@ import {
   type OffloadFaults,
   type OffloadProgram,
   type Plan,
+  type TagRecord,
 } from '../../offload/index.js';
-import { Bmv2Switch, P4InfoIndex, P4RuntimeClient, compileP4, openDataplane, p4cVersion, remove, tableReadRequest, type DataplaneChannel, type PacketResult, type ServiceClient } from '../../p4/index.js';
+import { CT_OK, FRAG_NONE, ICMP_ERROR, IPPROTO_TCP, L3_NONE, PacketView, TCP_FIN, TCP_RST, TCP_SYN } from '../../model/packet/view.js';
+import { Bmv2Switch, P4InfoIndex, P4RuntimeClient, compileP4, describeTableEntry, openDataplane, p4cVersion, remove, tableReadRequest, type DataplaneChannel, type DecodedTableEntry, type PacketResult, type ServiceClient } from '../../p4/index.js';
+import { formatConnection } from '../../model/conntrack/dump.js';
 import { StepStream, dataplaneClient } from './bmv2-stream.js';
-import type { PolicySource, SendStep, Target } from './target.js';
+import type { PolicySource, SendStep, Target, TargetState } from './target.js';
 
 export class Bmv2TargetError extends CtoffloadError {
   constructor(message: string) {
@@ -122,6 +138,11 @@ export interface Bmv2TargetOptions {
    * expiry is then only approximately the reference's, see offload/controller.ts).
    */
   ageing?: 'exact' | 'hits';
+  /**
+   * Most inputs in flight in one speculative window (see top); 1 = strict lock-step. Default
+   * and maximum 32. Always 1 with 'hits' ageing.
+   */
+  window?: number;
   /** Deadline for one barrier step (echo, ping, drain) in ms. Default 5000. */
   stepTimeoutMs?: number;
   /** Controller log sink (malformed PacketIns, write failures). */
@@ -145,6 +166,10 @@ export interface Bmv2TargetStats {
   pings: number;
   /** Conntrack entries found by reset() that the controller did not know of (should stay 0). */
   resetLeftovers: number;
+  /** Speculative rounds run, inputs they discarded (sent again), PacketIns of those dropped unserved. */
+  rounds: number;
+  discarded: number;
+  discardedPacketIns: number;
 }
 
 /** Frame the ECHO probe carries: 60 bytes, broadcast-free, local experimental EtherType 0x88b5. */
@@ -162,6 +187,30 @@ const ECHO_TAG_BASE = 0xffe00000;
 const STREAM_DEADLINE_MS = 600_000;
 const STREAM_ROTATE_MS = 60_000;
 const MAX_INPUT_TAG = 0xffdfffff;
+/**
+ * Inputs in flight per window: bmv2 drops silently past 64 packets queued on one egress port
+ * (doc §5.3; the brief says keep ≤ 32), and the slow path's reinjections of a punt in the
+ * window come on top.
+ */
+const MAX_WINDOW = 32;
+
+/** One table entry read back, as one line: match fields, action and parameters, idle timeout. */
+export function formatEntry(e: DecodedTableEntry): string {
+  const num = (v: bigint): string => (v < 10n ? v.toString() : `0x${v.toString(16)}`);
+  const m = Object.entries(e.match)
+    .map(([k, v]) => {
+      if (v.kind === 'ternary') return `${k}=${num(v.value)}/${num(v.mask)}`;
+      if (v.kind === 'lpm') return `${k}=${num(v.value)}/${v.prefixLen}`;
+      if (v.kind === 'range') return `${k}=${num(v.low)}..${num(v.high)}`;
+      return `${k}=${num(v.value)}`;
+    })
+    .join(',');
+  const p = Object.entries(e.params ?? {})
+    .map(([k, v]) => `${k}=${num(v)}`)
+    .join(',');
+  const ttl = e.idleTimeoutNs ? ` idle_timeout=${e.idleTimeoutNs / 1_000_000n}ms` : '';
+  return `${m}${e.priority ? ` priority=${e.priority}` : ''} → ${e.action ?? '(no action)'}(${p})${ttl}`;
+}
 
 /** `ctoffload.entries.json` (bigints as decimal strings) → entries. */
 export function parseEntriesJson(text: string, source = 'ctoffload.entries.json'): OffloadEntry[] {
@@ -212,7 +261,7 @@ export class Bmv2Target implements Target {
   readonly name = 'bmv2';
   /** The hardware reports ct fields only at outputs (probe), never per lookup: Verdict.lookups is empty. */
   readonly observesLookups = false;
-  readonly stats: Bmv2TargetStats = { steps: 0, puntedSteps: 0, hardwareOutputs: 0, slowPathOutputs: 0, strayOutputs: 0, pings: 0, resetLeftovers: 0 };
+  readonly stats: Bmv2TargetStats = { steps: 0, puntedSteps: 0, hardwareOutputs: 0, slowPathOutputs: 0, strayOutputs: 0, pings: 0, resetLeftovers: 0, rounds: 0, discarded: 0, discardedPacketIns: 0 };
 
   private sw: Bmv2Switch | undefined;
   private client: P4RuntimeClient | undefined;
@@ -227,9 +276,17 @@ export class Bmv2Target implements Target {
   private closed = false;
   private readonly stepTimeoutMs: number;
   private readonly cfg: OffloadConfig;
+  private readonly window: number;
+  private readonly view = new PacketView();
+  /** Flows with an input decided in hardware since the last reset (punt prediction only). */
+  private readonly hwFlows = new Set<string>();
 
   constructor(private readonly opts: Bmv2TargetOptions = {}) {
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5000;
+    const w = opts.window ?? MAX_WINDOW;
+    if (!Number.isInteger(w) || w < 1 || w > MAX_WINDOW) throw new Bmv2TargetError(`window ${w}: expected an integer from 1 to ${MAX_WINDOW}`);
+    // 'hits' ageing reads counters at every advance: inputs cannot go out before it.
+    this.window = (opts.ageing ?? 'exact') === 'exact' ? w : 1;
     let cfgIn: Record<string, unknown> = (opts.offloadConfig as Record<string, unknown>) ?? {};
     if (!opts.offloadConfig && opts.artifacts) {
       try {
@@ -343,71 +400,202 @@ export class Bmv2Target implements Target {
   }
 
   send(step: SendStep): Promise<Verdict> {
-    return this.exclusive(async () => {
-      const ctl = this.ctl;
-      if (!ctl || !this.dp || !this.sw) throw new Bmv2TargetError('send() before a successful load()');
-      if (!Number.isFinite(step.time) || step.time < this.prevTime) throw new Bmv2TargetError(`trace time ${step.time} ms is before the previous ${this.prevTime} ms (call reset())`);
-      if (!Number.isInteger(step.port) || step.port < 0 || step.port > 510 || step.port === this.cfg.cpuPort) throw new Bmv2TargetError(`port ${step.port} is not a bmv2 data port (0..510, not the CPU port ${this.cfg.cpuPort})`);
-      if (step.frame.length === 0) throw new Bmv2TargetError('empty frame (bmv2 ignores it silently)');
-      this.prevTime = step.time;
-      this.stats.steps++;
-      await ctl.advance(step.time);
+    return this.sendBatch([step]).then((v) => v[0]!);
+  }
 
-      const tag = this.nextTag;
-      this.nextTag = this.nextTag >= MAX_INPUT_TAG ? 1 : this.nextTag + 1;
-      const outputs: VerdictOutput[] = [];
-      let hwOutput: (() => void) | undefined;
-      const hwDone = new Promise<'hw'>((resolve) => (hwOutput = () => resolve('hw')));
-      this.onOutput = (o) => {
-        const d = decodeProbe(o.packet);
-        if (!d || d.probe.tag !== tag) {
-          this.stats.strayOutputs++;
-          this.opts.log?.(`stray dataplane output on port ${o.port} (${d ? `tag 0x${d.probe.tag.toString(16)}` : 'no probe'}) during step with tag 0x${tag.toString(16)}`);
-          return;
-        }
-        const fromHw = (d.probe.flags & PROBE_F_PACKET_OUT) === 0;
-        if (fromHw) this.stats.hardwareOutputs++;
-        else this.stats.slowPathOutputs++;
-        outputs.push({ port: o.port, bytes: d.frame.slice(), ct: { state: d.probe.state, zone: d.probe.zone, mark: d.probe.mark, label: d.probe.label } });
-        if (fromHw) hwOutput!();
-      };
-      // The stream's gRPC deadline (STREAM_DEADLINE_MS) bounds its life: rotate well before.
-      if (this.stream?.stream.isEnded) this.cancelStream(); // e.g. idle past its deadline
-      else if (this.stream && Date.now() - this.stream.opened > STREAM_ROTATE_MS) await this.closeStream();
-      const { stream: s, failed } = this.openStream();
-      try {
-        // Exactly one outcome per input (see top): a hardware output, or one PacketIn with tag
-        // T (punt, `controller` output, REPORT_DROP drop report) served by the controller.
-        const served = ctl.waitTag(tag, `outcome of step ${this.stats.steps}`, 'no hardware output and no PacketIn: does the program keep the REPORT_DROP path of offload/probe.ts?');
-        served.catch(() => undefined);
-        await s.write(1n, step.port, encodeProbe({ flags: PROBE_F_REPORT_DROP, tag, state: 0, zone: 0, mark: 0, label: 0n }, step.frame));
-        const how = await Promise.race([hwDone, served.then(() => 'slow' as const), failed]);
-        if (how === 'hw') ctl.cancelWait(tag);
-        else {
-          const sent = ctl.packetOutsSent;
-          if (sent > this.lastPacketOuts) {
-            // The punt's PacketOuts were sent before its PacketIn counted as served. PI injects
-            // stream messages in order: this ping's echo means every PacketOut has passed
-            // ingress; then the drain barrier delivers their outputs. The stream was registered
-            // (it carried the input), so none is discarded.
-            await Promise.race([ctl.barrier(), failed]);
-            this.stats.pings++;
-            await this.closeStream();
-          }
-          this.lastPacketOuts = sent;
-        }
-      } catch (e) {
-        this.cancelStream();
-        throw await this.deathOr(e);
-      } finally {
-        this.onOutput = undefined;
+  /**
+   * Send `steps` in order and return one Verdict per step, identical to sending them one by
+   * one (see "Speculative windows" at the top).
+   */
+  sendBatch(steps: readonly SendStep[]): Promise<Verdict[]> {
+    return this.exclusive(async () => {
+      if (!this.ctl || !this.dp || !this.sw) throw new Bmv2TargetError('send() before a successful load()');
+      let prev = this.prevTime;
+      for (const [k, step] of steps.entries()) {
+        const which = steps.length > 1 ? `step ${k}: ` : '';
+        if (!Number.isFinite(step.time) || step.time < prev) throw new Bmv2TargetError(`${which}trace time ${step.time} ms is before the previous ${prev} ms (call reset())`);
+        if (!Number.isInteger(step.port) || step.port < 0 || step.port > 510 || step.port === this.cfg.cpuPort) throw new Bmv2TargetError(`${which}port ${step.port} is not a bmv2 data port (0..510, not the CPU port ${this.cfg.cpuPort})`);
+        if (step.frame.length === 0) throw new Bmv2TargetError(`${which}empty frame (bmv2 ignores it silently)`);
+        prev = step.time;
       }
-      const rec = ctl.takeTag(tag);
-      if (rec.punts.length) this.stats.puntedSteps++;
-      else if (ctl.ageing === 'exact') await ctl.shadow(step.port, step.frame);
-      for (const c of rec.controllerOutputs) outputs.push({ port: PORT_CONTROLLER, bytes: c.bytes, ct: c.ct });
-      return { outputs, lookups: [] };
+      const out: Verdict[] = [];
+      while (out.length < steps.length) await this.runRound(steps, out);
+      return out;
     });
+  }
+
+  /**
+   * Will the input probably punt? Then no input goes out after it until it is accepted: a punt
+   * that writes entries discards the inputs sent after it. TCP SYN/FIN/RST, fragments, ICMP
+   * errors and untrackable frames punt in the generated program (offload/p4gen.ts), and so does
+   * the first packet of a flow the hardware has not decided yet (CT_MISS). Mispredictions cost
+   * time, never results.
+   */
+  private likelyPunt(frame: Uint8Array): boolean {
+    const v = this.view.parse(frame);
+    if (v.ctStatus !== CT_OK || v.l3 === L3_NONE || v.frag !== FRAG_NONE) return true;
+    if (v.ipProto === IPPROTO_TCP && (v.tcpFlags & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0) return true;
+    if (v.icmpClass === ICMP_ERROR) return true;
+    return !this.hwFlows.has(this.flowKey());
+  }
+
+  /** Direction-free key of the flow `this.view` holds (addresses, protocol, ports or ICMP id). */
+  private flowKey(): string {
+    const v = this.view;
+    const a = `${v.src.join('.')}:${v.sport || v.icmpId}`;
+    const b = `${v.dst.join('.')}:${v.dport || v.icmpId}`;
+    return a < b ? `${v.ipProto}|${a}|${b}` : `${v.ipProto}|${b}|${a}`;
+  }
+
+  /**
+   * One speculative round from input `out.length` (see "Speculative windows" at the top):
+   * inputs go out while fewer than `window` are unaccepted and no unaccepted one will probably
+   * punt; outcomes are accepted in input order while the hardware tables are those the round
+   * started with; the round ends at the end of `steps` or at the first write, and the inputs
+   * sent past that point are discarded (sent again by the next round). Appends the accepted
+   * inputs' Verdicts to `out` (≥ 1).
+   */
+  private async runRound(steps: readonly SendStep[], out: Verdict[]): Promise<void> {
+    const ctl = this.ctl!;
+    const i0 = out.length;
+    const end = steps.length;
+    await ctl.advance(steps[i0]!.time);
+    this.prevTime = steps[i0]!.time;
+    const base = ctl.writeSeq;
+    const outsBefore = ctl.packetOutsSent;
+    // Per input of the round (index j - i0): tag, outcome (0 not yet, 1 hardware output,
+    // 2 PacketIn held by the controller), outputs, slow-path record.
+    const tags: number[] = [];
+    const slot = new Map<number, number>();
+    const outcome: number[] = [];
+    const outputs: VerdictOutput[][] = [];
+    const records: TagRecord[] = [];
+    let sent = i0;
+    let acc = i0;
+    let cut = Infinity; // first discarded input (absolute index)
+    let gate = -1; // last sent input that will probably punt
+    let wake: (() => void) | undefined;
+    ctl.hold(
+      (tag) => slot.has(tag),
+      (tag) => {
+        const k = slot.get(tag)!;
+        if (outcome[k] === 0) outcome[k] = 2;
+        wake?.();
+      },
+    );
+    this.onOutput = (o) => {
+      const d = decodeProbe(o.packet);
+      const k = d ? slot.get(d.probe.tag) : undefined;
+      if (!d || k === undefined) {
+        this.stats.strayOutputs++;
+        this.opts.log?.(`stray dataplane output on port ${o.port} (${d ? `tag 0x${d.probe.tag.toString(16)}` : 'no probe'}) during a round from step ${this.stats.steps + 1}`);
+        return;
+      }
+      if (i0 + k >= cut) return; // a discarded input: sent again by the next round
+      const fromHw = (d.probe.flags & PROBE_F_PACKET_OUT) === 0;
+      if (fromHw) this.stats.hardwareOutputs++;
+      else this.stats.slowPathOutputs++;
+      outputs[k]!.push({ port: o.port, bytes: d.frame.slice(), ct: { state: d.probe.state, zone: d.probe.zone, mark: d.probe.mark, label: d.probe.label } });
+      if (fromHw && outcome[k] === 0) {
+        outcome[k] = 1;
+        wake?.();
+      }
+    };
+    const outcomeOf = (k: number): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        if (outcome[k] !== 0) return resolve();
+        const timer = setTimeout(() => {
+          wake = undefined;
+          reject(new Bmv2TargetError(`outcome of step ${this.stats.steps + k + 1} (tag 0x${tags[k]!.toString(16)}) not seen within ${this.stepTimeoutMs} ms: no hardware output and no PacketIn (does the program keep the REPORT_DROP path of offload/probe.ts?)`));
+        }, this.stepTimeoutMs);
+        wake = () => {
+          if (outcome[k] === 0) return;
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        };
+      });
+    // The stream's gRPC deadline (STREAM_DEADLINE_MS) bounds its life: rotate well before.
+    if (this.stream?.stream.isEnded) this.cancelStream(); // e.g. idle past its deadline
+    else if (this.stream && Date.now() - this.stream.opened > STREAM_ROTATE_MS) await this.closeStream();
+    const { stream: s, failed } = this.openStream();
+    try {
+      while (acc < end) {
+        while (sent < end && sent - acc < this.window && gate < acc) {
+          const st = steps[sent]!;
+          const tag = this.nextTag;
+          this.nextTag = this.nextTag >= MAX_INPUT_TAG ? 1 : this.nextTag + 1;
+          slot.set(tag, tags.length);
+          tags.push(tag);
+          outcome.push(0);
+          outputs.push([]);
+          if (this.window > 1 && this.likelyPunt(st.frame)) gate = sent;
+          sent++;
+          await s.write(1n, st.port, encodeProbe({ flags: PROBE_F_REPORT_DROP, tag, state: 0, zone: 0, mark: 0, label: 0n }, st.frame));
+        }
+        const k = acc - i0;
+        const st = steps[acc]!;
+        await Promise.race([outcomeOf(k), failed]);
+        if (acc > i0) {
+          await ctl.advance(st.time);
+          // Expiry deleted entries: this input went through tables it would not have seen.
+          if (ctl.writeSeq !== base) {
+            cut = acc;
+            break;
+          }
+          this.prevTime = st.time;
+        }
+        if (outcome[k] === 2) await ctl.release(tags[k]!);
+        const rec = ctl.takeTag(tags[k]!);
+        records.push(rec);
+        if (!rec.punts.length) {
+          // Exact ageing: an input the hardware decided is replayed into the model (top).
+          if (ctl.ageing === 'exact') await ctl.shadow(st.port, st.frame);
+          if (this.window > 1 && this.hwFlows.size < 65536 && this.view.parse(st.frame).l3 !== L3_NONE) this.hwFlows.add(this.flowKey());
+        }
+        acc++;
+        // Its processing wrote entries: the inputs after it went through outdated tables.
+        if (ctl.writeSeq !== base) {
+          cut = acc;
+          break;
+        }
+      }
+      const discarded = sent > acc;
+      if (discarded || ctl.packetOutsSent !== outsBefore) {
+        // PacketOuts of the slow path: the ping's echo means they all passed ingress (PI injects
+        // stream messages in order); the drain barrier then delivers their outputs (the stream
+        // carried the inputs, so it was registered and none is discarded, doc §5.3). Discarded
+        // inputs: after the drain every PacketIn they caused has been emitted; a ping proves
+        // all of them reached the controller (and were parked) before the hold ends.
+        if (ctl.packetOutsSent !== outsBefore) {
+          await Promise.race([ctl.barrier(), failed]);
+          this.stats.pings++;
+        }
+        await this.closeStream();
+        if (discarded) {
+          await ctl.barrier();
+          this.stats.pings++;
+        }
+      }
+    } catch (e) {
+      this.cancelStream();
+      ctl.endHold();
+      throw await this.deathOr(e);
+    } finally {
+      this.onOutput = undefined;
+      wake = undefined;
+    }
+    this.stats.discardedPacketIns += ctl.endHold();
+    this.stats.rounds++;
+    this.stats.discarded += sent - acc;
+    for (let k = 0; k < acc - i0; k++) {
+      const rec = records[k]!;
+      this.stats.steps++;
+      if (rec.punts.length) this.stats.puntedSteps++;
+      const o = outputs[k]!;
+      for (const c of rec.controllerOutputs) o.push({ port: PORT_CONTROLLER, bytes: c.bytes, ct: c.ct });
+      out.push({ outputs: o, lookups: [] });
+    }
   }
 
   /** Output handler of the current step (outputs outside a step are stray). */
@@ -447,8 +635,6 @@ export class Bmv2Target implements Target {
     this.stream = undefined;
   }
 
-  private lastPacketOuts = 0;
-
   /**
    * bmv2's own rate for these packets, without the harness protocol: the dataplane channel's
    * windowed mode (≤ 32 in flight), no tags checked, no controller barrier. Punted packets are
@@ -470,6 +656,7 @@ export class Bmv2Target implements Target {
       if (!this.ctl || !this.client || !this.prog) throw new Bmv2TargetError('reset() before a successful load()');
       await this.closeStream();
       await this.ctl.reset();
+      this.hwFlows.clear();
       // Anything the controller does not know of (a write whose outcome was unknown) goes too:
       // one wildcard Read per conntrack table (doc §4.6), then DELETE what is left.
       const client = this.client;
@@ -481,6 +668,28 @@ export class Bmv2Target implements Target {
         await client.write(dels);
       }
       this.prevTime = 0;
+    });
+  }
+
+  /**
+   * The hardware's conntrack tables as read back over P4Runtime now (one wildcard Read per
+   * table, doc §4.6), and the slow path's model connections, for counterexample reports.
+   */
+  snapshot(): Promise<TargetState> {
+    return this.exclusive(async () => {
+      if (!this.ctl || !this.client || !this.prog) throw new Bmv2TargetError('snapshot() before a successful load()');
+      const p4info = this.prog.p4info;
+      const sections: TargetState['sections'] = [];
+      for (const t of this.prog.plan.ctTables) {
+        const name = `CtIngress.${t.name}`;
+        const read = await this.client.readAll([{ tableEntry: tableReadRequest(p4info, name) }]);
+        const lines = read.filter((e) => e.tableEntry && !e.tableEntry.isDefaultAction).map((e) => formatEntry(describeTableEntry(p4info, e.tableEntry!)));
+        sections.push({ title: `hardware table ${name}: ${lines.length} entr${lines.length === 1 ? 'y' : 'ies'}`, lines: lines.sort() });
+      }
+      const ct = this.ctl.engine.conntrack;
+      const conns = ct ? [...ct.connections(this.ctl.clock)].map(formatConnection) : [];
+      sections.push({ title: `slow-path controller model (t=${this.ctl.clock} ms): ${conns.length} connection(s)`, lines: conns });
+      return { sections };
     });
   }
 
@@ -507,7 +716,6 @@ export class Bmv2Target implements Target {
     this.ctl = undefined;
     this.client?.close();
     this.client = undefined;
-    this.lastPacketOuts = 0;
   }
 
   private async deathOr(e: unknown): Promise<unknown> {

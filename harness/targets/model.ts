@@ -11,7 +11,8 @@
  */
 import { CtoffloadError } from '../../model/errors.js';
 import type { Verdict } from '../../model/verdict.js';
-import type { PolicySource, SendStep, Target } from './target.js';
+import { formatConnection, type Conntrack } from '../../model/conntrack/index.js';
+import type { PolicySource, SendStep, Target, TargetState } from './target.js';
 
 export interface ModelEngine {
   /** Parse and install a policy (throws the parser's CTO_FLOW_PARSE error as is). */
@@ -54,6 +55,15 @@ export class ModelTarget implements Target {
     }
     this.prevTime = step.time;
     return this.engine.process(step.port, step.frame, step.time);
+  }
+
+  /** The tracker's connections at the last packet's time (when the engine exposes its tracker). */
+  async snapshot(): Promise<TargetState> {
+    this.check();
+    const ct = (this.engine as { conntrack?: Conntrack | null }).conntrack;
+    if (!ct) return { sections: [] };
+    const lines = [...ct.connections(this.prevTime)].map(formatConnection);
+    return { sections: [{ title: `conntrack (model, t=${this.prevTime} ms): ${lines.length} connection(s)`, lines }] };
   }
 
   async reset(): Promise<void> {

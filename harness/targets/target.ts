@@ -20,6 +20,14 @@ export interface SendStep {
   frame: Uint8Array;
 }
 
+/**
+ * What a target holds at one point of a trace, for counterexample reports: sections of text
+ * lines (a conntrack dump, a hardware table's entries), each titled.
+ */
+export interface TargetState {
+  sections: { title: string; lines: string[] }[];
+}
+
 export interface Target {
   /** 'model' | 'ovs' | 'bmv2'. */
   readonly name: string;
@@ -33,6 +41,14 @@ export interface Target {
    * inject the frame on `step.port` and return what happened to it.
    */
   send(step: SendStep): Promise<Verdict>;
+  /**
+   * Optional: the same as calling send() for each step in order (same Verdicts), faster — the
+   * target may keep several inputs in flight (bmv2's speculative rounds). The runner uses it
+   * when present; a rejection concerns the whole batch.
+   */
+  sendBatch?(steps: readonly SendStep[]): Promise<Verdict[]>;
+  /** Optional: the state now (connections, table entries), for counterexample reports. */
+  snapshot?(): Promise<TargetState>;
   /** Flush conntrack state and bring the clock back to trace time 0; the policy stays. */
   reset(): Promise<void>;
   /** Release every resource (processes, sockets, temporary files). Idempotent. */

@@ -14,3 +14,4 @@ export {
   IPF_MAX_FRAGS_DEFAULT, IPF_NFRAG_UBOUND, IPF_FRAG_LIST_TIMEOUT, IPF_FRAG_LIST_PURGE_TIME_ADJ, NETDEV_MAX_BURST,
 } from './ipf.js';
 export type { IpfFragment, IpfStatus, IpfProtoStatus } from './ipf.js';
+export { formatConnection } from './dump.js';

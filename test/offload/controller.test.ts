@@ -147,6 +147,36 @@ describe('SlowPathController', () => {
     await ctl.close();
   });
 
+  it('held PacketIns (speculative harness rounds): parked unserved, served on release in order, dropped at endHold', async () => {
+    const { dev, ctl } = setup();
+    const arrived: number[] = [];
+    ctl.hold((tag) => tag >= 20 && tag < 30, (tag) => arrived.push(tag));
+    const w0 = ctl.writeSeq;
+    dev.punt(PUNT.CT_MISS, 1, tcp('a', 'S', 1000), 21);
+    dev.punt(PUNT.CT_MISS, 2, tcp('b', 'SA', 5000, 1001), 22);
+    dev.punt(PUNT.CT_MISS, 1, tcp('a', 'A', 1001, 5001), 23);
+    dev.punt(PUNT.CT_MISS, 1, udp('a'), 40); // not held: served at once
+    await ctl.barrier(); // pings are never held
+    expect(arrived).toEqual([21, 22, 23]);
+    expect(dev.packetOuts.map((p) => p.md.tag)).toEqual([40n]); // only the unheld one was served
+    await ctl.release(21);
+    await ctl.release(22);
+    expect(dev.packetOuts.map((p) => p.md.tag)).toEqual([40n, 21n, 22n]);
+    expect(ctl.writeSeq).toBe(w0); // no entries yet: the handshake is not complete in the model
+    expect(ctl.takeTag(22)).toMatchObject({ punts: [PUNT.CT_MISS], packetOuts: 1 });
+    // 23 is discarded by the harness: dropped unserved, the model never sees it
+    expect(ctl.endHold()).toBe(1);
+    expect(ctl.status().heldDiscarded).toBe(1);
+    expect(dev.entries()).toHaveLength(0);
+    expect(ctl.writeSeq).toBe(w0);
+    // after the hold, the same tag is served normally; completing the handshake writes entries
+    dev.punt(PUNT.CT_MISS, 1, tcp('a', 'A', 1001, 5001), 23);
+    await ctl.barrier();
+    expect(dev.entries()).toHaveLength(2);
+    expect(ctl.writeSeq).toBeGreaterThan(w0);
+    await ctl.close();
+  });
+
   it('a malformed PacketIn is counted and logged, and the loop keeps serving', async () => {
     const { dev, ctl, logs } = setup();
     dev.packetIns.push({ payload: new Uint8Array(10), metadata: { '#9': 1n } });

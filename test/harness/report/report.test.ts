@@ -94,8 +94,16 @@ describe('report files of a failing run', () => {
     expect(html).toContain(htmlEscape(cx.differences[0]!.message));
     expect(html).toContain(htmlEscape(cx.replay));
     expect(html).toContain('<svg');
-    expect(html).not.toMatch(/<script|<link|src=|href="http/i);
+    expect(html).not.toMatch(/<script|<link|<[a-z][^>]*\s(src|href)=/i);
     expect((html.match(/<tr class="bad">/g) ?? []).length).toBe(1);
+    // the state just before the failing packet: the model's connections, the fake's lack of a snapshot
+    const st = cx.state!;
+    expect(st.step).toBe(cx.failingStep);
+    expect(st.reference.name).toBe('model');
+    expect(st.reference.sections[0]!.title).toMatch(/^conntrack \(model, t=\d+ ms\): \d+ connection/);
+    expect(st.target.note).toBe('fake cannot report its state');
+    expect(html).toContain(`State just before packet ${cx.failingStep}`);
+    for (const l of st.reference.sections[0]!.lines) expect(html).toContain(htmlEscape(l));
   });
 
   it('writes a counterexample file that holds the scenario, seed and path', () => {
