@@ -27,7 +27,7 @@ export interface TraceRunOptions {
   exceptions: readonly ExceptionRule[];
   /**
    * Packets handed to a target with `sendBatch` at once (the reference still goes packet by
-   * packet); 1 = one at a time. Default 64. A trace still stops being judged at its first
+   * packet); 1 = one at a time. Default 256. A trace still stops being judged at its first
    * disagreement; the target may have been sent a few packets more.
    */
   batch?: number;
@@ -125,7 +125,7 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
   }
 
   const n = rendered.trace.length;
-  const batchMax = o.snapshotBefore !== undefined ? 1 : Math.max(1, Math.floor(o.batch ?? 64));
+  const batchMax = o.snapshotBefore !== undefined ? 1 : Math.max(1, Math.floor(o.batch ?? 256));
   const describe = (i: number): string => {
     const step = rendered.trace[i]!;
     const info = rendered.steps[i];
@@ -200,7 +200,11 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
       const c = compareVerdicts(
         {
           target: tgt.name ?? 'target', reference: ref.name ?? 'reference', step, stepIndex: i, ...(info ? { info } : {}),
-          expected: ev, observed: ov, history: out.packets.slice(0, -1),
+          expected: ev, observed: ov,
+          // Only a difference's exception predicates read it: copy the prefix on demand.
+          get history() {
+            return out.packets.slice(0, -1);
+          },
         },
         o.exceptions,
       );

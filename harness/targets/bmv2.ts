@@ -279,7 +279,7 @@ export class Bmv2Target implements Target {
   private readonly window: number;
   private readonly view = new PacketView();
   /** Flows with an input decided in hardware since the last reset (punt prediction only). */
-  private readonly hwFlows = new Set<string>();
+  private readonly hwFlows = new Set<number>();
 
   constructor(private readonly opts: Bmv2TargetOptions = {}) {
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5000;
@@ -439,12 +439,19 @@ export class Bmv2Target implements Target {
     return !this.hwFlows.has(this.flowKey());
   }
 
-  /** Direction-free key of the flow `this.view` holds (addresses, protocol, ports or ICMP id). */
-  private flowKey(): string {
+  /**
+   * Direction-free 32-bit key of the flow `this.view` holds (addresses, protocol, ports or ICMP
+   * id). A collision only makes a prediction wrong, which costs time, never results.
+   */
+  private flowKey(): number {
     const v = this.view;
-    const a = `${v.src.join('.')}:${v.sport || v.icmpId}`;
-    const b = `${v.dst.join('.')}:${v.dport || v.icmpId}`;
-    return a < b ? `${v.ipProto}|${a}|${b}` : `${v.ipProto}|${b}|${a}`;
+    let a = Math.imul(v.sport || v.icmpId, 0x9e3779b1);
+    let b = Math.imul(v.dport || v.icmpId, 0x9e3779b1);
+    for (let i = 0; i < 4; i++) {
+      a = Math.imul(a ^ v.src[i]!, 0x85ebca6b) >>> 0;
+      b = Math.imul(b ^ v.dst[i]!, 0x85ebca6b) >>> 0;
+    }
+    return ((a + b) ^ Math.imul(v.ipProto, 0xc2b2ae35)) >>> 0;
   }
 
   /**
