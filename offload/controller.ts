@@ -10,7 +10,7 @@
  * for every punt reason except CONTROLLER the controller does the same thing: run the model on
  * the frame from table 0 with in_port = packet_in.ingress_port at the controller's clock, then
  *  1. for every connection the model created, changed or destroyed during that run (Conntrack
- *     `onEvent`), recompute `connectionEntries(conn, plan)` and write the difference with what
+ *     `onSlotEvent`), recompute `connectionEntries(conn, plan)` and write the difference with what
  *     is installed: DELETEs first, then MODIFYs, then INSERTs, each phase its own Write (PI may
  *     reorder within a batch, doc §4.11), ≤ 400 updates per Write (p4/ client). Per-update
  *     errors (WriteBatchError): INSERT ALREADY_EXISTS → MODIFY; DELETE NOT_FOUND → ignored and
@@ -77,9 +77,9 @@
  * order). `hold(isHeld, onHeld)` makes the serve loop park, unserved, every PacketIn whose tag
  * the harness names and report its arrival; the harness then `release(tag)`s them in input order (each
  * served on the serial chain after whatever it queued before: advances, shadow updates) and
- * `endHold()` drops the ones it discarded — called only once every PacketIn of those inputs
- * has arrived (after the dataplane drain and a ping). `writeSeq` counts entry writes, so the
- * harness can tell whether the hardware's tables changed since a given point.
+ * `discard(tag)`s the ones of inputs it threw away (also when they arrive later). `writeSeq`
+ * counts entry writes, so the harness can tell whether the hardware's tables changed since a
+ * given point.
  *
  * ## Barrier (ping)
  *
@@ -269,8 +269,8 @@ export class SlowPathController {
   /** entry key → connection id (hits, idle notifications). */
   private readonly owner = new Map<string, number>();
   private readonly slowOnly = new Set<number>();
-  /** Per connection: signature of what its entries depend on, at the last successful sync. */
-  private readonly sigs = new Map<number, string>();
+  /** Per connection: what its entries depend on, at the last successful sync (sigChanged). */
+  private readonly sigs = new Map<number, Float64Array>();
   private readonly lastHits = new Map<string, bigint>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly tags = new Map<number, TagRecord>();
@@ -408,6 +408,14 @@ export class SlowPathController {
     });
   }
 
+  /** Drop the held PacketIns of `tag` (an input the harness discarded); returns how many. */
+  discard(tag: number): number {
+    const n = this.held.get(tag)?.length ?? 0;
+    this.held.delete(tag);
+    this.st.heldDiscarded += n;
+    return n;
+  }
+
   /** Drop every PacketIn still held and stop holding; returns how many were dropped. */
   endHold(): number {
     let n = 0;
@@ -509,17 +517,17 @@ export class SlowPathController {
     const ct = this.ct;
     const touched = new Map<number, number>(); // id → slot
     const destroyed = new Set<number>();
-    ct.onEvent = (ev) => {
-      if (ev.kind === 'destroy') {
-        destroyed.add(ev.conn.id);
-        touched.delete(ev.conn.id);
-      } else touched.set(ev.conn.id, ev.conn.index);
+    ct.onSlotEvent = (kind, id, slot) => {
+      if (kind === 'destroy') {
+        destroyed.add(id);
+        touched.delete(id);
+      } else touched.set(id, slot);
     };
     let verdict: Verdict;
     try {
       verdict = this.engine.process(port, frame, this.now);
     } finally {
-      ct.onEvent = undefined;
+      ct.onSlotEvent = undefined;
     }
     const changes = await this.sync(touched, destroyed);
     if (shadow && changes > 0) this.st.shadow.entryChanges += changes;
@@ -527,16 +535,24 @@ export class SlowPathController {
   }
 
   /**
-   * What `connectionEntries` depends on that can change during a connection's life, read from
-   * the tracker's columns without building a ConnInfo: TCP peer states, seen-reply/related
-   * flags, generic/ICMP state (idle timeout), mark and label. Undefined if the slot now holds
-   * another connection.
+   * Has what `connectionEntries` depends on changed since the last successful sync of
+   * connection `id` (TCP peer states, seen-reply/related flags, generic/ICMP state (idle
+   * timeout), mark and label, read from the tracker's columns without building a ConnInfo)?
+   * Records the new values when it has. Undefined if the slot now holds another connection.
+   * Numeric columns compared in place: this runs for every shadow update (every packet the
+   * hardware forwards, in the harness).
    */
-  private connSig(id: number, slot: number): string | undefined {
+  private sigChanged(id: number, slot: number): boolean | undefined {
     const t = this.ct.table;
     if (slot < 0 || slot >= t.cap || t.id[slot] !== id) return undefined;
     const l = slot * 4;
-    return `${t.tstate[2 * slot]},${t.tstate[2 * slot + 1]},${t.flags[slot]},${t.pstate[slot]},${t.mark[slot]},${t.label[l]},${t.label[l + 1]},${t.label[l + 2]},${t.label[l + 3]}`;
+    const v0 = t.tstate[2 * slot]!, v1 = t.tstate[2 * slot + 1]!, v2 = t.flags[slot]!, v3 = t.pstate[slot]!, v4 = t.mark[slot]!;
+    const v5 = t.label[l]!, v6 = t.label[l + 1]!, v7 = t.label[l + 2]!, v8 = t.label[l + 3]!;
+    let a = this.sigs.get(id);
+    if (a && a[0] === v0 && a[1] === v1 && a[2] === v2 && a[3] === v3 && a[4] === v4 && a[5] === v5 && a[6] === v6 && a[7] === v7 && a[8] === v8) return false;
+    if (!a) this.sigs.set(id, (a = new Float64Array(9)));
+    a[0] = v0; a[1] = v1; a[2] = v2; a[3] = v3; a[4] = v4; a[5] = v5; a[6] = v6; a[7] = v7; a[8] = v8;
+    return true;
   }
 
   /** Current info of connection `id` in `slot`, or undefined if the slot now holds another. */
@@ -571,10 +587,7 @@ export class SlowPathController {
       // Fast path: nothing that connectionEntries reads changed since the last sync (the common
       // case for a shadow update of a hardware-forwarded packet). Connections whose last write
       // failed have no signature, so they are retried.
-      const sig = this.connSig(id, slot);
-      if (sig === undefined) continue;
-      if (this.sigs.get(id) === sig) continue;
-      this.sigs.set(id, sig);
+      if (!this.sigChanged(id, slot)) continue;
       const info = this.connInfo(id, slot);
       if (!info) continue;
       const want = new Map(connectionEntries(info, this.plan).map((e) => [keyOf(e), e]));
@@ -720,13 +733,13 @@ export class SlowPathController {
       if (this.ageing === 'hits') await this.refreshFromHardware();
       const destroyed = new Set<number>();
       const ct = this.ct;
-      ct.onEvent = (ev) => {
-        if (ev.kind === 'destroy') destroyed.add(ev.conn.id);
+      ct.onSlotEvent = (kind, id) => {
+        if (kind === 'destroy') destroyed.add(id);
       };
       try {
         ct.sweep(now);
       } finally {
-        ct.onEvent = undefined;
+        ct.onSlotEvent = undefined;
       }
       if (destroyed.size) {
         this.st.ageing.expired += destroyed.size;
@@ -899,7 +912,7 @@ export class SlowPathController {
       this.slowOnly.clear();
       this.sigs.clear();
       this.tags.clear();
-      this.endHold();
+      for (const tag of [...this.held.keys()]) this.discard(tag); // the hold itself stays
       this.engine.reset();
       this.now = 0;
     });

@@ -46,8 +46,14 @@ export interface TraceOutcome {
   agreements: number;
   /** Index of the first disagreeing packet, -1 when none. */
   failingStep: number;
-  /** Every packet that was sent, with both verdicts and the comparison. */
+  /**
+   * Every packet that was sent, with both verdicts and the comparison — for a trace that failed
+   * or was aborted. Empty for a trace that passed: nothing reads those, and building the
+   * reports (hex, verdict text) costs more than the comparison itself.
+   */
   packets: PacketReport[];
+  /** How often the reference's ct lookups gave each ct_state (coverage), e.g. `est|trk`. */
+  states: Record<string, number>;
   targetError: boolean;
   excused: ExcusedDifference[];
   ms: number;
@@ -77,6 +83,14 @@ async function snapshotOf(ref: Side, tgt: Side, step: number, ms: number): Promi
   return { step, reference, target };
 }
 
+const STATE_TEXT = new Map<number, string>();
+/** formatCtState, cached: coverage counts one per lookup of every packet. */
+function stateText(state: number): string {
+  let t = STATE_TEXT.get(state);
+  if (t === undefined) STATE_TEXT.set(state, (t = formatCtState(state)));
+  return t;
+}
+
 function ctReport(f: CtFields): CtReport {
   return { state: f.state, stateText: formatCtState(f.state), zone: f.zone, mark: f.mark, label: `0x${f.label.toString(16)}` };
 }
@@ -91,8 +105,26 @@ export function verdictReport(v: Verdict): VerdictReport {
 
 export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario, o: TraceRunOptions): Promise<TraceOutcome> {
   const t0 = performance.now();
-  const out: TraceOutcome = { status: 'pass', sent: 0, agreements: 0, failingStep: -1, packets: [], targetError: false, excused: [], ms: 0 };
+  const out: TraceOutcome = { status: 'pass', sent: 0, agreements: 0, failingStep: -1, packets: [], states: {}, targetError: false, excused: [], ms: 0 };
+  // Per packet sent: the verdicts and the comparison; PacketReports are built from them only
+  // when needed (a failure, an exception predicate reading the history).
+  const raw: { ev: Verdict | null; ov: Verdict | null; differences: Difference[]; excused: ExcusedDifference[] }[] = [];
+  const reportsUpTo = (n: number): PacketReport[] => {
+    for (let i = out.packets.length; i < n; i++) {
+      const step = rendered.trace[i]!;
+      const info = rendered.steps[i];
+      const r = raw[i]!;
+      out.packets.push({
+        index: i, time: step.time, port: step.port, frame: hex(step.frame), ...(info ? { label: info.label } : {}),
+        expected: r.ev ? verdictReport(r.ev) : null,
+        observed: r.ov ? verdictReport(r.ov) : null,
+        differences: r.differences, excused: r.excused,
+      });
+    }
+    return out.packets.slice(0, n);
+  };
   const done = (status: TraceOutcome['status']): TraceOutcome => {
+    if (status !== 'pass') reportsUpTo(raw.length);
     out.status = status;
     out.ms = performance.now() - t0;
     return out;
@@ -172,13 +204,9 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
       const ev = er.verdicts[j];
       const ov = ob.verdicts[j];
       out.sent++;
-      const rec: PacketReport = {
-        index: i, time: step.time, port: step.port, frame: hex(step.frame), ...(info ? { label: info.label } : {}),
-        expected: ev ? verdictReport(ev) : null,
-        observed: ov ? verdictReport(ov) : null,
-        differences: [], excused: [],
-      };
-      out.packets.push(rec);
+      const rec = { ev: ev ?? null, ov: ov ?? null, differences: [] as Difference[], excused: [] as ExcusedDifference[] };
+      raw.push(rec);
+      if (ev) for (const l of ev.lookups) out.states[stateText(l.state)] = (out.states[stateText(l.state)] ?? 0) + 1;
       if (!ev || !ov) {
         const withLog = (s: Side, m: string): string => {
           const tail = s.logTail();
@@ -203,7 +231,7 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
           expected: ev, observed: ov,
           // Only a difference's exception predicates read it: copy the prefix on demand.
           get history() {
-            return out.packets.slice(0, -1);
+            return reportsUpTo(raw.length - 1);
           },
         },
         o.exceptions,

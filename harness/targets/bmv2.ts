@@ -23,40 +23,45 @@
  * goes to the CPU port; a drop is reported to the CPU): one hardware dataplane output, or one
  * PacketIn with tag T (punt, `controller` output, or drop report).
  *
- * ### Speculative windows
+ * ### Speculative rounds
  * Sending one input and waiting for its outcome leaves bmv2 idle most of the time. The hardware
  * is a pure function of its table entries (the generated program has no registers; direct
  * counters are read only in 'hits' ageing), and its entries change only when the controller
- * writes. So a window of up to `window` inputs goes out at once, and the outcomes are taken in
- * input order; input k's result is what sending it alone would have given iff no entry was
- * written between the window's start and k's own processing (`controller.writeSeq`):
- * 1. `controller.advance(t0)` (expired connections deleted from hardware) before the window.
- * 2. The controller holds (`hold`, offload/controller.ts) every PacketIn of the window's tags:
- *    nothing is served out of order or for an input that will be discarded.
+ * writes. So up to `window` inputs are in flight, and outcomes are taken in input order; input
+ * k's result is what sending it alone would have given iff no entry was written between the
+ * round's start and k's own processing (`controller.writeSeq`):
+ * 1. `controller.advance(t0)` (expired connections deleted from hardware) starts a round.
+ * 2. The controller holds every PacketIn with an input tag (`hold`, offload/controller.ts,
+ *    set at load): nothing is served out of order or for an input that will be discarded.
  * 3. For k = 0, 1, …: wait for k's outcome (hardware output tagged T_k, or its PacketIn held);
  *    for k > 0 `advance(t_k)` — if that wrote (an expiry), k and the rest are discarded; then a
  *    held PacketIn is released (served now: model run, entries written, PacketOuts sent), or,
  *    for an input the hardware decided, exact ageing's shadow update (offload/controller.ts
- *    "Clock and ageing"); if k's processing wrote entries, the rest are discarded.
- * 4. If the slow path sent PacketOuts: `controller.barrier()` — a DIRECT PacketOut to the CPU
- *    port, echoed as a PacketIn: PI injects stream messages in order, so every PacketOut has
- *    passed ingress — then the stream is half-closed and OK awaited: bmv2's drain barrier, every
- *    output of every packet alive in bmv2 has been received. The stream was registered before
- *    the PacketOuts were injected (it carried the inputs), so none of their outputs is discarded
- *    (doc §5.3: output produced while no stream is open is discarded). If inputs were
- *    discarded: the drain, then a ping, so every PacketIn they caused has arrived (and is
- *    dropped unserved) before the hold ends; their outputs are ignored; the caller sends them
- *    again in the next window with new tags.
- * A window ends early after an input that will probably punt (TCP SYN/FIN/RST, fragments, ICMP
- * errors, untrackable frames): mispredictions cost time, never results. `window: 1` is strict
- * lock-step; 'hits' ageing always runs lock-step (its advance reads counters).
+ *    "Clock and ageing"); if k's processing wrote entries, the rest are discarded. Meanwhile
+ *    new inputs go out as earlier ones are accepted (a sliding window), except past an input
+ *    that will probably punt (TCP SYN/FIN/RST, fragments, ICMP errors, untrackable frames, a
+ *    flow not yet seen decided in hardware): mispredictions cost time, never results.
+ * 4. Discarded inputs are sent again by the next round with new tags; their outcomes are
+ *    dropped when they come (a held PacketIn is dropped unserved, `controller.discard`) and
+ *    count against the window until then. Nothing waits for them: no drain, no ping.
+ * 5. A punt's PacketOuts are DIRECT (one output each, probe flag PACKET_OUT, tagged T_k): the
+ *    round ends once every accepted input has received as many slow-path outputs as the
+ *    controller sent PacketOuts for it.
+ * The dataplane stream stays open across rounds (registered before any PacketOut is injected,
+ * so none of their outputs is discarded, doc §5.3) and is replaced every minute; reset()
+ * half-closes it — bmv2's drain barrier, every output of every packet alive in bmv2 received —
+ * and pings the controller, so every PacketIn of the trace has arrived before the next one.
+ * `window: 1` is strict lock-step; 'hits' ageing always runs lock-step (its advance reads
+ * counters). The equivalence (rounds vs lock-step give identical Verdicts) is a property test
+ * (test/harness/targets/bmv2.prop.test.ts).
  * Outputs are attributed by the probe TAG, never by dataplane id (bmv2 mislabels ids when a
- * PacketOut is injected concurrently, doc §5.3); the probe is stripped. Outputs with an unknown
- * tag are counted in `stats.strayOutputs` (an attribution failure to investigate).
- * In flight: ≤ 32 inputs plus the slow path's reinjections (bmv2 drops past 64 per egress
- * queue, doc §5.3). A program that breaks the one-outcome rule (hand-modified artifacts) makes a
- * step fail after `stepTimeoutMs` instead of hanging; the load-time check sends a probe ECHO
- * (the program must keep the ECHO and REPORT_DROP paths).
+ * PacketOut is injected concurrently, doc §5.3); the probe is stripped. Outputs and PacketIns
+ * with a tag of no input in flight are counted in `stats.strayOutputs` / `strayPacketIns` (an
+ * attribution failure to investigate). In flight: ≤ 32 inputs plus the slow path's
+ * reinjections (bmv2 drops past 64 per egress queue, doc §5.3). A program that breaks the
+ * one-outcome rule (hand-modified artifacts) makes a step fail after `stepTimeoutMs` instead of
+ * hanging; the load-time check sends a probe ECHO (the program must keep the ECHO and
+ * REPORT_DROP paths).
  *
  * ## Expected offload relaxations (rows for harness/exceptions.ts)
  * - `bmv2-hw-no-tcp-seq-chk`: an offloaded TCP connection's packet without SYN/FIN/RST is
@@ -163,7 +168,8 @@ export interface Bmv2TargetStats {
   hardwareOutputs: number;
   slowPathOutputs: number;
   strayOutputs: number;
-  pings: number;
+  /** PacketIns with an input tag of no input in flight (dropped unserved; should stay 0). */
+  strayPacketIns: number;
   /** Conntrack entries found by reset() that the controller did not know of (should stay 0). */
   resetLeftovers: number;
   /** Speculative rounds run, inputs they discarded (sent again), PacketIns of those dropped unserved. */
@@ -249,6 +255,15 @@ export function parseEntriesJson(text: string, source = 'ctoffload.entries.json'
   });
 }
 
+/** One input in flight: outcome 0 not yet, 1 hardware output, 2 PacketIn held by the controller. */
+interface InFlight {
+  outcome: 0 | 1 | 2;
+  outputs: VerdictOutput[];
+  /** Slow-path outputs (PacketOut DIRECT, probe flag PACKET_OUT) received. */
+  slow: number;
+  discarded: boolean;
+}
+
 interface LoadedProgram {
   plan: Plan;
   json: Uint8Array;
@@ -261,7 +276,7 @@ export class Bmv2Target implements Target {
   readonly name = 'bmv2';
   /** The hardware reports ct fields only at outputs (probe), never per lookup: Verdict.lookups is empty. */
   readonly observesLookups = false;
-  readonly stats: Bmv2TargetStats = { steps: 0, puntedSteps: 0, hardwareOutputs: 0, slowPathOutputs: 0, strayOutputs: 0, pings: 0, resetLeftovers: 0, rounds: 0, discarded: 0, discardedPacketIns: 0 };
+  readonly stats: Bmv2TargetStats = { steps: 0, puntedSteps: 0, hardwareOutputs: 0, slowPathOutputs: 0, strayOutputs: 0, strayPacketIns: 0, resetLeftovers: 0, rounds: 0, discarded: 0, discardedPacketIns: 0 };
 
   private sw: Bmv2Switch | undefined;
   private client: P4RuntimeClient | undefined;
@@ -278,6 +293,11 @@ export class Bmv2Target implements Target {
   private readonly cfg: OffloadConfig;
   private readonly window: number;
   private readonly view = new PacketView();
+  /** Inputs sent and not yet accepted or finished, by tag; discarded ones count apart. */
+  private readonly inflight = new Map<number, InFlight>();
+  private discardedInFlight = 0;
+  /** The one waiter of runRound (until()). */
+  private wake: (() => void) | undefined;
   /** Flows with an input decided in hardware since the last reset (punt prediction only). */
   private readonly hwFlows = new Set<number>();
 
@@ -370,6 +390,10 @@ export class Bmv2Target implements Target {
         pingTimeoutMs: this.stepTimeoutMs,
         log: this.opts.log,
       });
+      // Every PacketIn of an input is served only when runRound releases it (see top).
+      this.ctl.hold((tag) => tag <= MAX_INPUT_TAG, (tag) => this.onPacketInHeld(tag));
+      this.inflight.clear();
+      this.discardedInFlight = 0;
       this.prevTime = 0;
       // The barrier protocol needs the probe ECHO path and the DIRECT-to-CPU ping: check both.
       if (!this.cfg.probe) throw new Bmv2TargetError('the bmv2 target needs the probe header (offload config probe: true)');
@@ -456,104 +480,59 @@ export class Bmv2Target implements Target {
 
   /**
    * One speculative round from input `out.length` (see "Speculative windows" at the top):
-   * inputs go out while fewer than `window` are unaccepted and no unaccepted one will probably
+   * inputs go out while fewer than `window` are in flight and no unaccepted one will probably
    * punt; outcomes are accepted in input order while the hardware tables are those the round
    * started with; the round ends at the end of `steps` or at the first write, and the inputs
-   * sent past that point are discarded (sent again by the next round). Appends the accepted
-   * inputs' Verdicts to `out` (≥ 1).
+   * sent past that point are discarded (sent again by the next round with new tags; their late
+   * outcomes are dropped when they come). Appends the accepted inputs' Verdicts to `out` (≥ 1).
    */
   private async runRound(steps: readonly SendStep[], out: Verdict[]): Promise<void> {
     const ctl = this.ctl!;
     const i0 = out.length;
-    const end = steps.length;
+    // Lock-step: one input per round, so its advance (in 'hits' ageing: a counter read) comes
+    // before the input is sent, as when sending it alone.
+    const end = this.window === 1 ? i0 + 1 : steps.length;
     await ctl.advance(steps[i0]!.time);
     this.prevTime = steps[i0]!.time;
     const base = ctl.writeSeq;
-    const outsBefore = ctl.packetOutsSent;
-    // Per input of the round (index j - i0): tag, outcome (0 not yet, 1 hardware output,
-    // 2 PacketIn held by the controller), outputs, slow-path record.
-    const tags: number[] = [];
-    const slot = new Map<number, number>();
-    const outcome: number[] = [];
-    const outputs: VerdictOutput[][] = [];
+    const round: { tag: number; e: InFlight }[] = [];
     const records: TagRecord[] = [];
     let sent = i0;
     let acc = i0;
-    let cut = Infinity; // first discarded input (absolute index)
     let gate = -1; // last sent input that will probably punt
-    let wake: (() => void) | undefined;
-    ctl.hold(
-      (tag) => slot.has(tag),
-      (tag) => {
-        const k = slot.get(tag)!;
-        if (outcome[k] === 0) outcome[k] = 2;
-        wake?.();
-      },
-    );
-    this.onOutput = (o) => {
-      const d = decodeProbe(o.packet);
-      const k = d ? slot.get(d.probe.tag) : undefined;
-      if (!d || k === undefined) {
-        this.stats.strayOutputs++;
-        this.opts.log?.(`stray dataplane output on port ${o.port} (${d ? `tag 0x${d.probe.tag.toString(16)}` : 'no probe'}) during a round from step ${this.stats.steps + 1}`);
-        return;
-      }
-      if (i0 + k >= cut) return; // a discarded input: sent again by the next round
-      const fromHw = (d.probe.flags & PROBE_F_PACKET_OUT) === 0;
-      if (fromHw) this.stats.hardwareOutputs++;
-      else this.stats.slowPathOutputs++;
-      outputs[k]!.push({ port: o.port, bytes: d.frame.slice(), ct: { state: d.probe.state, zone: d.probe.zone, mark: d.probe.mark, label: d.probe.label } });
-      if (fromHw && outcome[k] === 0) {
-        outcome[k] = 1;
-        wake?.();
-      }
-    };
-    const outcomeOf = (k: number): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        if (outcome[k] !== 0) return resolve();
-        const timer = setTimeout(() => {
-          wake = undefined;
-          reject(new Bmv2TargetError(`outcome of step ${this.stats.steps + k + 1} (tag 0x${tags[k]!.toString(16)}) not seen within ${this.stepTimeoutMs} ms: no hardware output and no PacketIn (does the program keep the REPORT_DROP path of offload/probe.ts?)`));
-        }, this.stepTimeoutMs);
-        wake = () => {
-          if (outcome[k] === 0) return;
-          clearTimeout(timer);
-          wake = undefined;
-          resolve();
-        };
-      });
     // The stream's gRPC deadline (STREAM_DEADLINE_MS) bounds its life: rotate well before.
     if (this.stream?.stream.isEnded) this.cancelStream(); // e.g. idle past its deadline
     else if (this.stream && Date.now() - this.stream.opened > STREAM_ROTATE_MS) await this.closeStream();
     const { stream: s, failed } = this.openStream();
     try {
       while (acc < end) {
-        while (sent < end && sent - acc < this.window && gate < acc) {
+        while (sent < end && sent - acc + this.discardedInFlight < this.window && gate < acc) {
           const st = steps[sent]!;
           const tag = this.nextTag;
           this.nextTag = this.nextTag >= MAX_INPUT_TAG ? 1 : this.nextTag + 1;
-          slot.set(tag, tags.length);
-          tags.push(tag);
-          outcome.push(0);
-          outputs.push([]);
+          const e: InFlight = { outcome: 0, outputs: [], slow: 0, discarded: false };
+          this.inflight.set(tag, e);
+          round.push({ tag, e });
           if (this.window > 1 && this.likelyPunt(st.frame)) gate = sent;
           sent++;
           await s.write(1n, st.port, encodeProbe({ flags: PROBE_F_REPORT_DROP, tag, state: 0, zone: 0, mark: 0, label: 0n }, st.frame));
         }
-        const k = acc - i0;
+        if (sent === acc) {
+          // The window is full of inputs an earlier round discarded: wait for their outcomes.
+          await Promise.race([this.until(() => this.discardedInFlight < this.window, `outcomes of ${this.discardedInFlight} discarded inputs`), failed]);
+          continue;
+        }
+        const { tag, e } = round[acc - i0]!;
         const st = steps[acc]!;
-        await Promise.race([outcomeOf(k), failed]);
+        await Promise.race([this.until(() => e.outcome !== 0, `outcome of step ${this.stats.steps + acc - i0 + 1} (tag 0x${tag.toString(16)}): no hardware output and no PacketIn (does the program keep the REPORT_DROP path of offload/probe.ts?)`), failed]);
         if (acc > i0) {
           await ctl.advance(st.time);
           // Expiry deleted entries: this input went through tables it would not have seen.
-          if (ctl.writeSeq !== base) {
-            cut = acc;
-            break;
-          }
+          if (ctl.writeSeq !== base) break;
           this.prevTime = st.time;
         }
-        if (outcome[k] === 2) await ctl.release(tags[k]!);
-        const rec = ctl.takeTag(tags[k]!);
+        if (e.outcome === 2) await ctl.release(tag);
+        const rec = ctl.takeTag(tag);
         records.push(rec);
         if (!rec.punts.length) {
           // Exact ageing: an input the hardware decided is replayed into the model (top).
@@ -562,68 +541,122 @@ export class Bmv2Target implements Target {
         }
         acc++;
         // Its processing wrote entries: the inputs after it went through outdated tables.
-        if (ctl.writeSeq !== base) {
-          cut = acc;
-          break;
-        }
+        if (ctl.writeSeq !== base) break;
       }
-      const discarded = sent > acc;
-      if (discarded || ctl.packetOutsSent !== outsBefore) {
-        // PacketOuts of the slow path: the ping's echo means they all passed ingress (PI injects
-        // stream messages in order); the drain barrier then delivers their outputs (the stream
-        // carried the inputs, so it was registered and none is discarded, doc §5.3). Discarded
-        // inputs: after the drain every PacketIn they caused has been emitted; a ping proves
-        // all of them reached the controller (and were parked) before the hold ends.
-        if (ctl.packetOutsSent !== outsBefore) {
-          await Promise.race([ctl.barrier(), failed]);
-          this.stats.pings++;
+      // Discard what was sent past the cut: a PacketIn already held is dropped now, an outcome
+      // still to come is dropped when it arrives (onPacketInHeld, onOutput).
+      for (let k = acc - i0; k < round.length; k++) {
+        const { tag, e } = round[k]!;
+        this.stats.discarded++;
+        if (e.outcome === 0) {
+          e.discarded = true;
+          this.discardedInFlight++;
+          continue;
         }
-        await this.closeStream();
-        if (discarded) {
-          await ctl.barrier();
-          this.stats.pings++;
-        }
+        if (e.outcome === 2) this.stats.discardedPacketIns += ctl.discard(tag);
+        this.inflight.delete(tag);
       }
-    } catch (e) {
+      round.length = acc - i0;
+      // A punt's PacketOuts (DIRECT: one output each) come back tagged: wait for all of them.
+      for (let k = 0; k < round.length; k++) {
+        const need = records[k]!.packetOuts;
+        const { tag, e } = round[k]!;
+        if (e.slow < need) await Promise.race([this.until(() => e.slow >= need, `${need - e.slow} of ${need} slow-path output(s) of tag 0x${tag.toString(16)} (PacketOut DIRECT)`), failed]);
+      }
+    } catch (err) {
+      // Whatever was in flight is lost with the stream: forget it (late PacketIns of it are
+      // dropped as stray); the runner replaces a target that failed anyway.
       this.cancelStream();
-      ctl.endHold();
-      throw await this.deathOr(e);
-    } finally {
-      this.onOutput = undefined;
-      wake = undefined;
+      this.inflight.clear();
+      this.discardedInFlight = 0;
+      this.wake = undefined;
+      throw await this.deathOr(err);
     }
-    this.stats.discardedPacketIns += ctl.endHold();
     this.stats.rounds++;
-    this.stats.discarded += sent - acc;
-    for (let k = 0; k < acc - i0; k++) {
+    for (let k = 0; k < round.length; k++) {
       const rec = records[k]!;
+      const { tag, e } = round[k]!;
+      this.inflight.delete(tag);
       this.stats.steps++;
       if (rec.punts.length) this.stats.puntedSteps++;
-      const o = outputs[k]!;
-      for (const c of rec.controllerOutputs) o.push({ port: PORT_CONTROLLER, bytes: c.bytes, ct: c.ct });
-      out.push({ outputs: o, lookups: [] });
+      for (const c of rec.controllerOutputs) e.outputs.push({ port: PORT_CONTROLLER, bytes: c.bytes, ct: c.ct });
+      out.push({ outputs: e.outputs, lookups: [] });
     }
   }
 
-  /** Output handler of the current step (outputs outside a step are stray). */
-  private onOutput: ((o: { port: number; packet: Uint8Array }) => void) | undefined;
-  /** The dataplane stream, kept open across steps decided in hardware (see send()). */
+  /** Resolve once `pred()` holds, checked at every outcome; reject after stepTimeoutMs. */
+  private until(pred: () => boolean, what: string): Promise<void> {
+    if (pred()) return Promise.resolve();
+    const p = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        reject(new Bmv2TargetError(`${what}: not seen within ${this.stepTimeoutMs} ms`));
+      }, this.stepTimeoutMs);
+      this.wake = () => {
+        if (!pred()) return;
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+    p.catch(() => undefined); // raced against stream failure: the loser must not go unhandled
+    return p;
+  }
+
+  /** An output on the dataplane stream: attributed by its probe tag (see top). */
+  private onOutput(o: { port: number; packet: Uint8Array }): void {
+    const d = decodeProbe(o.packet);
+    const tag = d?.probe.tag;
+    const e = tag === undefined ? undefined : this.inflight.get(tag);
+    if (!d || !e) {
+      this.stats.strayOutputs++;
+      this.opts.log?.(`stray dataplane output on port ${o.port} (${d ? `tag 0x${d.probe.tag.toString(16)}` : 'no probe'})`);
+      return;
+    }
+    const fromHw = (d.probe.flags & PROBE_F_PACKET_OUT) === 0;
+    if (e.discarded) {
+      if (fromHw) this.discardedDone(tag!);
+      return;
+    }
+    if (fromHw) {
+      this.stats.hardwareOutputs++;
+      if (e.outcome === 0) e.outcome = 1;
+    } else {
+      this.stats.slowPathOutputs++;
+      e.slow++;
+    }
+    e.outputs.push({ port: o.port, bytes: d.frame.slice(), ct: { state: d.probe.state, zone: d.probe.zone, mark: d.probe.mark, label: d.probe.label } });
+    this.wake?.();
+  }
+
+  /** The controller parked a PacketIn with an input tag (hold mode, set at load). */
+  private onPacketInHeld(tag: number): void {
+    const e = this.inflight.get(tag);
+    if (!e || e.discarded) {
+      if (!e) {
+        this.stats.strayPacketIns++;
+        this.opts.log?.(`PacketIn with tag 0x${tag.toString(16)} of no input in flight: dropped unserved`);
+      } else this.stats.discardedPacketIns++;
+      this.ctl?.discard(tag);
+      if (e) this.discardedDone(tag);
+      return;
+    }
+    if (e.outcome === 0) e.outcome = 2;
+    this.wake?.();
+  }
+
+  private discardedDone(tag: number): void {
+    this.inflight.delete(tag);
+    this.discardedInFlight--;
+    this.wake?.();
+  }
+
+  /** The dataplane stream, kept open across steps and rounds (see send()). */
   private stream: { stream: StepStream; failed: Promise<never>; opened: number } | undefined;
 
   private openStream(): { stream: StepStream; failed: Promise<never>; opened: number } {
     if (this.stream) return this.stream;
-    const stream = new StepStream(
-      this.dp!,
-      this.sw!.deviceId,
-      (o) => {
-        if (this.onOutput) this.onOutput(o);
-        else {
-          this.stats.strayOutputs++;
-          this.opts.log?.(`stray dataplane output on port ${o.port} outside a step`);
-        }
-      },
-      STREAM_DEADLINE_MS,
-    );
+    const stream = new StepStream(this.dp!, this.sw!.deviceId, (o) => this.onOutput(o), STREAM_DEADLINE_MS);
     const failed = stream.whenFailed();
     failed.catch(() => undefined);
     this.stream = { stream, failed, opened: Date.now() };
@@ -644,8 +677,8 @@ export class Bmv2Target implements Target {
 
   /**
    * bmv2's own rate for these packets, without the harness protocol: the dataplane channel's
-   * windowed mode (≤ 32 in flight), no tags checked, no controller barrier. Punted packets are
-   * still served by the controller (its model advances), so use a hardware-only workload.
+   * windowed mode (≤ 32 in flight), no tags checked, no controller. PacketIns of punted packets
+   * are dropped unserved (counted in stats.strayPacketIns), so use a hardware-only workload.
    */
   rawSend(steps: readonly SendStep[], window = 32): Promise<PacketResult[]> {
     return this.exclusive(async () => {
@@ -661,8 +694,13 @@ export class Bmv2Target implements Target {
   reset(): Promise<void> {
     return this.exclusive(async () => {
       if (!this.ctl || !this.client || !this.prog) throw new Bmv2TargetError('reset() before a successful load()');
+      // The drain delivers every output; the ping, every PacketIn still on its way (discarded
+      // inputs'), so nothing of this trace reaches the next one.
       await this.closeStream();
+      await this.ctl.barrier();
       await this.ctl.reset();
+      this.inflight.clear();
+      this.discardedInFlight = 0;
       this.hwFlows.clear();
       // Anything the controller does not know of (a write whose outcome was unknown) goes too:
       // one wildcard Read per conntrack table (doc §4.6), then DELETE what is left.

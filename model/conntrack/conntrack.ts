@@ -143,8 +143,13 @@ export class Conntrack {
   private readonly scratch = new Uint32Array(KEY_WORDS);
   private readonly lookupView = new PacketView();
 
-  /** Optional hook for the offload controller; nothing is built when it is unset. */
+  /** Optional hook (tests, tools); nothing is built when it is unset. */
   onEvent?: (ev: ConntrackEvent) => void;
+  /**
+   * The same events as numbers, allocation-free: the offload controller's hook (its shadow
+   * updates run once per hardware-forwarded packet and need only the id and the slot).
+   */
+  onSlotEvent?: (kind: 'new' | 'destroy' | 'update', id: number, slot: number) => void;
 
   constructor(opts: ConntrackOptions = {}) {
     this.salt = (opts.hashSalt ?? 0x2545f491) | 0;
@@ -245,7 +250,7 @@ export class Conntrack {
         }
         if (c >= 0 && res !== CT_UPDATE_INVALID) {
           if (reply) t.flags[c] = t.flags[c]! | F_SEEN_REPLY;
-          if (this.onEvent) this.emit('update', c, now);
+          if (this.onEvent || this.onSlotEvent) this.emit('update', c, now);
         }
       }
     } else if (related) {
@@ -346,7 +351,7 @@ export class Conntrack {
       t.limitSeq[c] = zl.seq;
       zl.count++;
     }
-    if (this.onEvent) this.emit('new', c, now);
+    if (this.onEvent || this.onSlotEvent) this.emit('new', c, now);
     return c;
   }
 
@@ -373,7 +378,7 @@ export class Conntrack {
         t.label[c * 4 + i] = v;
       }
     }
-    if (this.onEvent) this.emit('update', c, undefined);
+    if (this.onEvent || this.onSlotEvent) this.emit('update', c, undefined);
   }
 
   private copyLabelOut(c: number, md: CtMeta): void {
@@ -450,7 +455,7 @@ export class Conntrack {
    */
   private remove(c: number, heldUntilAfter?: number): void {
     const t = this.table;
-    if (this.onEvent) this.emit('destroy', c, undefined);
+    if (this.onEvent || this.onSlotEvent) this.emit('destroy', c, undefined);
     if (t.helper[c] !== ALG_NONE) this.expectations.removeByParent(t.id[c]!);
     const az = t.admitZone[c]!;
     if (az !== -2) {
@@ -652,7 +657,8 @@ export class Conntrack {
   }
 
   private emit(kind: 'new' | 'destroy' | 'update', c: number, now: number | undefined): void {
-    this.onEvent?.({ kind, conn: this.info(c, now) });
+    this.onSlotEvent?.(kind, this.table.id[c]!, c);
+    if (this.onEvent) this.onEvent({ kind, conn: this.info(c, now) });
   }
 }
 

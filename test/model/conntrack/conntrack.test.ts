@@ -302,6 +302,8 @@ describe('metadata and calls', () => {
     const ct = new Conntrack();
     const evs: ConntrackEvent[] = [];
     ct.onEvent = (e) => evs.push(e);
+    const slots: [string, number, number][] = [];
+    ct.onSlotEvent = (kind, id, slot) => slots.push([kind, id, slot]);
     const v = new PacketView();
     const a = new CtArgs();
     const md = new CtMeta();
@@ -313,6 +315,8 @@ describe('metadata and calls', () => {
     ct.sweep(1_000_000);
     expect(evs.map((e) => e.kind)).toEqual(['new', 'update', 'destroy']);
     expect(evs[1]!.conn.protoState).toBe('BIDIR');
+    // the numeric hook sees the same events, with the same id and slot
+    expect(slots).toEqual(evs.map((e) => [e.kind, e.conn.id, e.conn.index]));
   });
 
   it('flush by zone keeps other zones', () => {
