@@ -23,7 +23,7 @@
  * counterexample": the conformance run's elapsed time (search + shrink, program compile and
  * switch start included) and the counterexample's size in packets.
  */
-import { execFileSync } from 'node:child_process';
+import { whichSync } from '../p4/index.js';
 import { existsSync } from 'node:fs';
 import { CtoffloadError } from '../model/errors.js';
 import { PipelineEngine } from '../model/pipeline/index.js';
@@ -144,19 +144,11 @@ export interface SelftestOptions {
   signal?: AbortSignal;
 }
 
-function hasTool(cmd: string): boolean {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() !== '';
-  } catch {
-    return false;
-  }
-}
-
 /** Throws CTO_SELFTEST_ENV when the bmv2 toolchain is missing. */
 export function checkSelftestTools(): void {
   // CTOFFLOAD_BMV2 / CTOFFLOAD_P4C name the binaries explicitly (as for the bmv2 target).
   const tools: [string, string][] = [['simple_switch_grpc', 'CTOFFLOAD_BMV2'], ['p4c-bm2-ss', 'CTOFFLOAD_P4C']];
-  const missing = tools.filter(([c, env]) => (process.env[env] ? !existsSync(process.env[env]!) : !hasTool(c))).map(([c]) => c);
+  const missing = tools.filter(([c, env]) => (process.env[env] ? !existsSync(process.env[env]!) : !whichSync(c))).map(([c]) => c);
   if (missing.length) throw new SelftestError('CTO_SELFTEST_ENV', `${missing.join(' and ')} not found in PATH: the selftest needs bmv2 and p4c (see /work/shared/docs/p4-target-interfaces.md)`);
 }
 

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { whichSync } from '../../p4/index.js';
 import { parseArgs } from 'node:util';
 import { CtoffloadError } from '../../model/errors.js';
 import { parsePolicy, PipelineEngine } from '../../model/pipeline/index.js';
@@ -45,6 +45,8 @@ target, compares them packet by packet and shrinks the first disagreement to a m
                     'ctoffload generate --out DIR' writes) instead of generating one
   --jobs N          parallel target instances for the search (default 1); the first failing
                     trace, its shrinking and the path do not depend on N
+  --window N        with --target bmv2: inputs in flight per instance, 1..32 (default 32;
+                    the Verdicts are those of sending one at a time, 1 = strict lock-step)
   --traffic FILE    traffic options as JSON (harness/arbitraries TrafficOptions); must be given
                     again when replaying with --seed/--path
   --packet-timeout MS  deadline for one packet on one side (default 20000)
@@ -73,23 +75,15 @@ function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function toolPath(cmd: string): string | null {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    return null;
-  }
-}
-
 /** bmv2 running the generated offload program (or `--artifacts DIR`) with the slow-path controller. */
-function bmv2Factory(artifacts: string | undefined): TargetFactory {
-  if (!process.env.CTOFFLOAD_BMV2 && !toolPath('simple_switch_grpc')) {
+function bmv2Factory(artifacts: string | undefined, window: number | undefined): TargetFactory {
+  if (!process.env.CTOFFLOAD_BMV2 && !whichSync('simple_switch_grpc')) {
     throw new ConformanceCliError('--target bmv2: simple_switch_grpc not found in PATH (or CTOFFLOAD_BMV2); build p4lang/behavioral-model with PI (--with-pi) and p4lang/p4c (p4c-bm2-ss), see README "Prerequisites"');
   }
-  if (!artifacts && !process.env.CTOFFLOAD_P4C && !toolPath('p4c-bm2-ss')) {
+  if (!artifacts && !process.env.CTOFFLOAD_P4C && !whichSync('p4c-bm2-ss')) {
     throw new ConformanceCliError('--target bmv2: p4c-bm2-ss not found in PATH (or CTOFFLOAD_P4C) to compile the generated program; build p4lang/p4c, or pass --artifacts DIR with a prebuilt program');
   }
-  return () => createBmv2Target(artifacts ? { artifacts } : {});
+  return () => createBmv2Target({ ...(artifacts ? { artifacts } : {}), ...(window !== undefined ? { window } : {}) });
 }
 
 interface ReplayInput {
@@ -149,12 +143,27 @@ export function summaryText(r: PropertyReport, reportDir?: string): string {
       lines.push(`          expected: ${p.expected?.text ?? 'error'}`);
       lines.push(`          observed: ${p.observed?.text ?? 'error'}`);
     }
+    if (x.state) {
+      const st = x.state;
+      lines.push(`  state just before packet ${st.step}${st.note ? ` (${st.note})` : ''}:`);
+      for (const [role, side] of [['reference', st.reference], ['target', st.target]] as const) {
+        lines.push(`    ${role} ${side.name}:${side.note ? ` ${side.note}` : ''}`);
+        for (const sec of side.sections) {
+          lines.push(`      ${sec.title}`);
+          for (const l of sec.lines.slice(0, STATE_LINES)) lines.push(`        ${l}`);
+          if (sec.lines.length > STATE_LINES) lines.push(`        … ${sec.lines.length - STATE_LINES} more (report.json / report.html)`);
+        }
+      }
+    }
     lines.push(`  replay: ${x.replay}`);
     if (x.replayFile) lines.push(`     or:  ctoffload conformance --target ${r.target} --policy ${shellQuote(r.policy.source)} --replay ${shellQuote(x.replayFile)}`);
   }
   if (reportDir) lines.push(`  reports: ${reportDir}/report.html, report.json, junit.xml${x ? `, counterexample-${x.id}.pcapng` : ''}`);
   return lines.join('\n') + '\n';
 }
+
+/** Lines per state section in the text summary (the reports have them all). */
+const STATE_LINES = 12;
 
 export function summaryJson(r: PropertyReport, reportDir?: string): Record<string, unknown> {
   const x = r.counterexample;
@@ -200,7 +209,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
       args: argv, strict: true, allowPositionals: false,
       options: {
         target: { type: 'string' }, policy: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' },
-        replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, traffic: { type: 'string' },
+        replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, window: { type: 'string' }, traffic: { type: 'string' },
         'packet-timeout': { type: 'string' }, 'shrink-time': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -216,6 +225,8 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     if (values.path !== undefined && values.replay !== undefined) throw new ConformanceCliError('--path and --replay are alternatives; give one');
     const runs = intOpt('runs', values.runs, 1, 10_000_000) ?? 100;
     const jobs = intOpt('jobs', values.jobs, 1, 64) ?? 1;
+    const window = intOpt('window', values.window, 1, 32);
+    if (window !== undefined && values.target !== 'bmv2') throw new ConformanceCliError('--window applies to --target bmv2 only');
     const seed = intOpt('seed', values.seed, -0x80000000, 0xffffffff);
     const packetTimeoutMs = intOpt('packet-timeout', values['packet-timeout'], 100, 3_600_000) ?? 20_000;
     const shrinkS = intOpt('shrink-time', values['shrink-time'], 0, 31_536_000) ?? 600;
@@ -247,12 +258,12 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     let target: TargetFactory | null = (await hooks.targetFactory?.(name)) ?? null;
     if (!target) {
       if (name === 'ovs') {
-        if (!toolPath('ovs-vswitchd')) {
+        if (!whichSync('ovs-vswitchd')) {
           throw new ConformanceCliError('--target ovs: ovs-vswitchd not found in PATH; install Open vSwitch 3.1 (Debian 12: apt-get install openvswitch-switch)');
         }
         target = () => OvsTarget.create({ configFor: (p) => parsePolicy(p.text, p.source) });
       } else if (name === 'bmv2') {
-        target = bmv2Factory(values.artifacts);
+        target = bmv2Factory(values.artifacts, window);
       } else if (name === 'model') {
         target = async () => new ModelTarget(new PipelineEngine());
       } else {

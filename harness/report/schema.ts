@@ -41,7 +41,7 @@
  *     scenario: Scenario, description: string,  // harness/arbitraries Scenario + describeScenario
  *     failingStep: int, differences: Difference[],
  *     packets: [ PacketReport ],                // the trace up to and including failingStep
- *     state?: StateSnapshot                     // both sides just before failingStep (re-run once)
+ *     state?: StateSnapshot                     // both sides just before failingStep, at its time (re-run once)
  *   }
  *   StateSnapshot = { step: int, reference: StateReport, target: StateReport, note?: string }
  *   StateReport = { name: string, sections: [ { title: string, lines: [string] } ], note?: string }
@@ -94,7 +94,7 @@ export interface StateReport {
   note?: string;
 }
 
-/** Both sides' state just before packet `step` of a counterexample. */
+/** Both sides' state just before packet `step` of a counterexample, at its time (clocks advanced). */
 export interface StateSnapshot {
   step: number;
   reference: StateReport;

@@ -31,7 +31,10 @@ export interface TraceRunOptions {
    * disagreement; the target may have been sent a few packets more.
    */
   batch?: number;
-  /** Take both sides' snapshot (Target.snapshot) just before sending this packet (then one at a time). */
+  /**
+   * Take both sides' snapshot (Target.snapshot at this packet's time: clocks advanced, nothing
+   * sent) just before sending this packet (then one at a time).
+   */
   snapshotBefore?: number;
   packetTimeoutMs: number;
   signal?: AbortSignal;
@@ -69,12 +72,12 @@ interface SideResult {
 }
 
 /** Both sides' state before one packet; a side without snapshot() or whose snapshot failed says so. */
-async function snapshotOf(ref: Side, tgt: Side, step: number, ms: number): Promise<StateSnapshot> {
+async function snapshotOf(ref: Side, tgt: Side, step: number, time: number, ms: number): Promise<StateSnapshot> {
   const one = async (s: Side): Promise<StateReport> => {
     try {
       const t = await s.get();
       if (!t.snapshot) return { name: t.name, sections: [], note: `${t.name} cannot report its state` };
-      return { name: t.name, ...(await withDeadline(t.snapshot(), ms, `${t.name} (${s.role}): state snapshot`)) };
+      return { name: t.name, ...(await withDeadline(t.snapshot(time), ms, `${t.name} (${s.role}): state snapshot`)) };
     } catch (e) {
       return { name: s.name ?? s.role, sections: [], note: `state snapshot failed: ${errorText(e)}` };
     }
@@ -192,7 +195,7 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
 
   for (let i0 = 0; i0 < n; ) {
     if (o.signal?.aborted) return done('aborted');
-    if (o.snapshotBefore === i0) out.snapshot = await snapshotOf(ref, tgt, i0, o.packetTimeoutMs);
+    if (o.snapshotBefore === i0) out.snapshot = await snapshotOf(ref, tgt, i0, rendered.trace[i0]!.time, o.packetTimeoutMs);
     const batchable = batchMax > 1 && (await tgt.get().then((t) => typeof t.sendBatch === 'function', () => false));
     const steps = rendered.trace.slice(i0, i0 + (batchable ? batchMax : 1)).map((st) => ({ time: st.time, port: st.port, frame: st.frame }));
     const [er, ob] = await Promise.all([sendEach(ref, steps, i0), sendTogether(tgt, steps, i0)]);

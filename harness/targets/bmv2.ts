@@ -114,6 +114,7 @@ import {
 import { CT_OK, FRAG_NONE, ICMP_ERROR, IPPROTO_TCP, L3_NONE, PacketView, TCP_FIN, TCP_RST, TCP_SYN } from '../../model/packet/view.js';
 import { Bmv2Switch, P4InfoIndex, P4RuntimeClient, compileP4, describeTableEntry, openDataplane, p4cVersion, remove, tableReadRequest, type DataplaneChannel, type DecodedTableEntry, type PacketResult, type ServiceClient } from '../../p4/index.js';
 import { formatConnection } from '../../model/conntrack/dump.js';
+import { formatIpv4, formatIpv6 } from '../../model/packet/addr.js';
 import { StepStream, dataplaneClient } from './bmv2-stream.js';
 import type { PolicySource, SendStep, Target, TargetState } from './target.js';
 
@@ -200,19 +201,34 @@ const MAX_INPUT_TAG = 0xffdfffff;
  */
 const MAX_WINDOW = 32;
 
-/** One table entry read back, as one line: match fields, action and parameters, idle timeout. */
+/**
+ * One table entry read back, as one line: match fields, action and parameters, idle timeout.
+ * The conntrack key's addresses print as IPv4/IPv6 text by the entry's `l3` (EtherType), its
+ * ports and zone in decimal; anything else in hex.
+ */
 export function formatEntry(e: DecodedTableEntry): string {
-  const num = (v: bigint): string => (v < 10n ? v.toString() : `0x${v.toString(16)}`);
+  const hexOf = (v: bigint): string => (v < 10n ? v.toString() : `0x${v.toString(16)}`);
+  const l3 = e.match.l3?.kind === 'exact' ? e.match.l3.value : undefined;
+  const addr = (v: bigint): string => {
+    const b = new Uint8Array(16);
+    for (let i = 15, x = v; i >= 0; i--, x >>= 8n) b[i] = Number(x & 0xffn);
+    return l3 === 0x800n ? formatIpv4(b, 12) : formatIpv6(b);
+  };
+  const value = (k: string, v: bigint): string => {
+    if ((k === 'src' || k === 'dst') && (l3 === 0x800n || l3 === 0x86ddn)) return addr(v);
+    if (k === 'sport' || k === 'dport' || k === 'zone') return v.toString();
+    return hexOf(v);
+  };
   const m = Object.entries(e.match)
     .map(([k, v]) => {
-      if (v.kind === 'ternary') return `${k}=${num(v.value)}/${num(v.mask)}`;
-      if (v.kind === 'lpm') return `${k}=${num(v.value)}/${v.prefixLen}`;
-      if (v.kind === 'range') return `${k}=${num(v.low)}..${num(v.high)}`;
-      return `${k}=${num(v.value)}`;
+      if (v.kind === 'ternary') return `${k}=${hexOf(v.value)}/${hexOf(v.mask)}`;
+      if (v.kind === 'lpm') return `${k}=${hexOf(v.value)}/${v.prefixLen}`;
+      if (v.kind === 'range') return `${k}=${hexOf(v.low)}..${hexOf(v.high)}`;
+      return `${k}=${value(k, v.value)}`;
     })
     .join(',');
   const p = Object.entries(e.params ?? {})
-    .map(([k, v]) => `${k}=${num(v)}`)
+    .map(([k, v]) => `${k}=${hexOf(v)}`)
     .join(',');
   const ttl = e.idleTimeoutNs ? ` idle_timeout=${e.idleTimeoutNs / 1_000_000n}ms` : '';
   return `${m}${e.priority ? ` priority=${e.priority}` : ''} → ${e.action ?? '(no action)'}(${p})${ttl}`;
@@ -717,12 +733,18 @@ export class Bmv2Target implements Target {
   }
 
   /**
-   * The hardware's conntrack tables as read back over P4Runtime now (one wildcard Read per
-   * table, doc §4.6), and the slow path's model connections, for counterexample reports.
+   * The hardware's conntrack tables as read back over P4Runtime (one wildcard Read per table,
+   * doc §4.6) and the slow path's model connections, at trace time `time` (the controller's
+   * clock advances to it first, as send() does), for counterexample reports.
    */
-  snapshot(): Promise<TargetState> {
+  snapshot(time?: number): Promise<TargetState> {
     return this.exclusive(async () => {
       if (!this.ctl || !this.client || !this.prog) throw new Bmv2TargetError('snapshot() before a successful load()');
+      if (time !== undefined) {
+        if (!Number.isFinite(time) || time < this.prevTime) throw new Bmv2TargetError(`snapshot at ${time} ms is before the last packet's ${this.prevTime} ms`);
+        await this.ctl.advance(time); // what send() does first: expired connections leave the hardware
+        this.prevTime = time;
+      }
       const p4info = this.prog.p4info;
       const sections: TargetState['sections'] = [];
       for (const t of this.prog.plan.ctTables) {

@@ -57,13 +57,14 @@ export class ModelTarget implements Target {
     return this.engine.process(step.port, step.frame, step.time);
   }
 
-  /** The tracker's connections at the last packet's time (when the engine exposes its tracker). */
-  async snapshot(): Promise<TargetState> {
+  /** The tracker's live connections at `time` (when the engine exposes its tracker). */
+  async snapshot(time = this.prevTime): Promise<TargetState> {
     this.check();
+    if (!Number.isFinite(time) || time < this.prevTime) throw new ModelTargetError(`snapshot at ${time} ms is before the last packet's ${this.prevTime} ms`);
     const ct = (this.engine as { conntrack?: Conntrack | null }).conntrack;
     if (!ct) return { sections: [] };
-    const lines = [...ct.connections(this.prevTime)].map(formatConnection);
-    return { sections: [{ title: `conntrack (model, t=${this.prevTime} ms): ${lines.length} connection(s)`, lines }] };
+    const lines = [...ct.connections(time)].map(formatConnection);
+    return { sections: [{ title: `conntrack (model, t=${time} ms): ${lines.length} connection(s)`, lines }] };
   }
 
   async reset(): Promise<void> {

@@ -47,8 +47,12 @@ export interface Target {
    * when present; a rejection concerns the whole batch.
    */
   sendBatch?(steps: readonly SendStep[]): Promise<Verdict[]>;
-  /** Optional: the state now (connections, table entries), for counterexample reports. */
-  snapshot?(): Promise<TargetState>;
+  /**
+   * Optional: the state at trace time `time` (connections, table entries), for counterexample
+   * reports: the clock moves to `time` as send() would move it (expired entries go), nothing is
+   * sent. `time` is never before the last packet's; omitted, the clock stays.
+   */
+  snapshot?(time?: number): Promise<TargetState>;
   /** Flush conntrack state and bring the clock back to trace time 0; the policy stays. */
   reset(): Promise<void>;
   /** Release every resource (processes, sockets, temporary files). Idempotent. */

@@ -47,6 +47,11 @@ describeWithTools(
       expect(a.code, a.err).toBe(0);
       expect((JSON.parse(a.out) as { status: string }).status).toBe('passed');
 
+      // strict lock-step: the same traces, the same answer
+      const l = await run('conformance', '--target', 'bmv2', '--policy', POLICY, '--seed', '3', '--runs', '8', '--window', '1', '--json');
+      expect(l.code, l.err).toBe(0);
+      expect((JSON.parse(l.out) as { packets: number }).packets).toBe(s.packets);
+
       const bad = await run('conformance', '--target', 'bmv2', '--policy', POLICY, '--artifacts', join(dir, 'nothere'), '--runs', '1');
       expect(bad.code).toBe(2);
       expect(bad.err).toMatch(/nothere/);

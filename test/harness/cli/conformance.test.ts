@@ -60,12 +60,13 @@ describe('ctoffload conformance', () => {
     expect(x.e).toMatch(/bad\.flows:2:\d+/);
   });
 
-  it('says clearly that bmv2 is not available yet (exit 2) while no bmv2 target module exists', async () => {
-    const here = new URL('../../../harness/targets/', import.meta.url);
-    if (existsSync(new URL('bmv2/index.ts', here)) || existsSync(new URL('bmv2.ts', here))) return;
-    const x = io();
-    expect(await runConformanceCli(['--target', 'bmv2', '--policy', policyFile], x)).toBe(2);
-    expect(x.e).toContain('bmv2 target is not available yet');
+  it('--window: bmv2 only, 1..32', async () => {
+    let x = io();
+    expect(await runConformanceCli(['--target', 'bmv2', '--policy', policyFile, '--window', '40'], x)).toBe(2);
+    expect(x.e).toContain('--window: "40" is not an integer in 1..32');
+    x = io();
+    expect(await runConformanceCli(['--target', 'model', '--policy', policyFile, '--window', '4'], x)).toBe(2);
+    expect(x.e).toContain('--window applies to --target bmv2 only');
   });
 
   it('exits 2 with the install hint when ovs-vswitchd is not installed', async () => {
