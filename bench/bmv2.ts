@@ -18,22 +18,12 @@ import { Bmv2Switch } from '../p4/bmv2.js';
 import { openDataplane, type PacketResult } from '../p4/dataplane.js';
 import { openNanomsg } from '../p4/nanomsg-channel.js';
 import { compileP4 } from '../p4/p4c.js';
-import { whichSync } from '../p4/which.js';
+import { median, missingBmv2Tools, oneTableProgram } from './common.js';
 import type { BenchResult } from './result.js';
 
 export type { BenchResult };
 
-const PROGRAM = `
-#include <core.p4>
-#include <v1model.p4>
-header ethernet_h { bit<48> dst; bit<48> src; bit<16> ether_type; }
-struct headers_t { ethernet_h ethernet; }
-struct meta_t { }
-parser P(packet_in pkt, out headers_t hdr, inout meta_t m, inout standard_metadata_t sm) {
-    state start { pkt.extract(hdr.ethernet); transition accept; }
-}
-control VC(inout headers_t hdr, inout meta_t m) { apply { } }
-control I(inout headers_t hdr, inout meta_t m, inout standard_metadata_t sm) {
+const PROGRAM = oneTableProgram(`
     action forward(bit<9> port) { sm.egress_spec = port; }
     action drop() { mark_to_drop(sm); }
     table port_map {
@@ -42,13 +32,7 @@ control I(inout headers_t hdr, inout meta_t m, inout standard_metadata_t sm) {
         default_action = drop();
         const entries = { 1 : forward(2); 2 : forward(1); }
     }
-    apply { port_map.apply(); }
-}
-control E(inout headers_t hdr, inout meta_t m, inout standard_metadata_t sm) { apply { } }
-control CC(inout headers_t hdr, inout meta_t m) { apply { } }
-control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr.ethernet); } }
-V1Switch(P(), VC(), I(), E(), CC(), D()) main;
-`;
+    apply { port_map.apply(); }`);
 
 const NAMES: [string, string][] = [
   ['bmv2 start-up (spawn → P4Runtime ready)', 'ms'],
@@ -67,22 +51,14 @@ function frame(seq: number): Uint8Array {
   return b;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 function lost(results: PacketResult[]): number {
   return results.filter((r) => r.outputs.length !== 1 || r.outputs[0]!.port !== (r.port === 1 ? 2 : 1)).length;
 }
 
 export async function benchBmv2(): Promise<BenchResult[]> {
-  const bmv2 = whichSync(process.env.CTOFFLOAD_BMV2 || 'simple_switch_grpc');
-  const p4c = whichSync(process.env.CTOFFLOAD_P4C || 'p4c-bm2-ss');
-  if (!bmv2 || !p4c) {
-    const note = `skipped: ${[!bmv2 && 'simple_switch_grpc', !p4c && 'p4c-bm2-ss'].filter(Boolean).join(' and ')} not found`;
-    return NAMES.map(([name, unit]) => ({ name, value: 0, unit, note }));
-  }
+  const skip = missingBmv2Tools();
+  if (skip) return NAMES.map(([name, unit]) => ({ name, value: 0, unit, note: skip }));
   const cacheDir = mkdtempSync(join(tmpdir(), 'ctoffload-bench-bmv2-'));
   const out: BenchResult[] = [];
   const switches: Bmv2Switch[] = [];

@@ -31,7 +31,7 @@ import { runTrace } from '../harness/runner/trace.js';
 import { runSelftest, SELFTEST_POLICY } from '../harness/selftest.js';
 import { createBmv2Target, type Bmv2Target } from '../harness/targets/bmv2.js';
 import { ModelTarget } from '../harness/targets/model.js';
-import { whichSync } from '../p4/which.js';
+import { median, missingBmv2Tools } from './common.js';
 import type { BenchResult } from './result.js';
 
 /** Outbound connections committed in zone 1, replies by ct_state=+trk+est (bench/pipeline.ts's firewall). */
@@ -85,7 +85,6 @@ function workload(): { est: Trace; data: Trace } {
   return { est, data };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rendered = (trace: Trace): RenderedScenario => ({ trace, steps: [] });
 
 async function checkedRate(window: number, w: { est: Trace; data: Trace }): Promise<{ pps: number; note: string; raw?: number[] }> {
@@ -144,12 +143,8 @@ async function generatedRate(window: number): Promise<{ pps: number; note: strin
 }
 
 export async function benchHarness(): Promise<BenchResult[]> {
-  const bmv2 = whichSync(process.env.CTOFFLOAD_BMV2 || 'simple_switch_grpc');
-  const p4c = whichSync(process.env.CTOFFLOAD_P4C || 'p4c-bm2-ss');
-  if (!bmv2 || !p4c) {
-    const note = `skipped: ${[!bmv2 && 'simple_switch_grpc', !p4c && 'p4c-bm2-ss'].filter(Boolean).join(' and ')} not found`;
-    return NAMES.map(([name, unit]) => ({ name, value: 0, unit, note }));
-  }
+  const skip = missingBmv2Tools();
+  if (skip) return NAMES.map(([name, unit]) => ({ name, value: 0, unit, note: skip }));
   const out: BenchResult[] = [];
   const push = (i: number, value: number, note: string): void => {
     out.push({ name: NAMES[i]![0], value: Math.round(value), unit: NAMES[i]![1], note });

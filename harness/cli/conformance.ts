@@ -261,7 +261,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
         if (!whichSync('ovs-vswitchd')) {
           throw new ConformanceCliError('--target ovs: ovs-vswitchd not found in PATH; install Open vSwitch 3.1 (Debian 12: apt-get install openvswitch-switch)');
         }
-        target = () => OvsTarget.create({ configFor: (p) => parsePolicy(p.text, p.source) });
+        target = () => OvsTarget.create();
       } else if (name === 'bmv2') {
         target = bmv2Factory(values.artifacts, window);
       } else if (name === 'model') {

@@ -12,7 +12,6 @@ import { parseArgs } from 'node:util';
 import { CtoffloadError } from '../../model/errors.js';
 import type { CaptureRecord } from '../../model/packet/capture.js';
 import { formatPolicy } from '../../model/pipeline/ast.js';
-import { parsePolicy } from '../../model/pipeline/index.js';
 import {
   type ReplayRow,
   formatReplayText,
@@ -55,9 +54,9 @@ export class CliTargetError extends CtoffloadError {
 /** A non-model replay target: builds a Target (harness/targets/target.ts) for one run. */
 export type ReplayTargetFactory = () => Promise<Target>;
 const targets = new Map<string, ReplayTargetFactory>([
-  // Open vSwitch 3.1's own userspace conntrack (ovs-vswitchd --enable-dummy in a private run dir).
-  // Its directives come from the model's parser (the one home of the policy syntax).
-  ['ovs', () => OvsTarget.create({ configFor: (p) => parsePolicy(p.text, p.source) })],
+  // Open vSwitch 3.1's own userspace conntrack (ovs-vswitchd --enable-dummy in a private run dir);
+  // it reads the policy with the model's parser (the one home of the policy syntax).
+  ['ovs', () => OvsTarget.create()],
 ]);
 
 /** Extension point: later work registers `ovs` (and `bmv2`) here. */
@@ -69,19 +68,28 @@ export function registerReplayTarget(name: string, factory: ReplayTargetFactory)
 const PLANNED: Record<string, string> = {
 };
 
+/**
+ * Send a capture through a loaded target on the replay's virtual clock (model/replay.ts
+ * `virtualTimes`): one send per record, in order, on `inPort` or the record's own port. The one
+ * capture loop of `replay --target` and `status`.
+ */
+export async function replayCapture(t: Target, records: readonly CaptureRecord[], inPort: number | undefined): Promise<ReplayRow[]> {
+  const times = virtualTimes(records);
+  const rows: ReplayRow[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i]!;
+    const port = inPort ?? rec.port;
+    const v = await t.send({ time: times[i]!, port, frame: rec.data });
+    rows.push(rowFromVerdict(i + 1, rec, times[i]!, port, v));
+  }
+  return rows;
+}
+
 async function replayOnTarget(factory: ReplayTargetFactory, policyText: string, source: string, records: CaptureRecord[], inPort: number | undefined): Promise<ReplayRow[]> {
   const t = await factory();
   try {
     await t.load({ text: policyText, source });
-    const times = virtualTimes(records);
-    const rows: ReplayRow[] = [];
-    for (let i = 0; i < records.length; i++) {
-      const rec = records[i]!;
-      const port = inPort ?? rec.port;
-      const v = await t.send({ time: times[i]!, port, frame: rec.data });
-      rows.push(rowFromVerdict(i + 1, rec, times[i]!, port, v));
-    }
-    return rows;
+    return await replayCapture(t, records, inPort);
   } finally {
     await t.close();
   }

@@ -14,10 +14,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadReplayInputs, virtualTimes } from '../../model/replay.js';
+import { loadReplayInputs } from '../../model/replay.js';
 import { createBmv2Target } from '../targets/bmv2.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, reportError } from './command.js';
-import { CliTargetError, registerReplayTarget } from './replay.js';
+import { CliTargetError, registerReplayTarget, replayCapture } from './replay.js';
 
 registerReplayTarget('bmv2', () => createBmv2Target());
 
@@ -71,8 +71,7 @@ export async function runStatus(argv: string[], io: CliIo): Promise<number> {
     const text = await readFile(values.policy, 'utf8');
     const t = await createBmv2Target({ policy: { text, source: values.policy }, ...(offloadConfig ? { offloadConfig } : {}), ...(values.artifacts ? { artifacts: values.artifacts } : {}) });
     try {
-      const times = virtualTimes(records);
-      for (let i = 0; i < records.length; i++) await t.send({ time: times[i]!, port: inPort ?? records[i]!.port, frame: records[i]!.data });
+      await replayCapture(t, records, inPort);
       io.out(`${JSON.stringify({ packets: records.length, controller: t.status(), target: t.stats }, null, 2)}\n`);
     } finally {
       await t.close();

@@ -105,10 +105,10 @@ describe('connectionEntries', () => {
     expect(connectionEntries(one, plan())).toEqual([]);
     const allc = connectionEntries(one, plan({ offload: 'all-committed' }));
     expect(allc).toHaveLength(1);
-    expect(allc[0]!.spec.params.state).toBe(0x21n); // new|trk
+    expect(allc[0]!.spec.params!.state).toBe(0x21n); // new|trk
     expect(allc[0]!.spec.idleTimeoutNs).toBe(60_000_000_000n);
     const both = connectionEntries(track([req, rsp]), plan());
-    expect(both.map((e) => e.spec.params.state)).toEqual([0x22n, 0x2an]);
+    expect(both.map((e) => e.spec.params!.state)).toEqual([0x22n, 0x2an]);
     expect(both[1]!.spec.match).toMatchObject({ proto: 17n, sport: 53n, dport: 5353n });
     expect(both[0]!.spec.idleTimeoutNs).toBe(30_000_000_000n);
   });
@@ -120,7 +120,7 @@ describe('connectionEntries', () => {
     ]);
     expect(connectionEntries(v4, plan())).toEqual([]);
     const e4 = connectionEntries(v4, plan({ offload: 'all-committed' }));
-    expect(e4.map((e) => [e.spec.match.sport, e.spec.match.dport, e.spec.match.proto])).toEqual([
+    expect(e4.map((e) => [e.spec.match!.sport, e.spec.match!.dport, e.spec.match!.proto])).toEqual([
       [77n, 0x0800n, 1n],
       [77n, 0x0000n, 1n],
     ]);
@@ -129,7 +129,7 @@ describe('connectionEntries', () => {
       { ip: { src: B6, dst: A6 }, icmp: { type: 129, id: 9 } },
     ]);
     const e6 = connectionEntries(v6, plan({ offload: 'all-committed' }));
-    expect(e6.map((e) => [e.spec.match.dport, e.spec.match.proto, e.spec.params.state])).toEqual([
+    expect(e6.map((e) => [e.spec.match!.dport, e.spec.match!.proto, e.spec.params!.state])).toEqual([
       [128n << 8n, 58n, 0x22n],
       [129n << 8n, 58n, 0x2an],
     ]);
@@ -140,7 +140,7 @@ describe('connectionEntries', () => {
     expect(connectionEntries(conn, plan())[1]!.spec.params).toEqual({ state: 0x2an, mark: 0xdeadbeefn, label: (1n << 127n) | 5n });
     expect(connectionEntries({ ...conn, zone: 2 }, plan())).toEqual([]);
     expect(connectionEntries({ ...conn, helper: 'ftp' }, plan())).toEqual([]);
-    expect(connectionEntries({ ...conn, related: true }, plan())[0]!.spec.params.state).toBe(0x26n); // est|rel|trk
+    expect(connectionEntries({ ...conn, related: true }, plan())[0]!.spec.params!.state).toBe(0x26n); // est|rel|trk
   });
 
   it('a zone looked up at two stages gets entries in both tables', () => {

@@ -2,4 +2,4 @@
 export { OvsTarget, type OvsTargetOptions } from './target.js';
 export { OvsInstance, type OvsInstanceOptions } from './instance.js';
 export { OvsError, type OvsErrorCode } from './errors.js';
-export { planOvsPolicy, type OvsPolicyPlan, type PolicyConfig, TIMEOUT_ATTRS } from './rewrite.js';
+export { planOvsPolicy, type OvsPolicyPlan, type PolicyConfig } from './rewrite.js';

@@ -21,6 +21,7 @@
 import { readFileSync } from 'node:fs';
 import type { CtLookup, Verdict, VerdictOutput } from '../../../model/verdict.js';
 import { PORT_CONTROLLER } from '../../../model/verdict.js';
+import { parsePolicy } from '../../../model/pipeline/index.js';
 import type { PolicySource, SendStep, Target } from '../target.js';
 import { OvsError } from './errors.js';
 import { OvsInstance, type OvsInstanceOptions } from './instance.js';
@@ -33,7 +34,6 @@ import {
   USERDATA_LOOKUP,
   USERDATA_SENTINEL,
   type OvsPolicyPlan,
-  type PolicyConfig,
 } from './rewrite.js';
 
 export interface OvsTargetOptions extends OvsInstanceOptions {
@@ -41,8 +41,6 @@ export interface OvsTargetOptions extends OvsInstanceOptions {
   packetTimeoutMs?: number;
   /** Extra ports to create up front (besides the policy's and the ones packets arrive on). */
   ports?: number[];
-  /** Directive parser hook: PolicyConfig from model/pipeline's parser, once it is wired in. */
-  configFor?: (policy: PolicySource) => PolicyConfig | undefined;
 }
 
 const SENTINEL_MAGIC = 0xc70ff1ad;
@@ -159,7 +157,7 @@ export class OvsTarget implements Target {
 
   async load(policy: PolicySource): Promise<void> {
     this.checkOpen();
-    const plan = planOvsPolicy(policy.text, policy.source, this.opts.configFor?.(policy));
+    const plan = planOvsPolicy(parsePolicy(policy.text, policy.source));
     if (this.sticky || this.fragmentsSent || this.plan?.zoneTimeouts.size) await this.restart();
     const inst = this.instance;
     this.plan = null;

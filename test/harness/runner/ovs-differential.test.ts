@@ -11,7 +11,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { parsePolicy } from '../../../model/pipeline/index.js';
 import { summaryText } from '../../../harness/cli/conformance.js';
 import { checkReport, type ConformanceReport } from '../../../harness/report/index.js';
 import { runConformance } from '../../../harness/runner/index.js';
@@ -64,7 +63,7 @@ table=3,priority=0,actions=drop
 };
 const LIMITED_TRAFFIC = { flows: { min: 1, max: 6 }, timeouts: [1, 2, 3], longGapRate: 0.2 };
 
-const ovs = (): Promise<OvsTarget> => OvsTarget.create({ configFor: (p) => parsePolicy(p.text, p.source) });
+const ovs = (): Promise<OvsTarget> => OvsTarget.create();
 const dir = mkdtempSync(join(tmpdir(), 'cto-ovs-diff-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

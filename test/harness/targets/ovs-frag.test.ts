@@ -52,16 +52,13 @@ function brief(n: { outputs: string[]; lookups: string[] }): string {
 
 describe('OVS target: the ipf directive', () => {
   const text = 'ipf v4=off\ntable=0,priority=10,ip,actions=ct(table=1)\ntable=1,ip,actions=output:2\n';
-  it('becomes dpctl/ipf-set-disabled for the families turned off, with the parser config or the fallback', () => {
-    for (const cfg of [parsePolicy(text, 'x.flows'), undefined]) {
-      const plan = planOvsPolicy(text, 'x.flows', cfg);
-      expect(plan.ipfDisabled).toEqual(['v4']);
-      expect(plan.flowsText.split('\n')[0]).toBe(''); // the directive line is not given to OVS
-      expect(plan.flowsText).not.toMatch(/ipf/);
-    }
-    expect(planOvsPolicy('ipf v4=off,v6=off\nipf v4=on\nip,actions=drop', 'y.flows').ipfDisabled).toEqual(['v6']);
-    expect(planOvsPolicy('ip,actions=drop', 'z.flows').ipfDisabled).toEqual([]);
-    expect(() => planOvsPolicy('ipf v4=maybe\nip,actions=drop', 'w.flows')).toThrow(expect.objectContaining({ code: 'CTO_FLOW_PARSE', line: 1 }));
+  it('becomes dpctl/ipf-set-disabled for the families turned off', () => {
+    const plan = planOvsPolicy(parsePolicy(text, 'x.flows'));
+    expect(plan.ipfDisabled).toEqual(['v4']);
+    expect(plan.flowsText.split('\n')[0]).toBe(''); // the directive line is not given to OVS
+    expect(plan.flowsText).not.toMatch(/ipf/);
+    expect(planOvsPolicy(parsePolicy('ipf v4=off,v6=off\nipf v4=on\nip,actions=drop', 'y.flows')).ipfDisabled).toEqual(['v6']);
+    expect(planOvsPolicy(parsePolicy('ip,actions=drop', 'z.flows')).ipfDisabled).toEqual([]);
   });
 });
 
@@ -69,7 +66,7 @@ describeWithTools('fragments: model vs OVS 3.1 (ipf)', [OVS_TOOL], () => {
   let ovs: OvsTarget;
   let model: ModelTarget;
   beforeAll(async () => {
-    ovs = await OvsTarget.create({ configFor: (p) => parsePolicy(p.text, p.source) });
+    ovs = await OvsTarget.create();
     model = new ModelTarget(new PipelineEngine());
   }, 30_000);
   afterAll(async () => {

@@ -56,7 +56,7 @@ describe('decodeFrame: partial and undecodable input', () => {
       const b = buildFrame({ ip: { src: '10.0.0.2', dst: '10.0.0.1' }, icmpError: { type: 3, inner: inner.slice(0, cut) } });
       const f = decodeFrame(b);
       expect(kinds(f).slice(0, 5)).toEqual(['eth', 'ipv4', 'icmp', 'ipv4', 'tcp']);
-      const tcp = f.layers[4] as Record<string, unknown>;
+      const tcp = f.layers[4] as unknown as Record<string, unknown>;
       expect(tcp.truncated).toBe(true);
       expect(Object.keys(tcp).filter((k) => k !== 'kind' && k !== 'truncated')).toEqual(fields);
       expect(tcp.sport).toBe(1234);

@@ -25,7 +25,7 @@ const validSpec: fc.Arbitrary<FrameSpec> = fc
   )
   .map(([v6, a4, a6, vlan, l4, payload]) => {
     const [src, dst] = v6 ? a6 : a4;
-    const spec: FrameSpec = { ip: { src, dst }, payload, ...l4 };
+    const spec = { ip: { src, dst }, payload, ...l4 } as FrameSpec;
     if (vlan !== undefined) spec.vlan = vlan;
     if (spec.icmp) spec.icmp = { ...spec.icmp, type: v6 ? 128 : 8 };
     return spec;
