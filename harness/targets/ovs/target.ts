@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import type { CtLookup, Verdict, VerdictOutput } from '../../../model/verdict.js';
 import { PORT_CONTROLLER } from '../../../model/verdict.js';
 import { parsePolicy } from '../../../model/pipeline/index.js';
-import type { PolicySource, SendStep, Target } from '../target.js';
+import type { PolicySource, SendStep, Target, TargetState } from '../target.js';
 import { OvsError } from './errors.js';
 import { OvsInstance, type OvsInstanceOptions } from './instance.js';
 import type { PacketIn } from './openflow.js';
@@ -204,6 +204,29 @@ export class OvsTarget implements Target {
     if (args.length === 0) return;
     this.sticky = true; // 3.1 cannot delete the default limit, and limit 0 sticks (§7)
     await this.instance.appctl('dpctl/ct-set-limits', ...args);
+  }
+
+  /**
+   * OVS's own view at trace time `time` (the clock warps there as send() would, expired
+   * entries swept): `dpctl/dump-conntrack -m -s`, and the zone limits when the policy sets any.
+   */
+  async snapshot(time = this.prevTime): Promise<TargetState> {
+    this.checkOpen();
+    if (!this.plan) throw new OvsError('CTO_OVS_STATE', 'snapshot() before a successful load()');
+    if (!Number.isInteger(time) || time < this.prevTime) throw new OvsError('CTO_OVS_STATE', `snapshot at ${time} ms is before the last packet's ${this.prevTime} ms`);
+    const inst = this.instance;
+    if (time > this.prevTime) {
+      await inst.appctl('time/warp', String(time - this.prevTime));
+      this.prevTime = time;
+      await this.sweepBarrier();
+    }
+    const lines = (await inst.appctl('dpctl/dump-conntrack', '-m', '-s')).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    const sections = [{ title: `dpctl/dump-conntrack -m -s (t=${time} ms): ${lines.length} connection(s)`, lines }];
+    if (this.plan.zoneLimits.size || this.plan.defaultLimit !== null) {
+      const lim = (await inst.appctl('dpctl/ct-get-limits')).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      sections.push({ title: 'dpctl/ct-get-limits', lines: lim });
+    }
+    return { sections };
   }
 
   async send(step: SendStep): Promise<Verdict> {

@@ -10,6 +10,8 @@ import { liveChildCount } from '../../../harness/targets/ovs/process.js';
 import { CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_REPLY_DIR, CS_TRACKED, formatCtState } from '../../../model/ctstate.js';
 import { PORT_CONTROLLER, type Verdict } from '../../../model/verdict.js';
 import { tcp4, udp4, TCP_ACK, TCP_FIN, TCP_SYN } from './frames.js';
+import { ModelTarget } from '../../../harness/targets/model.js';
+import { PipelineEngine } from '../../../model/pipeline/engine.js';
 
 const NEW = CS_NEW | CS_TRACKED;
 const EST = CS_ESTABLISHED | CS_TRACKED;
@@ -206,6 +208,27 @@ describeWithTools('OVS target (ovs-vswitchd 3.1, dummy datapath)', [OVS_TOOL], (
     await t.send({ time: 0, port: 1, frame: req() });
     expect(states(await t.send({ time: 60_000, port: 2, frame: rsp() }))).toEqual(['new|trk']);
     await expect(t.send({ time: 59_000, port: 1, frame: req() })).rejects.toMatchObject({ code: 'CTO_OVS_STATE' });
+  });
+
+  it('snapshot(time): dump-conntrack at that time, the clock warped there; expired entries gone; same text as the model', async () => {
+    await t.load({ text: UDP_POLICY, source: 'udp.flows' });
+    await t.send({ time: 0, port: 1, frame: req() });
+    const a = await t.snapshot(1_000);
+    expect(a.sections[0]!.title).toBe('dpctl/dump-conntrack -m -s (t=1000 ms): 1 connection(s)');
+    const line = a.sections[0]!.lines[0]!;
+    const model = new ModelTarget(new PipelineEngine());
+    await model.load({ text: UDP_POLICY, source: 'udp.flows' });
+    await model.send({ time: 0, port: 1, frame: req() });
+    const m = (await model.snapshot(1_000)).sections[0]!.lines[0]!;
+    // protocol, orig and reply tuples, zone, timeout (59 s left) as OVS prints them (OVS adds
+    // status=, the kernel-style status bits, always 0 in userspace)
+    const key = (l: string): string[] => l.split(/,(?![^(]*\))/).filter((x) => !/^(id|status|protoinfo)=/.test(x));
+    expect(key(m)).toEqual(key(line));
+    expect(line).toContain('timeout=59');
+    // the next packet's time: the entry expired (60 s) — and send() goes on from there
+    expect((await t.snapshot(60_000)).sections[0]!.lines).toEqual([]);
+    expect(states(await t.send({ time: 60_000, port: 2, frame: rsp() }))).toEqual(['new|trk']);
+    await expect(t.snapshot(59_000)).rejects.toMatchObject({ code: 'CTO_OVS_STATE' });
   });
 
   it('maps ct(timeout=NAME) to a zone timeout policy (§6.3)', async () => {
