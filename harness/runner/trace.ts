@@ -26,9 +26,11 @@ import type { Side } from './side.js';
 export interface TraceRunOptions {
   exceptions: readonly ExceptionRule[];
   /**
-   * Packets handed to a target with `sendBatch` at once (the reference still goes packet by
-   * packet); 1 = one at a time. Default 256. A trace still stops being judged at its first
-   * disagreement; the target may have been sent a few packets more.
+   * Most packets handed to a target with `sendBatch` at once (the reference still goes packet
+   * by packet); 1 = one at a time. Default 4096. Batches start at 32 packets and double: a
+   * failure early in a trace wastes few packets sent past it, a long passing trace pays the
+   * target's pipeline drain (every batch ends with all its outcomes in) only a few times. A
+   * trace still stops being judged at its first disagreement.
    */
   batch?: number;
   /**
@@ -160,7 +162,8 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
   }
 
   const n = rendered.trace.length;
-  const batchMax = o.snapshotBefore !== undefined ? 1 : Math.max(1, Math.floor(o.batch ?? 256));
+  const batchMax = o.snapshotBefore !== undefined ? 1 : Math.max(1, Math.floor(o.batch ?? 4096));
+  let batchNext = Math.min(32, batchMax);
   const describe = (i: number): string => {
     const step = rendered.trace[i]!;
     const info = rendered.steps[i];
@@ -197,7 +200,9 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
     if (o.signal?.aborted) return done('aborted');
     if (o.snapshotBefore === i0) out.snapshot = await snapshotOf(ref, tgt, i0, rendered.trace[i0]!.time, o.packetTimeoutMs);
     const batchable = batchMax > 1 && (await tgt.get().then((t) => typeof t.sendBatch === 'function', () => false));
-    const steps = rendered.trace.slice(i0, i0 + (batchable ? batchMax : 1)).map((st) => ({ time: st.time, port: st.port, frame: st.frame }));
+    const len = batchable ? batchNext : 1;
+    if (batchable) batchNext = Math.min(batchMax, batchNext * 2);
+    const steps = rendered.trace.slice(i0, i0 + len).map((st) => ({ time: st.time, port: st.port, frame: st.frame }));
     const [er, ob] = await Promise.all([sendEach(ref, steps, i0), sendTogether(tgt, steps, i0)]);
     for (let j = 0; j < steps.length; j++) {
       const i = i0 + j;
