@@ -143,7 +143,11 @@ function compareLookups(exp: readonly CtLookup[], obs: readonly CtLookup[], out:
   if (exp.length !== obs.length) {
     out.push({
       kind: 'lookup-count', expected: exp.length, observed: obs.length,
-      message: `ct lookups: expected ${exp.length} [${exp.map((l) => `${l.table}:${formatCtState(l.state)}`).join(' ')}], observed ${obs.length} [${obs.map((l) => `${l.table}:${formatCtState(l.state)}`).join(' ')}]`,
+      // Built on first read (reports, JSON): against a target that observes no lookups (bmv2)
+      // every packet has this difference, excused, and nobody reads its text.
+      get message(): string {
+        return `ct lookups: expected ${exp.length} [${exp.map((l) => `${l.table}:${formatCtState(l.state)}`).join(' ')}], observed ${obs.length} [${obs.map((l) => `${l.table}:${formatCtState(l.state)}`).join(' ')}]`;
+      },
     });
   }
   const n = Math.min(exp.length, obs.length);

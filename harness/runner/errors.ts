@@ -16,10 +16,10 @@ export class RunnerError extends CtoffloadError {
 }
 
 /** `p` or a CTO_RUN_TIMEOUT naming `what` after `ms`. The timer never keeps the process alive. */
-export async function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+export async function withDeadline<T>(p: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RunnerError('CTO_RUN_TIMEOUT', `${what}: no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new RunnerError('CTO_RUN_TIMEOUT', `${typeof what === 'function' ? what() : what}: no answer within ${ms} ms`)), ms);
     timer.unref?.();
   });
   try {

@@ -169,12 +169,20 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
     const info = rendered.steps[i];
     return `${o.label}, packet ${i} (t=${step.time} ms, in_port ${step.port}${info ? `, ${info.label}` : ''})`;
   };
-  /** One side's Verdicts for steps[i0…], in order; stops at the first failure. */
+  /**
+   * One side's Verdicts for steps[i0…], in order; stops at the first failure. One deadline for
+   * the batch (packetTimeoutMs per packet), naming the packet it was at.
+   */
   const sendEach = async (s: Side, steps: readonly SendStep[], i0: number): Promise<SideResult> => {
     const r: SideResult = { verdicts: [] };
+    let name: string = s.role;
     try {
       const t = await s.get();
-      for (const [j, step] of steps.entries()) r.verdicts.push(await withDeadline(t.send(step), o.packetTimeoutMs, `${t.name} (${s.role}): ${describe(i0 + j)}`));
+      name = t.name;
+      const all = (async () => {
+        for (const step of steps) r.verdicts.push(await t.send(step));
+      })();
+      await withDeadline(all, o.packetTimeoutMs * steps.length, () => `${name} (${s.role}): ${describe(i0 + r.verdicts.length)}`);
     } catch (e) {
       r.error = e;
     }
