@@ -32,20 +32,11 @@ import { runSelftest, SELFTEST_POLICY } from '../harness/selftest.js';
 import { createBmv2Target, type Bmv2Target } from '../harness/targets/bmv2.js';
 import { ModelTarget } from '../harness/targets/model.js';
 import { median, missingBmv2Tools } from './common.js';
+import { FIREWALL_POLICY } from './pipeline.js';
 import type { BenchResult } from './result.js';
 
-/** Outbound connections committed in zone 1, replies by ct_state=+trk+est (bench/pipeline.ts's firewall). */
-const POLICY = {
-  source: 'bench-firewall.flows',
-  text: `table=0,priority=100,ip,in_port=1,actions=ct(zone=1,table=1)
-table=0,priority=100,ip,in_port=2,actions=ct(zone=1,table=1)
-table=0,priority=0,actions=drop
-table=1,priority=100,ip,in_port=1,ct_state=+trk+new,actions=ct(commit,zone=1),output:2
-table=1,priority=100,ip,in_port=1,ct_state=+trk+est,actions=output:2
-table=1,priority=100,ip,in_port=2,ct_state=+trk+est,actions=output:1
-table=1,priority=0,actions=drop
-`,
-};
+/** Outbound connections committed in zone 1, replies by ct_state=+trk+est. */
+const POLICY = { source: 'bench-firewall.flows', text: FIREWALL_POLICY };
 const CONNS = 16;
 const DATA = 3000;
 const RUNS = 5;

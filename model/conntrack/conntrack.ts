@@ -207,7 +207,7 @@ export class Conntrack {
     // disabled, limits): then they are inv|trk, as `conn_key_extract` refuses fragments.
     if (pkt.ctStatus !== CT_OK) {
       md.state = CS_INVALID | CS_TRACKED;
-      this.writeMdNone(md, zone);
+      md.writeNone(zone);
       return;
     }
 
@@ -397,22 +397,7 @@ export class Conntrack {
    */
   writeInvalid(md: CtMeta, zone: number): void {
     md.state = CS_INVALID | CS_TRACKED;
-    this.writeMdNone(md, zone & 0xffff);
-  }
-
-  private writeMdNone(md: CtMeta, zone: number): void {
-    md.zone = zone;
-    md.mark = 0;
-    const l = md.label;
-    l[0] = l[1] = l[2] = l[3] = 0;
-    md.origL3 = 0;
-    md.origProto = 0;
-    const s = md.origSrc;
-    s[0] = s[1] = s[2] = s[3] = 0;
-    const d = md.origDst;
-    d[0] = d[1] = d[2] = d[3] = 0;
-    md.origSport = 0;
-    md.origDport = 0;
+    md.writeNone(zone & 0xffff);
   }
 
   /** Original-direction tuple from a key (§1.6); ICMP: type and code of the originator. */

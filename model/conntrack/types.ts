@@ -63,10 +63,21 @@ export class CtMeta {
   connId = 0;
 
   clear(): void {
+    this.state = 0;
+    this.writeNone(0);
+    this.conn = -1;
+    this.connId = 0;
+  }
+
+  /**
+   * ct_zone = `zone`, every other ct field but ct_state zero (mark, label, original tuple): the
+   * fields `write_ct_md(pkt, zone, NULL, NULL, NULL)` (lib/conntrack.c) leaves for a packet
+   * without a connection. ct_state and the cached connection are the caller's business.
+   */
+  writeNone(zone: number): void {
     // Element writes rather than fill(): this runs once per packet and fill() on a 4-element
     // typed array costs more than the writes themselves.
-    this.state = 0;
-    this.zone = 0;
+    this.zone = zone;
     this.mark = 0;
     const l = this.label;
     l[0] = l[1] = l[2] = l[3] = 0;
@@ -78,20 +89,20 @@ export class CtMeta {
     d[0] = d[1] = d[2] = d[3] = 0;
     this.origSport = 0;
     this.origDport = 0;
-    this.conn = -1;
-    this.connId = 0;
   }
 
   /** Copy every field of `src` (a recirculated or released copy of a packet carries its md). */
   copyFrom(src: CtMeta): void {
+    // Element copies rather than set(), for the reason given in clear(): the pipeline copies
+    // the metadata twice per recirculation.
     this.state = src.state;
     this.zone = src.zone;
     this.mark = src.mark;
-    this.label.set(src.label);
+    copy4(this.label, src.label);
     this.origL3 = src.origL3;
     this.origProto = src.origProto;
-    this.origSrc.set(src.origSrc);
-    this.origDst.set(src.origDst);
+    copy4(this.origSrc, src.origSrc);
+    copy4(this.origDst, src.origDst);
     this.origSport = src.origSport;
     this.origDport = src.origDport;
     this.conn = src.conn;
@@ -110,6 +121,13 @@ export class CtMeta {
   tupleVisible(): boolean {
     return (this.state & 0x0b) !== 0 && this.origProto !== 0;
   }
+}
+
+function copy4(d: Uint32Array, s: Uint32Array): void {
+  d[0] = s[0]!;
+  d[1] = s[1]!;
+  d[2] = s[2]!;
+  d[3] = s[3]!;
 }
 
 /** ct_clear and `notrack`: the packet becomes untracked (lib/conntrack.c `conntrack_clear`). */

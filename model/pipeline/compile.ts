@@ -1,12 +1,14 @@
 /**
  * Policy AST → the executor's form: numeric matches (32-bit words per field), per-table flow
  * lists sorted by priority, and one prebuilt CtArgs per ct() action, so that processing a packet
- * allocates nothing but its Verdict. A linear scan per table is the reference classifier; a
- * faster one (tuple space search, as lib/classifier.c) is a later optimisation.
+ * allocates nothing but its Verdict. Each table becomes a FlowTable (./classifier.ts): a linear
+ * scan for small tables (the reference semantics), tuple space search as lib/classifier.c for
+ * large ones.
  */
 import { ALG_FTP, ALG_NONE, ALG_TFTP, CtArgs } from '../conntrack/index.js';
 import type { Conntrack, TimeoutAttr } from '../conntrack/index.js';
 import { TIMEOUT_ATTRS } from '../conntrack/index.js';
+import { type ClassifierMode, FlowTable } from './classifier.js';
 import { type Action, type CtAction, type Flow, MATCH_FIELDS, type MatchFieldName, type Policy, matchFieldOrder } from './ast.js';
 
 /** Field ids = index in MATCH_FIELDS. */
@@ -61,6 +63,8 @@ export interface CompiledAction {
   recirc: number;
   /** The AST node (trace text, positions). */
   src: Action;
+  /** `src.pos.line`, kept here so translation does not reach into the AST per packet. */
+  line: number;
 }
 
 export interface CompiledFlow {
@@ -73,12 +77,22 @@ export interface CompiledFlow {
   /** 4 words per field, word 0 most significant (fields ≤ 32 bits use word 3). */
   values: Uint32Array;
   masks: Uint32Array;
+  /**
+   * The words the mask touches, what lookups compare (./classifier.ts): offset of the word in
+   * the executor's field words (`fid * 4 + word`), its mask and masked value as int32;
+   * ascending offsets, words whose mask is 0 left out (they match every packet).
+   */
+  keyOff: Int32Array;
+  keyMask: Int32Array;
+  keyValue: Int32Array;
   actions: CompiledAction[];
 }
 
 export interface CompiledPolicy {
   /** Indexed by table id 0-254; empty array when the table has no flows. */
   tables: CompiledFlow[][];
+  /** The same tables ready for lookup (linear scan or tuple space search), indexed alike. */
+  flowTables: FlowTable[];
 }
 
 /** Splits a bigint of up to 128 bits into 4 words (word 0 most significant). */
@@ -149,19 +163,19 @@ function ctArgsOf(a: CtAction, ct: Conntrack): CtArgs {
 function compileAction(a: Action, ct: Conntrack): CompiledAction | null {
   switch (a.kind) {
     case 'output':
-      return { op: OP_OUTPUT, arg: a.port, ct: null, recirc: 0, src: a };
+      return { op: OP_OUTPUT, arg: a.port, ct: null, recirc: 0, src: a, line: a.pos.line };
     case 'controller':
-      return { op: OP_CONTROLLER, arg: 0, ct: null, recirc: 0, src: a };
+      return { op: OP_CONTROLLER, arg: 0, ct: null, recirc: 0, src: a, line: a.pos.line };
     case 'drop':
       return null;
     case 'resubmit':
-      return { op: OP_RESUBMIT, arg: a.table, ct: null, recirc: 0, src: a };
+      return { op: OP_RESUBMIT, arg: a.table, ct: null, recirc: 0, src: a, line: a.pos.line };
     case 'goto_table':
-      return { op: OP_GOTO, arg: a.table, ct: null, recirc: 0, src: a };
+      return { op: OP_GOTO, arg: a.table, ct: null, recirc: 0, src: a, line: a.pos.line };
     case 'ct_clear':
-      return { op: OP_CT_CLEAR, arg: 0, ct: null, recirc: 0, src: a };
+      return { op: OP_CT_CLEAR, arg: 0, ct: null, recirc: 0, src: a, line: a.pos.line };
     case 'ct':
-      return { op: OP_CT, arg: a.table ?? -1, ct: ctArgsOf(a, ct), recirc: 0, src: a };
+      return { op: OP_CT, arg: a.table ?? -1, ct: ctArgsOf(a, ct), recirc: 0, src: a, line: a.pos.line };
   }
 }
 
@@ -175,12 +189,19 @@ export function compileFlow(flow: Flow, index: number, ct: Conntrack): CompiledF
     toWords(m.value & m.mask, values, i * 4);
     toWords(m.mask, masks, i * 4);
   });
+  // [offset in the field words, index in values/masks] of every word the mask touches.
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < n; i++) for (let w = 0; w < 4; w++) if (masks[i * 4 + w] !== 0) pairs.push([fids[i]! * 4 + w, i * 4 + w]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  const keyOff = Int32Array.from(pairs, (p) => p[0]);
+  const keyMask = Int32Array.from(pairs, (p) => masks[p[1]]! | 0);
+  const keyValue = Int32Array.from(pairs, (p) => values[p[1]]! | 0);
   const actions: CompiledAction[] = [];
   for (const a of flow.actions) {
     const c = compileAction(a, ct);
     if (c) actions.push(c);
   }
-  return { flow, index, priority: flow.priority, fids, values, masks, actions };
+  return { flow, index, priority: flow.priority, fids, values, masks, keyOff, keyMask, keyValue, actions };
 }
 
 /**
@@ -188,7 +209,7 @@ export function compileFlow(flow: Flow, index: number, ct: Conntrack): CompiledF
  * leaves the choice between overlapping flows of equal priority undefined — ovs-ofctl(8),
  * "Flow Syntax", priority — so a policy that relies on it is ambiguous on OVS.)
  */
-export function compilePolicy(policy: Policy, ct: Conntrack): CompiledPolicy {
+export function compilePolicy(policy: Policy, ct: Conntrack, classifier: ClassifierMode = 'auto'): CompiledPolicy {
   const tables: CompiledFlow[][] = [];
   for (let t = 0; t < 255; t++) tables.push([]);
   let recirc = 0;
@@ -198,5 +219,5 @@ export function compilePolicy(policy: Policy, ct: Conntrack): CompiledPolicy {
     tables[f.table]!.push(cf);
   });
   for (const list of tables) list.sort((a, b) => b.priority - a.priority || a.index - b.index);
-  return { tables };
+  return { tables, flowTables: tables.map((list) => new FlowTable(list, classifier)) };
 }

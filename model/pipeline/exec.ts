@@ -66,13 +66,15 @@
  * the traced variant. Outputs share the input frame's bytes (the pipeline never rewrites). An
  * unfragmented packet with no fragment list in flight costs one extra branch (the check
  * `conntrackExecute` itself starts with); the fragment path (`continueBatch`, `runBatch`) is
- * kept out of `pass` so the hot loop stays small, and allocates freely.
+ * kept out of `pass` so the hot loop stays small, and allocates freely. A flow lookup loads
+ * the fields the table's flows read into int32 words once (`load`) and asks the table's
+ * classifier (./classifier.ts: linear scan for small tables, tuple space search for large ones).
  */
 import { Conntrack, CtArgs, CtMeta, IpfBatch, conntrackExecute, labelToBigInt, type IpfFragment } from '../conntrack/index.js';
 import { formatCtState } from '../ctstate.js';
 import { CT_OK, PacketView } from '../packet/view.js';
 import { type CtFields, type CtLookup, PORT_CONTROLLER, type Verdict, type VerdictOutput } from '../verdict.js';
-import { OFPP_IN_PORT, type Policy, formatAction, formatMatch } from './ast.js';
+import { MATCH_FIELDS, OFPP_IN_PORT, type Policy, formatAction, formatMatch } from './ast.js';
 import {
   type CompiledFlow,
   type CompiledPolicy,
@@ -109,6 +111,7 @@ import {
   compilePolicy,
   configureConntrack,
 } from './compile.js';
+import type { ClassifierMode, FieldWords } from './classifier.js';
 
 /** ofproto-dpif-xlate.c MAX_DEPTH. */
 export const MAX_RESUBMIT_DEPTH = 64;
@@ -121,6 +124,12 @@ export interface PipelineOptions {
   maxResubmitDepth?: number;
   maxResubmits?: number;
   maxRecircDepth?: number;
+  /**
+   * Flow lookup per table (./classifier.ts): `auto` (default) picks tuple space search for
+   * large tables and the linear scan for small ones; both give the same answers, and tests
+   * force one or the other.
+   */
+  classifier?: ClassifierMode;
 }
 
 /** One ct() call as executed (traced results only). */
@@ -187,8 +196,17 @@ function batchPkt(f: IpfFragment): BatchPkt {
   return { frame: f.frame, view: new PacketView().parse(f.frame), md, tag: f.tag };
 }
 
+/**
+ * ct_label as a bigint for a Verdict. Almost every label is 0: `0n` is a constant, while
+ * building a bigint from words allocates one per shift and or, so the zero label takes a branch.
+ */
+function labelOf(md: CtMeta): bigint {
+  const l = md.label;
+  return (l[0]! | l[1]! | l[2]! | l[3]!) === 0 ? 0n : labelToBigInt(l, 0);
+}
+
 function fieldsOf(md: CtMeta): CtFields {
-  return { state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelToBigInt(md.label, 0) };
+  return { state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelOf(md) };
 }
 
 const ZERO_FIELDS: Readonly<CtFields> = Object.freeze({ state: 0, zone: 0, mark: 0, label: 0n });
@@ -219,12 +237,18 @@ export class Pipeline {
   /** Input packets seen; a packet's number is the ipf tag of the fragments it brings. */
   private packets = 0;
   private tag = 0;
-  /** Tracker metadata of the packet copy at each recirculation depth. */
+  /**
+   * Tracker metadata of the packet copy at each recirculation depth. It is also the
+   * translation's ct view of that pass (what ct_* matches and outputs see): translation runs
+   * before any of the pass's datapath actions, and the executed actions that change md[d] (ct,
+   * ct_clear) are exactly those after which translation saw the ct fields cleared, so every
+   * output that reads md[d] (VerdictOutput.ct with `cleared` 0) runs before md[d] changes.
+   * One copy per recirculation instead of a separate snapshot.
+   */
   private readonly md: CtMeta[] = [];
-  /** Translation's ct view at the start of each depth's pass (md at recirculation time). */
-  private readonly ctIn: CtMeta[] = [];
   private readonly dp: DpActions[] = [];
-  private readonly words = new Uint32Array(4);
+  /** The packet's match fields for the lookup under way (./classifier.ts FieldWords). */
+  private readonly fw: FieldWords = new Int32Array(MATCH_FIELDS.length * 4);
 
   // per-translation state (a translation completes before the next one starts)
   private xDepth = 0;
@@ -247,19 +271,25 @@ export class Pipeline {
     this.policy = policy;
     this.conntrack = conntrack;
     configureConntrack(policy, conntrack);
-    this.compiled = compilePolicy(policy, conntrack);
+    this.compiled = compilePolicy(policy, conntrack, opts.classifier);
     this.maxDepth = opts.maxResubmitDepth ?? MAX_RESUBMIT_DEPTH;
     this.maxResubmits = opts.maxResubmits ?? MAX_RESUBMITS;
     this.maxRecirc = opts.maxRecircDepth ?? MAX_RECIRC_DEPTH;
     for (let d = 0; d <= this.maxRecirc; d++) {
       this.md.push(new CtMeta());
-      this.ctIn.push(new CtMeta());
       this.dp.push(new DpActions());
       this.batches.push(new IpfBatch());
     }
   }
 
-  /** One packet received on `inPort` at virtual time `now` (ms). */
+  /**
+   * One packet received on `inPort` at virtual time `now` (ms). The Verdict and everything in
+   * it are new objects the pipeline never touches again, so callers may keep them (the harness
+   * stores them). Reusing one Verdict per Pipeline was measured (bench/pipeline.ts firewall,
+   * Node 20): no faster — V8's young-generation allocation of these few short-lived objects is
+   * cheaper than the old-to-new write barriers and array resets reuse brings — so the API
+   * stays simple.
+   */
   process(frame: Uint8Array, inPort: number, now: number): Verdict {
     const v: Verdict = { outputs: [], lookups: [] };
     this.rec = null;
@@ -287,7 +317,6 @@ export class Pipeline {
     this.view = this.inView;
     this.inView.parse(frame);
     this.md[0]!.clear();
-    this.ctIn[0]!.clear();
     try {
       this.pass(0, 0, inPort, 0);
     } finally {
@@ -326,7 +355,7 @@ export class Pipeline {
     this.xCleared = d === 0; // an unrecirculated packet is untracked
     this.xError = null;
     this.xInPort = inPort;
-    if (this.rec && d > 0) this.note(d, `recirculation ${d} (recirc_id 0x${recircId.toString(16)}): ${formatCtFields(fieldsOf(this.ctIn[d]!))}, table ${table}`);
+    if (this.rec && d > 0) this.note(d, `recirculation ${d} (recirc_id 0x${recircId.toString(16)}): ${formatCtFields(fieldsOf(this.md[d]!))}, table ${table}`);
     this.xlateTable(d, table);
     if (this.xError !== null) {
       if (this.rec) this.note(d, `translation failed: ${this.xError}; the packet is dropped (no datapath actions run)`);
@@ -359,8 +388,7 @@ export class Pipeline {
           continue;
         }
         this.md[d + 1]!.copyFrom(md);
-        this.ctIn[d + 1]!.copyFrom(md);
-        const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelToBigInt(md.label, 0) };
+        const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelOf(md) };
         this.out!.lookups.push(lk);
         this.pass(d + 1, t, inPort, this.recircId(dp.rid[i]!, inPort));
       } else if (kind === D_CT_CLEAR) {
@@ -391,8 +419,7 @@ export class Pipeline {
       return;
     }
     this.md[d + 1]!.copyFrom(md);
-    this.ctIn[d + 1]!.copyFrom(md);
-    const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelToBigInt(md.label, 0) };
+    const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelOf(md) };
     this.out!.lookups.push(lk);
     this.pass(d + 1, t, inPort, this.recircId(dp.rid[i]!, inPort));
   }
@@ -403,7 +430,7 @@ export class Pipeline {
     const o: VerdictOutput = {
       port: dp.arg[i]!,
       bytes,
-      ct: dp.cleared[i] ? { ...ZERO_FIELDS } : fieldsOf(this.ctIn[d]!),
+      ct: dp.cleared[i] ? { state: 0, zone: 0, mark: 0, label: 0n } : fieldsOf(this.md[d]!),
     };
     this.out!.outputs.push(o);
     if (this.rec) this.note(d, `output to ${o.port === PORT_CONTROLLER ? 'controller' : `port ${o.port}`} with ${formatCtFields(o.ct!)}`);
@@ -496,11 +523,16 @@ export class Pipeline {
 
   // ---------------------------------------------------------------- translation
 
+  /**
+   * The flow of `table` the packet hits: load the fields the table's flows read (ct fields as
+   * the translation sees them now), then the table's classifier.
+   */
   private lookup(d: number, table: number): CompiledFlow | null {
-    const list = this.compiled.tables[table];
-    if (!list) return null;
-    for (let i = 0; i < list.length; i++) if (this.matches(list[i]!, d)) return list[i]!;
-    return null;
+    const t = this.compiled.flowTables[table];
+    if (!t) return null;
+    const fids = t.fids;
+    for (let i = 0; i < fids.length; i++) this.load(fids[i]!, d);
+    return t.lookup(this.fw);
   }
 
   private xlateTable(d: number, table: number): void {
@@ -526,11 +558,11 @@ export class Pipeline {
             if (rec) this.note(d, `${'  '.repeat(this.xDepth + 1)}output:${port}: skipping output to input port`);
             break;
           }
-          dp.push(D_OUTPUT, port, this.xCleared ? 1 : 0, null, a.src.pos.line);
+          dp.push(D_OUTPUT, port, this.xCleared ? 1 : 0, null, a.line);
           break;
         }
         case OP_CONTROLLER:
-          dp.push(D_OUTPUT, PORT_CONTROLLER, this.xCleared ? 1 : 0, null, a.src.pos.line);
+          dp.push(D_OUTPUT, PORT_CONTROLLER, this.xCleared ? 1 : 0, null, a.line);
           break;
         case OP_RESUBMIT:
         case OP_GOTO:
@@ -550,13 +582,13 @@ export class Pipeline {
           break;
         case OP_CT:
           if (rec) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}${a.arg >= 0 ? ' (fork: the rest continues untracked)' : ''}`);
-          dp.push(D_CT, a.arg, 0, a.ct, a.src.pos.line);
-          if (a.arg >= 0) dp.push(D_RECIRC, a.arg, 0, null, a.src.pos.line, a.recirc);
+          dp.push(D_CT, a.arg, 0, a.ct, a.line);
+          if (a.arg >= 0) dp.push(D_RECIRC, a.arg, 0, null, a.line, a.recirc);
           this.xCleared = true;
           break;
         case OP_CT_CLEAR:
           // xlate only emits ct_clear for a packet it still sees as tracked (`ctx->conntracked`).
-          if (!this.xCleared) dp.push(D_CT_CLEAR, 0, 0, null, a.src.pos.line);
+          if (!this.xCleared) dp.push(D_CT_CLEAR, 0, 0, null, a.line);
           this.xCleared = true;
           break;
       }
@@ -565,139 +597,125 @@ export class Pipeline {
 
   // ---------------------------------------------------------------- matching
 
-  private matches(cf: CompiledFlow, d: number): boolean {
-    const fids = cf.fids;
-    const vals = cf.values;
-    const masks = cf.masks;
-    const w = this.words;
-    for (let i = 0; i < fids.length; i++) {
-      this.load(fids[i]!, d, w);
-      const b = i * 4;
-      if (((w[0]! & masks[b]!) >>> 0) !== vals[b]) return false;
-      if (((w[1]! & masks[b + 1]!) >>> 0) !== vals[b + 1]) return false;
-      if (((w[2]! & masks[b + 2]!) >>> 0) !== vals[b + 2]) return false;
-      if (((w[3]! & masks[b + 3]!) >>> 0) !== vals[b + 3]) return false;
-    }
-    return true;
-  }
-
   /**
    * The flow-key value of a field for the current packet, as 4 words (word 0 most significant).
    * Fields the packet does not have read 0, as in OVS's flow key (lib/flow.c
    * `miniflow_extract`): e.g. tp_src of a later IP fragment or of a truncated TCP header.
    */
-  private load(fid: number, d: number, w: Uint32Array): void {
-    w[0] = w[1] = w[2] = 0;
+  private load(fid: number, d: number): void {
+    const w = this.fw;
+    const o = fid * 4;
+    w[o] = w[o + 1] = w[o + 2] = 0;
     const v = this.view;
     switch (fid) {
       case F_IN_PORT:
-        w[3] = this.xInPort >>> 0;
+        w[o + 3] = this.xInPort | 0;
         return;
       case F_DL_SRC:
       case F_DL_DST: {
         const b = v.buf;
-        const o = fid === F_DL_DST ? 0 : 6;
+        const e = fid === F_DL_DST ? 0 : 6;
         if (v.len < 14) {
-          w[3] = 0;
+          w[o + 3] = 0;
           return;
         }
-        w[2] = (b[o]! << 8) | b[o + 1]!;
-        w[3] = ((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0;
+        w[o + 2] = (b[e]! << 8) | b[e + 1]!;
+        w[o + 3] = (b[e + 2]! << 24) | (b[e + 3]! << 16) | (b[e + 4]! << 8) | b[e + 5]!;
         return;
       }
       case F_DL_TYPE:
         // 802.3 length field (< 0x600): OVS stores FLOW_DL_TYPE_NONE (0x5ff).
-        w[3] = v.len < 14 ? 0 : v.ethType < 0x600 ? 0x5ff : v.ethType;
+        w[o + 3] = v.len < 14 ? 0 : v.ethType < 0x600 ? 0x5ff : v.ethType;
         return;
       case F_DL_VLAN:
-        w[3] = v.vlanTci >= 0 ? (v.vlanTci | 0x1000) & 0xffff : 0;
+        w[o + 3] = v.vlanTci >= 0 ? (v.vlanTci | 0x1000) & 0xffff : 0;
         return;
       case F_NW_SRC:
-        w[3] = v.flowL3 && v.l3 === 4 ? v.src[0]! : 0;
+        w[o + 3] = v.flowL3 && v.l3 === 4 ? v.src[0]! : 0;
         return;
       case F_NW_DST:
-        w[3] = v.flowL3 && v.l3 === 4 ? v.dst[0]! : 0;
+        w[o + 3] = v.flowL3 && v.l3 === 4 ? v.dst[0]! : 0;
         return;
       case F_IPV6_SRC:
       case F_IPV6_DST: {
         const a = fid === F_IPV6_SRC ? v.src : v.dst;
         if (v.flowL3 && v.l3 === 6) {
-          w[0] = a[0]!;
-          w[1] = a[1]!;
-          w[2] = a[2]!;
-          w[3] = a[3]!;
-        } else w[3] = 0;
+          w[o] = a[0]!;
+          w[o + 1] = a[1]!;
+          w[o + 2] = a[2]!;
+          w[o + 3] = a[3]!;
+        } else w[o + 3] = 0;
         return;
       }
       case F_NW_PROTO:
-        w[3] = v.flowL3 ? v.ipProto : 0;
+        w[o + 3] = v.flowL3 ? v.ipProto : 0;
         return;
       case F_TP_SRC:
       case F_TP_DST: {
         if (!v.flowL4) {
-          w[3] = 0;
+          w[o + 3] = 0;
           return;
         }
         const icmp = (v.l3 === 4 && v.ipProto === 1) || (v.l3 === 6 && v.ipProto === 58);
-        w[3] = icmp ? (fid === F_TP_SRC ? v.icmpType : v.icmpCode) : fid === F_TP_SRC ? v.sport : v.dport;
+        w[o + 3] = icmp ? (fid === F_TP_SRC ? v.icmpType : v.icmpCode) : fid === F_TP_SRC ? v.sport : v.dport;
         return;
       }
       case F_TCP_FLAGS:
-        w[3] = v.flowL4 && v.ipProto === 6 ? v.tcpFlags : 0;
+        w[o + 3] = v.flowL4 && v.ipProto === 6 ? v.tcpFlags : 0;
         return;
       default:
-        this.loadCt(fid, d, w);
+        this.loadCt(fid, d, w, o);
     }
   }
 
-  private loadCt(fid: number, d: number, w: Uint32Array): void {
-    w[3] = 0;
+  private loadCt(fid: number, d: number, w: FieldWords, o: number): void {
+    w[o + 3] = 0;
     if (this.xCleared) return; // untracked: every ct field reads 0
-    const m = this.ctIn[d]!;
+    const m = this.md[d]!;
     switch (fid) {
       case F_CT_STATE:
-        w[3] = m.state >>> 0;
+        w[o + 3] = m.state | 0;
         return;
       case F_CT_ZONE:
-        w[3] = m.zone;
+        w[o + 3] = m.zone;
         return;
       case F_CT_MARK:
-        w[3] = m.mark >>> 0;
+        w[o + 3] = m.mark | 0;
         return;
       case F_CT_LABEL:
-        w[0] = m.label[0]!;
-        w[1] = m.label[1]!;
-        w[2] = m.label[2]!;
-        w[3] = m.label[3]!;
+        w[o] = m.label[0]!;
+        w[o + 1] = m.label[1]!;
+        w[o + 2] = m.label[2]!;
+        w[o + 3] = m.label[3]!;
         return;
     }
     // Original-direction tuple: only visible when `is_ct_valid` and ct_nw_proto != 0 (§1.6).
     if (!m.tupleVisible()) return;
     switch (fid) {
       case F_CT_NW_PROTO:
-        w[3] = m.origProto;
+        w[o + 3] = m.origProto;
         return;
       case F_CT_NW_SRC:
-        w[3] = m.origL3 === 4 ? m.origSrc[0]! : 0;
+        w[o + 3] = m.origL3 === 4 ? m.origSrc[0]! : 0;
         return;
       case F_CT_NW_DST:
-        w[3] = m.origL3 === 4 ? m.origDst[0]! : 0;
+        w[o + 3] = m.origL3 === 4 ? m.origDst[0]! : 0;
         return;
       case F_CT_IPV6_SRC:
       case F_CT_IPV6_DST: {
         if (m.origL3 !== 6) return;
         const a = fid === F_CT_IPV6_SRC ? m.origSrc : m.origDst;
-        w[0] = a[0]!;
-        w[1] = a[1]!;
-        w[2] = a[2]!;
-        w[3] = a[3]!;
+        w[o] = a[0]!;
+        w[o + 1] = a[1]!;
+        w[o + 2] = a[2]!;
+        w[o + 3] = a[3]!;
         return;
       }
       case F_CT_TP_SRC:
-        w[3] = m.origSport;
+        w[o + 3] = m.origSport;
         return;
       case F_CT_TP_DST:
-        w[3] = m.origDport;
+        w[o + 3] = m.origDport;
         return;
     }
   }

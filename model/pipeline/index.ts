@@ -3,6 +3,7 @@ export * from './ast.js';
 export { parsePolicy, parseFlow, TIMEOUT_POLICY_ATTRS, MAX_TABLE, MAX_PORT } from './parse.js';
 export { compilePolicy, configureConntrack } from './compile.js';
 export type { CompiledPolicy, CompiledFlow } from './compile.js';
+export type { ClassifierMode } from './classifier.js';
 export {
   Pipeline, MAX_RESUBMIT_DEPTH, MAX_RESUBMITS, MAX_RECIRC_DEPTH, formatCtFields,
 } from './exec.js';
