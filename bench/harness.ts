@@ -8,10 +8,11 @@
  *    all decided in hardware. "Checked" is the runner's own loop (harness/runner runTrace:
  *    model reference, bmv2 target + slow-path controller with exact ageing, per-packet
  *    comparison of outputs, bytes and probe ct fields), timed as (whole trace) − (the
- *    establishing prefix alone), median of 5 after a warm-up run; with speculative rounds (the default) and in
+ *    establishing prefix alone), median of 7 after a warm-up run; with speculative rounds (the default) and in
  *    strict lock-step (window 1). "bmv2 alone" sends the same 3 000 packets through the same
  *    switch and program with the dataplane channel's windowed mode (≤ 32 in flight, no tags
- *    checked, no controller, no model): the rate bmv2 itself sustains. Overhead = alone/checked − 1.
+ *    checked, no controller, no model): the rate bmv2 itself sustains. Cost = alone/checked − 1 per
+ *    run (the two back to back), median over the runs.
  * 2. Generated traffic: `runConformance` on the selftest's two-zone firewall, 60 traces of the
  *    default generator (punts, expiries, FIN/RST…), speculative vs lock-step, packets/s as the
  *    runner reports them.
@@ -39,7 +40,7 @@ import type { BenchResult } from './result.js';
 const POLICY = { source: 'bench-firewall.flows', text: FIREWALL_POLICY };
 const CONNS = 16;
 const DATA = 3000;
-const RUNS = 5;
+const RUNS = 7;
 
 const NAMES: [string, string][] = [
   ['hardware workload: checked end to end, speculative rounds', 'packets/s'],
@@ -78,7 +79,7 @@ function workload(): { est: Trace; data: Trace } {
 
 const rendered = (trace: Trace): RenderedScenario => ({ trace, steps: [] });
 
-async function checkedRate(window: number, w: { est: Trace; data: Trace }): Promise<{ pps: number; note: string; raw?: number[] }> {
+async function checkedRate(window: number, w: { est: Trace; data: Trace }): Promise<{ pps: number; note: string; rates?: number[]; raw?: number[] }> {
   const ref = new Side('reference', async () => new ModelTarget(new PipelineEngine()), POLICY, 120_000);
   const tgt = new Side('target', () => createBmv2Target({ window }), POLICY, 120_000);
   const o = { exceptions: EXCEPTIONS, packetTimeoutMs: 20_000 };
@@ -111,6 +112,7 @@ async function checkedRate(window: number, w: { est: Trace; data: Trace }): Prom
     return {
       pps: median(rates),
       raw,
+      rates,
       note: `median of ${RUNS} after a warm-up run (${rates.map((r) => Math.round(r)).join(', ')}); ${CONNS} UDP connections, ${DATA} hardware packets per run; target totals: ${s.rounds} rounds, ${s.discarded} inputs resent, ${s.hardwareOutputs} hardware outputs, ${s.strayOutputs} stray`,
     };
   } finally {
@@ -148,7 +150,10 @@ export async function benchHarness(): Promise<BenchResult[]> {
     push(1, lock.pps, lock.note);
     const raw = median(spec.raw!);
     push(2, raw, `median of ${RUNS} after a warm-up run (${spec.raw!.map((r) => Math.round(r)).join(', ')}); the same ${DATA} packets, same switch, program and entries; p4/dataplane.ts sendWindowed`);
-    push(3, (raw / spec.pps - 1) * 100, `bmv2 alone ${Math.round(raw)} vs checked ${Math.round(spec.pps)} packets/s (the goal: < 20 %)`);
+    // Per run, checked and alone ran back to back on the same switch: their ratio is steadier
+    // than the ratio of two medians on a shared 2-core machine.
+    const costs = spec.raw!.map((r, i) => (r / spec.rates![i]! - 1) * 100);
+    push(3, median(costs), `median over ${RUNS} runs of (alone / checked − 1), each pair back to back: ${costs.map((c) => c.toFixed(0)).join(', ')} % (the goal: < 20 %)`);
     const gs = await generatedRate(32);
     push(4, gs.pps, gs.note);
     const gl = await generatedRate(1);

@@ -48,6 +48,10 @@ export class ModelTarget implements Target {
   }
 
   async send(step: SendStep): Promise<Verdict> {
+    return this.sendNow(step);
+  }
+
+  private sendNow(step: SendStep): Verdict {
     this.check();
     if (!this.loaded) throw new ModelTargetError('send() before a successful load()');
     if (!Number.isFinite(step.time) || step.time < this.prevTime) {
@@ -65,6 +69,13 @@ export class ModelTarget implements Target {
     if (!ct) return { sections: [] };
     const lines = [...ct.connections(time)].map(formatConnection);
     return { sections: [{ title: `conntrack (model, t=${time} ms): ${lines.length} connection(s)`, lines }] };
+  }
+
+  /** send() for each step in order, in one call (the runner's batches: no promise per packet). */
+  async sendBatch(steps: readonly SendStep[]): Promise<Verdict[]> {
+    const out: Verdict[] = [];
+    for (const s of steps) out.push(this.sendNow(s));
+    return out;
   }
 
   async reset(): Promise<void> {
