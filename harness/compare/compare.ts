@@ -213,8 +213,11 @@ export function formatVerdict(v: Verdict): string {
     const extra = [x.zone ? `z${x.zone}` : '', x.mark ? `m0x${x.mark.toString(16)}` : '', x.label ? `l0x${x.label.toString(16)}` : ''].filter(Boolean).join(' ');
     return `ct[${x.table}]=${formatCtState(x.state)}${extra ? ' ' + extra : ''}`;
   });
-  const o = normalizeOutputs(v.outputs).map((x) => `${portName(x.port)}(${x.bytes.length}B)`);
-  return `${l.length ? l.join(', ') : 'no ct'} → ${o.length ? o.join(' ') : 'drop'}`;
+  // A target that reports ct fields only with its outputs (bmv2's probe) shows them there.
+  const atOutput = l.length === 0 && v.outputs.some((x) => x.ct);
+  const ctText = (c: CtFields): string => ` ${formatCtState(c.state)}${c.zone ? ` z${c.zone}` : ''}${c.mark ? ` m0x${c.mark.toString(16)}` : ''}${c.label ? ` l0x${c.label.toString(16)}` : ''}`;
+  const o = normalizeOutputs(v.outputs).map((x) => `${portName(x.port)}(${x.bytes.length}B${atOutput && x.ct ? ctText(x.ct) : ''})`);
+  return `${l.length ? l.join(', ') : atOutput ? 'ct at output' : 'no ct'} → ${o.length ? o.join(' ') : 'drop'}`;
 }
 
 /** A readable multi-line diff of one packet's comparison. */

@@ -135,5 +135,8 @@ describe('helpers', () => {
     const v: Verdict = { outputs: [{ port: PORT_CONTROLLER, bytes: b(1) }, { port: 2, bytes: b(1, 2) }], lookups: [lk(EST | CS_REPLY_DIR, { mark: 0x21 })] };
     expect(formatVerdict(v)).toBe('ct[1]=est|rpl|trk z5 m0x21 → 2(2B) controller(1B)');
     expect(formatVerdict({ outputs: [], lookups: [] })).toBe('no ct → drop');
+    // ct fields reported only with the outputs (bmv2's probe): shown there
+    const ct = { state: 0x2a, zone: 1, mark: 0, label: 0n };
+    expect(formatVerdict({ outputs: [{ port: 1, bytes: new Uint8Array(42), ct }], lookups: [] })).toBe('ct at output → 1(42B est|rpl|trk z1)');
   });
 });
