@@ -18,7 +18,7 @@ import { CtoffloadError } from '../../model/errors.js';
 import { parsePolicy, PipelineEngine } from '../../model/pipeline/index.js';
 import type { Scenario, TrafficOptions } from '../arbitraries/index.js';
 import { EXCEPTIONS } from '../exceptions.js';
-import { checkReport, type PropertyReport } from '../report/index.js';
+import { checkReport, stateTextLines, type PropertyReport } from '../report/index.js';
 import { runConformance, type Progress, type TargetFactory } from '../runner/index.js';
 import { ModelTarget } from '../targets/model.js';
 import { createBmv2Target } from '../targets/bmv2.js';
@@ -143,18 +143,7 @@ export function summaryText(r: PropertyReport, reportDir?: string): string {
       lines.push(`          expected: ${p.expected?.text ?? 'error'}`);
       lines.push(`          observed: ${p.observed?.text ?? 'error'}`);
     }
-    if (x.state) {
-      const st = x.state;
-      lines.push(`  state just before packet ${st.step}${st.note ? ` (${st.note})` : ''}:`);
-      for (const [role, side] of [['reference', st.reference], ['target', st.target]] as const) {
-        lines.push(`    ${role} ${side.name}:${side.note ? ` ${side.note}` : ''}`);
-        for (const sec of side.sections) {
-          lines.push(`      ${sec.title}`);
-          for (const l of sec.lines.slice(0, STATE_LINES)) lines.push(`        ${l}`);
-          if (sec.lines.length > STATE_LINES) lines.push(`        … ${sec.lines.length - STATE_LINES} more (report.json / report.html)`);
-        }
-      }
-    }
+    if (x.state) lines.push(...stateTextLines(x.state, '  ', STATE_LINES));
     lines.push(`  replay: ${x.replay}`);
     if (x.replayFile) lines.push(`     or:  ctoffload conformance --target ${r.target} --policy ${shellQuote(r.policy.source)} --replay ${shellQuote(x.replayFile)}`);
   }

@@ -2,5 +2,6 @@
 export * from './schema.js';
 export { renderHtml, htmlEscape, barChart, rateChart } from './html.js';
 export { renderJunit, xmlEscape } from './junit.js';
+export { stateTextLines } from './state-text.js';
 export { counterexamplePcapng, counterexampleRecords } from './pcapng.js';
 export { ReportWriter, CTOFFLOAD_VERSION, fastCheckVersion, type ReportWriterOptions, type CounterexampleFile } from './writer.js';

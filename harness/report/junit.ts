@@ -7,6 +7,7 @@
  * skipped with `message` and `type`, times in seconds).
  */
 import type { ConformanceReport, PropertyReport } from './schema.js';
+import { stateTextLines } from './state-text.js';
 
 /** XML 1.0 text/attribute escaping; characters XML 1.0 cannot carry become U+FFFD. */
 export function xmlEscape(s: string): string {
@@ -33,6 +34,7 @@ function failureBody(p: PropertyReport): string {
     'packets (expected | observed):',
     ...c.packets.map((pk) => `  ${pk.index} t=${pk.time} in_port=${pk.port} ${pk.label ?? ''}\n      expected: ${pk.expected?.text ?? 'error'}\n      observed: ${pk.observed?.text ?? 'error'}`),
     '',
+    ...(c.state ? [...stateTextLines(c.state), ''] : []),
     c.description,
   ];
   return lines.join('\n');

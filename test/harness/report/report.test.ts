@@ -68,6 +68,9 @@ describe('report files of a failing run', () => {
     expect(failure.attrs.type).toBe('ct-state');
     expect(failure.text).toContain('expected: ');
     expect(failure.text).toContain(`--path ${report.properties[0]!.counterexample!.path}`);
+    // the state before the failing packet travels with the failure, for CI logs
+    expect(failure.text).toContain(`state just before packet ${report.properties[0]!.counterexample!.failingStep}:`);
+    expect(failure.text).toContain('reference model:');
     expect(elements.some((x) => x.name === 'property' && x.attrs.name === 'seed' && x.attrs.value === '42')).toBe(true);
     if (findTool('xmllint')) execFileSync('xmllint', ['--noout', join(dir, 'junit.xml')]);
   });
