@@ -44,8 +44,9 @@
  * 4. Discarded inputs are sent again by the next round with new tags; their outcomes are
  *    dropped when they come (a held PacketIn is dropped unserved, `controller.discard`) and
  *    count against the window until then. Nothing waits for them: no drain, no ping.
- * 5. A punt's PacketOuts are DIRECT (one output each, probe flag PACKET_OUT, tagged T_k): the
- *    round ends once every accepted input has received as many slow-path outputs as the
+ * 5. A punt's PacketOuts are DIRECT (one output each, probe flag PACKET_OUT, tagged T_k) and
+ *    touch no table: later rounds go on while they travel (counted in the window), and
+ *    sendBatch answers once every accepted input has received as many slow-path outputs as the
  *    controller sent PacketOuts for it.
  * The dataplane stream stays open across rounds (registered before any PacketOut is injected,
  * so none of their outputs is discarded, doc §5.3) and is replaced every minute; reset()
@@ -275,9 +276,17 @@ export function parseEntriesJson(text: string, source = 'ctoffload.entries.json'
 interface InFlight {
   outcome: 0 | 1 | 2;
   outputs: VerdictOutput[];
-  /** Slow-path outputs (PacketOut DIRECT, probe flag PACKET_OUT) received. */
+  /** Slow-path outputs (PacketOut DIRECT, probe flag PACKET_OUT) received, and expected (-1: not known yet). */
   slow: number;
+  need: number;
   discarded: boolean;
+}
+
+/** An input accepted by a round, waiting for its slow-path outputs before its Verdict is built. */
+interface Accepted {
+  tag: number;
+  e: InFlight;
+  rec: TagRecord;
 }
 
 interface LoadedProgram {
@@ -312,6 +321,8 @@ export class Bmv2Target implements Target {
   /** Inputs sent and not yet accepted or finished, by tag; discarded ones count apart. */
   private readonly inflight = new Map<number, InFlight>();
   private discardedInFlight = 0;
+  /** Slow-path outputs announced (PacketOuts sent for accepted inputs) and not yet received. */
+  private pendingSlow = 0;
   /** The one waiter of runRound (until()). */
   private wake: (() => void) | undefined;
   /** Flows with an input decided in hardware since the last reset (punt prediction only). */
@@ -410,6 +421,7 @@ export class Bmv2Target implements Target {
       this.ctl.hold((tag) => tag <= MAX_INPUT_TAG, (tag) => this.onPacketInHeld(tag));
       this.inflight.clear();
       this.discardedInFlight = 0;
+      this.pendingSlow = 0;
       this.prevTime = 0;
       // The barrier protocol needs the probe ECHO path and the DIRECT-to-CPU ping: check both.
       if (!this.cfg.probe) throw new Bmv2TargetError('the bmv2 target needs the probe header (offload config probe: true)');
@@ -458,9 +470,23 @@ export class Bmv2Target implements Target {
         if (step.frame.length === 0) throw new Bmv2TargetError(`${which}empty frame (bmv2 ignores it silently)`);
         prev = step.time;
       }
-      const out: Verdict[] = [];
-      while (out.length < steps.length) await this.runRound(steps, out);
-      return out;
+      const accepted: Accepted[] = [];
+      while (accepted.length < steps.length) await this.runRound(steps, accepted);
+      // The punts' PacketOuts (DIRECT: one output each, tagged) were left to arrive while later
+      // rounds ran: they do not touch the tables. Collect them before answering.
+      try {
+        for (const { tag, e } of accepted) {
+          if (e.slow < e.need) await Promise.race([this.until(() => e.slow >= e.need, `${e.need - e.slow} of ${e.need} slow-path output(s) of tag 0x${tag.toString(16)} (PacketOut DIRECT)`), this.stream?.failed ?? new Promise<never>(() => undefined)]);
+        }
+      } catch (err) {
+        this.lost();
+        throw await this.deathOr(err);
+      }
+      return accepted.map(({ tag, e, rec }) => {
+        this.inflight.delete(tag);
+        for (const c of rec.controllerOutputs) e.outputs.push({ port: PORT_CONTROLLER, bytes: c.bytes, ct: c.ct });
+        return { outputs: e.outputs, lookups: [] };
+      });
     });
   }
 
@@ -502,9 +528,9 @@ export class Bmv2Target implements Target {
    * sent past that point are discarded (sent again by the next round with new tags; their late
    * outcomes are dropped when they come). Appends the accepted inputs' Verdicts to `out` (≥ 1).
    */
-  private async runRound(steps: readonly SendStep[], out: Verdict[]): Promise<void> {
+  private async runRound(steps: readonly SendStep[], accepted: Accepted[]): Promise<void> {
     const ctl = this.ctl!;
-    const i0 = out.length;
+    const i0 = accepted.length;
     // Lock-step: one input per round, so its advance (in 'hits' ageing: a counter read) comes
     // before the input is sent, as when sending it alone.
     const end = this.window === 1 ? i0 + 1 : steps.length;
@@ -522,11 +548,11 @@ export class Bmv2Target implements Target {
     const { stream: s, failed } = this.openStream();
     try {
       while (acc < end) {
-        while (sent < end && sent - acc + this.discardedInFlight < this.window && gate < acc) {
+        while (sent < end && sent - acc + this.discardedInFlight + this.pendingSlow < this.window && gate < acc) {
           const st = steps[sent]!;
           const tag = this.nextTag;
           this.nextTag = this.nextTag >= MAX_INPUT_TAG ? 1 : this.nextTag + 1;
-          const e: InFlight = { outcome: 0, outputs: [], slow: 0, discarded: false };
+          const e: InFlight = { outcome: 0, outputs: [], slow: 0, need: -1, discarded: false };
           this.inflight.set(tag, e);
           round.push({ tag, e });
           if (this.window > 1 && this.likelyPunt(st.frame)) gate = sent;
@@ -534,8 +560,8 @@ export class Bmv2Target implements Target {
           await s.write(1n, st.port, encodeProbe({ flags: PROBE_F_REPORT_DROP, tag, state: 0, zone: 0, mark: 0, label: 0n }, st.frame));
         }
         if (sent === acc) {
-          // The window is full of inputs an earlier round discarded: wait for their outcomes.
-          await Promise.race([this.until(() => this.discardedInFlight < this.window, `outcomes of ${this.discardedInFlight} discarded inputs`), failed]);
+          // The window is full of earlier rounds' discarded inputs and slow-path outputs.
+          await Promise.race([this.until(() => this.discardedInFlight + this.pendingSlow < this.window, `outcomes of ${this.discardedInFlight} discarded inputs and ${this.pendingSlow} slow-path outputs`), failed]);
           continue;
         }
         const { tag, e } = round[acc - i0]!;
@@ -550,6 +576,8 @@ export class Bmv2Target implements Target {
         if (e.outcome === 2) await ctl.release(tag);
         const rec = ctl.takeTag(tag);
         records.push(rec);
+        e.need = rec.packetOuts;
+        if (e.slow < e.need) this.pendingSlow += e.need - e.slow;
         if (!rec.punts.length) {
           // Exact ageing: an input the hardware decided is replayed into the model (top).
           if (ctl.ageing === 'exact') await ctl.shadow(st.port, st.frame);
@@ -573,31 +601,29 @@ export class Bmv2Target implements Target {
         this.inflight.delete(tag);
       }
       round.length = acc - i0;
-      // A punt's PacketOuts (DIRECT: one output each) come back tagged: wait for all of them.
-      for (let k = 0; k < round.length; k++) {
-        const need = records[k]!.packetOuts;
-        const { tag, e } = round[k]!;
-        if (e.slow < need) await Promise.race([this.until(() => e.slow >= need, `${need - e.slow} of ${need} slow-path output(s) of tag 0x${tag.toString(16)} (PacketOut DIRECT)`), failed]);
-      }
     } catch (err) {
-      // Whatever was in flight is lost with the stream: forget it (late PacketIns of it are
-      // dropped as stray); the runner replaces a target that failed anyway.
-      this.cancelStream();
-      this.inflight.clear();
-      this.discardedInFlight = 0;
-      this.wake = undefined;
+      this.lost();
       throw await this.deathOr(err);
     }
     this.stats.rounds++;
     for (let k = 0; k < round.length; k++) {
       const rec = records[k]!;
-      const { tag, e } = round[k]!;
-      this.inflight.delete(tag);
       this.stats.steps++;
       if (rec.punts.length) this.stats.puntedSteps++;
-      for (const c of rec.controllerOutputs) e.outputs.push({ port: PORT_CONTROLLER, bytes: c.bytes, ct: c.ct });
-      out.push({ outputs: e.outputs, lookups: [] });
+      accepted.push({ ...round[k]!, rec });
     }
+  }
+
+  /**
+   * Whatever was in flight is lost with the stream: forget it (late PacketIns of it are dropped
+   * as stray); the runner replaces a target that failed anyway.
+   */
+  private lost(): void {
+    this.cancelStream();
+    this.inflight.clear();
+    this.discardedInFlight = 0;
+    this.pendingSlow = 0;
+    this.wake = undefined;
   }
 
   /** Resolve once `pred()` holds, checked at every outcome; reject after stepTimeoutMs. */
@@ -640,6 +666,7 @@ export class Bmv2Target implements Target {
     } else {
       this.stats.slowPathOutputs++;
       e.slow++;
+      if (e.slow <= e.need) this.pendingSlow--;
     }
     e.outputs.push({ port: o.port, bytes: d.frame.slice(), ct: { state: d.probe.state, zone: d.probe.zone, mark: d.probe.mark, label: d.probe.label } });
     this.wake?.();
@@ -717,6 +744,7 @@ export class Bmv2Target implements Target {
       await this.ctl.reset();
       this.inflight.clear();
       this.discardedInFlight = 0;
+      this.pendingSlow = 0;
       this.hwFlows.clear();
       // Anything the controller does not know of (a write whose outcome was unknown) goes too:
       // one wildcard Read per conntrack table (doc §4.6), then DELETE what is left.
