@@ -215,7 +215,7 @@ export function formatVerdict(v: Verdict): string {
   });
   // A target that reports ct fields only with its outputs (bmv2's probe) shows them there.
   const atOutput = l.length === 0 && v.outputs.some((x) => x.ct);
-  const ctText = (c: CtFields): string => ` ${formatCtState(c.state)}${c.zone ? ` z${c.zone}` : ''}${c.mark ? ` m0x${c.mark.toString(16)}` : ''}${c.label ? ` l0x${c.label.toString(16)}` : ''}`;
+  const ctText = (c: CtFields): string => ` ${c.state === 0 ? 'untracked' : formatCtState(c.state)}${c.zone ? ` z${c.zone}` : ''}${c.mark ? ` m0x${c.mark.toString(16)}` : ''}${c.label ? ` l0x${c.label.toString(16)}` : ''}`;
   const o = normalizeOutputs(v.outputs).map((x) => `${portName(x.port)}(${x.bytes.length}B${atOutput && x.ct ? ctText(x.ct) : ''})`);
   return `${l.length ? l.join(', ') : atOutput ? 'ct at output' : 'no ct'} → ${o.length ? o.join(' ') : 'drop'}`;
 }

@@ -138,5 +138,6 @@ describe('helpers', () => {
     // ct fields reported only with the outputs (bmv2's probe): shown there
     const ct = { state: 0x2a, zone: 1, mark: 0, label: 0n };
     expect(formatVerdict({ outputs: [{ port: 1, bytes: new Uint8Array(42), ct }], lookups: [] })).toBe('ct at output → 1(42B est|rpl|trk z1)');
+    expect(formatVerdict({ outputs: [{ port: 2, bytes: new Uint8Array(42), ct: { ...ct, state: 0, zone: 0 } }], lookups: [] })).toBe('ct at output → 2(42B untracked)');
   });
 });

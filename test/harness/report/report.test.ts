@@ -87,6 +87,8 @@ describe('report files of a failing run', () => {
       expect(r.comment).toContain(`expected (model): ${p.expected!.text} / observed (fake): ${p.observed!.text}`);
     });
     expect(recs[recs.length - 1]!.comment).toContain('DIFF ct-state');
+    expect(recs[cx.failingStep]!.comment).toContain(`state just before packet ${cx.failingStep}:`);
+    expect(recs[0]!.comment).not.toContain('state just before');
   });
 
   it('writes a self-contained HTML page with the counterexample', () => {
