@@ -133,6 +133,7 @@ export function summaryText(r: PropertyReport, reportDir?: string): string {
   const exc = Object.entries(c.exceptionsApplied);
   if (exc.length) lines.push(`  exceptions applied: ${exc.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   if (r.error) lines.push(`  error: ${r.error}`);
+  if (r.targetCounters) lines.push(`  ${r.target} counters: ${Object.entries(r.targetCounters).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const x = r.counterexample;
   if (x) {
     const how = x.reproduced === false ? 'NOT reproduced when re-run: flaky target?' : x.final ? `shrunk in ${r.shrink.steps} steps` : `shrinking stopped after ${r.shrink.steps} steps`;
@@ -162,6 +163,7 @@ export function summaryJson(r: PropertyReport, reportDir?: string): Record<strin
     traces: r.counts.traces, packets: r.counts.packets, agreements: r.counts.agreements, disagreements: r.counts.disagreements,
     byKind: r.counts.byKind, exceptionsApplied: r.counts.exceptionsApplied, targetErrors: r.counts.targetErrors,
     packetsPerSecond: r.timing.packetsPerSecond, elapsedMs: r.timing.elapsedMs, versions: r.versions,
+    ...(r.targetCounters ? { targetCounters: r.targetCounters } : {}),
     ...(r.error ? { error: r.error } : {}),
     counterexample: x
       ? {

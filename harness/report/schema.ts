@@ -31,6 +31,7 @@
  *     timing: { elapsedMs, searchMs, shrinkMs, packetsPerSecond,
  *               samples: [ { t: ms since start, packets: cumulative } ] },
  *     counterexample: null | Counterexample,
+ *     targetCounters?: { [name]: int },       // the target's own counters (bmv2: rounds, strayOutputs…)
  *   }
  *   Counterexample = {
  *     id: int (1-based, = N of counterexample-N.pcapng/.json),
@@ -144,6 +145,8 @@ export interface PropertyReport {
   shrink: { traces: number; packets: number; steps: number };
   timing: { elapsedMs: number; searchMs: number; shrinkMs: number; packetsPerSecond: number; samples: { t: number; packets: number }[] };
   counterexample: Counterexample | null;
+  /** The target's own counters summed over its instances (Target.counters), when it has any. */
+  targetCounters?: Record<string, number>;
 }
 
 export interface ExceptionRowReport {
@@ -201,6 +204,7 @@ export function checkReport(x: unknown): string[] {
     for (const k of ['name', 'target', 'reference', 'status']) need(pr, k, 'string', at);
     for (const k of ['versions', 'policy', 'config', 'counts', 'shrink', 'timing']) need(pr, k, 'object', at);
     need(pr, 'counterexample', 'null|object', at);
+    if (pr.targetCounters !== undefined && (!isObj(pr.targetCounters) || !Object.values(pr.targetCounters).every((v) => typeof v === 'number'))) p.push(`${at}.targetCounters: expected { name: number }`);
     if (isObj(pr.config)) need(pr.config, 'seed', 'number', `${at}.config`);
     if (isObj(pr.counts)) for (const k of ['traces', 'packets', 'agreements', 'disagreements', 'targetErrors']) need(pr.counts, k, 'number', `${at}.counts`);
     const c = pr.counterexample;

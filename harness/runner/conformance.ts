@@ -198,8 +198,12 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     ref: new Side('reference', o.reference, o.policy, startTimeoutMs),
     tgt: new Side('target', o.target, o.policy, startTimeoutMs),
   }));
+  /** Target counters of closed workers (their Sides are gone with them). */
+  const closedCounters: Record<string, number>[] = [];
   const closeAll = async (from = 0): Promise<void> => {
+    for (const w of workers.slice(from)) closedCounters.push(w.tgt.counters());
     await Promise.all(workers.slice(from).flatMap((w) => [w.ref.close(), w.tgt.close()]));
+    workers.length = Math.min(workers.length, from);
   };
   // Start every instance now: an environment problem (no ovs-vswitchd, policy rejected) ends
   // the run before it begins, with the target's own message (CTO_RUN_TARGET).
@@ -318,6 +322,9 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     lastSample = -Infinity;
     progress();
     await closeAll();
+    const sum: Record<string, number> = {};
+    for (const c of closedCounters) for (const [k, v] of Object.entries(c)) sum[k] = (sum[k] ?? 0) + v;
+    if (Object.keys(sum).length) report.targetCounters = sum;
     await o.sink?.update(report, 'end');
     return report;
   };

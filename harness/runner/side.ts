@@ -64,9 +64,20 @@ export class Side {
     }
   }
 
+  /** Counters (Target.counters) of every instance this side has had, the live one included. */
+  counters(): Record<string, number> {
+    const out = { ...this.past };
+    const live = this.t?.counters?.() ?? {};
+    for (const [k, v] of Object.entries(live)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  }
+
+  private past: Record<string, number> = {};
+
   /** Drop the instance after an error; it is closed in the background (bounded). */
   discard(): void {
     const t = this.t;
+    this.past = this.counters();
     this.t = null;
     if (t) this.pendingClose.push(withDeadline(t.close(), this.startTimeoutMs, `${t.name}: close`).catch(() => {}));
   }

@@ -788,6 +788,11 @@ export class Bmv2Target implements Target {
     });
   }
 
+  /** The target's counters (stats), for the report's targetCounters. */
+  counters(): Record<string, number> {
+    return { ...this.stats };
+  }
+
   /** Controller status (counters) of the current policy. */
   status(): ControllerStatus | undefined {
     return this.ctl?.status();

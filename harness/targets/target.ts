@@ -57,6 +57,11 @@ export interface Target {
   reset(): Promise<void>;
   /** Release every resource (processes, sockets, temporary files). Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional: the target's own counters since it was created (bmv2: rounds, inputs resent,
+   * stray outputs…), summed over every instance of a run into the report.
+   */
+  counters?(): Record<string, number>;
   /** Versions of the software behind the target, for reports. */
   versions?(): Promise<Record<string, string>>;
 }

@@ -36,10 +36,12 @@ describeWithTools(
     it('agrees with the model on generated traffic, from a generated program and from --artifacts', async () => {
       const g = await run('conformance', '--target', 'bmv2', '--policy', POLICY, '--seed', '3', '--runs', '8', '--json');
       expect(g.code, g.err).toBe(0);
-      const s = JSON.parse(g.out) as { status: string; packets: number; disagreements: number };
+      const s = JSON.parse(g.out) as { status: string; packets: number; disagreements: number; targetCounters: Record<string, number> };
       expect(s.status).toBe('passed');
       expect(s.packets).toBeGreaterThan(50);
       expect(s.disagreements).toBe(0);
+      // the target's own counters: every packet a step, nothing unattributed or left over
+      expect(s.targetCounters).toMatchObject({ steps: s.packets, strayOutputs: 0, strayPacketIns: 0, resetLeftovers: 0 });
 
       const art = join(dir, 'art');
       expect((await run('generate', '--policy', POLICY, '--out', art)).code).toBe(0);
