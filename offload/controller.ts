@@ -418,12 +418,16 @@ export class SlowPathController {
 
   /** Drop every PacketIn still held and stop holding; returns how many were dropped. */
   endHold(): number {
-    let n = 0;
-    for (const l of this.held.values()) n += l.length;
-    this.held.clear();
+    const n = this.dropHeld();
     this.holdIf = undefined;
     this.onHeld = undefined;
-    this.st.heldDiscarded += n;
+    return n;
+  }
+
+  /** Drop every PacketIn still held (the hold itself stays); returns how many. */
+  private dropHeld(): number {
+    let n = 0;
+    for (const tag of [...this.held.keys()]) n += this.discard(tag);
     return n;
   }
 
@@ -912,7 +916,7 @@ export class SlowPathController {
       this.slowOnly.clear();
       this.sigs.clear();
       this.tags.clear();
-      for (const tag of [...this.held.keys()]) this.discard(tag); // the hold itself stays
+      this.dropHeld();
       this.engine.reset();
       this.now = 0;
     });

@@ -120,10 +120,10 @@ function compareOutputs(exp: readonly VerdictOutput[], obs: readonly VerdictOutp
       if (j < last) orderBroken = true;
       last = j;
       const y = ol[j]!;
-      if (x.ct && y.ct) {
+      if (x.ct && y.ct && !ctAgrees(x.ct, y.ct)) {
         const a = formatCtFieldsShort(x.ct);
         const b = formatCtFieldsShort(y.ct);
-        if (a !== b) out.push({ kind: 'output-ct', port, outputIndex: i, expected: a, observed: b, message: `output ${i} on port ${pn}: ct fields expected ${a}, observed ${b}` });
+        out.push({ kind: 'output-ct', port, outputIndex: i, expected: a, observed: b, message: `output ${i} on port ${pn}: ct fields expected ${a}, observed ${b}` });
       }
     });
     const unE = el.map((x, i) => ({ x, i })).filter((v) => pairOf[v.i]! < 0);
@@ -209,13 +209,12 @@ export function compareVerdicts(ctx: ComparisonContext, rules: readonly Exceptio
 
 /** A Verdict on one line: lookups then outputs, e.g. `ct[1]=new|trk z5 → 2(54B)`. */
 export function formatVerdict(v: Verdict): string {
-  const l = v.lookups.map((x) => {
-    const extra = [x.zone ? `z${x.zone}` : '', x.mark ? `m0x${x.mark.toString(16)}` : '', x.label ? `l0x${x.label.toString(16)}` : ''].filter(Boolean).join(' ');
-    return `ct[${x.table}]=${formatCtState(x.state)}${extra ? ' ' + extra : ''}`;
-  });
+  // Zone, mark and label when set: ` z5 m0x1 l0x2`.
+  const extra = (c: CtFields): string => `${c.zone ? ` z${c.zone}` : ''}${c.mark ? ` m0x${c.mark.toString(16)}` : ''}${c.label ? ` l0x${c.label.toString(16)}` : ''}`;
+  const l = v.lookups.map((x) => `ct[${x.table}]=${formatCtState(x.state)}${extra(x)}`);
   // A target that reports ct fields only with its outputs (bmv2's probe) shows them there.
   const atOutput = l.length === 0 && v.outputs.some((x) => x.ct);
-  const ctText = (c: CtFields): string => ` ${c.state === 0 ? 'untracked' : formatCtState(c.state)}${c.zone ? ` z${c.zone}` : ''}${c.mark ? ` m0x${c.mark.toString(16)}` : ''}${c.label ? ` l0x${c.label.toString(16)}` : ''}`;
+  const ctText = (c: CtFields): string => ` ${c.state === 0 ? 'untracked' : formatCtState(c.state)}${extra(c)}`;
   const o = normalizeOutputs(v.outputs).map((x) => `${portName(x.port)}(${x.bytes.length}B${atOutput && x.ct ? ctText(x.ct) : ''})`);
   return `${l.length ? l.join(', ') : atOutput ? 'ct at output' : 'no ct'} → ${o.length ? o.join(' ') : 'drop'}`;
 }

@@ -40,7 +40,7 @@ import type { PolicySource } from '../targets/target.js';
 import type { Counterexample, PropertyReport } from '../report/schema.js';
 import { ReportWriter } from '../report/writer.js';
 import { RunnerError } from './errors.js';
-import { Side, type TargetFactory } from './side.js';
+import { addCounters, Side, type TargetFactory } from './side.js';
 import { runTrace, type TraceOutcome } from './trace.js';
 
 export type { TargetFactory } from './side.js';
@@ -199,9 +199,9 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     tgt: new Side('target', o.target, o.policy, startTimeoutMs),
   }));
   /** Target counters of closed workers (their Sides are gone with them). */
-  const closedCounters: Record<string, number>[] = [];
+  const closedCounters: Record<string, number> = {};
   const closeAll = async (from = 0): Promise<void> => {
-    for (const w of workers.slice(from)) closedCounters.push(w.tgt.counters());
+    for (const w of workers.slice(from)) addCounters(closedCounters, w.tgt.counters());
     await Promise.all(workers.slice(from).flatMap((w) => [w.ref.close(), w.tgt.close()]));
     workers.length = Math.min(workers.length, from);
   };
@@ -322,9 +322,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     lastSample = -Infinity;
     progress();
     await closeAll();
-    const sum: Record<string, number> = {};
-    for (const c of closedCounters) for (const [k, v] of Object.entries(c)) sum[k] = (sum[k] ?? 0) + v;
-    if (Object.keys(sum).length) report.targetCounters = sum;
+    if (Object.keys(closedCounters).length) report.targetCounters = closedCounters;
     await o.sink?.update(report, 'end');
     return report;
   };

@@ -9,6 +9,12 @@ import { errorText, RunnerError, withDeadline } from './errors.js';
 
 export type TargetFactory = () => Promise<Target>;
 
+/** Add `from`'s counters into `into` (name by name); returns `into`. */
+export function addCounters(into: Record<string, number>, from: Record<string, number>): Record<string, number> {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+  return into;
+}
+
 export class Side {
   private t: Target | null = null;
   private pendingClose: Promise<void>[] = [];
@@ -66,10 +72,7 @@ export class Side {
 
   /** Counters (Target.counters) of every instance this side has had, the live one included. */
   counters(): Record<string, number> {
-    const out = { ...this.past };
-    const live = this.t?.counters?.() ?? {};
-    for (const [k, v] of Object.entries(live)) out[k] = (out[k] ?? 0) + v;
-    return out;
+    return addCounters({ ...this.past }, this.t?.counters?.() ?? {});
   }
 
   private past: Record<string, number> = {};

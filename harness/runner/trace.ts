@@ -19,7 +19,7 @@ import { compareVerdicts, formatVerdict, hex } from '../compare/index.js';
 import type { Difference, ExcusedDifference } from '../compare/types.js';
 import type { ExceptionRule } from '../exceptions.js';
 import type { CtReport, PacketReport, StateReport, StateSnapshot, VerdictReport } from '../report/schema.js';
-import type { SendStep, Target } from '../targets/target.js';
+import type { SendStep } from '../targets/target.js';
 import { errorText, RunnerError, withDeadline } from './errors.js';
 import type { Side } from './side.js';
 
@@ -190,13 +190,10 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
   };
   /** The target's Verdicts through sendBatch (several inputs in flight); a failure concerns all. */
   const sendTogether = async (s: Side, steps: readonly SendStep[], i0: number): Promise<SideResult> => {
-    const t = await s.get().catch((e: unknown) => e);
-    if (!t || typeof (t as Target).send !== 'function') return { verdicts: [], error: t };
-    const tt = t as Target;
-    if (steps.length === 1 || !tt.sendBatch) return sendEach(s, steps, i0);
-    const what = `${tt.name} (${s.role}): ${o.label}, packets ${i0}–${i0 + steps.length - 1} (sent together, from t=${steps[0]!.time} ms)`;
     try {
-      const v = await withDeadline(tt.sendBatch(steps), o.packetTimeoutMs * steps.length, what);
+      const t = await s.get();
+      const what = `${t.name} (${s.role}): ${o.label}, packets ${i0}–${i0 + steps.length - 1} (sent together, from t=${steps[0]!.time} ms)`;
+      const v = await withDeadline(t.sendBatch!(steps), o.packetTimeoutMs * steps.length, what);
       if (v.length !== steps.length) throw new RunnerError('CTO_RUN_TARGET', `${what}: ${v.length} verdicts for ${steps.length} packets`);
       return { verdicts: v };
     } catch (e) {
@@ -210,20 +207,25 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
     const batchable = batchMax > 1 && (await tgt.get().then((t) => typeof t.sendBatch === 'function', () => false));
     const len = batchable ? batchNext : 1;
     if (batchable) batchNext = Math.min(batchMax, batchNext * 2);
-    const steps = rendered.trace.slice(i0, i0 + len).map((st) => ({ time: st.time, port: st.port, frame: st.frame }));
-    const [er, ob] = await Promise.all([sendEach(ref, steps, i0), sendTogether(tgt, steps, i0)]);
+    const steps = rendered.trace.slice(i0, i0 + len);
+    const [er, ob] = await Promise.all([sendEach(ref, steps, i0), len > 1 ? sendTogether(tgt, steps, i0) : sendEach(tgt, steps, i0)]);
     for (let j = 0; j < steps.length; j++) {
       const i = i0 + j;
       const step = rendered.trace[i]!;
       const info = rendered.steps[i];
-      const what = describe(i);
       const ev = er.verdicts[j];
       const ov = ob.verdicts[j];
       out.sent++;
       const rec = { ev: ev ?? null, ov: ov ?? null, differences: [] as Difference[], excused: [] as ExcusedDifference[] };
       raw.push(rec);
-      if (ev) for (const l of ev.lookups) out.states[stateText(l.state)] = (out.states[stateText(l.state)] ?? 0) + 1;
+      if (ev) {
+        for (const l of ev.lookups) {
+          const k = stateText(l.state);
+          out.states[k] = (out.states[k] ?? 0) + 1;
+        }
+      }
       if (!ev || !ov) {
+        const what = describe(i);
         const withLog = (s: Side, m: string): string => {
           const tail = s.logTail();
           return tail ? `${m}\n--- ${s.name ?? s.role} log (last lines) ---\n${tail}` : m;

@@ -113,7 +113,7 @@ import {
   type TagRecord,
 } from '../../offload/index.js';
 import { CT_OK, FRAG_NONE, ICMP_ERROR, IPPROTO_TCP, L3_NONE, PacketView, TCP_FIN, TCP_RST, TCP_SYN } from '../../model/packet/view.js';
-import { Bmv2Switch, P4InfoIndex, P4RuntimeClient, compileP4, describeTableEntry, openDataplane, p4cVersion, remove, tableReadRequest, type DataplaneChannel, type DecodedTableEntry, type PacketResult, type ServiceClient } from '../../p4/index.js';
+import { Bmv2Switch, P4InfoIndex, P4RuntimeClient, compileP4, describeTableEntry, openDataplane, p4cVersion, remove, tableReadRequest, type DataplaneChannel, type DecodedTableEntry, type PacketResult, type ServiceClient, type TableEntry } from '../../p4/index.js';
 import { formatConnection } from '../../model/conntrack/dump.js';
 import { formatIpv4, formatIpv6 } from '../../model/packet/addr.js';
 import { StepStream, dataplaneClient } from './bmv2-stream.js';
@@ -146,7 +146,7 @@ export interface Bmv2TargetOptions {
    */
   ageing?: 'exact' | 'hits';
   /**
-   * Most inputs in flight in one speculative window (see top); 1 = strict lock-step. Default
+   * Most inputs in flight in speculative rounds (see top); 1 = strict lock-step. Default
    * and maximum 32. Always 1 with 'hits' ageing.
    */
   window?: number;
@@ -196,7 +196,7 @@ const STREAM_DEADLINE_MS = 600_000;
 const STREAM_ROTATE_MS = 60_000;
 const MAX_INPUT_TAG = 0xffdfffff;
 /**
- * Inputs in flight per window: bmv2 drops silently past 64 packets queued on one egress port
+ * Inputs in flight at most: bmv2 drops silently past 64 packets queued on one egress port
  * (doc §5.3; the brief says keep ≤ 32), and the slow path's reinjections of a punt in the
  * window come on top.
  */
@@ -280,6 +280,8 @@ interface InFlight {
   slow: number;
   need: number;
   discarded: boolean;
+  /** flowKey() of the input, for punt prediction; -1 when not computed (lock-step) or not IP. */
+  flow: number;
 }
 
 /** An input accepted by a round, waiting for its slow-path outputs before its Verdict is built. */
@@ -419,9 +421,7 @@ export class Bmv2Target implements Target {
       });
       // Every PacketIn of an input is served only when runRound releases it (see top).
       this.ctl.hold((tag) => tag <= MAX_INPUT_TAG, (tag) => this.onPacketInHeld(tag));
-      this.inflight.clear();
-      this.discardedInFlight = 0;
-      this.pendingSlow = 0;
+      this.forgetInFlight();
       this.prevTime = 0;
       // The barrier protocol needs the probe ECHO path and the DIRECT-to-CPU ping: check both.
       if (!this.cfg.probe) throw new Bmv2TargetError('the bmv2 target needs the probe header (offload config probe: true)');
@@ -457,7 +457,7 @@ export class Bmv2Target implements Target {
 
   /**
    * Send `steps` in order and return one Verdict per step, identical to sending them one by
-   * one (see "Speculative windows" at the top).
+   * one (see "Speculative rounds" at the top).
    */
   sendBatch(steps: readonly SendStep[]): Promise<Verdict[]> {
     return this.exclusive(async () => {
@@ -491,26 +491,29 @@ export class Bmv2Target implements Target {
   }
 
   /**
-   * Will the input probably punt? Then no input goes out after it until it is accepted: a punt
+   * Will the input `this.view` holds (flow key `flow`) probably punt? Then no input goes out
+   * after it until it is accepted: a punt
    * that writes entries discards the inputs sent after it. TCP SYN/FIN/RST, fragments, ICMP
    * errors and untrackable frames punt in the generated program (offload/p4gen.ts), and so does
    * the first packet of a flow the hardware has not decided yet (CT_MISS). Mispredictions cost
    * time, never results.
    */
-  private likelyPunt(frame: Uint8Array): boolean {
-    const v = this.view.parse(frame);
+  private likelyPunt(flow: number): boolean {
+    const v = this.view;
     if (v.ctStatus !== CT_OK || v.l3 === L3_NONE || v.frag !== FRAG_NONE) return true;
     if (v.ipProto === IPPROTO_TCP && (v.tcpFlags & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0) return true;
     if (v.icmpClass === ICMP_ERROR) return true;
-    return !this.hwFlows.has(this.flowKey());
+    return !this.hwFlows.has(flow);
   }
 
   /**
    * Direction-free 32-bit key of the flow `this.view` holds (addresses, protocol, ports or ICMP
-   * id). A collision only makes a prediction wrong, which costs time, never results.
+   * id); -1 for a frame without IP. A collision only makes a prediction wrong, which costs
+   * time, never results.
    */
   private flowKey(): number {
     const v = this.view;
+    if (v.l3 === L3_NONE) return -1;
     let a = Math.imul(v.sport || v.icmpId, 0x9e3779b1);
     let b = Math.imul(v.dport || v.icmpId, 0x9e3779b1);
     for (let i = 0; i < 4; i++) {
@@ -521,12 +524,13 @@ export class Bmv2Target implements Target {
   }
 
   /**
-   * One speculative round from input `out.length` (see "Speculative windows" at the top):
+   * One speculative round from input `accepted.length` (see "Speculative rounds" at the top):
    * inputs go out while fewer than `window` are in flight and no unaccepted one will probably
    * punt; outcomes are accepted in input order while the hardware tables are those the round
    * started with; the round ends at the end of `steps` or at the first write, and the inputs
    * sent past that point are discarded (sent again by the next round with new tags; their late
-   * outcomes are dropped when they come). Appends the accepted inputs' Verdicts to `out` (≥ 1).
+   * outcomes are dropped when they come). Appends the inputs it accepted to `accepted` (≥ 1);
+   * sendBatch builds their Verdicts once their slow-path outputs are in.
    */
   private async runRound(steps: readonly SendStep[], accepted: Accepted[]): Promise<void> {
     const ctl = this.ctl!;
@@ -552,10 +556,14 @@ export class Bmv2Target implements Target {
           const st = steps[sent]!;
           const tag = this.nextTag;
           this.nextTag = this.nextTag >= MAX_INPUT_TAG ? 1 : this.nextTag + 1;
-          const e: InFlight = { outcome: 0, outputs: [], slow: 0, need: -1, discarded: false };
+          const e: InFlight = { outcome: 0, outputs: [], slow: 0, need: -1, discarded: false, flow: -1 };
           this.inflight.set(tag, e);
           round.push({ tag, e });
-          if (this.window > 1 && this.likelyPunt(st.frame)) gate = sent;
+          if (this.window > 1) {
+            this.view.parse(st.frame);
+            e.flow = this.flowKey();
+            if (this.likelyPunt(e.flow)) gate = sent;
+          }
           sent++;
           await s.write(1n, st.port, encodeProbe({ flags: PROBE_F_REPORT_DROP, tag, state: 0, zone: 0, mark: 0, label: 0n }, st.frame));
         }
@@ -581,7 +589,7 @@ export class Bmv2Target implements Target {
         if (!rec.punts.length) {
           // Exact ageing: an input the hardware decided is replayed into the model (top).
           if (ctl.ageing === 'exact') await ctl.shadow(st.port, st.frame);
-          if (this.window > 1 && this.hwFlows.size < 65536 && this.view.parse(st.frame).l3 !== L3_NONE) this.hwFlows.add(this.flowKey());
+          if (e.flow >= 0 && this.hwFlows.size < 65536) this.hwFlows.add(e.flow);
         }
         acc++;
         // Its processing wrote entries: the inputs after it went through outdated tables.
@@ -620,10 +628,16 @@ export class Bmv2Target implements Target {
    */
   private lost(): void {
     this.cancelStream();
+    this.forgetInFlight();
+  }
+
+  /** No input in flight, nothing expected, no flow known (load, reset, a lost stream). */
+  private forgetInFlight(): void {
     this.inflight.clear();
     this.discardedInFlight = 0;
     this.pendingSlow = 0;
     this.wake = undefined;
+    this.hwFlows.clear();
   }
 
   /** Resolve once `pred()` holds, checked at every outcome; reject after stepTimeoutMs. */
@@ -742,19 +756,13 @@ export class Bmv2Target implements Target {
       await this.closeStream();
       await this.ctl.barrier();
       await this.ctl.reset();
-      this.inflight.clear();
-      this.discardedInFlight = 0;
-      this.pendingSlow = 0;
-      this.hwFlows.clear();
+      this.forgetInFlight();
       // Anything the controller does not know of (a write whose outcome was unknown) goes too:
       // one wildcard Read per conntrack table (doc §4.6), then DELETE what is left.
-      const client = this.client;
-      const p4info = this.prog.p4info;
-      const left = await client.readAll(this.prog.plan.ctTables.map((t) => ({ tableEntry: tableReadRequest(p4info, `CtIngress.${t.name}`) })));
-      const dels = left.filter((e) => e.tableEntry && !e.tableEntry.isDefaultAction).map((e) => remove(e.tableEntry!));
+      const dels = (await this.readCtEntries()).map((e) => remove(e));
       if (dels.length) {
         this.stats.resetLeftovers += dels.length;
-        await client.write(dels);
+        await this.client.write(dels);
       }
       this.prevTime = 0;
     });
@@ -774,18 +782,24 @@ export class Bmv2Target implements Target {
         this.prevTime = time;
       }
       const p4info = this.prog.p4info;
-      const sections: TargetState['sections'] = [];
-      for (const t of this.prog.plan.ctTables) {
-        const name = `CtIngress.${t.name}`;
-        const read = await this.client.readAll([{ tableEntry: tableReadRequest(p4info, name) }]);
-        const lines = read.filter((e) => e.tableEntry && !e.tableEntry.isDefaultAction).map((e) => formatEntry(describeTableEntry(p4info, e.tableEntry!)));
-        sections.push({ title: `hardware table ${name}: ${lines.length} entr${lines.length === 1 ? 'y' : 'ies'}`, lines: lines.sort() });
+      const byTable = new Map<string, string[]>(this.prog.plan.ctTables.map((t) => [`CtIngress.${t.name}`, []]));
+      for (const e of await this.readCtEntries()) {
+        const d = describeTableEntry(p4info, e);
+        byTable.get(d.table)?.push(formatEntry(d));
       }
+      const sections: TargetState['sections'] = [...byTable].map(([name, lines]) => ({ title: `hardware table ${name}: ${lines.length} entr${lines.length === 1 ? 'y' : 'ies'}`, lines: lines.sort() }));
       const ct = this.ctl.engine.conntrack;
       const conns = ct ? [...ct.connections(this.ctl.clock)].map(formatConnection) : [];
       sections.push({ title: `slow-path controller model (t=${this.ctl.clock} ms): ${conns.length} connection(s)`, lines: conns });
       return { sections };
     });
+  }
+
+  /** Every entry of the conntrack tables, read back in one wildcard Read per table (doc §4.6). */
+  private async readCtEntries(): Promise<TableEntry[]> {
+    const p4info = this.prog!.p4info;
+    const read = await this.client!.readAll(this.prog!.plan.ctTables.map((t) => ({ tableEntry: tableReadRequest(p4info, `CtIngress.${t.name}`) })));
+    return read.flatMap((e) => (e.tableEntry && !e.tableEntry.isDefaultAction ? [e.tableEntry] : []));
   }
 
   /** The target's counters (stats), for the report's targetCounters. */

@@ -22,6 +22,8 @@ export interface ModelEngine {
   /** Remove every connection, expectation and limit count. */
   reset(): void;
   versions?(): Record<string, string>;
+  /** The tracker behind it, when it has one (state snapshots). */
+  readonly conntrack?: Conntrack | null;
 }
 
 export class ModelTargetError extends CtoffloadError {
@@ -65,7 +67,7 @@ export class ModelTarget implements Target {
   async snapshot(time = this.prevTime): Promise<TargetState> {
     this.check();
     if (!Number.isFinite(time) || time < this.prevTime) throw new ModelTargetError(`snapshot at ${time} ms is before the last packet's ${this.prevTime} ms`);
-    const ct = (this.engine as { conntrack?: Conntrack | null }).conntrack;
+    const ct = this.engine.conntrack;
     if (!ct) return { sections: [] };
     const lines = [...ct.connections(time)].map(formatConnection);
     return { sections: [{ title: `conntrack (model, t=${time} ms): ${lines.length} connection(s)`, lines }] };

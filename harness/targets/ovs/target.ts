@@ -45,6 +45,11 @@ export interface OvsTargetOptions extends OvsInstanceOptions {
 
 const SENTINEL_MAGIC = 0xc70ff1ad;
 
+/** The non-empty lines of an appctl answer, trimmed. */
+function textLines(text: string): string[] {
+  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+}
+
 function macBytes(mac: string): number[] {
   return mac.split(':').map((h) => parseInt(h, 16));
 }
@@ -215,15 +220,11 @@ export class OvsTarget implements Target {
     if (!this.plan) throw new OvsError('CTO_OVS_STATE', 'snapshot() before a successful load()');
     if (!Number.isInteger(time) || time < this.prevTime) throw new OvsError('CTO_OVS_STATE', `snapshot at ${time} ms is before the last packet's ${this.prevTime} ms`);
     const inst = this.instance;
-    if (time > this.prevTime) {
-      await inst.appctl('time/warp', String(time - this.prevTime));
-      this.prevTime = time;
-      await this.sweepBarrier();
-    }
-    const lines = (await inst.appctl('dpctl/dump-conntrack', '-m', '-s')).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    await this.warpTo(time);
+    const lines = textLines(await inst.appctl('dpctl/dump-conntrack', '-m', '-s'));
     const sections = [{ title: `dpctl/dump-conntrack -m -s (t=${time} ms): ${lines.length} connection(s)`, lines }];
     if (this.plan.zoneLimits.size || this.plan.defaultLimit !== null) {
-      const lim = (await inst.appctl('dpctl/ct-get-limits')).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      const lim = textLines(await inst.appctl('dpctl/ct-get-limits'));
       sections.push({ title: 'dpctl/ct-get-limits', lines: lim });
     }
     return { sections };
@@ -238,12 +239,7 @@ export class OvsTarget implements Target {
     if (step.frame.length < 14) throw new OvsError('CTO_OVS_INJECT', `frame of ${step.frame.length} bytes is shorter than an Ethernet header`);
     const inst = this.instance;
     this.checkStray();
-    const delta = step.time - this.prevTime;
-    if (delta > 0) {
-      await inst.appctl('time/warp', String(delta));
-      this.prevTime = step.time;
-      await this.sweepBarrier();
-    }
+    await this.warpTo(step.time);
     await inst.ensurePorts([step.port]);
     if (isFragment(step.frame)) this.fragmentsSent = true;
 
@@ -303,6 +299,14 @@ export class OvsTarget implements Target {
     return f.toString('hex');
   }
 
+  /** Move OVS's stopped clock forward to trace time `time` and wait for the sweeper (below). */
+  private async warpTo(time: number): Promise<void> {
+    if (time <= this.prevTime) return;
+    await this.instance.appctl('time/warp', String(time - this.prevTime));
+    this.prevTime = time;
+    await this.sweepBarrier();
+  }
+
   /**
    * After a warp the conntrack sweeper (lib/conntrack.c `clean_thread_main`, woken by the warp
    * through `timewarp_seq`) deletes expired entries and only then releases their zone-limit
@@ -318,7 +322,7 @@ export class OvsTarget implements Target {
     const deadline = Date.now() + this.packetTimeoutMs;
     for (;;) {
       const [n, dump] = await Promise.all([inst.appctl('dpctl/ct-get-nconns'), inst.appctl('dpctl/dump-conntrack')]);
-      const dumped = dump.split('\n').filter((l) => l.trim() !== '').length;
+      const dumped = textLines(dump).length;
       if (Number(n.trim()) === dumped) return;
       if (Date.now() > deadline) {
         throw new OvsError('CTO_OVS_TIMEOUT', `conntrack sweeper did not catch up after a time warp (nconns ${n.trim()}, live ${dumped})`);
