@@ -58,7 +58,7 @@ const refSaysInvalid = (v: Verdict): boolean => v.lookups.some((l) => (l.state &
 /** bmv2 emitted at least one output and none carries inv: a hardware entry decided it. */
 const decidedByEntry = (v: Verdict): boolean => v.outputs.length > 0 && v.outputs.every((o) => o.ct !== undefined && (o.ct.state & CS_INVALID) === 0);
 
-/** Expected relaxations of the bmv2 offload target (harness/targets/bmv2.ts, offload/p4gen.ts). */
+/** Expected relaxations of the bmv2 offload target (harness/targets/bmv2/target.ts, offload/p4gen.ts). */
 const BMV2_ROWS: readonly ExceptionRule[] = [
   {
     id: 'bmv2-lookups-not-observed',
@@ -67,7 +67,7 @@ const BMV2_ROWS: readonly ExceptionRule[] = [
     kinds: LOOKUP_KINDS,
     reason:
       'The data plane reports ct fields only at output time (probe header), never per recirculating lookup, so the bmv2 Verdict has no lookups; the ct fields are compared through VerdictOutput.ct instead (output-ct).',
-    source: 'harness/targets/bmv2.ts "Verdict"; offload/probe.ts',
+    source: 'harness/targets/bmv2/target.ts "Verdict"; offload/probe.ts',
     predicate: (_d, ctx) => ctx.observed.lookups.length === 0,
   },
   {

@@ -31,8 +31,8 @@ import { FAULT_NAMES, type FaultName, type OffloadFaults } from '../offload/inde
 import type { TrafficOptions } from './arbitraries/index.js';
 import { EXCEPTIONS } from './exceptions.js';
 import { runConformance, type PropertyReport, type TargetFactory } from './runner/index.js';
-import { createBmv2Target } from './targets/bmv2.js';
-import { tcpSeqChkDisabledRule } from './targets/bmv2-exceptions.js';
+import { createBmv2Target } from './targets/bmv2/index.js';
+import { tcpSeqChkDisabledRule } from './targets/bmv2/index.js';
 import { ModelTarget } from './targets/model.js';
 import type { PolicySource } from './targets/target.js';
 

@@ -47,7 +47,7 @@
  * every connection that expired are DELETEd before `advance` resolves. What keeps a connection
  * alive while its packets stay in hardware depends on the mode:
  *
- * - `ageing: 'exact'` (harness mode, used by harness/targets/bmv2.ts): the target tells the
+ * - `ageing: 'exact'` (harness mode, used by harness/targets/bmv2/target.ts): the target tells the
  *   controller, for every input the hardware decided without a punt, "this frame, received on
  *   this port, was forwarded by hardware now" (`shadow(port, frame)`). The controller runs it
  *   through its model as a shadow update — the full pipeline, outputs discarded — which refreshes
@@ -70,7 +70,7 @@
  *   the expiry, the hardware TTL (= the state's timeout, offload/entries.ts) is a backstop. A
  *   daemon calls `advance(elapsed wall-clock ms)` periodically.
  *
- * ## Held PacketIns (speculative batches, harness/targets/bmv2.ts)
+ * ## Held PacketIns (speculative batches, harness/targets/bmv2/target.ts)
  *
  * A harness that sends several inputs before their outcomes are known must stop the slow path
  * from acting on an input whose result it may throw away (the model would run it out of

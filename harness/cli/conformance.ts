@@ -21,7 +21,7 @@ import { EXCEPTIONS } from '../exceptions.js';
 import { checkReport, stateTextLines, type PropertyReport } from '../report/index.js';
 import { runConformance, type Progress, type TargetFactory } from '../runner/index.js';
 import { ModelTarget } from '../targets/model.js';
-import { createBmv2Target } from '../targets/bmv2.js';
+import { createBmv2Target } from '../targets/bmv2/index.js';
 import { OvsTarget } from '../targets/ovs/index.js';
 import type { Target } from '../targets/target.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, reportError } from './command.js';

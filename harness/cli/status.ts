@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadReplayInputs } from '../../model/replay.js';
-import { createBmv2Target } from '../targets/bmv2.js';
+import { createBmv2Target } from '../targets/bmv2/index.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, reportError } from './command.js';
 import { CliTargetError, registerReplayTarget, replayCapture } from './replay.js';
 

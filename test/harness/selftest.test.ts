@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { compileOffload, FAULT_NAMES, resolveConfig } from '../../offload/index.js';
 import { main } from '../../harness/cli/main.js';
 import { SELFTEST_POLICY, type SelftestResult } from '../../harness/selftest.js';
-import { createBmv2Target } from '../../harness/targets/bmv2.js';
+import { createBmv2Target } from '../../harness/targets/bmv2/index.js';
 import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../support/tools.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {

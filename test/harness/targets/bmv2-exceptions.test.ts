@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { buildFrame, type FrameSpec } from '../../../model/packet/build.js';
 import { PORT_CONTROLLER, type Verdict } from '../../../model/verdict.js';
 import { compareVerdicts } from '../../../harness/compare/compare.js';
-import { BMV2_EXCEPTIONS, tcpSeqChkDisabledRule } from '../../../harness/targets/bmv2-exceptions.js';
+import { BMV2_EXCEPTIONS, tcpSeqChkDisabledRule } from '../../../harness/targets/bmv2/index.js';
 
 const A = '10.0.0.1';
 const B = '192.168.1.2';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatEntry } from '../../../harness/targets/bmv2.js';
+import { formatEntry } from '../../../harness/targets/bmv2/index.js';
 
 describe('formatEntry (hardware table entries in counterexample state)', () => {
   const base = { priority: 0, isDefaultAction: false, idleTimeoutNs: 0n };

@@ -8,7 +8,7 @@ import { expect, it } from 'vitest';
 import { PipelineEngine } from '../../../model/pipeline/engine.js';
 import { runConformance } from '../../../harness/runner/index.js';
 import { SELFTEST_POLICY, SELFTEST_TRAFFIC } from '../../../harness/selftest.js';
-import { createBmv2Target } from '../../../harness/targets/bmv2.js';
+import { createBmv2Target } from '../../../harness/targets/bmv2/index.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
 import { summaryText } from '../../../harness/cli/conformance.js';
 import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';

@@ -2,7 +2,7 @@
  * bmv2 target vs the model on generated traffic (harness/arbitraries), packet by packet
  * (outputs, bytes and their ct fields; bmv2 does not observe lookups). The only differences
  * allowed are the expected offload relaxations, each with the precise predicate proposed for
- * harness/exceptions.ts (harness/targets/bmv2-exceptions.ts, applied here through the comparator):
+ * harness/exceptions.ts (harness/targets/bmv2/exceptions.ts, applied here through the comparator):
  *  - `bmv2-no-length-checksum-validation`: the frame fails only a check the data plane does not
  *    make (PacketView ctStatus L3_BAD_HEADER, L4_TRUNCATED or L4_BAD_CSUM), the reference
  *    answered inv at a lookup, bmv2 emitted outputs and none carries inv (an entry decided);
@@ -19,10 +19,10 @@ import { PipelineEngine } from '../../../model/pipeline/engine.js';
 import { compareVerdicts } from '../../../harness/compare/compare.js';
 import type { PacketReport } from '../../../harness/report/schema.js';
 import { EXCEPTIONS } from '../../../harness/exceptions.js';
-import { BMV2_EXCEPTIONS, tcpSeqChkDisabledRule } from '../../../harness/targets/bmv2-exceptions.js';
+import { BMV2_EXCEPTIONS, tcpSeqChkDisabledRule } from '../../../harness/targets/bmv2/index.js';
 import { scenarioArb, renderScenarioDetailed } from '../../../harness/arbitraries/index.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
-import { Bmv2Target, createBmv2Target } from '../../../harness/targets/bmv2.js';
+import { Bmv2Target, createBmv2Target } from '../../../harness/targets/bmv2/index.js';
 import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
 
 const TOOLS = [

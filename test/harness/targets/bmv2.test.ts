@@ -1,7 +1,7 @@
 /**
  * bmv2 Target (generated program + slow-path controller on simple_switch_grpc) against the
  * model Target on hand-written traces: outputs (port, bytes) and the ct fields of every output
- * must agree packet by packet (lookups are not observed by bmv2, see harness/targets/bmv2.ts);
+ * must agree packet by packet (lookups are not observed by bmv2, see harness/targets/bmv2/target.ts);
  * plus the issue-6 checks: data in hardware after the first packets, punts per connection as
  * the design says, ageing, table full → slow path, and a throughput figure.
  */
@@ -15,7 +15,7 @@ import { buildFrame, type FrameSpec } from '../../../model/packet/build.js';
 import { PipelineEngine } from '../../../model/pipeline/engine.js';
 import { diffVerdicts } from '../../../harness/compare/compare.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
-import { Bmv2Target, createBmv2Target } from '../../../harness/targets/bmv2.js';
+import { Bmv2Target, createBmv2Target } from '../../../harness/targets/bmv2/index.js';
 import type { SendStep } from '../../../harness/targets/target.js';
 import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
 

@@ -10,8 +10,8 @@
  * serialises them.
  */
 import * as grpc from '@grpc/grpc-js';
-import { CtoffloadError } from '../../model/errors.js';
-import { makeGrpcClient, type ServiceClient } from '../../p4/index.js';
+import { CtoffloadError } from '../../../model/errors.js';
+import { makeGrpcClient, type ServiceClient } from '../../../p4/index.js';
 
 export class Bmv2StreamError extends CtoffloadError {
   constructor(

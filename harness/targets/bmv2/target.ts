@@ -72,7 +72,7 @@
  * - `bmv2-tcp-seq-chk-disabled` (only with `tcpSeqCheck: false`): OVS ct-disable-tcp-seq-chk
  *   semantics in the slow path too; excused iff the reference with tcpSeqCheck off agrees.
  * - `bmv2-lookups-not-observed`: Verdict.lookups is empty (below).
- * The rows, with their predicates, are in ./bmv2-exceptions.ts.
+ * The rows, with their predicates, are in ./exceptions.ts.
  *
  * ## Verdict
  * - outputs: hardware and slow-path outputs as received (dataplane arrival order), each with
@@ -90,8 +90,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CtoffloadError } from '../../model/errors.js';
-import { PORT_CONTROLLER, type Verdict, type VerdictOutput } from '../../model/verdict.js';
+import { CtoffloadError } from '../../../model/errors.js';
+import { PORT_CONTROLLER, type Verdict, type VerdictOutput } from '../../../model/verdict.js';
 import {
   SlowPathController,
   addInputProbe,
@@ -111,13 +111,13 @@ import {
   type OffloadProgram,
   type Plan,
   type TagRecord,
-} from '../../offload/index.js';
-import { CT_OK, FRAG_NONE, ICMP_ERROR, IPPROTO_TCP, L3_NONE, PacketView, TCP_FIN, TCP_RST, TCP_SYN } from '../../model/packet/view.js';
-import { Bmv2Switch, P4InfoIndex, P4RuntimeClient, compileP4, describeTableEntry, openDataplane, p4cVersion, remove, tableReadRequest, type DataplaneChannel, type DecodedTableEntry, type PacketResult, type ServiceClient, type TableEntry } from '../../p4/index.js';
-import { formatConnection } from '../../model/conntrack/dump.js';
-import { formatIpv4, formatIpv6 } from '../../model/packet/addr.js';
-import { StepStream, dataplaneClient } from './bmv2-stream.js';
-import type { PolicySource, SendStep, Target, TargetState } from './target.js';
+} from '../../../offload/index.js';
+import { CT_OK, FRAG_NONE, ICMP_ERROR, IPPROTO_TCP, L3_NONE, PacketView, TCP_FIN, TCP_RST, TCP_SYN } from '../../../model/packet/view.js';
+import { Bmv2Switch, P4InfoIndex, P4RuntimeClient, compileP4, describeTableEntry, openDataplane, p4cVersion, remove, tableReadRequest, type DataplaneChannel, type DecodedTableEntry, type PacketResult, type ServiceClient, type TableEntry } from '../../../p4/index.js';
+import { formatConnection } from '../../../model/conntrack/dump.js';
+import { formatIpv4, formatIpv6 } from '../../../model/packet/addr.js';
+import { StepStream, dataplaneClient } from './stream.js';
+import type { PolicySource, SendStep, Target, TargetState } from '../target.js';
 
 export class Bmv2TargetError extends CtoffloadError {
   constructor(message: string) {

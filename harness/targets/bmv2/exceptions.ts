@@ -10,13 +10,13 @@
  * reports inv (every packet it cannot judge is punted), so an inv on the bmv2 side always comes
  * from the slow path's model and is never excused.
  */
-import { PipelineEngine } from '../../model/pipeline/engine.js';
-import { diffVerdicts } from '../compare/compare.js';
-import type { ComparisonContext, DiffKind } from '../compare/types.js';
-import { EXCEPTIONS, type ExceptionRule } from '../exceptions.js';
-import type { PolicySource } from './target.js';
+import { PipelineEngine } from '../../../model/pipeline/engine.js';
+import { diffVerdicts } from '../../compare/compare.js';
+import type { ComparisonContext, DiffKind } from '../../compare/types.js';
+import { EXCEPTIONS, type ExceptionRule } from '../../exceptions.js';
+import type { PolicySource } from '../target.js';
 
-export { HW_UNCHECKED_STATUSES } from '../exceptions.js';
+export { HW_UNCHECKED_STATUSES } from '../../exceptions.js';
 
 const OUTPUT_KINDS: readonly DiffKind[] = ['outputs-missing', 'outputs-extra', 'output-ct'];
 
