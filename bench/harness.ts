@@ -29,7 +29,7 @@ import { EXCEPTIONS } from '../harness/exceptions.js';
 import { runConformance } from '../harness/runner/conformance.js';
 import { Side } from '../harness/runner/side.js';
 import { runTrace } from '../harness/runner/trace.js';
-import { runSelftest, SELFTEST_POLICY } from '../harness/selftest.js';
+import { runSelftest, SELFTEST_POLICY } from '../harness/selftest/index.js';
 import { createBmv2Target, type Bmv2Target } from '../harness/targets/bmv2/index.js';
 import { ModelTarget } from '../harness/targets/model.js';
 import { median, missingBmv2Tools } from './common.js';

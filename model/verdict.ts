@@ -30,11 +30,27 @@ export interface VerdictOutput {
   ct?: CtFields;
 }
 
+/**
+ * How an offload decided one packet: the observed side (a target with a slow path) reports its
+ * punts; the reference side, when it knows the offload configuration, reports what the offload
+ * contract allows (harness/contract.ts).
+ */
+export interface OffloadDecision {
+  /** Observed: punt reason names of the packet, in order ([] = decided in hardware). */
+  punts?: string[];
+  /** Expected: the outcomes the contract allows: 'hardware' and/or punt reason names; ['*'] = not judged. */
+  allowed?: string[];
+  /** Observed: connections the controller keeps in the slow path after a failed INSERT (table full). */
+  slowPathOnly?: number;
+}
+
 export interface Verdict {
   /** Packets that left, in the order the pipeline emitted them. */
   outputs: VerdictOutput[];
   /** ct lookups in execution order (only those that recirculated, i.e. had `table=`). */
   lookups: CtLookup[];
+  /** Offload decision (targets with a slow path, and a reference that knows the contract). */
+  offload?: OffloadDecision;
 }
 
 /** The Trace contract: what generators produce, shrinking reduces and pcapng stores. */

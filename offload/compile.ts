@@ -28,7 +28,6 @@
  * Outputs to the input port are skipped, as OVS does (ofproto-dpif-xlate `compose_output_action`
  * "skipping output to input port").
  */
-import type { OffloadFaults } from './faults.js';
 import type { OffloadConfig, ZoneSet } from './config.js';
 import { DROP_PORT } from './config.js';
 import { KEY_FIELDS, type KeyFieldName } from './fields.js';
@@ -123,11 +122,6 @@ export interface Plan {
   policyTables: number[];
   /** Flows compiled to a punt or skipped, and why. */
   diagnostics: Diagnostic[];
-  /**
-   * Deliberate defects (selftest only, ./faults.ts): set by compileOffload's `faults` argument,
-   * never by a config; absent in every normal plan.
-   */
-  faults?: OffloadFaults;
 }
 
 const MAX_PORT = 510;

@@ -10,7 +10,7 @@
  */
 import { CS_ESTABLISHED, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_TRACKED } from '../model/ctstate.js';
 import type { ConnInfo, TupleInfo } from '../model/conntrack/types.js';
-import { DEFAULT_TIMEOUTS_S, TIMEOUT_ATTRS } from '../model/conntrack/timeouts.js';
+import { DEFAULT_TIMEOUTS_MS, TM_ICMP_FIRST, TM_ICMP_REPLY, TM_TCP_ESTABLISHED, TM_UDP_MULTIPLE, TM_UDP_SINGLE } from '../model/conntrack/timeouts.js';
 import { parseIp } from '../model/packet/addr.js';
 import { insert, modify, remove, tableEntry, type P4InfoIndex, type TableEntrySpec, type Update } from '../p4/index.js';
 import type { Plan, StageFlow, StageTablePlan } from './compile.js';
@@ -89,13 +89,22 @@ export function notOffloadableReason(conn: ConnInfo, plan: Plan): string | null 
   return null;
 }
 
-/** Default idle timeout for the state the entries will keep (conntrack-semantics 6.1). */
-export function defaultIdleTimeoutMs(conn: ConnInfo): number {
-  const s = (attr: string): number => DEFAULT_TIMEOUTS_S[TIMEOUT_ATTRS.indexOf(attr as never)]! * 1000;
-  if (conn.proto === 6) return s('tcp_established');
+/**
+ * Timeout class (model/conntrack/timeouts.ts TM_*) of the state a connection's entries keep: what
+ * the reference tracker refreshes such a connection with for each packet the hardware decides
+ * (TCP established, conntrack-semantics.md §4.10; UDP/other multiple or single, §5.1; ICMP reply
+ * or first, §5.2). The hardware TTL is this class's value in the connection's timeout policy.
+ */
+export function hardwareTimeoutClass(conn: ConnInfo): number {
+  if (conn.proto === 6) return TM_TCP_ESTABLISHED;
   const icmp = (conn.l3 === 4 && conn.proto === 1) || (conn.l3 === 6 && conn.proto === 58);
-  if (icmp) return conn.seenReply ? s('icmp_reply') : s('icmp_first');
-  return conn.seenReply ? s('udp_multiple') : s('udp_single');
+  if (icmp) return conn.seenReply ? TM_ICMP_REPLY : TM_ICMP_FIRST;
+  return conn.seenReply ? TM_UDP_MULTIPLE : TM_UDP_SINGLE;
+}
+
+/** Idle timeout with OVS's default timeouts (conntrack-semantics.md §6.1), for a connection without a policy. */
+export function defaultIdleTimeoutMs(conn: ConnInfo): number {
+  return DEFAULT_TIMEOUTS_MS[hardwareTimeoutClass(conn)]!;
 }
 
 function addrBig(text: string, conn: ConnInfo): bigint {
@@ -126,7 +135,10 @@ export function ctKey(conn: ConnInfo, t: TupleInfo, zone = conn.zone): Record<st
 }
 
 export interface ConnectionEntryOptions {
-  /** Idle timeout (ms) of the entries; default from the state (defaultIdleTimeoutMs). */
+  /**
+   * Idle timeout (ms) of the entries: the connection's timeout policy's value for
+   * `hardwareTimeoutClass` (the controller passes it); default OVS's default for that class.
+   */
   idleTimeoutMs?: number;
 }
 
@@ -145,8 +157,7 @@ export function connectionEntries(conn: ConnInfo, plan: Plan, opts: ConnectionEn
   const replyState = CS_TRACKED | rel | CS_ESTABLISHED | CS_REPLY_DIR;
   const ttlNs = BigInt(Math.round(opts.idleTimeoutMs ?? defaultIdleTimeoutMs(conn))) * 1_000_000n;
   const dirs: [string, TupleInfo, number][] = [['orig', conn.orig, origState]];
-  // FAULT(noReplyEntry), selftest only (./faults.ts): the reply tuple gets the orig state.
-  if (established) dirs.push(['reply', conn.reply, plan.faults?.noReplyEntry ? origState : replyState]);
+  if (established) dirs.push(['reply', conn.reply, replyState]);
   const out: OffloadEntry[] = [];
   for (const ct of plan.ctTables) {
     if (!ct.zones.includes(conn.zone)) continue;
@@ -154,8 +165,7 @@ export function connectionEntries(conn: ConnInfo, plan: Plan, opts: ConnectionEn
       out.push({
         table: qualify(ct.name),
         spec: {
-          // FAULT(ignoreZone), selftest only (./faults.ts): every zone's entries under zone 0.
-          match: ctKey(conn, tuple, plan.faults?.ignoreZone ? 0 : conn.zone),
+          match: ctKey(conn, tuple),
           action: qualify('ct_hit'),
           params: { state: BigInt(state), mark: BigInt(conn.mark >>> 0), label: conn.label },
           idleTimeoutNs: ttlNs,

@@ -3,7 +3,6 @@
  * text), static entries; and writing all of it to a directory, with bmv2 JSON and P4Info when
  * p4c-bm2-ss is available.
  */
-import type { OffloadFaults } from './faults.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveConfig, type OffloadConfig } from './config.js';
@@ -25,19 +24,17 @@ export interface OffloadProgram {
   entries: OffloadEntry[];
 }
 
-export function compileOffloadIR(policy: PolicyIR, config: OffloadConfig | Record<string, unknown> = {}, faults?: OffloadFaults): OffloadProgram {
+export function compileOffloadIR(policy: PolicyIR, config: OffloadConfig | Record<string, unknown> = {}): OffloadProgram {
   const cfg = isResolved(config) ? config : resolveConfig(config);
   const plan = compilePlan(policy, cfg);
-  // Selftest only (./faults.ts): the deliberate defects ride on the plan to p4gen, entries and the controller.
-  if (faults && Object.keys(faults).length) plan.faults = { ...faults };
   const program = generateProgram(plan);
   return { plan, program, p4: emitProgram(program), entries: staticEntries(plan) };
 }
 
 /** Policy text (OVS flow syntax, model/pipeline/parse.ts) → program; parse errors are CTO_FLOW_PARSE. */
-export function compileOffload(policyText: string, source: string, config: OffloadConfig | Record<string, unknown> = {}, faults?: OffloadFaults): OffloadProgram {
+export function compileOffload(policyText: string, source: string, config: OffloadConfig | Record<string, unknown> = {}): OffloadProgram {
   const cfg = isResolved(config) ? config : resolveConfig(config);
-  return compileOffloadIR(policyToIR(parsePolicy(policyText, source)), cfg, faults);
+  return compileOffloadIR(policyToIR(parsePolicy(policyText, source)), cfg);
 }
 
 function isResolved(c: unknown): c is OffloadConfig {

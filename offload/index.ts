@@ -16,6 +16,4 @@ export * from './entries.js';
 export * from './punt.js';
 export * from './probe.js';
 export * from './generate.js';
-export * from './controller.js';
-export * from './controller-p4rt.js';
-export * from './faults.js';
+export * from './controller/index.js';

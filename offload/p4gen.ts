@@ -3,7 +3,6 @@
  * for the execution model and offload/punt.ts / offload/probe.ts for the wire contracts; the
  * design notes are repeated in the comment block at the top of every generated program.
  */
-import type { OffloadFaults } from './faults.js';
 import type { OffloadConfig } from './config.js';
 import { DROP_PORT } from './config.js';
 import { OP, type Plan, type StageTablePlan } from './compile.js';
@@ -384,8 +383,7 @@ function stageCode(plan: Plan, s: number): Stmt[] {
       iff('meta.ctk_reason == PUNT_ICMP_ERROR', puntOrDrop('ICMP_ERROR', cfg.slowPath.icmpErrors, S), [
         iff('meta.ctk_reason != 0', punt('meta.ctk_reason', S), [
           iff('meta.cached == 1 && meta.cached_zone == meta.op.zone', [comment('same-zone shortcut: OVS does not run the tracker again (conntrack-semantics 2.3 step 2)'), assign('meta.ct_hit', '1')], [
-            // FAULT(ignoreZone), selftest only (./faults.ts): the lookup key drops the zone.
-            plan.faults?.ignoreZone ? assign('meta.ctk.zone', '0') : assign('meta.ctk.zone', 'meta.op.zone'),
+            assign('meta.ctk.zone', 'meta.op.zone'),
             assign('meta.ct_hit', '0'),
             ...lookup,
           ]),
@@ -423,7 +421,7 @@ function stageCode(plan: Plan, s: number): Stmt[] {
   ];
 }
 
-function prologue(cfg: OffloadConfig, faults?: OffloadFaults): Stmt[] {
+function prologue(cfg: OffloadConfig): Stmt[] {
   return [
     comment('---- flow key and conntrack key, once per packet (OVS miniflow_extract / conn_key_extract)'),
     iff('hdr.ethernet.isValid()', [assign('meta.fk.dl_src', 'hdr.ethernet.src_addr'), assign('meta.fk.dl_dst', 'hdr.ethernet.dst_addr')]),
@@ -459,8 +457,7 @@ function prologue(cfg: OffloadConfig, faults?: OffloadFaults): Stmt[] {
         assign('meta.ctk.sport', 'hdr.tcp.src_port'),
         assign('meta.ctk.dport', 'hdr.tcp.dst_port'),
         comment('SYN/FIN/RST change the TCP state; no ACK is invalid unless SYN/RST (conntrack-semantics 4.2)'),
-        // FAULT(finNotPunted), selftest only (./faults.ts): FIN (0x001) left out of the punt mask.
-        iff(`(hdr.tcp.flags & ${faults?.finNotPunted ? '0x006' : '0x007'}) != 0 || (hdr.tcp.flags & 0x010) == 0`, [assign('meta.tcp_punt', '1')]),
+        iff('(hdr.tcp.flags & 0x007) != 0 || (hdr.tcp.flags & 0x010) == 0', [assign('meta.tcp_punt', '1')]),
       ],
       [
         iff(
@@ -570,7 +567,7 @@ function ingress(plan: Plan): ControlDecl {
       call('hdr.packet_out.setInvalid()'),
     ]),
     iff('meta.direct == 0', [
-      ...prologue(cfg, plan.faults),
+      ...prologue(cfg),
       ...stages,
       blank(),
       comment('---- verdict: all hardware outputs, or one punt to the CPU'),

@@ -21,7 +21,7 @@ import { EXCEPTIONS } from '../exceptions.js';
 import { checkReport, stateTextLines, type PropertyReport } from '../report/index.js';
 import { runConformance, type Progress, type TargetFactory } from '../runner/index.js';
 import { ModelTarget } from '../targets/model.js';
-import { createBmv2Target } from '../targets/bmv2/index.js';
+import { bmv2Run, type Bmv2Run } from '../targets/bmv2/index.js';
 import { OvsTarget } from '../targets/ovs/index.js';
 import type { Target } from '../targets/target.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, reportError } from './command.js';
@@ -47,6 +47,13 @@ target, compares them packet by packet and shrinks the first disagreement to a m
                     trace, its shrinking and the path do not depend on N
   --window N        with --target bmv2: inputs in flight per instance, 1..32 (default 32;
                     the Verdicts are those of sending one at a time, 1 = strict lock-step)
+  --ageing MODE     with --target bmv2: 'hardware' (default) checks the deployed configuration:
+                    the production controller core ages connections from the hardware's direct
+                    counters, sequence checks as deployed, and every packet is checked against
+                    the offload contract (decided in hardware or punted for the promised
+                    reason). 'exact' is an ORACLE MODE: every packet the hardware decides is
+                    replayed into the controller, which no NIC reports; it is labelled in the
+                    report and never the default
   --traffic FILE    traffic options as JSON (harness/arbitraries TrafficOptions); must be given
                     again when replaying with --seed/--path
   --packet-timeout MS  deadline for one packet on one side (default 20000)
@@ -76,14 +83,20 @@ function shellQuote(s: string): string {
 }
 
 /** bmv2 running the generated offload program (or `--artifacts DIR`) with the slow-path controller. */
-function bmv2Factory(artifacts: string | undefined, window: number | undefined): TargetFactory {
+function checkBmv2Tools(artifacts: string | undefined): void {
   if (!process.env.CTOFFLOAD_BMV2 && !whichSync('simple_switch_grpc')) {
     throw new ConformanceCliError('--target bmv2: simple_switch_grpc not found in PATH (or CTOFFLOAD_BMV2); build p4lang/behavioral-model with PI (--with-pi) and p4lang/p4c (p4c-bm2-ss), see README "Prerequisites"');
   }
   if (!artifacts && !process.env.CTOFFLOAD_P4C && !whichSync('p4c-bm2-ss')) {
     throw new ConformanceCliError('--target bmv2: p4c-bm2-ss not found in PATH (or CTOFFLOAD_P4C) to compile the generated program; build p4lang/p4c, or pass --artifacts DIR with a prebuilt program');
   }
-  return () => createBmv2Target({ ...(artifacts ? { artifacts } : {}), ...(window !== undefined ? { window } : {}) });
+}
+
+/** Words for the report: what the bmv2 target ran. */
+export function bmv2Mode(ageing: 'hardware' | 'exact'): string {
+  return ageing === 'exact'
+    ? 'ORACLE MODE (--ageing exact): every packet the hardware decides is replayed into the controller, which no NIC reports; not the deployed configuration'
+    : 'deployed configuration: production controller core, hardware-driven ageing (direct counters), TCP sequence checks as deployed, offload contract checked';
 }
 
 interface ReplayInput {
@@ -124,6 +137,13 @@ function progressLine(p: Progress): string {
   return `traces ${p.traces}/${p.runs}, ${p.packets} packets, ${p.packetsPerSecond} pkt/s, ${fmtDur(p.elapsedMs)}${eta}${p.failed ? ', DISAGREEMENT found' : ''}`;
 }
 
+/** Share of the target's inputs decided in hardware (no punt), from its counters (bmv2: steps, puntedSteps). */
+export function offloadRatio(r: PropertyReport): number | undefined {
+  const c = r.targetCounters;
+  if (!c || !c.steps || c.puntedSteps === undefined) return undefined;
+  return (c.steps - c.puntedSteps) / c.steps;
+}
+
 export function summaryText(r: PropertyReport, reportDir?: string): string {
   const c = r.counts;
   const lines = [
@@ -133,6 +153,9 @@ export function summaryText(r: PropertyReport, reportDir?: string): string {
   const exc = Object.entries(c.exceptionsApplied);
   if (exc.length) lines.push(`  exceptions applied: ${exc.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   if (r.error) lines.push(`  error: ${r.error}`);
+  if (r.targetMode) lines.push(`  ${r.target}: ${r.targetMode}`);
+  const ratio = offloadRatio(r);
+  if (ratio !== undefined) lines.push(`  offload ratio: ${(ratio * 100).toFixed(1)} % of inputs decided in hardware`);
   if (r.targetCounters) lines.push(`  ${r.target} counters: ${Object.entries(r.targetCounters).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const x = r.counterexample;
   if (x) {
@@ -163,6 +186,8 @@ export function summaryJson(r: PropertyReport, reportDir?: string): Record<strin
     traces: r.counts.traces, packets: r.counts.packets, agreements: r.counts.agreements, disagreements: r.counts.disagreements,
     byKind: r.counts.byKind, exceptionsApplied: r.counts.exceptionsApplied, targetErrors: r.counts.targetErrors,
     packetsPerSecond: r.timing.packetsPerSecond, elapsedMs: r.timing.elapsedMs, versions: r.versions,
+    ...(r.targetMode ? { targetMode: r.targetMode } : {}),
+    ...(offloadRatio(r) !== undefined ? { offloadRatio: offloadRatio(r) } : {}),
     ...(r.targetCounters ? { targetCounters: r.targetCounters } : {}),
     ...(r.error ? { error: r.error } : {}),
     counterexample: x
@@ -200,7 +225,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
       args: argv, strict: true, allowPositionals: false,
       options: {
         target: { type: 'string' }, policy: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' },
-        replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, window: { type: 'string' }, traffic: { type: 'string' },
+        replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, window: { type: 'string' }, ageing: { type: 'string' }, traffic: { type: 'string' },
         'packet-timeout': { type: 'string' }, 'shrink-time': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -218,6 +243,9 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     const jobs = intOpt('jobs', values.jobs, 1, 64) ?? 1;
     const window = intOpt('window', values.window, 1, 32);
     if (window !== undefined && values.target !== 'bmv2') throw new ConformanceCliError('--window applies to --target bmv2 only');
+    const ageing = values.ageing ?? 'hardware';
+    if (ageing !== 'hardware' && ageing !== 'exact') throw new ConformanceCliError(`--ageing ${ageing}: expected hardware (default) or exact`);
+    if (values.ageing !== undefined && values.target !== 'bmv2') throw new ConformanceCliError('--ageing applies to --target bmv2 only');
     const seed = intOpt('seed', values.seed, -0x80000000, 0xffffffff);
     const packetTimeoutMs = intOpt('packet-timeout', values['packet-timeout'], 100, 3_600_000) ?? 20_000;
     const shrinkS = intOpt('shrink-time', values['shrink-time'], 0, 31_536_000) ?? 600;
@@ -246,6 +274,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     }
 
     const name = values.target;
+    let bmv2: Bmv2Run | undefined;
     let target: TargetFactory | null = (await hooks.targetFactory?.(name)) ?? null;
     if (!target) {
       if (name === 'ovs') {
@@ -254,14 +283,17 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
         }
         target = () => OvsTarget.create();
       } else if (name === 'bmv2') {
-        target = bmv2Factory(values.artifacts, window);
+        checkBmv2Tools(values.artifacts);
+        const run = bmv2Run({ text, source: values.policy }, { ...(values.artifacts ? { artifacts: values.artifacts } : {}), ...(window !== undefined ? { window } : {}), ageing });
+        target = run.target;
+        bmv2 = run;
       } else if (name === 'model') {
         target = async () => new ModelTarget(new PipelineEngine());
       } else {
         throw new ConformanceCliError(`--target ${name}: unknown target (available: ovs, bmv2, model)`);
       }
     }
-    const reference: TargetFactory = async () => new ModelTarget(new PipelineEngine());
+    const reference: TargetFactory = bmv2?.reference ?? (async () => new ModelTarget(new PipelineEngine()));
 
     const base = ['ctoffload', 'conformance', '--target', name, '--policy', shellQuote(values.policy), ...(values.traffic ? ['--traffic', shellQuote(values.traffic)] : [])];
     const command = ['ctoffload', 'conformance', ...argv.map(shellQuote)].join(' ');
@@ -284,7 +316,8 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
         ...(seed !== undefined || replay?.seed !== undefined ? { seed: seed ?? replay!.seed! } : {}),
         ...(values.path !== undefined ? { path: values.path } : {}),
         ...(replay ? { scenario: replay.scenario, ...(replay.path ? { path: replay.path } : {}) } : {}),
-        exceptions: EXCEPTIONS,
+        exceptions: bmv2?.exceptions ?? EXCEPTIONS,
+        ...(bmv2 ? { targetMode: bmv2Mode(bmv2.ageing) } : {}),
         replayCommand: ({ seed: s, path }) => [...base, '--seed', String(s), '--path', path].join(' '),
         ...(values.report ? { reportDir: values.report } : {}),
         command,

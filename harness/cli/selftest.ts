@@ -2,14 +2,14 @@
  * `ctoffload selftest [--runs N] [--seed S] [--variant NAME]... [--no-baseline] [--json]`
  *
  * Runs the bmv2 conformance property against deliberately broken offload variants
- * (offload/faults.ts) and fails unless every one is caught; a baseline run with no defect must
+ * (harness/selftest/faults.ts) and fails unless every one is caught; a baseline run with no defect must
  * agree (harness/selftest.ts). Exit status: 0 every variant caught and every baseline agreed,
  * 1 a variant missed or a baseline disagreed, 2 usage or environment error (bmv2 or p4c
  * missing, a run that could not complete).
  */
 import { parseArgs } from 'node:util';
-import { FAULT_NAMES, type FaultName } from '../../offload/index.js';
-import { runSelftest, SelftestError, type SelftestProgress, type SelftestResult, type VariantResult } from '../selftest.js';
+import { FAULT_NAMES, type FaultName } from '../selftest/index.js';
+import { runSelftest, SelftestError, type SelftestProgress, type SelftestResult, type VariantResult } from '../selftest/index.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, reportError } from './command.js';
 
 export const SELFTEST_USAGE = `usage: ctoffload selftest [options]

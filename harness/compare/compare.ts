@@ -190,7 +190,36 @@ export function diffVerdicts(expected: Verdict, observed: Verdict): Difference[]
   const out: Difference[] = [];
   compareLookups(expected.lookups, observed.lookups, out);
   compareOutputs(expected.outputs, observed.outputs, out);
+  compareOffload(expected, observed, out);
   return out;
+}
+
+/** What the offload did with a packet: 'hardware' or its first punt reason. */
+export function offloadOutcome(v: Verdict): string | undefined {
+  const p = v.offload?.punts;
+  return p === undefined ? undefined : p.length ? p[0]! : 'hardware';
+}
+
+/**
+ * The offload contract (harness/contract.ts): only when the reference says what is allowed and
+ * the target says what it did.
+ */
+function compareOffload(expected: Verdict, observed: Verdict, out: Difference[]): void {
+  const allowed = expected.offload?.allowed;
+  const got = offloadOutcome(observed);
+  if (!allowed || got === undefined || allowed.includes('*') || allowed.includes(got)) return;
+  const want = allowed.join(' or ');
+  out.push({
+    kind: 'offload-contract',
+    expected: want,
+    observed: got,
+    message:
+      got === 'hardware'
+        ? `decided in hardware, but the offload contract punts it (${want})`
+        : allowed.includes('hardware')
+          ? `punted (${got}), but the offload contract has the hardware decide it`
+          : `punted for ${got}, but the offload contract punts it for ${want}`,
+  });
 }
 
 /**

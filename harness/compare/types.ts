@@ -26,12 +26,18 @@ export type DiffKind =
   | 'ct-zone'
   | 'ct-mark'
   | 'ct-label'
+  /**
+   * The offload decided the packet otherwise than its contract says (harness/contract.ts): a
+   * punt of a packet the hardware should have decided, a hardware decision of a packet the
+   * contract punts, or a punt for another reason. `expected` lists the allowed outcomes.
+   */
+  | 'offload-contract'
   /** A side threw or missed its deadline for this packet (message in `observed`/`expected`). */
   | 'target-error';
 
 export const DIFF_KINDS: readonly DiffKind[] = [
   'outputs-missing', 'outputs-extra', 'output-bytes', 'output-order', 'output-ct',
-  'lookup-count', 'lookup-table', 'ct-state', 'ct-zone', 'ct-mark', 'ct-label', 'target-error',
+  'lookup-count', 'lookup-table', 'ct-state', 'ct-zone', 'ct-mark', 'ct-label', 'offload-contract', 'target-error',
 ];
 
 /** JSON-friendly value of one side (ct_state in `est|trk` form, marks/labels/bytes in hex). */

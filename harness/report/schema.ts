@@ -18,6 +18,7 @@
  *   }
  *   PropertyReport = {
  *     name, target, reference,                // e.g. "policy.flows: model vs ovs", "ovs", "model"
+ *     targetMode?,                            // the configuration the target ran (bmv2: deployed or oracle)
  *     versions: { [side]: { [tool]: version } },   // Target.versions()
  *     policy: { source, text },
  *     config: { seed: int, runs: int, path?: string, replay?: string, jobs: int,
@@ -136,6 +137,8 @@ export interface PropertyReport {
   name: string;
   target: string;
   reference: string;
+  /** The configuration the target ran (e.g. bmv2's deployed configuration or an oracle mode). */
+  targetMode?: string;
   versions: Record<string, Record<string, string>>;
   policy: { source: string; text: string };
   config: { seed: number; runs: number; path?: string; replay?: string; jobs: number; packetTimeoutMs: number; traffic: TrafficOptions };
@@ -204,6 +207,7 @@ export function checkReport(x: unknown): string[] {
     for (const k of ['name', 'target', 'reference', 'status']) need(pr, k, 'string', at);
     for (const k of ['versions', 'policy', 'config', 'counts', 'shrink', 'timing']) need(pr, k, 'object', at);
     need(pr, 'counterexample', 'null|object', at);
+    if (pr.targetMode !== undefined && typeof pr.targetMode !== 'string') p.push(`${at}.targetMode: expected a string`);
     if (pr.targetCounters !== undefined && (!isObj(pr.targetCounters) || !Object.values(pr.targetCounters).every((v) => typeof v === 'number'))) p.push(`${at}.targetCounters: expected { name: number }`);
     if (isObj(pr.config)) need(pr.config, 'seed', 'number', `${at}.config`);
     if (isObj(pr.counts)) for (const k of ['traces', 'packets', 'agreements', 'disagreements', 'targetErrors']) need(pr.counts, k, 'number', `${at}.counts`);

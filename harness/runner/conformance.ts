@@ -107,6 +107,11 @@ export interface ConformanceOptions {
   /** Deadline for starting and loading a target, ms (default 120000). */
   startTimeoutMs?: number;
   /** Property name in reports (default `<policy source>: <reference> vs <target>`). */
+  /**
+   * The configuration the target ran, in words, for reports (bmv2: the deployed configuration,
+   * or an oracle mode that feeds the target more than real hardware would).
+   */
+  targetMode?: string;
   name?: string;
   /** Command line that replays a counterexample (default a generic `ctoffload conformance …`). */
   replayCommand?: (r: { seed: number; path: string; target: string }) => string;
@@ -222,6 +227,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
 
   const report: PropertyReport = {
     name, target: targetName, reference: refName,
+    ...(o.targetMode ? { targetMode: o.targetMode } : {}),
     versions: { [refName]: w0.ref.versions ?? {}, [targetName]: w0.tgt.versions ?? {} },
     policy: { source: o.policy.source, text: o.policy.text },
     config: { seed, runs, ...(o.path !== undefined ? { path: o.path } : {}), ...(o.scenario ? { replay: 'scenario' } : {}), jobs: nWorkers, packetTimeoutMs, traffic },

@@ -149,6 +149,8 @@ export interface PipelineResult extends Verdict {
   final: CtFields;
   /** Human-readable steps. */
   trace: string[];
+  /** Every flow-table visit in translation order: the flow's policy line, or -1 for a table miss. */
+  flows: { table: number; line: number; depth: number }[];
 }
 
 const D_CT = 0;
@@ -299,7 +301,7 @@ export class Pipeline {
 
   /** Like `process`, plus every ct() call, the final ct fields and a readable trace. */
   processTraced(frame: Uint8Array, inPort: number, now: number): PipelineResult {
-    const r: PipelineResult = { outputs: [], lookups: [], ctCalls: [], final: { ...ZERO_FIELDS }, trace: [] };
+    const r: PipelineResult = { outputs: [], lookups: [], ctCalls: [], final: { ...ZERO_FIELDS }, trace: [], flows: [] };
     this.rec = r;
     try {
       this.run(r, frame, inPort, now);
@@ -539,11 +541,15 @@ export class Pipeline {
     const cf = this.lookup(d, table);
     const rec = this.rec;
     if (!cf) {
-      if (rec) this.note(d, `${'  '.repeat(this.xDepth)}table ${table}: no match (table miss → drop)`);
+      if (rec) {
+        rec.flows.push({ table, line: -1, depth: d });
+        this.note(d, `${'  '.repeat(this.xDepth)}table ${table}: no match (table miss → drop)`);
+      }
       return;
     }
     if (rec) {
       const f = cf.flow;
+      rec.flows.push({ table, line: f.pos.line, depth: d });
       this.note(d, `${'  '.repeat(this.xDepth)}table ${table}: line ${f.pos.line}, priority ${f.priority}${f.match.length ? ', ' + formatMatch(f.match) : ''}`);
     }
     const dp = this.dp[d]!;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileOffload, FAULT_NAMES, resolveConfig } from '../../offload/index.js';
 import { main } from '../../harness/cli/main.js';
-import { SELFTEST_POLICY, type SelftestResult } from '../../harness/selftest.js';
+import { SELFTEST_POLICY, type SelftestResult } from '../../harness/selftest/index.js';
 import { createBmv2Target } from '../../harness/targets/bmv2/index.js';
 import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../support/tools.js';
 

@@ -4,3 +4,5 @@
  */
 export * from './target.js';
 export * from './exceptions.js';
+export * from './setup.js';
+export * from './slow-path.js';

@@ -93,10 +93,10 @@ import { join } from 'node:path';
 import { CtoffloadError } from '../../../model/errors.js';
 import { PORT_CONTROLLER, type Verdict, type VerdictOutput } from '../../../model/verdict.js';
 import {
-  SlowPathController,
   addInputProbe,
   compileOffload,
   decodeProbe,
+  puntReasonName,
   encodeProbe,
   p4runtimeDevice,
   PROBE_F_ECHO,
@@ -107,11 +107,12 @@ import {
   type ControllerStatus,
   type OffloadConfig,
   type OffloadEntry,
-  type OffloadFaults,
   type OffloadProgram,
   type Plan,
-  type TagRecord,
+  type ControllerDevice,
+  type EntryBuilder,
 } from '../../../offload/index.js';
+import { ObservedSlowPath, type TagRecord } from './slow-path.js';
 import { CT_OK, FRAG_NONE, ICMP_ERROR, IPPROTO_TCP, L3_NONE, PacketView, TCP_FIN, TCP_RST, TCP_SYN } from '../../../model/packet/view.js';
 import { Bmv2Switch, P4InfoIndex, P4RuntimeClient, compileP4, describeTableEntry, openDataplane, p4cVersion, remove, tableReadRequest, type DataplaneChannel, type DecodedTableEntry, type PacketResult, type ServiceClient, type TableEntry } from '../../../p4/index.js';
 import { formatConnection } from '../../../model/conntrack/dump.js';
@@ -131,23 +132,24 @@ export interface Bmv2TargetOptions {
   /** Directory with a prebuilt program (layout above); the policy still gives the plan. */
   artifacts?: string;
   /**
-   * Sequence checks in the controller's model. Default TRUE here (the controller's own default
-   * is false): in exact ageing every hardware-forwarded packet is replayed into the model, so
-   * its windows stay exactly those of the reference and checking in the slow path is sound; the
-   * only sequence relaxation left is the hardware's (row `bmv2-hw-no-tcp-seq-chk`). Measured on
-   * the same 60 generated traces (1121 packets): 2 sequence differences with true, 54 with
-   * false (row `bmv2-tcp-seq-chk-disabled`, OVS ct-disable-tcp-seq-chk in the slow path too).
+   * How the controller learns of the packets the hardware decides (./slow-path.ts "Hardware
+   * activity"): 'hardware' (default: the deployed configuration — direct counters, read before
+   * any sweep that would expire an offloaded connection, with a virtual-time last-hit stamp;
+   * the hardware TTL as a backstop) or 'exact' (ORACLE MODE: every hardware-decided packet is
+   * replayed into the controller's model, which no NIC reports; never the default).
+   */
+  ageing?: 'hardware' | 'exact';
+  /**
+   * Sequence checks in the controller's model. Default: false with 'hardware' ageing — the
+   * deployed controller's own default (offload/controller/core.ts "TCP sequence tracking"),
+   * whose difference to the reference is the row `bmv2-tcp-seq-chk-disabled`; true with 'exact'
+   * ageing, where every hardware-forwarded packet reaches the model, so its windows are the
+   * reference's and checking in the slow path is sound.
    */
   tcpSeqCheck?: boolean;
   /**
-   * Controller ageing: 'exact' (default; shadow updates, what the harness needs) or 'hits' (the
-   * real-deployment mode: direct counters polled at each step's advance, no shadow updates —
-   * expiry is then only approximately the reference's, see offload/controller.ts).
-   */
-  ageing?: 'exact' | 'hits';
-  /**
    * Most inputs in flight in speculative rounds (see top); 1 = strict lock-step. Default
-   * and maximum 32. Always 1 with 'hits' ageing.
+   * and maximum 32.
    */
   window?: number;
   /** Deadline for one barrier step (echo, ping, drain) in ms. Default 5000. */
@@ -157,10 +159,18 @@ export interface Bmv2TargetOptions {
   /** Switch log level; default 'warn'. */
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'off';
   /**
-   * Deliberate offload defects for `ctoffload selftest` only (offload/faults.ts); off by
-   * default, never read from a config or manifest. Not allowed with `artifacts`.
+   * Changes wrapped around the seam from outside, for `ctoffload selftest` (harness/selftest.ts):
+   * a rewrite of the generated P4 source, another entry builder, a wrapper of the device the
+   * controller core sees. Not allowed with `artifacts`.
    */
-  faults?: OffloadFaults;
+  decorators?: Bmv2Decorators;
+}
+
+export interface Bmv2Decorators {
+  /** The generated P4 source → the source compiled (must change it, or the variant is void). */
+  rewriteProgram?: (p4: string) => string;
+  entryBuilder?: EntryBuilder;
+  wrapDevice?: (d: ControllerDevice) => ControllerDevice;
 }
 
 export interface Bmv2TargetStats {
@@ -272,6 +282,25 @@ export function parseEntriesJson(text: string, source = 'ctoffload.entries.json'
   });
 }
 
+/**
+ * The offload configuration a bmv2 target runs: `offloadConfig`, else the artifacts' manifest,
+ * else the generator's defaults — always the observation build (probe on: the harness attributes
+ * outputs by its tag, ./target.ts top).
+ */
+export function bmv2OffloadConfig(opts: Pick<Bmv2TargetOptions, 'offloadConfig' | 'artifacts'>): OffloadConfig {
+  let cfgIn: Record<string, unknown> = (opts.offloadConfig as Record<string, unknown>) ?? {};
+  if (!opts.offloadConfig && opts.artifacts) {
+    try {
+      const m = JSON.parse(readFileSync(join(opts.artifacts, 'ctoffload.manifest.json'), 'utf8')) as { config?: Record<string, unknown> };
+      if (m.config) cfgIn = m.config;
+    } catch (e) {
+      throw new Bmv2TargetError(`artifacts ${opts.artifacts}: cannot read ctoffload.manifest.json: ${(e as Error).message}`);
+    }
+    return resolveConfig(cfgIn, join(opts.artifacts, 'ctoffload.manifest.json'));
+  }
+  return resolveConfig({ ...cfgIn, probe: true });
+}
+
 /** One input in flight: outcome 0 not yet, 1 hardware output, 2 PacketIn held by the controller. */
 interface InFlight {
   outcome: 0 | 1 | 2;
@@ -309,7 +338,7 @@ export class Bmv2Target implements Target {
   private client: P4RuntimeClient | undefined;
   private dp: ServiceClient | undefined;
   private channel: DataplaneChannel | undefined;
-  private ctl: SlowPathController | undefined;
+  private ctl: ObservedSlowPath | undefined;
   private prog: LoadedProgram | undefined;
   private prevTime = 0;
   private nextTag = 1;
@@ -334,22 +363,12 @@ export class Bmv2Target implements Target {
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5000;
     const w = opts.window ?? MAX_WINDOW;
     if (!Number.isInteger(w) || w < 1 || w > MAX_WINDOW) throw new Bmv2TargetError(`window ${w}: expected an integer from 1 to ${MAX_WINDOW}`);
-    // 'hits' ageing reads counters at every advance: inputs cannot go out before it.
-    this.window = (opts.ageing ?? 'exact') === 'exact' ? w : 1;
-    let cfgIn: Record<string, unknown> = (opts.offloadConfig as Record<string, unknown>) ?? {};
-    if (!opts.offloadConfig && opts.artifacts) {
-      try {
-        const m = JSON.parse(readFileSync(join(opts.artifacts, 'ctoffload.manifest.json'), 'utf8')) as { config?: Record<string, unknown> };
-        if (m.config) cfgIn = m.config;
-      } catch (e) {
-        throw new Bmv2TargetError(`artifacts ${opts.artifacts}: cannot read ctoffload.manifest.json: ${(e as Error).message}`);
-      }
-    }
-    this.cfg = resolveConfig(cfgIn);
+    this.window = w;
+    this.cfg = bmv2OffloadConfig(opts);
   }
 
   /** The controller of the current policy (status, tests). */
-  get controller(): SlowPathController | undefined {
+  get controller(): ObservedSlowPath | undefined {
     return this.ctl;
   }
 
@@ -365,9 +384,10 @@ export class Bmv2Target implements Target {
   }
 
   private async buildProgram(policy: PolicySource): Promise<LoadedProgram> {
-    const prog: OffloadProgram = compileOffload(policy.text, policy.source, this.cfg, this.opts.faults);
+    const prog: OffloadProgram = compileOffload(policy.text, policy.source, this.cfg);
     const dir = this.opts.artifacts;
-    if (dir && this.opts.faults) throw new Bmv2TargetError('faults (selftest) cannot be injected into prebuilt artifacts');
+    const deco = this.opts.decorators;
+    if (dir && deco) throw new Bmv2TargetError('self-test decorators cannot be applied to prebuilt artifacts');
     if (dir) {
       const read = (f: string): Buffer => {
         try {
@@ -385,7 +405,12 @@ export class Bmv2Target implements Target {
         hash: `artifacts:${dir}`,
       };
     }
-    const r = await compileP4({ source: prog.p4, name: 'ctoffload.p4' });
+    let source = prog.p4;
+    if (deco?.rewriteProgram) {
+      source = deco.rewriteProgram(prog.p4);
+      if (source === prog.p4) throw new Bmv2TargetError('the program rewrite changed nothing (has offload/p4gen.ts changed?)');
+    }
+    const r = await compileP4({ source, name: 'ctoffload.p4' });
     return { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries, hash: r.hash };
   }
 
@@ -410,12 +435,15 @@ export class Bmv2Target implements Target {
       else await this.channel.ready();
       this.dp ??= dataplaneClient(sw.dataplaneAddress!);
       this.prog = prog;
-      this.ctl = new SlowPathController({
+      const exact = this.opts.ageing === 'exact';
+      this.ctl = new ObservedSlowPath({
         plan: prog.plan,
         policy,
         device: p4runtimeDevice(client, prog.p4info),
-        tcpSeqCheck: this.opts.tcpSeqCheck ?? true,
-        ageing: this.opts.ageing ?? 'exact',
+        activity: exact ? 'packets' : 'counters',
+        tcpSeqCheck: this.opts.tcpSeqCheck ?? exact,
+        entryBuilder: this.opts.decorators?.entryBuilder,
+        wrapDevice: this.opts.decorators?.wrapDevice,
         pingTimeoutMs: this.stepTimeoutMs,
         log: this.opts.log,
       });
@@ -439,7 +467,7 @@ export class Bmv2Target implements Target {
       const echoed = this.ctl!.waitEcho(tag, 'probe ECHO at load');
       await s.write(1n, 1, encodeProbe({ flags: PROBE_F_ECHO, tag, state: 0, zone: 0, mark: 0, label: 0n }, ECHO_FRAME));
       await Promise.race([echoed, failed]);
-      await this.ctl!.barrier();
+      await this.ctl!.barrier(this.cfg.cpuPort);
       await s.close();
     } catch (e) {
       s.cancel();
@@ -482,10 +510,11 @@ export class Bmv2Target implements Target {
         this.lost();
         throw await this.deathOr(err);
       }
+      const slowPathOnly = this.ctl.status().slowPathOnly;
       return accepted.map(({ tag, e, rec }) => {
         this.inflight.delete(tag);
         for (const c of rec.controllerOutputs) e.outputs.push({ port: PORT_CONTROLLER, bytes: c.bytes, ct: c.ct });
-        return { outputs: e.outputs, lookups: [] };
+        return { outputs: e.outputs, lookups: [], offload: { punts: rec.punts.map(puntReasonName), slowPathOnly } };
       });
     });
   }
@@ -535,8 +564,8 @@ export class Bmv2Target implements Target {
   private async runRound(steps: readonly SendStep[], accepted: Accepted[]): Promise<void> {
     const ctl = this.ctl!;
     const i0 = accepted.length;
-    // Lock-step: one input per round, so its advance (in 'hits' ageing: a counter read) comes
-    // before the input is sent, as when sending it alone.
+    // Lock-step: one input per round, so its advance (expiry, and the counter read before it)
+    // comes before the input is sent, as when sending it alone.
     const end = this.window === 1 ? i0 + 1 : steps.length;
     await ctl.advance(steps[i0]!.time);
     this.prevTime = steps[i0]!.time;
@@ -587,8 +616,10 @@ export class Bmv2Target implements Target {
         e.need = rec.packetOuts;
         if (e.slow < e.need) this.pendingSlow += e.need - e.slow;
         if (!rec.punts.length) {
-          // Exact ageing: an input the hardware decided is replayed into the model (top).
-          if (ctl.ageing === 'exact') await ctl.shadow(st.port, st.frame);
+          // An input the hardware decided: its last-hit stamp ('hardware' ageing) or, in the
+          // oracle mode, its replay into the model (./slow-path.ts).
+          this.view.parse(st.frame);
+          await ctl.noteForwarded(this.view, st.port, st.frame);
           if (e.flow >= 0 && this.hwFlows.size < 65536) this.hwFlows.add(e.flow);
         }
         acc++;
@@ -754,7 +785,7 @@ export class Bmv2Target implements Target {
       // The drain delivers every output; the ping, every PacketIn still on its way (discarded
       // inputs'), so nothing of this trace reaches the next one.
       await this.closeStream();
-      await this.ctl.barrier();
+      await this.ctl.barrier(this.cfg.cpuPort);
       await this.ctl.reset();
       this.forgetInFlight();
       // Anything the controller does not know of (a write whose outcome was unknown) goes too:
@@ -788,7 +819,7 @@ export class Bmv2Target implements Target {
         byTable.get(d.table)?.push(formatEntry(d));
       }
       const sections: TargetState['sections'] = [...byTable].map(([name, lines]) => ({ title: `hardware table ${name}: ${lines.length} entr${lines.length === 1 ? 'y' : 'ies'}`, lines: lines.sort() }));
-      const ct = this.ctl.engine.conntrack;
+      const ct = this.ctl.core.engine.conntrack;
       const conns = ct ? [...ct.connections(this.ctl.clock)].map(formatConnection) : [];
       sections.push({ title: `slow-path controller model (t=${this.ctl.clock} ms): ${conns.length} connection(s)`, lines: conns });
       return { sections };

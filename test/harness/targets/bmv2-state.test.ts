@@ -7,7 +7,7 @@
 import { expect, it } from 'vitest';
 import { PipelineEngine } from '../../../model/pipeline/engine.js';
 import { runConformance } from '../../../harness/runner/index.js';
-import { SELFTEST_POLICY, SELFTEST_TRAFFIC } from '../../../harness/selftest.js';
+import { SELFTEST_POLICY, SELFTEST_TRAFFIC } from '../../../harness/selftest/index.js';
 import { createBmv2Target } from '../../../harness/targets/bmv2/index.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
 import { summaryText } from '../../../harness/cli/conformance.js';

@@ -7,9 +7,9 @@
  *
  * Every RPC has a deadline (the client's default, or `deadlineMs`).
  */
-import { P4InfoIndex, P4RuntimeClient, WriteBatchError, describeTableEntry, tableReadRequest, type DecodedMatch } from '../p4/index.js';
-import { entryKey, type ControllerDevice, type EntryHits, type EntryOp, type OpFailure, type PacketInSource } from './controller.js';
-import { toUpdates } from './entries.js';
+import { P4InfoIndex, P4RuntimeClient, WriteBatchError, describeTableEntry, tableReadRequest, type DecodedMatch } from '../../p4/index.js';
+import { toUpdates } from '../entries.js';
+import { entryKey, type ControllerDevice, type EntryHits, type EntryOp, type OpFailure, type PacketInSource } from './device.js';
 
 export interface P4RuntimeDeviceOptions {
   /** Deadline of each Write / Read (ms). Default 10 000. */

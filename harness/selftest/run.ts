@@ -1,10 +1,12 @@
 /**
- * `ctoffload selftest` (issue 6): does the harness catch a broken offload? The bmv2 target is
- * run with one deliberate defect at a time (offload/faults.ts, injected through
- * `createBmv2Target({ faults })`, never reachable from a config file) and the differential
- * property (harness/runner) must find a disagreement for every one; a baseline run with no
- * defect, same policy, traffic, seed and runs, must agree (otherwise a "catch" could be a
- * harness or offload bug unrelated to the defect).
+ * `ctoffload selftest`: does the harness catch a broken offload IN ITS DEFAULT CONFIGURATION?
+ * The bmv2 target is run with one deliberate defect at a time (./faults.ts: decorators wrapped
+ * around the seam from outside — a program rewrite, an entry builder, a device wrapper) through
+ * exactly what `ctoffload conformance --target bmv2` runs (harness/targets/bmv2/setup.ts: the
+ * deployed controller core with hardware-driven ageing, sequence checks as deployed, the
+ * reference with the offload contract), and the differential property must find a
+ * disagreement for every one; a baseline run with no defect, same policy, traffic, seed and
+ * runs, must agree (otherwise a "catch" could be a harness or offload bug unrelated to it).
  *
  * Policy: a two-zone firewall (zone 1 on ports 1↔2, zone 2 on ports 3↔4; new connections
  * only from the inside ports 1 and 3) so that the zone defect has two zones to confuse, with
@@ -14,27 +16,28 @@
  *   seen through the output probe's ct fields.
  * - ignoreZone: the same tuple opened in zone 2 after zone 1 hits zone 1's entry (est instead
  *   of new).
- * - finNotPunted: a FIN of an offloaded connection is decided in hardware without the
- *   tracker's checks (an out-of-window FIN is inv in the reference; the row
- *   bmv2-hw-no-tcp-seq-chk excuses only segments without SYN/FIN/RST).
- * - keepStaleEntries: long gaps crossing the UDP/ICMP timeouts (conntrack-semantics §6.1): a
- *   packet after expiry hits the stale entry (est) where the reference starts a new connection.
- * The figure reported per variant is the issue's "time from a seeded defect to its shrunk
- * counterexample": the conformance run's elapsed time (search + shrink, program compile and
- * switch start included) and the counterexample's size in packets.
+ * - finNotPunted: a FIN of an offloaded connection is decided in hardware: the slow path never
+ *   sees the close, so the connection stays established in the controller while the reference
+ *   closes it; the contract also flags the FIN itself (TCP_FLAGS expected).
+ * - keepStaleEntries and hitsNotReported: long gaps crossing the UDP/ICMP timeouts
+ *   (conntrack-semantics.md §6.1): a packet after expiry hits the stale entry (est) where the
+ *   reference starts a new connection; a connection kept alive by hardware traffic is expired
+ *   by the software.
+ * - replyKeyWrong: every reply punts as CT_MISS where the contract has the hardware decide it.
+ * The figure reported per variant is "time from a seeded defect to its shrunk counterexample":
+ * the conformance run's elapsed time (search + shrink, program compile and switch start
+ * included) and the counterexample's size in packets.
  */
-import { whichSync } from '../p4/index.js';
+import { whichSync } from '../../p4/index.js';
 import { existsSync } from 'node:fs';
-import { CtoffloadError } from '../model/errors.js';
-import { PipelineEngine } from '../model/pipeline/index.js';
-import { FAULT_NAMES, type FaultName, type OffloadFaults } from '../offload/index.js';
-import type { TrafficOptions } from './arbitraries/index.js';
-import { EXCEPTIONS } from './exceptions.js';
-import { runConformance, type PropertyReport, type TargetFactory } from './runner/index.js';
-import { createBmv2Target } from './targets/bmv2/index.js';
-import { tcpSeqChkDisabledRule } from './targets/bmv2/index.js';
-import { ModelTarget } from './targets/model.js';
-import type { PolicySource } from './targets/target.js';
+import { CtoffloadError } from '../../model/errors.js';
+import type { TrafficOptions } from '../arbitraries/index.js';
+import { runConformance, type PropertyReport } from '../runner/index.js';
+import { bmv2Run } from '../targets/bmv2/index.js';
+import type { PolicySource } from '../targets/target.js';
+import { FAULT_NAMES, faultDecorators, type FaultName } from './faults.js';
+
+export { FAULT_NAMES, type FaultName } from './faults.js';
 
 export class SelftestError extends CtoffloadError {
   constructor(code: 'CTO_SELFTEST_ENV' | 'CTO_SELFTEST_OPTIONS', message: string) {
@@ -71,21 +74,8 @@ export const SELFTEST_TRAFFIC: Record<FaultName, TrafficOptions> = {
   ignoreZone: { ports: PORTS, hosts: 1, outsideOrigin: 0, flows: { min: 3, max: 6 }, include: { ...BASE_KINDS, tcp: false, icmp: false }, longGapRate: 0 },
   finNotPunted: { ports: PORTS, hosts: 1, outsideOrigin: 0, flows: { min: 2, max: 5 }, include: { ...BASE_KINDS, udp: false, icmp: false, tcpAnomalies: false }, longGapRate: 0 },
   keepStaleEntries: { ports: PORTS, hosts: 2, outsideOrigin: 0, include: { ...BASE_KINDS, tcp: false }, longGapRate: 0.4 },
-};
-
-/**
- * Target options per variant traffic (the baseline of a variant uses the same). finNotPunted
- * runs the controller in the real deployment's 'hits' ageing: in 'exact' ageing the target
- * replays every hardware-decided packet into the controller's model (shadow update), which
- * repairs a FIN the hardware forwarded — the same packet gets the same verdict (est) in both, so
- * the defect is only visible once the model misses the FIN. Sequence checks are off in the slow
- * path there because hardware-forwarded segments no longer advance the model's windows.
- */
-export const SELFTEST_TARGET: Record<FaultName, { ageing?: 'exact' | 'hits'; tcpSeqCheck?: boolean }> = {
-  noReplyEntry: {},
-  ignoreZone: {},
-  finNotPunted: { ageing: 'hits', tcpSeqCheck: false },
-  keepStaleEntries: {},
+  hitsNotReported: { ports: PORTS, hosts: 2, outsideOrigin: 0, include: { ...BASE_KINDS, tcp: false }, longGapRate: 0.4 },
+  replyKeyWrong: { ports: PORTS, hosts: 2, outsideOrigin: 0, include: { ...BASE_KINDS, tcpAnomalies: false }, longGapRate: 0 },
 };
 
 function variantOf(v: FaultName | 'baseline', traffic: TrafficOptions): FaultName {
@@ -134,7 +124,7 @@ export interface SelftestOptions {
   runs?: number;
   /** fast-check seed (default 1). */
   seed?: number;
-  /** Variants to run (default all four). */
+  /** Variants to run (default all). */
   variants?: readonly FaultName[];
   /** Also run the baseline (default true). */
   baseline?: boolean;
@@ -149,7 +139,7 @@ export function checkSelftestTools(): void {
   // CTOFFLOAD_BMV2 / CTOFFLOAD_P4C name the binaries explicitly (as for the bmv2 target).
   const tools: [string, string][] = [['simple_switch_grpc', 'CTOFFLOAD_BMV2'], ['p4c-bm2-ss', 'CTOFFLOAD_P4C']];
   const missing = tools.filter(([c, env]) => (process.env[env] ? !existsSync(process.env[env]!) : !whichSync(c))).map(([c]) => c);
-  if (missing.length) throw new SelftestError('CTO_SELFTEST_ENV', `${missing.join(' and ')} not found in PATH: the selftest needs bmv2 and p4c (see /work/shared/docs/p4-target-interfaces.md)`);
+  if (missing.length) throw new SelftestError('CTO_SELFTEST_ENV', `${missing.join(' and ')} not found in PATH: the selftest needs bmv2 and p4c (see README \"Prerequisites\" and docs/p4-target-interfaces.md §8)`);
 }
 
 function toResult(variant: FaultName | 'baseline', r: PropertyReport, seed: number): VariantResult {
@@ -178,21 +168,18 @@ function toResult(variant: FaultName | 'baseline', r: PropertyReport, seed: numb
 }
 
 async function runOne(variant: FaultName | 'baseline', traffic: TrafficOptions, o: Required<Pick<SelftestOptions, 'runs' | 'seed' | 'shrinkTimeLimitMs'>> & SelftestOptions): Promise<VariantResult> {
-  // The fault object is built here and nowhere else: `{ [name]: true }` for one variant.
-  const faults: OffloadFaults | undefined = variant === 'baseline' ? undefined : { [variant]: true };
-  const target: TargetFactory = () => createBmv2Target({ ...SELFTEST_TARGET[variantOf(variant, traffic)], ...(faults ? { faults } : {}) });
-  const reference: TargetFactory = async () => new ModelTarget(new PipelineEngine());
+  // The default bmv2 run (harness/targets/bmv2/setup.ts), with this variant's decorators.
+  const run = bmv2Run(SELFTEST_POLICY, variant === 'baseline' ? {} : { decorators: faultDecorators(variant) });
   const r = await runConformance({
     policy: SELFTEST_POLICY,
-    target,
-    reference,
+    target: run.target,
+    reference: run.reference,
     runs: o.runs,
     seed: o.seed,
     traffic,
-    // Sequence checks off in the slow path (finNotPunted): the row that excuses exactly that.
-    exceptions: SELFTEST_TARGET[variantOf(variant, traffic)].tcpSeqCheck === false ? [...EXCEPTIONS, tcpSeqChkDisabledRule(SELFTEST_POLICY)] : EXCEPTIONS,
+    exceptions: run.exceptions,
     shrinkTimeLimitMs: o.shrinkTimeLimitMs,
-    name: `selftest ${variant}`,
+    name: `selftest ${variant === 'baseline' ? `baseline (${variantOf(variant, traffic)} traffic)` : variant}`,
     replayCommand: ({ seed, path }) => `ctoffload selftest --variant ${variant} --seed ${seed} (path ${path})`,
     ...(o.signal ? { signal: o.signal } : {}),
   });

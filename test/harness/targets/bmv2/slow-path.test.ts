@@ -1,15 +1,17 @@
 /**
- * Slow-path controller against a fake P4Runtime-facing device: PacketIns are injected, entry
+ * The deployed controller core (offload/controller/core.ts) driven through the harness's adapter
+ * (harness/targets/bmv2/slow-path.ts: tags, held PacketIns, barriers) against a fake
+ * P4Runtime-facing device: PacketIns are injected, entry
  * writes and PacketOuts are recorded; the fake keeps a per-table entry set with a capacity, so
  * ALREADY_EXISTS / NOT_FOUND / table full come back per op as PI reports them.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { buildFrame, type FrameSpec } from '../../model/packet/build.js';
-import { CS_ESTABLISHED, CS_REPLY_DIR, CS_TRACKED } from '../../model/ctstate.js';
-import { PORT_CONTROLLER } from '../../model/verdict.js';
-import { BoundedQueue } from '../../p4/index.js';
+import { buildFrame, type FrameSpec } from '../../../../model/packet/build.js';
+import { CS_ESTABLISHED, CS_REPLY_DIR, CS_TRACKED } from '../../../../model/ctstate.js';
+import { PORT_CONTROLLER } from '../../../../model/verdict.js';
+import { BoundedQueue } from '../../../../p4/index.js';
+import { ObservedSlowPath } from '../../../../harness/targets/bmv2/slow-path.js';
 import {
-  SlowPathController,
   compileOffload,
   entryKey,
   PUNT,
@@ -21,7 +23,7 @@ import {
   type EntryOp,
   type OpFailure,
   type RawPacketIn,
-} from '../../offload/index.js';
+} from '../../../../offload/index.js';
 
 const POLICY = {
   source: 'ctl.flows',
@@ -102,19 +104,29 @@ class FakeDevice implements ControllerDevice {
   }
 }
 
+const CPU = 510;
+
 function setup(config: Record<string, unknown> = {}, opts: { ageing?: 'exact' | 'hits'; tcpSeqCheck?: boolean } = {}) {
   const prog = compileOffload(POLICY.text, POLICY.source, config);
   const dev = new FakeDevice(prog.plan.config.cpuPort);
   const logs: string[] = [];
-  const ctl = new SlowPathController({ plan: prog.plan, policy: POLICY, device: dev, log: (m) => logs.push(m), ...opts });
+  const ctl = new ObservedSlowPath({
+    plan: prog.plan,
+    policy: POLICY,
+    device: dev,
+    activity: opts.ageing === 'hits' ? 'counters' : 'packets',
+    ...(opts.tcpSeqCheck !== undefined ? { tcpSeqCheck: opts.tcpSeqCheck } : {}),
+    pingTimeoutMs: 5000,
+    log: (m) => logs.push(m),
+  });
   return { prog, dev, ctl, logs };
 }
 
-describe('SlowPathController', () => {
+describe('controller core through the harness adapter', () => {
   it('TCP handshake: no entries until both peers are ESTABLISHED, then both directions; PacketOuts carry the model verdict and the tag', async () => {
     const { dev, ctl } = setup();
     dev.punt(PUNT.CT_MISS, 1, tcp('a', 'S', 1000), 11);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     expect(dev.writes).toHaveLength(0);
     expect(dev.packetOuts).toHaveLength(1);
     expect(dev.packetOuts[0]!.md).toMatchObject({ egress_port: 2n, mode: 0n, tag: 11n });
@@ -123,7 +135,7 @@ describe('SlowPathController', () => {
     await ctl.advance(5);
     dev.punt(PUNT.CT_MISS, 2, tcp('b', 'SA', 5000, 1001), 12);
     dev.punt(PUNT.CT_MISS, 1, tcp('a', 'A', 1001, 5001), 13);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     const ents = dev.entries();
     expect(ents).toHaveLength(2);
     const states = ents.map((e) => Number(e.spec.params!.state)).sort();
@@ -141,13 +153,13 @@ describe('SlowPathController', () => {
 
     // FIN on the offloaded connection → TCP_FLAGS → not offloadable any more → DELETE both
     dev.punt(PUNT.TCP_FLAGS, 1, tcp('a', 'FA', 1001, 5001), 14, { state: CS_TRACKED | CS_ESTABLISHED, zone: 1 });
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     expect(dev.entries()).toHaveLength(0);
     expect(ctl.status()).toMatchObject({ connectionsOffloaded: 0, writes: { insert: 2, delete: 2 } });
     await ctl.close();
   });
 
-  it('held PacketIns (speculative harness rounds): parked unserved, served on release in order, dropped at endHold', async () => {
+  it('held PacketIns (speculative harness rounds): parked unserved, served on release in order, dropped when discarded', async () => {
     const { dev, ctl } = setup();
     const arrived: number[] = [];
     ctl.hold((tag) => tag >= 20 && tag < 30, (tag) => arrived.push(tag));
@@ -156,7 +168,7 @@ describe('SlowPathController', () => {
     dev.punt(PUNT.CT_MISS, 2, tcp('b', 'SA', 5000, 1001), 22);
     dev.punt(PUNT.CT_MISS, 1, tcp('a', 'A', 1001, 5001), 23);
     dev.punt(PUNT.CT_MISS, 1, udp('a'), 40); // not held: served at once
-    await ctl.barrier(); // pings are never held
+    await ctl.barrier(CPU); // pings are never held
     expect(arrived).toEqual([21, 22, 23]);
     expect(dev.packetOuts.map((p) => p.md.tag)).toEqual([40n]); // only the unheld one was served
     await ctl.release(21);
@@ -165,13 +177,14 @@ describe('SlowPathController', () => {
     expect(ctl.writeSeq).toBe(w0); // no entries yet: the handshake is not complete in the model
     expect(ctl.takeTag(22)).toMatchObject({ punts: [PUNT.CT_MISS], packetOuts: 1 });
     // 23 is discarded by the harness: dropped unserved, the model never sees it
-    expect(ctl.endHold()).toBe(1);
-    expect(ctl.status().heldDiscarded).toBe(1);
+    expect(ctl.discard(23)).toBe(1);
+    expect(ctl.stats.heldDiscarded).toBe(1);
+    ctl.hold(() => false, () => undefined);
     expect(dev.entries()).toHaveLength(0);
     expect(ctl.writeSeq).toBe(w0);
     // after the hold, the same tag is served normally; completing the handshake writes entries
     dev.punt(PUNT.CT_MISS, 1, tcp('a', 'A', 1001, 5001), 23);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     expect(dev.entries()).toHaveLength(2);
     expect(ctl.writeSeq).toBeGreaterThan(w0);
     await ctl.close();
@@ -184,7 +197,7 @@ describe('SlowPathController', () => {
     dev.packetIns.push({ payload: new Uint8Array(20), metadata: { ingress_port: 1n, reason: 99n, tag: 4n } });
     dev.packetIns.push({ payload: Uint8Array.of(1, 2, 3), metadata: { ingress_port: 1n, reason: 1n, tag: 5n } }); // garbage frame: model answers, no crash
     dev.punt(PUNT.CT_MISS, 1, udp('a'), 6);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     const st = ctl.status();
     expect(st.malformedPacketIns).toBe(3);
     expect(st.failures.handler).toBe(0);
@@ -196,14 +209,14 @@ describe('SlowPathController', () => {
   it('CONTROLLER PacketIns are outputs with the packet_in ct fields; the model is not run', async () => {
     const { dev, ctl } = setup();
     dev.punt(PUNT.CONTROLLER, 2, udp('b'), 21, { state: 0x30, zone: 1 });
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     const rec = ctl.takeTag(21);
     expect(rec.punts).toEqual([]);
     expect(rec.controllerOutputs).toEqual([{ port: PORT_CONTROLLER, bytes: udp('b'), ct: { state: 0x30, zone: 1, mark: 0, label: 0n } }]);
     expect(ctl.status().modelConnections).toBe(0);
     // and a model `controller` output of a punted packet (inv → controller) is recorded, not reinjected
     dev.punt(PUNT.CT_MISS, 2, tcp('b', 'SA', 1, 2), 22);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     expect(ctl.takeTag(22).controllerOutputs.map((o) => [o.port, o.ct!.state])).toEqual([[PORT_CONTROLLER, 0x30]]);
     expect(dev.packetOuts).toHaveLength(0);
     await ctl.close();
@@ -216,7 +229,7 @@ describe('SlowPathController', () => {
       dev.punt(PUNT.CT_MISS, 1, udp('a', sport), 100 + i * 10);
       dev.punt(PUNT.CT_MISS, 2, udp('b', sport), 101 + i * 10);
     }
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     let st = ctl.status();
     expect(st.connectionsOffloaded).toBe(1);
     expect(st.slowPathOnly).toBe(1);
@@ -225,7 +238,7 @@ describe('SlowPathController', () => {
     expect(dev.packetOuts).toHaveLength(4);
     // its next packet punts again, is decided by the model and retried (still full)
     dev.punt(PUNT.CT_MISS, 1, udp('a', 5001), 120);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     st = ctl.status();
     expect(dev.packetOuts.at(-1)!.md).toMatchObject({ egress_port: 2n, tag: 120n, ct_state: BigInt(CS_TRACKED | CS_ESTABLISHED) });
     expect(st.failures.tableFull).toBe(2);
@@ -233,7 +246,7 @@ describe('SlowPathController', () => {
     // room again: the next punt installs it
     dev.capacity = 10;
     dev.punt(PUNT.CT_MISS, 2, udp('b', 5001), 121);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     expect(ctl.status()).toMatchObject({ connectionsOffloaded: 2, slowPathOnly: 0 });
     await ctl.close();
   });
@@ -243,7 +256,7 @@ describe('SlowPathController', () => {
     // a stale entry of an earlier controller run occupies the reply key
     dev.punt(PUNT.CT_MISS, 1, udp('a'), 1);
     dev.punt(PUNT.CT_MISS, 2, udp('b'), 2);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     const [e0, e1] = dev.entries();
     const stale = { ...e1!, spec: { ...e1!.spec, params: { ...e1!.spec.params, mark: 99n } } };
     await ctl.reset();
@@ -251,7 +264,7 @@ describe('SlowPathController', () => {
     await dev.write([{ type: 'INSERT', entry: stale }]);
     dev.punt(PUNT.CT_MISS, 1, udp('a'), 3);
     dev.punt(PUNT.CT_MISS, 2, udp('b'), 4);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     expect(ctl.status().failures.alreadyExists).toBe(1);
     expect(dev.entries().map((e) => e.spec.params!.mark)).toEqual([0n, 0n]);
     expect(dev.entries().map((e) => entryKey(e.table, e.spec.match!)).sort()).toEqual([e0, e1].map((e) => entryKey(e!.table, e!.spec.match!)).sort());
@@ -266,19 +279,21 @@ describe('SlowPathController', () => {
     await ctl.close();
   });
 
-  it('exact ageing: shadow updates of hardware-forwarded packets refresh the model; expiry deletes the entries', async () => {
+  it('exact ageing (oracle mode): packets reported by accountForwarded refresh the model; expiry deletes the entries', async () => {
     const { dev, ctl } = setup();
     dev.punt(PUNT.CT_MISS, 1, udp('a'), 1);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     await ctl.advance(1000);
     dev.punt(PUNT.CT_MISS, 2, udp('b'), 2);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     expect(dev.entries()).toHaveLength(2);
+    const w = ctl.writeSeq;
     // BIDIR: udp_multiple = 30 s from t=1000. A hardware-forwarded packet at t=20 000 refreshes.
     await ctl.advance(20_000);
-    const v = await ctl.shadow(1, udp('a'));
+    const v = await ctl.core.accountForwarded(1, udp('a'));
     expect(v.outputs.map((o) => o.port)).toEqual([2]);
-    expect(ctl.status().shadow).toEqual({ packets: 1, entryChanges: 0 });
+    expect(ctl.status().ageingStats.forwardedAccounted).toBe(1);
+    expect(ctl.writeSeq).toBe(w);
     await ctl.advance(49_999);
     expect(dev.entries()).toHaveLength(2);
     await ctl.advance(50_000); // now ≥ expiration (§6.2)
@@ -292,16 +307,17 @@ describe('SlowPathController', () => {
     const { dev, ctl } = setup({}, { ageing: 'hits' });
     dev.punt(PUNT.CT_MISS, 1, udp('a'), 1);
     dev.punt(PUNT.CT_MISS, 2, udp('b'), 2);
-    await ctl.barrier();
+    await ctl.barrier(CPU);
     const keys = dev.entries().map((e) => entryKey(e.table, e.spec.match!));
     for (const k of keys) dev.hits.set(k, 0n);
-    await ctl.advance(10_000);
+    // The core as a daemon drives it: counters read at every advance, hits credited at the read.
+    await ctl.core.advance(10_000);
     dev.hits.set(keys[0]!, 5n);
-    await ctl.advance(25_000); // hit seen → refreshed to 25 000 + 30 000
+    await ctl.core.advance(25_000); // hit seen → refreshed to 25 000 + 30 000
     expect(ctl.status().ageingStats.refreshedByHits).toBe(1);
-    await ctl.advance(40_000);
+    await ctl.core.advance(40_000);
     expect(dev.entries()).toHaveLength(2);
-    await ctl.advance(55_000); // no further hit: expires at 55 000
+    await ctl.core.advance(55_000); // no further hit: expires at 55 000
     expect(dev.entries()).toHaveLength(0);
     await ctl.close();
   });
@@ -309,13 +325,13 @@ describe('SlowPathController', () => {
   it('runs the model with sequence checks off by default (ct-disable-tcp-seq-chk), on when asked', async () => {
     for (const check of [false, true]) {
       const { dev, ctl } = setup({}, { tcpSeqCheck: check });
-      expect(ctl.tcpSeqCheck).toBe(check);
+      expect(ctl.core.tcpSeqCheck).toBe(check);
       dev.punt(PUNT.CT_MISS, 1, tcp('a', 'S', 1000), 1);
       dev.punt(PUNT.CT_MISS, 2, tcp('b', 'SA', 5000, 1001), 2);
       dev.punt(PUNT.CT_MISS, 1, tcp('a', 'A', 1001, 5001), 3);
       // an ACK acknowledging data never sent: accepted (est) without checks, inv|trk → controller with
       dev.punt(PUNT.CT_MISS, 1, tcp('a', 'A', 1001, 5001 + 0x40000000), 4);
-      await ctl.barrier();
+      await ctl.barrier(CPU);
       const rec = ctl.takeTag(4);
       if (check) expect(rec.controllerOutputs.map((o) => o.ct!.state)).toEqual([0x30]);
       else expect(rec.verdicts[0]!.outputs.map((o) => o.port)).toEqual([2]);
@@ -331,9 +347,9 @@ describe('SlowPathController', () => {
       dev.punt(PUNT.CT_MISS, 1, udp('a'), 1);
       dev.punt(PUNT.CT_MISS, 2, udp('b'), 2);
       await vi.advanceTimersByTimeAsync(0);
-      await ctl.barrier();
+      await ctl.barrier(CPU);
       expect(dev.entries()).toHaveLength(2);
-      const stop = ctl.runWallClock(1000, () => wall);
+      const stop = ctl.core.runWallClock(1000, () => wall);
       wall = 29_000;
       await vi.advanceTimersByTimeAsync(1000);
       expect(ctl.clock).toBe(29_000);
@@ -352,7 +368,7 @@ describe('SlowPathController', () => {
   it('close() rejects a pending barrier and stops serving', async () => {
     const { ctl, dev } = setup();
     (dev as { packetOut: ControllerDevice['packetOut'] }).packetOut = () => undefined; // echo never comes
-    const p = ctl.barrier();
+    const p = ctl.barrier(CPU);
     await ctl.close();
     await expect(p).rejects.toMatchObject({ code: 'CTO_CONTROLLER_CLOSED' });
   });

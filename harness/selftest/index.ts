@@ -1,0 +1,3 @@
+/** `ctoffload selftest`: the harness against deliberately broken offloads (./faults.ts). */
+export * from './run.js';
+export { faultDecorators } from './faults.js';
