@@ -28,11 +28,11 @@ import type { Bmv2Decorators } from '../targets/bmv2/index.js';
 export const FAULT_NAMES = ['noReplyEntry', 'ignoreZone', 'finNotPunted', 'keepStaleEntries', 'hitsNotReported', 'replyKeyWrong'] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
-/** Replace `from` by `to` in the generated source, exactly once (else the variant is void). */
-function rewriteOnce(p4: string, from: string, to: string, what: string): string {
-  const n = p4.split(from).length - 1;
-  if (n !== 1) throw new Error(`selftest fault ${what}: expected one '${from}' in the generated program, found ${n} (has offload/p4gen.ts changed?)`);
-  return p4.replace(from, to);
+/** Replace every `from` by `to` in the generated source; none found: the variant would be void. */
+function rewriteEvery(p4: string, from: string, to: string, what: string): string {
+  const parts = p4.split(from);
+  if (parts.length < 2) throw new Error(`selftest fault ${what}: expected '${from}' in the generated program, found none (has offload/p4gen.ts changed?)`);
+  return parts.join(to);
 }
 
 /** Entries of the reply direction (comment `conn N zone Z reply`, offload/entries.ts). */
@@ -55,11 +55,11 @@ export function faultDecorators(name: FaultName): Bmv2Decorators {
       };
     case 'ignoreZone':
       return {
-        rewriteProgram: (p4) => rewriteOnce(p4, 'meta.ctk.zone = meta.op.zone;', 'meta.ctk.zone = 0;', name),
+        rewriteProgram: (p4) => rewriteEvery(p4, 'meta.ctk.zone = meta.op.zone;', 'meta.ctk.zone = 0;', name),
         entryBuilder: mapEntries((e) => ({ ...e, spec: { ...e.spec, match: { ...e.spec.match, zone: 0n } } })),
       };
     case 'finNotPunted':
-      return { rewriteProgram: (p4) => rewriteOnce(p4, '(hdr.tcp.flags & 0x007) != 0', '(hdr.tcp.flags & 0x006) != 0', name) };
+      return { rewriteProgram: (p4) => rewriteEvery(p4, '(hdr.tcp.flags & 0x007) != 0', '(hdr.tcp.flags & 0x006) != 0', name) };
     case 'keepStaleEntries':
       return {
         wrapDevice: (d: ControllerDevice): ControllerDevice => ({

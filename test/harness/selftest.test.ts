@@ -3,9 +3,9 @@
  * bmv2 with a fixed seed known to catch every variant (seed 1, 30 runs: ~10 s of runs).
  */
 import { describe, expect, it } from 'vitest';
-import { compileOffload, FAULT_NAMES, resolveConfig } from '../../offload/index.js';
+import { compileOffload, connectionEntries, resolveConfig } from '../../offload/index.js';
 import { main } from '../../harness/cli/main.js';
-import { SELFTEST_POLICY, type SelftestResult } from '../../harness/selftest/index.js';
+import { FAULT_NAMES, SELFTEST_POLICY, faultDecorators, type FaultName, type SelftestResult } from '../../harness/selftest/index.js';
 import { createBmv2Target } from '../../harness/targets/bmv2/index.js';
 import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../support/tools.js';
 
@@ -16,32 +16,48 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-describe('offload faults (selftest only)', () => {
-  it('are off by default and unreachable from a config', () => {
+describe('selftest faults (decorators around the seam)', () => {
+  it('the production program and config know nothing of them', () => {
     const p = compileOffload(SELFTEST_POLICY.text, SELFTEST_POLICY.source);
-    expect(p.plan.faults).toBeUndefined();
     expect(p.p4).toContain('(hdr.tcp.flags & 0x007) != 0');
     expect(p.p4).toContain('meta.ctk.zone = meta.op.zone');
     expect(() => resolveConfig({ faults: { ignoreZone: true } })).toThrow();
   });
 
-  it('finNotPunted and ignoreZone change exactly their line of the program', () => {
-    const base = compileOffload(SELFTEST_POLICY.text, SELFTEST_POLICY.source).p4.split('\n');
-    const fin = compileOffload(SELFTEST_POLICY.text, SELFTEST_POLICY.source, {}, { finNotPunted: true });
-    expect(fin.plan.faults).toEqual({ finNotPunted: true });
-    const finDiff = fin.p4.split('\n').filter((l, i) => l !== base[i]);
-    expect(finDiff).toHaveLength(1);
-    expect(finDiff[0]).toContain('(hdr.tcp.flags & 0x006) != 0');
-    const zone = compileOffload(SELFTEST_POLICY.text, SELFTEST_POLICY.source, {}, { ignoreZone: true }).p4.split('\n');
-    const zoneDiff = zone.filter((l, i) => l !== base[i]);
-    expect(zoneDiff.length).toBeGreaterThan(0);
-    expect(zoneDiff.every((l) => l.includes('meta.ctk.zone = 0'))).toBe(true);
-    // Entry/controller faults leave the program alone.
-    expect(compileOffload(SELFTEST_POLICY.text, SELFTEST_POLICY.source, {}, { noReplyEntry: true, keepStaleEntries: true }).p4.split('\n')).toEqual(base);
+  it('finNotPunted and ignoreZone rewrite exactly their lines of the program; the others leave it alone', () => {
+    const p4 = compileOffload(SELFTEST_POLICY.text, SELFTEST_POLICY.source).p4;
+    const base = p4.split('\n');
+    const diff = (name: FaultName): string[] => {
+      const r = faultDecorators(name).rewriteProgram;
+      return r ? r(p4).split('\n').filter((l, i) => l !== base[i]) : [];
+    };
+    expect(diff('finNotPunted')).toHaveLength(1);
+    expect(diff('finNotPunted')[0]).toContain('(hdr.tcp.flags & 0x006) != 0');
+    expect(diff('ignoreZone').length).toBeGreaterThan(0); // one lookup per stage
+    expect(diff('ignoreZone').every((l) => l.includes('meta.ctk.zone = 0'))).toBe(true);
+    for (const n of ['noReplyEntry', 'keepStaleEntries', 'hitsNotReported', 'replyKeyWrong'] as const) expect(faultDecorators(n).rewriteProgram).toBeUndefined();
+    // a rewrite that no longer finds its line fails loudly instead of testing nothing
+    expect(() => faultDecorators('finNotPunted').rewriteProgram!('control X {}')).toThrow(/found none/);
   });
 
-  it('cannot be injected into prebuilt artifacts', async () => {
-    await expect(createBmv2Target({ artifacts: '/nonexistent', faults: { ignoreZone: true } })).rejects.toThrow();
+  it('entry builders: noReplyEntry drops rpl from the reply entry, replyKeyWrong swaps its ports, ignoreZone keys zone 0', () => {
+    const plan = compileOffload(SELFTEST_POLICY.text, SELFTEST_POLICY.source).plan;
+    const conn = {
+      id: 1, index: 0, zone: 2, l3: 4, proto: 17, mark: 0, label: 0n, expiration: 0, timeoutPolicy: null, seenReply: true, protoState: 'MULTIPLE', helper: null, parentId: null, related: false,
+      orig: { src: '10.0.0.1', dst: '10.0.0.2', sport: 1000, dport: 53 },
+      reply: { src: '10.0.0.2', dst: '10.0.0.1', sport: 53, dport: 1000 },
+    } as unknown as Parameters<typeof connectionEntries>[0];
+    const base = connectionEntries(conn, plan, { idleTimeoutMs: 1000 });
+    const with_ = (n: FaultName) => faultDecorators(n).entryBuilder!(conn, plan, { idleTimeoutMs: 1000 });
+    const reply = (es: ReturnType<typeof connectionEntries>) => es.find((e) => e.comment.endsWith(' reply'))!;
+    expect(Number(reply(base).spec.params!.state) & 0x08).toBe(0x08);
+    expect(Number(reply(with_('noReplyEntry')).spec.params!.state) & 0x08).toBe(0);
+    expect(reply(with_('replyKeyWrong')).spec.match).toMatchObject({ sport: 1000n, dport: 53n });
+    expect(with_('ignoreZone').every((e) => (e.spec.match as Record<string, bigint>).zone === 0n)).toBe(true);
+  });
+
+  it('cannot be applied to prebuilt artifacts', async () => {
+    await expect(createBmv2Target({ artifacts: '/nonexistent', decorators: faultDecorators('ignoreZone') })).rejects.toThrow();
   });
 
   it('selftest --help lists every variant; a bad option or variant is a usage error', async () => {

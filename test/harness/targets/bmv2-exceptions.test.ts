@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { buildFrame, type FrameSpec } from '../../../model/packet/build.js';
 import { PORT_CONTROLLER, type Verdict } from '../../../model/verdict.js';
 import { compareVerdicts } from '../../../harness/compare/compare.js';
+import { resolveConfig } from '../../../offload/index.js';
 import { BMV2_EXCEPTIONS, tcpSeqChkDisabledRule } from '../../../harness/targets/bmv2/index.js';
 
 const A = '10.0.0.1';
@@ -65,7 +66,7 @@ describe('bmv2 exception rows', () => {
       buildFrame((from === 'a' ? { ip: { src: A, dst: B }, tcp: { sport: 4, dport: 80, seq, ack, flags, win: 65535 } } : { ip: { src: B, dst: A }, tcp: { sport: 80, dport: 4, seq, ack, flags, win: 65535 } }) as FrameSpec);
     const prefix = [tcp('a', 'S', 100, 0), tcp('b', 'SA', 500, 101), tcp('a', 'A', 101, 501)];
     const history = prefix.map((f, i) => ({ index: i, time: i, port: 1, frame: Buffer.from(f).toString('hex'), expected: null, observed: null, differences: [], excused: [] }));
-    const rule = tcpSeqChkDisabledRule(policy);
+    const rule = tcpSeqChkDisabledRule(policy, resolveConfig({ probe: true }));
     const f = tcp('a', 'A', 101, 501 + 0x40000000); // ACKs data never sent: inv with checks
     const step = { time: 3, port: 1, frame: f };
     const base = { target: 'bmv2', reference: 'model', step, stepIndex: 3, history };

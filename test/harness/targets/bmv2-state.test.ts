@@ -7,7 +7,7 @@
 import { expect, it } from 'vitest';
 import { PipelineEngine } from '../../../model/pipeline/engine.js';
 import { runConformance } from '../../../harness/runner/index.js';
-import { SELFTEST_POLICY, SELFTEST_TRAFFIC } from '../../../harness/selftest/index.js';
+import { SELFTEST_POLICY, SELFTEST_TRAFFIC, faultDecorators } from '../../../harness/selftest/index.js';
 import { createBmv2Target } from '../../../harness/targets/bmv2/index.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
 import { summaryText } from '../../../harness/cli/conformance.js';
@@ -18,7 +18,7 @@ describeWithTools('bmv2 counterexample state (hardware tables + models)', [BMV2_
     const r = await runConformance({
       policy: SELFTEST_POLICY,
       reference: async () => new ModelTarget(new PipelineEngine()),
-      target: () => createBmv2Target({ faults: { keepStaleEntries: true } }),
+      target: () => createBmv2Target({ decorators: faultDecorators('keepStaleEntries') }),
       traffic: SELFTEST_TRAFFIC.keepStaleEntries,
       runs: 30,
       seed: 1,

@@ -7,11 +7,14 @@
  *    make (PacketView ctStatus L3_BAD_HEADER, L4_TRUNCATED or L4_BAD_CSUM), the reference
  *    answered inv at a lookup, bmv2 emitted outputs and none carries inv (an entry decided);
  *  - `bmv2-lookups-not-observed`: the bmv2 Verdict has no lookups (every packet with ct(table=));
- *  - `bmv2-hw-no-tcp-seq-chk` (target default, tcpSeqCheck on in the controller's model): a
- *    trackable TCP packet without SYN/FIN/RST, the reference answered inv at a lookup, every
- *    bmv2 output carries an established ct_state (the hardware entry decided it);
- *  - `bmv2-tcp-seq-chk-disabled` (tcpSeqCheck off, OVS ct-disable-tcp-seq-chk semantics in the
- *    slow path too): the difference disappears when the reference runs with tcpSeqCheck off.
+ *  - `bmv2-hw-no-tcp-seq-chk` (tcpSeqCheck on in the controller's model, the oracle mode's
+ *    default): a trackable TCP packet without SYN/FIN/RST, the reference answered inv at a
+ *    lookup, every bmv2 output carries an established ct_state (the hardware entry decided it);
+ *  - `bmv2-tcp-seq-chk-disabled` (the deployed default: hardware ageing, tcpSeqCheck off, OVS
+ *    ct-disable-tcp-seq-chk semantics in the slow path): the difference — offload contract
+ *    included — disappears when the reference runs with tcpSeqCheck off.
+ * The deployed default is also checked against the offload contract (harness/contract.ts), and
+ * its speculative rounds against lock-step.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -19,7 +22,8 @@ import { PipelineEngine } from '../../../model/pipeline/engine.js';
 import { compareVerdicts } from '../../../harness/compare/compare.js';
 import type { PacketReport } from '../../../harness/report/schema.js';
 import { EXCEPTIONS } from '../../../harness/exceptions.js';
-import { BMV2_EXCEPTIONS, tcpSeqChkDisabledRule } from '../../../harness/targets/bmv2/index.js';
+import { BMV2_EXCEPTIONS, bmv2OffloadConfig, tcpSeqChkDisabledRule } from '../../../harness/targets/bmv2/index.js';
+import { ContractEngine } from '../../../harness/contract.js';
 import { scenarioArb, renderScenarioDetailed } from '../../../harness/arbitraries/index.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
 import { Bmv2Target, createBmv2Target } from '../../../harness/targets/bmv2/index.js';
@@ -49,23 +53,26 @@ const RUNS = Number(process.env.CTOFFLOAD_BMV2_PROP_RUNS ?? 40);
 const traffic = scenarioArb({ flows: { min: 1, max: 3 }, events: { min: 0, max: 5 } });
 
 describeWithTools('bmv2 target vs model on generated traffic', TOOLS, () => {
+  /** Oracle mode (exact ageing, sequence checks on in the slow path). */
+  let bmv2Exact: Bmv2Target;
+  /** The deployed default (hardware ageing, sequence checks off), windowed and lock-step. */
   let bmv2: Bmv2Target;
-  let bmv2Relaxed: Bmv2Target;
   let lockstep: Bmv2Target;
-  const strict = new ModelTarget(new PipelineEngine());
-  const relaxed = new ModelTarget(new PipelineEngine({ conntrack: { tcpSeqCheck: false } }));
+  const config = bmv2OffloadConfig({});
+  const strictPlain = new ModelTarget(new PipelineEngine());
+  const strict = new ModelTarget(new ContractEngine(config));
+  const relaxed = new ModelTarget(new ContractEngine(config, { tcpSeqCheck: false }));
 
   beforeAll(async () => {
-    [bmv2, bmv2Relaxed, lockstep] = await Promise.all([
+    [bmv2Exact, bmv2, lockstep] = await Promise.all([
+      createBmv2Target({ policy: POLICY, ageing: 'exact' }),
       createBmv2Target({ policy: POLICY }),
-      createBmv2Target({ policy: POLICY, tcpSeqCheck: false }),
       createBmv2Target({ policy: POLICY, window: 1 }),
     ]);
-    await strict.load(POLICY);
-    await relaxed.load(POLICY);
+    await Promise.all([strictPlain.load(POLICY), strict.load(POLICY), relaxed.load(POLICY)]);
   }, 120_000);
   afterAll(async () => {
-    await Promise.all([bmv2?.close(), bmv2Relaxed?.close(), lockstep?.close()]);
+    await Promise.all([bmv2Exact?.close(), bmv2?.close(), lockstep?.close()]);
   });
 
   const counts = (excused: { rule: string }[], n: Record<string, number>): void => {
@@ -75,37 +82,37 @@ describeWithTools('bmv2 target vs model on generated traffic', TOOLS, () => {
     index: i, time: step.time, port: step.port, frame: Buffer.from(step.frame).toString('hex'), expected: null, observed: null, differences: [], excused: [],
   });
 
-  it(`${RUNS} generated traces (target default): only the listed relaxations differ from the strict reference`, async () => {
+  it(`${RUNS} generated traces (oracle mode, exact ageing): only the listed relaxations differ from the strict reference`, async () => {
     const samples = fc.sample(traffic, { numRuns: RUNS, seed: 4242 });
     const n: Record<string, number> = { packets: 0 };
     for (const [k, sc] of samples.entries()) {
       const { trace, steps } = renderScenarioDetailed(sc);
-      await Promise.all([bmv2.reset(), strict.reset()]);
+      await Promise.all([bmv2Exact.reset(), strictPlain.reset()]);
       for (const [i, step] of trace.entries()) {
-        const observed = await bmv2.send(step);
-        const expected = await strict.send(step);
+        const observed = await bmv2Exact.send(step);
+        const expected = await strictPlain.send(step);
         n.packets!++;
         const c = compareVerdicts({ target: 'bmv2', reference: 'model', step, stepIndex: i, expected, observed }, [...EXCEPTIONS, ...BMV2_EXCEPTIONS]);
         expect(c.differences.map((x) => `trace ${k} packet ${i} (${steps[i]?.label ?? ''}, t=${step.time}): ${x.message}`)).toEqual([]);
         counts(c.excused, n);
       }
     }
-    process.stderr.write(`\n[bmv2 prop, tcpSeqCheck on] ${RUNS} traces: ${JSON.stringify(n)}; ${bmv2.stats.puntedSteps} punted steps, ${bmv2.stats.hardwareOutputs} hardware outputs, ${bmv2.stats.slowPathOutputs} slow-path outputs\n`);
-    expect(bmv2.stats.strayOutputs).toBe(0);
-    expect(bmv2.stats.resetLeftovers).toBe(0);
-    expect(bmv2.stats.hardwareOutputs).toBeGreaterThan(0);
+    process.stderr.write(`\n[bmv2 prop, oracle mode, tcpSeqCheck on] ${RUNS} traces: ${JSON.stringify(n)}; ${bmv2Exact.stats.puntedSteps} punted steps, ${bmv2Exact.stats.hardwareOutputs} hardware outputs, ${bmv2Exact.stats.slowPathOutputs} slow-path outputs\n`);
+    expect(bmv2Exact.stats.strayOutputs).toBe(0);
+    expect(bmv2Exact.stats.resetLeftovers).toBe(0);
+    expect(bmv2Exact.stats.hardwareOutputs).toBeGreaterThan(0);
   }, 120_000);
 
-  it(`${Math.ceil(RUNS / 2)} generated traces with tcpSeqCheck off: bmv2 = reference with ct-disable-tcp-seq-chk`, async () => {
+  it(`${Math.ceil(RUNS / 2)} generated traces in the deployed default (hardware ageing, tcpSeqCheck off): bmv2 = reference with ct-disable-tcp-seq-chk, offload contract kept`, async () => {
     const samples = fc.sample(traffic, { numRuns: Math.ceil(RUNS / 2), seed: 777 });
-    const rules = [...EXCEPTIONS, ...BMV2_EXCEPTIONS, tcpSeqChkDisabledRule(POLICY)];
+    const rules = [...EXCEPTIONS, ...BMV2_EXCEPTIONS, tcpSeqChkDisabledRule(POLICY, config)];
     const n: Record<string, number> = { packets: 0 };
     for (const [k, sc] of samples.entries()) {
       const { trace, steps } = renderScenarioDetailed(sc);
-      await Promise.all([bmv2Relaxed.reset(), strict.reset(), relaxed.reset()]);
+      await Promise.all([bmv2.reset(), strict.reset(), relaxed.reset()]);
       const history: PacketReport[] = [];
       for (const [i, step] of trace.entries()) {
-        const observed = await bmv2Relaxed.send(step);
+        const observed = await bmv2.send(step);
         const rel = await relaxed.send(step);
         const expected = await strict.send(step);
         n.packets!++;
@@ -119,8 +126,8 @@ describeWithTools('bmv2 target vs model on generated traffic', TOOLS, () => {
         history.push(hist(i, step));
       }
     }
-    process.stderr.write(`\n[bmv2 prop, tcpSeqCheck off] ${JSON.stringify(n)}\n`);
-    expect(bmv2Relaxed.stats.strayOutputs).toBe(0);
+    process.stderr.write(`\n[bmv2 prop, deployed default] ${JSON.stringify(n)}; ${bmv2.stats.puntedSteps} punted of ${bmv2.stats.steps} steps\n`);
+    expect(bmv2.stats.strayOutputs).toBe(0);
   }, 120_000);
 
   it(`${RUNS} generated traces sent whole (speculative rounds) give exactly the lock-step Verdicts`, async () => {

@@ -128,8 +128,9 @@ describeWithTools('bmv2 target (generated program + slow-path controller) vs mod
     expect(st.punts.CT_MISS! - before.punts.CT_MISS!).toBe(2);
     expect(st.connectionsOffloaded).toBe(1);
     expect(bmv2.stats.hardwareOutputs - hwBefore).toBe(2);
-    // BIDIR: udp_multiple 30 s after the last packet (t=30 ms, refreshed by the shadow update of
-    // the hardware-forwarded packet). Just before: still in hardware; at expiry: gone, new.
+    // BIDIR: udp_multiple 30 s after the last packet (t=30 ms: the hardware-forwarded packet's
+    // hit, read from its direct counter before the sweep). Just before: still in hardware; at
+    // expiry: gone, new.
     await run([step(30_029, 1, udp('a'))]);
     st = bmv2.controller!.status();
     expect(st.connectionsOffloaded).toBe(1);
@@ -217,20 +218,21 @@ describeWithTools('bmv2 target (generated program + slow-path controller) vs mod
     }
   }, 90_000);
 
-  it("real-deployment ageing ('hits'): direct counters read over P4Runtime keep a hardware-only connection alive", async () => {
-    const hits = await createBmv2Target({ policy: POLICY, ageing: 'hits' });
+  it('hardware ageing (the default): direct counters read over P4Runtime keep a hardware-only connection alive', async () => {
+    const hits = await createBmv2Target({ policy: POLICY });
     try {
       await hits.send(step(0, 1, udp('a')));
       await hits.send(step(1000, 2, udp('b')));
       expect(hits.controller!.status().connectionsOffloaded).toBe(1);
-      // hardware-only packets at 20 s; the poll at the next advance (45 s) sees the counter grow
+      // hardware-only packet at 20 s; the counters are read before the sweep at 45 s would expire
+      // the connection (31 s): the hit is credited at 20 s (its virtual-time stamp) → 50 s
       const v = await hits.send(step(20_000, 1, udp('a')));
       expect(v.outputs[0]!.ct!.state).toBe(0x22);
       await hits.send(step(45_000, 2, udp('b')));
       let st = hits.controller!.status();
       expect(st.ageingStats.counterPolls).toBeGreaterThanOrEqual(1);
       expect(st.ageingStats.refreshedByHits).toBeGreaterThanOrEqual(1);
-      // without hits the model would have expired it at 31 s; refreshed at 45 s → alive at 60 s
+      // without hits the model would have expired it at 31 s; the 45 s packet keeps it to 75 s
       const w = await hits.send(step(60_000, 1, udp('a')));
       st = hits.controller!.status();
       expect(w.outputs[0]!.ct!.state).toBe(0x22);
@@ -293,7 +295,7 @@ describeWithTools('bmv2 target (generated program + slow-path controller) vs mod
     expect(raw.every((r) => r.outputs.length === 1)).toBe(true);
     expect(lock.every((r) => r.outputs.length === 1)).toBe(true);
     process.stderr.write(
-      `\n[bmv2 target] hardware packets: ${targetPps.toFixed(0)} packets/s through the target one by one, ${batchPps.toFixed(0)} in speculative rounds (exact attribution, shadow updates); ` +
+      `\n[bmv2 target] hardware packets: ${targetPps.toFixed(0)} packets/s through the target one by one, ${batchPps.toFixed(0)} in speculative rounds (exact attribution, hardware ageing); ` +
         `bmv2 alone: ${rawPps.toFixed(0)} packets/s windowed (≤32 in flight, no checks), ${lockPps.toFixed(0)} packets/s lock-step (1 in flight)\n`,
     );
   }, 120_000);
