@@ -6,8 +6,9 @@
  * 1. Hardware workload: 16 UDP connections of the firewall policy are established (2 punts
  *    each), then 3 000 packets on them, alternating connections and directions, 1 ms apart,
  *    all decided in hardware. "Checked" is the runner's own loop (harness/runner runTrace:
- *    model reference, bmv2 target + slow-path controller with exact ageing, per-packet
- *    comparison of outputs, bytes and probe ct fields), timed as (whole trace) − (the
+ *    the default bmv2 run of harness/targets/bmv2/setup.ts — the deployed controller core with
+ *    hardware ageing (direct counters) against the reference with the offload contract —,
+ *    per-packet comparison of outputs, bytes, probe ct fields and the offload decision), timed as (whole trace) − (the
  *    establishing prefix alone), median of 7 after a warm-up run; with speculative rounds (the default) and in
  *    strict lock-step (window 1). "bmv2 alone" sends the same 3 000 packets through the same
  *    switch and program with the dataplane channel's windowed mode (≤ 32 in flight, no tags
@@ -16,22 +17,20 @@
  * 2. Generated traffic: `runConformance` on the selftest's two-zone firewall, 60 traces of the
  *    default generator (punts, expiries, FIN/RST…), speculative vs lock-step, packets/s as the
  *    runner reports them.
- * 3. Seeded defect → shrunk counterexample: `runSelftest` (four deliberately broken offload
- *    variants, 30 traces each, seed 1): search + shrink time per variant.
+ * 3. Seeded defect → shrunk counterexample: `runSelftest` (every deliberately broken offload
+ *    variant, 30 traces each, seed 1, in the default configuration): search + shrink time per
+ *    variant.
  * Skips with a note when simple_switch_grpc or p4c-bm2-ss is absent.
  */
 import { pathToFileURL } from 'node:url';
 import { buildFrame } from '../model/packet/build.js';
-import { PipelineEngine } from '../model/pipeline/engine.js';
 import type { Trace } from '../model/verdict.js';
 import type { RenderedScenario } from '../harness/arbitraries/index.js';
-import { EXCEPTIONS } from '../harness/exceptions.js';
 import { runConformance } from '../harness/runner/conformance.js';
 import { Side } from '../harness/runner/side.js';
 import { runTrace } from '../harness/runner/trace.js';
 import { runSelftest, SELFTEST_POLICY } from '../harness/selftest/index.js';
-import { createBmv2Target, type Bmv2Target } from '../harness/targets/bmv2/index.js';
-import { ModelTarget } from '../harness/targets/model.js';
+import { bmv2Run, type Bmv2Target } from '../harness/targets/bmv2/index.js';
 import { median, missingBmv2Tools } from './common.js';
 import { FIREWALL_POLICY } from './pipeline.js';
 import type { BenchResult } from './result.js';
@@ -49,7 +48,7 @@ const NAMES: [string, string][] = [
   ['harness cost on top of bmv2 alone (speculative rounds)', '%'],
   ['generated traces (selftest firewall): checked, speculative', 'packets/s'],
   ['generated traces (selftest firewall): checked, lock-step', 'packets/s'],
-  ['seeded defect → shrunk counterexample (slowest of 4)', 'ms'],
+  ['seeded defect → shrunk counterexample (slowest variant)', 'ms'],
 ];
 
 function udp(k: number, from: 'a' | 'b', seq: number): Uint8Array {
@@ -80,9 +79,10 @@ function workload(): { est: Trace; data: Trace } {
 const rendered = (trace: Trace): RenderedScenario => ({ trace, steps: [] });
 
 async function checkedRate(window: number, w: { est: Trace; data: Trace }): Promise<{ pps: number; note: string; rates?: number[]; raw?: number[] }> {
-  const ref = new Side('reference', async () => new ModelTarget(new PipelineEngine()), POLICY, 120_000);
-  const tgt = new Side('target', () => createBmv2Target({ window }), POLICY, 120_000);
-  const o = { exceptions: EXCEPTIONS, packetTimeoutMs: 20_000 };
+  const run = bmv2Run(POLICY, { window });
+  const ref = new Side('reference', run.reference, POLICY, 120_000);
+  const tgt = new Side('target', run.target, POLICY, 120_000);
+  const o = { exceptions: run.exceptions, packetTimeoutMs: 20_000 };
   const rates: number[] = [];
   const raw: number[] = [];
   try {
@@ -121,10 +121,12 @@ async function checkedRate(window: number, w: { est: Trace; data: Trace }): Prom
 }
 
 async function generatedRate(window: number): Promise<{ pps: number; note: string }> {
+  const run = bmv2Run(SELFTEST_POLICY, { window });
   const r = await runConformance({
     policy: SELFTEST_POLICY,
-    reference: async () => new ModelTarget(new PipelineEngine()),
-    target: () => createBmv2Target({ window }),
+    reference: run.reference,
+    target: run.target,
+    exceptions: run.exceptions,
     runs: 60,
     seed: 11,
     traffic: { ports: { inside: [1, 3], outside: [2, 4] } },

@@ -1,7 +1,10 @@
 /**
- * bmv2 Target (issue 6): the generated offload program on `simple_switch_grpc` plus the
- * slow-path controller (offload/controller.ts), behind the same Target interface as the model
- * and OVS, so the harness compares them packet by packet.
+ * bmv2 Target: the generated offload program (its observation build, offload/probe.ts) on
+ * `simple_switch_grpc` plus the deployed slow-path controller core (offload/controller/core.ts),
+ * observed and driven from outside through ./slow-path.ts, behind the same Target interface as
+ * the model and OVS, so the harness compares them packet by packet. Its default is the
+ * deployed configuration: hardware-driven ageing and the controller's own TCP sequence
+ * setting; `ageing: 'exact'` is the oracle mode (./slow-path.ts "Hardware activity").
  *
  * ## load(policy)
  * Policy + offload config → P4 program, bmv2 JSON + P4Info (p4/p4c.ts, cached by content hash),
@@ -14,7 +17,9 @@
  * generated one, and the probe ECHO path (checked at load). One switch per target (started at
  * the first load, `--cpu-port` = config.cpuPort, dataplane gRPC service); every load opens a fresh
  * P4Runtime session (primary), sets the pipeline (which empties every table), installs the
- * static entries and starts a fresh controller whose model clock is at 0.
+ * static entries and starts a fresh controller whose model clock is at 0. Self-test defects are
+ * `decorators` applied here from outside (a program rewrite before p4c, an entry builder and a
+ * device wrapper given to the core; harness/selftest/faults.ts).
  *
  * ## send(step) / sendBatch(steps) — exact attribution, no sleeps
  * Each input carries an input probe with a fresh tag T and flag REPORT_DROP (offload/probe.ts).
@@ -26,23 +31,24 @@
  * ### Speculative rounds
  * Sending one input and waiting for its outcome leaves bmv2 idle most of the time. The hardware
  * is a pure function of its table entries (the generated program has no registers; direct
- * counters are read only in 'hits' ageing), and its entries change only when the controller
+ * counters are only read, never matched on), and its entries change only when the controller
  * writes. So up to `window` inputs are in flight, and outcomes are taken in input order; input
  * k's result is what sending it alone would have given iff no entry was written between the
  * round's start and k's own processing (`controller.writeSeq`):
  * 1. `controller.advance(t0)` (expired connections deleted from hardware) starts a round.
- * 2. The controller holds every PacketIn with an input tag (`hold`, offload/controller.ts,
- *    set at load): nothing is served out of order or for an input that will be discarded.
+ * 2. The adapter holds every PacketIn with an input tag (`hold`, ./slow-path.ts, set at load):
+ *    nothing is served out of order or for an input that will be discarded.
  * 3. For k = 0, 1, …: wait for k's outcome (hardware output tagged T_k, or its PacketIn held);
- *    for k > 0 `advance(t_k)` — if that wrote (an expiry), k and the rest are discarded; then a
- *    held PacketIn is released (served now: model run, entries written, PacketOuts sent), or,
- *    for an input the hardware decided, exact ageing's shadow update (offload/controller.ts
- *    "Clock and ageing"); if k's processing wrote entries, the rest are discarded. Meanwhile
+ *    for k > 0 `advance(t_k)` — if that wrote (an expiry; the direct counters are read first
+ *    when one is due), k and the rest are discarded; then a held PacketIn is released (served
+ *    now: model run, entries written, PacketOuts sent), or, for an input the hardware decided,
+ *    its virtual-time last-hit stamp is noted (the oracle mode replays it into the model
+ *    instead; ./slow-path.ts); if k's processing wrote entries, the rest are discarded. Meanwhile
  *    new inputs go out as earlier ones are accepted (a sliding window), except past an input
  *    that will probably punt (TCP SYN/FIN/RST, fragments, ICMP errors, untrackable frames, a
  *    flow not yet seen decided in hardware): mispredictions cost time, never results.
  * 4. Discarded inputs are sent again by the next round with new tags; their outcomes are
- *    dropped when they come (a held PacketIn is dropped unserved, `controller.discard`) and
+ *    dropped when they come (a held PacketIn is dropped unserved, `ObservedSlowPath.discard`) and
  *    count against the window until then. Nothing waits for them: no drain, no ping.
  * 5. A punt's PacketOuts are DIRECT (one output each, probe flag PACKET_OUT, tagged T_k) and
  *    touch no table: later rounds go on while they travel (counted in the window), and
@@ -52,8 +58,9 @@
  * so none of their outputs is discarded, doc §5.3) and is replaced every minute; reset()
  * half-closes it — bmv2's drain barrier, every output of every packet alive in bmv2 received —
  * and pings the controller, so every PacketIn of the trace has arrived before the next one.
- * `window: 1` is strict lock-step; 'hits' ageing always runs lock-step (its advance reads
- * counters). The equivalence (rounds vs lock-step give identical Verdicts) is a property test
+ * `window: 1` is strict lock-step. Counters read while later inputs are in flight may
+ * include their hits, but only accepted inputs stamp a hit's time, so a read credits exactly
+ * what lock-step would. The equivalence (rounds vs lock-step give identical Verdicts) is a property test
  * (test/harness/targets/bmv2.prop.test.ts).
  * Outputs are attributed by the probe TAG, never by dataplane id (bmv2 mislabels ids when a
  * PacketOut is injected concurrently, doc §5.3); the probe is stripped. Outputs and PacketIns
@@ -69,8 +76,11 @@
  *   decided by its entry without window checks: reference inv, bmv2 forwards with est.
  * - `bmv2-no-length-checksum-validation`: no IP length / L4 length / L4 checksum validation in
  *   the data plane (offload/p4gen.ts design notes): reference inv, bmv2 forwards (entry state).
- * - `bmv2-tcp-seq-chk-disabled` (only with `tcpSeqCheck: false`): OVS ct-disable-tcp-seq-chk
- *   semantics in the slow path too; excused iff the reference with tcpSeqCheck off agrees.
+ * - `bmv2-tcp-seq-chk-disabled` (with `tcpSeqCheck: false`, the deployed default): OVS
+ *   ct-disable-tcp-seq-chk semantics in the slow path; excused iff the reference with
+ *   tcpSeqCheck off over the same prefix agrees (offload contract included).
+ * - `bmv2-contract-table-full`: a CT_MISS punt the contract did not expect while the controller
+ *   holds connections in the slow path after a refused INSERT.
  * - `bmv2-lookups-not-observed`: Verdict.lookups is empty (below).
  * The rows, with their predicates, are in ./exceptions.ts.
  *
@@ -87,6 +97,8 @@
  *   output time). The comparator must skip the lookup-* kinds for this target
  *   (`Bmv2Target.observesLookups === false`, or the `bmv2-lookups-not-observed` row); the ct
  *   fields reach the comparison through the outputs' probes instead.
+ * - offload: the punt reasons of the input ([] = decided in hardware) and the controller's
+ *   slow-path-only count, checked against the offload contract (harness/contract.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
