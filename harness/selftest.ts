@@ -17,7 +17,7 @@
  * - finNotPunted: a FIN of an offloaded connection is decided in hardware without the
  *   tracker's checks (an out-of-window FIN is inv in the reference; the row
  *   bmv2-hw-no-tcp-seq-chk excuses only segments without SYN/FIN/RST).
- * - keepStaleEntries: long gaps crossing the UDP/ICMP timeouts (conntrack-semantics §6.1): a
+ * - keepStaleEntries: long gaps crossing the UDP/ICMP timeouts (docs/conntrack-semantics.md §6.1): a
  *   packet after expiry hits the stale entry (est) where the reference starts a new connection.
  * The figure reported per variant is the issue's "time from a seeded defect to its shrunk
  * counterexample": the conformance run's elapsed time (search + shrink, program compile and
@@ -149,7 +149,7 @@ export function checkSelftestTools(): void {
   // CTOFFLOAD_BMV2 / CTOFFLOAD_P4C name the binaries explicitly (as for the bmv2 target).
   const tools: [string, string][] = [['simple_switch_grpc', 'CTOFFLOAD_BMV2'], ['p4c-bm2-ss', 'CTOFFLOAD_P4C']];
   const missing = tools.filter(([c, env]) => (process.env[env] ? !existsSync(process.env[env]!) : !whichSync(c))).map(([c]) => c);
-  if (missing.length) throw new SelftestError('CTO_SELFTEST_ENV', `${missing.join(' and ')} not found in PATH: the selftest needs bmv2 and p4c (see /work/shared/docs/p4-target-interfaces.md)`);
+  if (missing.length) throw new SelftestError('CTO_SELFTEST_ENV', `${missing.join(' and ')} not found in PATH: the selftest needs bmv2 and p4c (see docs/p4-target-interfaces.md §8)`);
 }
 
 function toResult(variant: FaultName | 'baseline', r: PropertyReport, seed: number): VariantResult {

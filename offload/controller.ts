@@ -12,10 +12,10 @@
  *  1. for every connection the model created, changed or destroyed during that run (Conntrack
  *     `onSlotEvent`), recompute `connectionEntries(conn, plan)` and write the difference with what
  *     is installed: DELETEs first, then MODIFYs, then INSERTs, each phase its own Write (PI may
- *     reorder within a batch, doc §4.11), ≤ 400 updates per Write (p4/ client). Per-update
+ *     reorder within a batch, docs/p4-target-interfaces.md §4.11), ≤ 400 updates per Write (p4/ client). Per-update
  *     errors (WriteBatchError): INSERT ALREADY_EXISTS → MODIFY; DELETE NOT_FOUND → ignored and
  *     counted; any other INSERT failure — table full is RESOURCE_EXHAUSTED by the spec but
- *     UNKNOWN "Error when adding match entry to target" on PI (doc §3, §4.4: the doc's fact wins)
+ *     UNKNOWN "Error when adding match entry to target" on PI (docs/p4-target-interfaces.md §3, §4.4: the doc's fact wins)
  *     — leaves the connection in the slow path: what was inserted for it is deleted again, it is
  *     counted (tableFull, slowPathOnly) and retried at its next punt. Never lost: the model
  *     still holds it and every packet of it keeps punting as CT_MISS.
@@ -32,7 +32,7 @@
  * ## TCP sequence tracking (documented choice)
  *
  * The hardware cannot track TCP windows, so the controller's model runs with OVS's
- * `dpctl/ct-disable-tcp-seq-chk` semantics by default (conntrack-semantics §4.9: flag checks and
+ * `dpctl/ct-disable-tcp-seq-chk` semantics by default (docs/conntrack-semantics.md §4.9: flag checks and
  * the state machine stay, sequence/ACK/window checks are off) — `tcpSeqCheck: true` turns them
  * back on for the slow path only. The difference to a reference with checking on is an
  * EXPECTED OFFLOAD RELAXATION the harness's exceptions table lists (harness/EXCEPTIONS.md row
@@ -43,7 +43,7 @@
  *
  * The model's clock is virtual: the caller drives it with `advance(now)` (ms, non-decreasing),
  * and every model call uses it. At each advance the model is swept (`Conntrack.sweep(now)`,
- * conntrack-semantics §6.2: an entry is gone when now ≥ expiration) and the hardware entries of
+ * docs/conntrack-semantics.md §6.2: an entry is gone when now ≥ expiration) and the hardware entries of
  * every connection that expired are DELETEd before `advance` resolves. What keeps a connection
  * alive while its packets stay in hardware depends on the mode:
  *
@@ -52,7 +52,7 @@
  *   this port, was forwarded by hardware now" (`shadow(port, frame)`). The controller runs it
  *   through its model as a shadow update — the full pipeline, outputs discarded — which refreshes
  *   the connection exactly as the reference's tracker would for that packet: for UDP/other the
- *   FIRST→MULTIPLE→BIDIR timer class and refresh (conntrack-semantics §5.1), for ICMP the
+ *   FIRST→MULTIPLE→BIDIR timer class and refresh (docs/conntrack-semantics.md §5.1), for ICMP the
  *   FIRST/REPLY timer, for established TCP the per-packet timer choice of §4.10 (with sequence
  *   checking off every flag-valid packet is a full update, §4.9), and `seen_reply`. Packets the
  *   hardware forwards never create or close connections (those punt), so the shadow run changes
@@ -61,11 +61,11 @@
  *   packet arriving at or after its connection's expiration misses in hardware (entries deleted
  *   by the advance) and punts as CT_MISS, as the reference would start a new connection.
  * - `ageing: 'hits'` (real deployment, no per-packet report): at each advance, the direct
- *   counters of the installed entries are read (doc §4.7) and every connection whose packet
+ *   counters of the installed entries are read (docs/p4-target-interfaces.md §4.7) and every connection whose packet
  *   count grew since the last poll is refreshed in the model as if hit at `now` (timer class of
  *   its current state: TCP established, UDP/other and ICMP by their state; approximate: hits
  *   between polls count at the poll time, and the state machine does not see hardware packets);
- *   idle-timeout notifications (doc §4.10: bmv2 sweeps once a second, re-reports every ~2 s,
+ *   idle-timeout notifications (docs/p4-target-interfaces.md §4.10: bmv2 sweeps once a second, re-reports every ~2 s,
  *   TTL in whole ms) are drained at each advance and only trigger the sweep — the model decides
  *   the expiry, the hardware TTL (= the state's timeout, offload/entries.ts) is a backstop. A
  *   daemon calls `advance(elapsed wall-clock ms)` periodically.
@@ -131,7 +131,7 @@ export interface PacketInSource {
   readonly dropped?: number;
 }
 
-/** Packet count of one installed entry (direct counter, doc §4.7). */
+/** Packet count of one installed entry (direct counter, docs/p4-target-interfaces.md §4.7). */
 export interface EntryHits {
   /** `entryKey(table, match)`. */
   key: string;

@@ -76,7 +76,7 @@ export function notOffloadableReason(conn: ConnInfo, plan: Plan): string | null 
   if (!plan.ctTables.some((t) => t.zones.includes(conn.zone))) return `no conntrack table looks zone ${conn.zone} up`;
   if (conn.helper) return `ALG control connection (${conn.helper}) needs payload inspection`;
   if (conn.proto === 6) {
-    // Both peers ESTABLISHED: the handshake is complete (conntrack-semantics 4.1). Before, the
+    // Both peers ESTABLISHED: the handshake is complete (docs/conntrack-semantics.md §4.1). Before, the
     // final ACK still changes the state; after a FIN or RST the closing states time out
     // differently and every later packet may change them.
     if (conn.tcp?.stateOrig !== 'ESTABLISHED' || conn.tcp?.stateReply !== 'ESTABLISHED') return `TCP state ${conn.tcp?.stateOrig ?? '?'}/${conn.tcp?.stateReply ?? '?'} is not established`;
@@ -89,7 +89,7 @@ export function notOffloadableReason(conn: ConnInfo, plan: Plan): string | null 
   return null;
 }
 
-/** Default idle timeout for the state the entries will keep (conntrack-semantics 6.1). */
+/** Default idle timeout for the state the entries will keep (docs/conntrack-semantics.md §6.1). */
 export function defaultIdleTimeoutMs(conn: ConnInfo): number {
   const s = (attr: string): number => DEFAULT_TIMEOUTS_S[TIMEOUT_ATTRS.indexOf(attr as never)]! * 1000;
   if (conn.proto === 6) return s('tcp_established');

@@ -36,7 +36,7 @@ export function tcpSeqChkDisabledRule(policy: PolicySource): ExceptionRule {
     targets: ['bmv2'],
     kinds: OUTPUT_KINDS,
     reason: 'With tcpSeqCheck off the slow path follows OVS ct-disable-tcp-seq-chk: no sequence/ACK/window checks anywhere (flag checks and the state machine stay).',
-    source: 'conntrack-semantics.md §4.9; offload/controller.ts "TCP sequence tracking"',
+    source: 'docs/conntrack-semantics.md §4.9; offload/controller.ts "TCP sequence tracking"',
     predicate: (_d, ctx: ComparisonContext) => {
       const e = new PipelineEngine({ conntrack: { tcpSeqCheck: false } });
       e.load(policy);
