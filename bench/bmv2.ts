@@ -7,7 +7,7 @@
  * - dataplane gRPC, windowed ≤ 32 in flight: sendWindowed() — one stream, exact at the end;
  * - nanomsg `--packet-in`, ≤ 32 in flight: NanomsgPacketChannel.sendWindowed();
  * plus switch start-up (spawn → Capabilities answers) and pipeline load times.
- * Skips with a note when simple_switch_grpc or p4c-bm2-ss is absent. Doc §5.6 has Python grpcio
+ * Skips with a note when simple_switch_grpc or p4c-bm2-ss is absent. docs/p4-target-interfaces.md §5.6 has Python grpcio
  * figures for comparison (~1 000–1 200 packets/s for one packet per stream, ~3 000–4 300 with
  * ≤ 32 in flight, nanomsg ≤ 32 in flight ~7 000).
  */
@@ -121,7 +121,7 @@ export async function benchBmv2(): Promise<BenchResult[]> {
     switches.push(nsw);
     const nch = await openNanomsg(nsw);
     await nsw.loadPipeline({ json: prog.json, p4info: prog.p4info });
-    await nch.info(); // messages are read once the pipeline is in (doc §5.4)
+    await nch.info(); // messages are read once the pipeline is in (docs/p4-target-interfaces.md §5.4)
     const rates: number[] = [];
     let missing = 0;
     let stalls = 0;

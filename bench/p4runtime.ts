@@ -3,7 +3,7 @@
  * exact-match INSERTs per second for batches of 1, 100 and 1000 updates per `write()` call.
  * `write()` splits a 1000-update call into Write RPCs of ≤ 500 (the grpc-js-safe cap,
  * p4/write-error.ts), so that figure is two RPCs per call. Skips (with a note) when
- * simple_switch_grpc or p4c-bm2-ss is absent. Doc §5.6 gives Python grpcio figures for comparison
+ * simple_switch_grpc or p4c-bm2-ss is absent. docs/p4-target-interfaces.md §5.6 gives Python grpcio figures for comparison
  * (one batch of 1000: ~23 000–36 000 updates/s; single updates: ~1 700–1 900/s).
  */
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -14,7 +14,7 @@
  * How to add a row: give it a stable `id` (kebab case, never reused), the `targets` it applies
  * to (observed-side names), the difference `kinds` it may excuse, a `predicate` as narrow as the
  * fact allows (look at the packet, the lookup index, both verdicts), the `reason` and the
- * `source` (a conntrack-semantics.md / p4-target-interfaces.md section or an upstream file). Then
+ * `source` (a docs/conntrack-semantics.md / docs/p4-target-interfaces.md section or an upstream file). Then
  * add the same row to harness/EXCEPTIONS.md (the human-readable table) — a unit test checks that
  * both list the same ids.
  *
@@ -23,7 +23,7 @@
  * target reads outputs from tx pcaps, which carry only bytes), output order across ports (both
  * sides are normalised to ascending port, controller last), and the original-direction tuple
  * (`ct_nw_src` …), which the Verdict does not carry; if it ever does, compare it only when
- * visible by conntrack-semantics.md §1.6 (state has new, est or rpl, and ct_nw_proto ≠ 0).
+ * visible by docs/conntrack-semantics.md §1.6 (state has new, est or rpl, and ct_nw_proto ≠ 0).
  */
 import type { ComparisonContext, Difference, DiffKind } from './compare/types.js';
 import { CS_ESTABLISHED, CS_INVALID } from '../model/ctstate.js';
@@ -77,7 +77,7 @@ const BMV2_ROWS: readonly ExceptionRule[] = [
     kinds: OUTPUT_KINDS,
     reason:
       'Packets of an offloaded (established) TCP connection without SYN/FIN/RST are decided by its conntrack entry; the data plane cannot check sequence/ACK windows, so one the reference finds out of window (inv) is forwarded as est. The slow path keeps checking, so state never diverges (the model replays the packet and ignores it, as the reference does).',
-    source: 'conntrack-semantics.md §4.4, §4.9; offload/p4gen.ts design notes ("no TCP window/sequence tracking on offloaded connections")',
+    source: 'docs/conntrack-semantics.md §4.4, §4.9; offload/p4gen.ts design notes ("no TCP window/sequence tracking on offloaded connections")',
     predicate: (_d, ctx) => {
       const v = view.parse(ctx.step.frame);
       return (
@@ -98,7 +98,7 @@ const BMV2_ROWS: readonly ExceptionRule[] = [
     kinds: OUTPUT_KINDS,
     reason:
       'The data plane validates the IPv4 header checksum and IHL but not IPv4 total length / IPv6 payload length against the frame, TCP data offset against the segment, or L4 checksums; a packet of an offloaded connection failing only those checks is forwarded by its entry where the reference answers inv.',
-    source: 'conntrack-semantics.md §3.1–§3.3; offload/p4gen.ts design notes ("no L4 checksum or length validation")',
+    source: 'docs/conntrack-semantics.md §3.1–§3.3; offload/p4gen.ts design notes ("no L4 checksum or length validation")',
     predicate: (_d, ctx) => HW_UNCHECKED_STATUSES.includes(view.parse(ctx.step.frame).ctStatus) && refSaysInvalid(ctx.expected) && decidedByEntry(ctx.observed),
   },
 ];
@@ -121,7 +121,7 @@ const CONTRACT_ROWS: readonly ExceptionRule[] = [
 ];
 
 /**
- * The table. The model follows OVS 3.1 userspace (conntrack-semantics.md §10 middle column,
+ * The table. The model follows OVS 3.1 userspace (docs/conntrack-semantics.md §10 middle column,
  * oddities included); rows here are the differences found by differential runs that are the
  * oracle's, not the model's. bmv2 offload rows (e.g. sequence checks not done in the data
  * plane) are added by the offload work once that target exists.

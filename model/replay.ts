@@ -4,7 +4,7 @@
  * these rows; other targets (OVS, bmv2) produce rows from their Verdicts with `rowFromVerdict`.
  *
  * Clock: trace time is the packet's timestamp minus the first packet's, in whole milliseconds
- * (OVS's conntrack clock has millisecond resolution, conntrack-semantics §6.2). A timestamp
+ * (OVS's conntrack clock has millisecond resolution, docs/conntrack-semantics.md §6.2). A timestamp
  * earlier than the previous one is held at the previous time, since the tracker's clock never
  * goes backwards; the row keeps the capture's own timestamp.
  */

@@ -1,6 +1,6 @@
 /**
  * Verdict: what a target did with one input packet. The model, the OVS target and the bmv2
- * target all produce this type, so one comparator serves all (ARCHITECTURE.md, "Contracts").
+ * target all produce this type, so one comparator serves all (docs/architecture.md, "Contracts").
  */
 
 /** OpenFlow's OFPP_CONTROLLER (0xfffffffd): the port number used for a `controller` output. */

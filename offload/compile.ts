@@ -8,7 +8,7 @@
  *
  * OVS runs a flow's action list on the packet; `ct(table=T)` sends a tracked copy to table T
  * after the tracker ran and the rest of the list continues on the *untracked* original
- * (conntrack-semantics §1.2). The hardware runs one thread of that execution per stage:
+ * (docs/conntrack-semantics.md §1.2). The hardware runs one thread of that execution per stage:
  * stage 0 applies policy table 0; a flow's action may end the thread (drop/output), continue
  * at another table in the next stage (`goto_table`, a final `resubmit(,T)`), or do a ct
  * lookup and continue at `table=T` in the next stage with the ct fields of the hit. The
@@ -296,7 +296,7 @@ export function compilePlan(policy: PolicyIR, cfg: OffloadConfig): Plan {
   const ctZonesAtStage: Set<number>[] = [];
   // Reachable policy tables per stage, with the possible "cached connection" zones on entry
   // (-1 = none). OVS does not run the tracker again for a ct() in the zone of the entry an
-  // earlier ct() of the same packet found (same-zone shortcut, conntrack-semantics 2.3 step 2);
+  // earlier ct() of the same packet found (same-zone shortcut, docs/conntrack-semantics.md §2.3 step 2);
   // the hardware reuses the earlier hit the same way, so a stage only needs a conntrack table
   // for zones some path reaches without a cached hit in that zone.
   let reach = new Map<number, Set<number>>([[0, new Set([-1])]]);

@@ -44,7 +44,7 @@ export interface OffloadConfig {
   slowPath: SlowPathConfig;
   /** Probe header on every output packet (offload/probe.ts); on for harness builds. */
   probe: boolean;
-  /** bmv2 `--cpu-port`: > 0, fits v1model's 9 bits, not the drop port 511 (doc §5.1). */
+  /** bmv2 `--cpu-port`: > 0, fits v1model's 9 bits, not the drop port 511 (docs/p4-target-interfaces.md §5.1). */
   cpuPort: number;
   /** Unrolled pipeline stages (policy table visits per packet); deeper paths are punted. */
   maxStages: number;
@@ -53,7 +53,7 @@ export interface OffloadConfig {
 }
 
 export const DEFAULT_CPU_PORT = 510;
-/** v1model/bmv2 drop port (`--drop-port`, default 511; doc §5.1, §7.2). */
+/** v1model/bmv2 drop port (`--drop-port`, default 511; docs/p4-target-interfaces.md §5.1, §7.2). */
 export const DROP_PORT = 511;
 
 export const DEFAULT_CONFIG: Readonly<OffloadConfig> = Object.freeze({

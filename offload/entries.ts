@@ -76,7 +76,7 @@ export function notOffloadableReason(conn: ConnInfo, plan: Plan): string | null 
   if (!plan.ctTables.some((t) => t.zones.includes(conn.zone))) return `no conntrack table looks zone ${conn.zone} up`;
   if (conn.helper) return `ALG control connection (${conn.helper}) needs payload inspection`;
   if (conn.proto === 6) {
-    // Both peers ESTABLISHED: the handshake is complete (conntrack-semantics 4.1). Before, the
+    // Both peers ESTABLISHED: the handshake is complete (docs/conntrack-semantics.md §4.1). Before, the
     // final ACK still changes the state; after a FIN or RST the closing states time out
     // differently and every later packet may change them.
     if (conn.tcp?.stateOrig !== 'ESTABLISHED' || conn.tcp?.stateReply !== 'ESTABLISHED') return `TCP state ${conn.tcp?.stateOrig ?? '?'}/${conn.tcp?.stateReply ?? '?'} is not established`;
@@ -92,7 +92,7 @@ export function notOffloadableReason(conn: ConnInfo, plan: Plan): string | null 
 /**
  * Timeout class (model/conntrack/timeouts.ts TM_*) of the state a connection's entries keep: what
  * the reference tracker refreshes such a connection with for each packet the hardware decides
- * (TCP established, conntrack-semantics.md §4.10; UDP/other multiple or single, §5.1; ICMP reply
+ * (TCP established, docs/conntrack-semantics.md §4.10; UDP/other multiple or single, §5.1; ICMP reply
  * or first, §5.2). The hardware TTL is this class's value in the connection's timeout policy.
  */
 export function hardwareTimeoutClass(conn: ConnInfo): number {
@@ -102,7 +102,7 @@ export function hardwareTimeoutClass(conn: ConnInfo): number {
   return conn.seenReply ? TM_UDP_MULTIPLE : TM_UDP_SINGLE;
 }
 
-/** Idle timeout with OVS's default timeouts (conntrack-semantics.md §6.1), for a connection without a policy. */
+/** Idle timeout with OVS's default timeouts (docs/conntrack-semantics.md §6.1), for a connection without a policy. */
 export function defaultIdleTimeoutMs(conn: ConnInfo): number {
   return DEFAULT_TIMEOUTS_MS[hardwareTimeoutClass(conn)]!;
 }

@@ -66,7 +66,7 @@ function designNotes(plan: Plan): string[] {
     `  unrolled into ${plan.stages} stage(s); stage s applies the P4 table stage<s>_table<T> for the current`,
     '  policy table T, then, if the flow asked for ct(), the conntrack table of the zone set for that',
     '  stage. After ct() the rest of the action list runs on the untracked packet (OVS fork,',
-    '  conntrack-semantics 1.2); ct(table=T) continues at T in the next stage with the hit\'s fields.',
+    '  docs/conntrack-semantics.md §1.2); ct(table=T) continues at T in the next stage with the hit\'s fields.',
     '- Conntrack tables: exact key zone, l3 (EtherType), proto, src, dst (128 bits, IPv4 in the low',
     '  32), sport, dport (ICMP queries: sport = id, dport = type<<8|code); action ct_hit(state,',
     '  mark, label) with the ct_state of that direction (reply entries carry rpl); support_timeout',
@@ -132,7 +132,7 @@ function headers(cfg: OffloadConfig): Decl[] {
       comment: ['What the policy tables match on, filled once per packet (OVS flow key; offload/fields.ts).'],
       members: KEY_FIELDS.filter((k) => k.expr.startsWith('meta.fk.')).map((k) => bits(k.expr.slice('meta.fk.'.length), k.width, k.comment)),
     },
-    { kind: 'struct', name: 'ct_key_t', comment: ['Conntrack lookup key (conntrack-semantics 2.1).'], members: CT_KEY.map(([n, w]) => bits(n, w)) },
+    { kind: 'struct', name: 'ct_key_t', comment: ['Conntrack lookup key (docs/conntrack-semantics.md §2.1).'], members: CT_KEY.map(([n, w]) => bits(n, w)) },
     { kind: 'struct', name: 'ct_fields_t', comment: ['ct fields of a packet (0 = untracked).'], members: [bits('state', 8), bits('zone', 16), bits('mark', 32), bits('label', 128)] },
     {
       kind: 'struct',
@@ -217,7 +217,7 @@ function parser(cfg: OffloadConfig): Decl {
       select: 'hdr.ipv4.ihl',
       cases: [{ value: '5', state: 'parse_ipv4_frag' }, { value: '0 &&& 0xc', state: 'ipv4_bad' }, { value: '4', state: 'ipv4_bad' }, { value: 'default', state: 'parse_ipv4_options' }],
     }),
-    st('ipv4_bad', [assign('meta.l3_bad', '1')], 'accept', 'IHL < 5: conntrack answers inv (conntrack-semantics 3.1)'),
+    st('ipv4_bad', [assign('meta.l3_bad', '1')], 'accept', 'IHL < 5: conntrack answers inv (docs/conntrack-semantics.md §3.1)'),
     st('parse_ipv4_options', [call('packet.extract(hdr.ipv4_opts, (bit<32>)(((bit<16>)hdr.ipv4.ihl - 5) << 5))')], 'parse_ipv4_frag'),
     st('parse_ipv4_frag', [], {
       select: 'hdr.ipv4.flags[0:0], hdr.ipv4.frag_offset',
@@ -267,7 +267,7 @@ function verifyChecksum(): Decl {
     counters: [],
     actions: [],
     tables: [],
-    comment: ['IPv4 header checksum (conntrack answers inv on a bad one, conntrack-semantics 3.1). L4 checksums are not verified in hardware.'],
+    comment: ['IPv4 header checksum (conntrack answers inv on a bad one, docs/conntrack-semantics.md §3.1). L4 checksums are not verified in hardware.'],
     apply: [
       call(`verify_checksum(hdr.ipv4.isValid() && !hdr.ipv4_opts.isValid(), { ${list} }, hdr.ipv4.hdr_checksum, HashAlgorithm.csum16)`),
       call(`verify_checksum(hdr.ipv4_opts.isValid(), { ${list}, hdr.ipv4_opts.options }, hdr.ipv4.hdr_checksum, HashAlgorithm.csum16)`),
@@ -382,7 +382,7 @@ function stageCode(plan: Plan, s: number): Stmt[] {
     iff('meta.run == 1 && (meta.op.flags & OP_CT) != 0', [
       iff('meta.ctk_reason == PUNT_ICMP_ERROR', puntOrDrop('ICMP_ERROR', cfg.slowPath.icmpErrors, S), [
         iff('meta.ctk_reason != 0', punt('meta.ctk_reason', S), [
-          iff('meta.cached == 1 && meta.cached_zone == meta.op.zone', [comment('same-zone shortcut: OVS does not run the tracker again (conntrack-semantics 2.3 step 2)'), assign('meta.ct_hit', '1')], [
+          iff('meta.cached == 1 && meta.cached_zone == meta.op.zone', [comment('same-zone shortcut: OVS does not run the tracker again (docs/conntrack-semantics.md §2.3 step 2)'), assign('meta.ct_hit', '1')], [
             assign('meta.ctk.zone', 'meta.op.zone'),
             assign('meta.ct_hit', '0'),
             ...lookup,
@@ -403,7 +403,7 @@ function stageCode(plan: Plan, s: number): Stmt[] {
           ]),
         ]),
       ]),
-      comment('the rest of the action list runs on the untracked packet (conntrack-semantics 1.2)'),
+      comment('the rest of the action list runs on the untracked packet (docs/conntrack-semantics.md §1.2)'),
       ...clearCt('meta.ct'),
     ]),
     iff('meta.run == 1', [
@@ -456,7 +456,7 @@ function prologue(cfg: OffloadConfig): Stmt[] {
         assign('meta.fk.tcp_flags', 'hdr.tcp.flags'),
         assign('meta.ctk.sport', 'hdr.tcp.src_port'),
         assign('meta.ctk.dport', 'hdr.tcp.dst_port'),
-        comment('SYN/FIN/RST change the TCP state; no ACK is invalid unless SYN/RST (conntrack-semantics 4.2)'),
+        comment('SYN/FIN/RST change the TCP state; no ACK is invalid unless SYN/RST (docs/conntrack-semantics.md §4.2)'),
         iff('(hdr.tcp.flags & 0x007) != 0 || (hdr.tcp.flags & 0x010) == 0', [assign('meta.tcp_punt', '1')]),
       ],
       [

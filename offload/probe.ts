@@ -1,7 +1,7 @@
 /**
  * Wire formats shared by the generated program, the harness and the slow-path controller —
  * the one place they are defined: the probe header on dataplane packets, and the
- * `packet_in` / `packet_out` controller headers (P4Runtime packet metadata, doc §4.8).
+ * `packet_in` / `packet_out` controller headers (P4Runtime packet metadata, docs/p4-target-interfaces.md §4.8).
  *
  * ## Probe header (config `probe`, default on)
  *
@@ -32,7 +32,7 @@
  * after each input on the same dataplane stream: bmv2 has one ingress thread fed in order and
  * one queue per egress port, so the echo's PacketIn comes behind the input's punt, and its
  * arrival also proves the stream is registered (output produced while no stream is registered
- * is discarded, doc §5.3).
+ * is discarded, docs/p4-target-interfaces.md §5.3).
  *
  * Drop report (harness only): an input probe with flag REPORT_DROP makes a drop visible — instead
  * of being dropped, the packet goes to the CPU port as a reason-0 PacketIn with its tag. With
@@ -55,7 +55,7 @@
  * | field | bits | meaning |
  * |---|---|---|
  * | ingress_port | 9 | in_port of the packet |
- * | pad | 7 | 0 (bmv2 needs whole bytes; not @hidden, PI derives the length from P4Info, doc §4.8) |
+ * | pad | 7 | 0 (bmv2 needs whole bytes; not @hidden, PI derives the length from P4Info, docs/p4-target-interfaces.md §4.8) |
  * | reason | 8 | offload/punt.ts code |
  * | stage | 8 | pipeline stage at the punt |
  * | table_id | 8 | policy (OpenFlow) table being executed at the punt |

@@ -1,5 +1,5 @@
 /**
- * Client-side arbitration state (P4Runtime spec §5, §16.2; doc p4-target-interfaces.md §4.1),
+ * Client-side arbitration state (P4Runtime spec §5, §16.2; docs/p4-target-interfaces.md §4.1),
  * kept apart from gRPC so it can be unit-tested without a server: feed it the messages the
  * stream delivers and it says whether we are primary.
  *

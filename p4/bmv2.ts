@@ -1,11 +1,11 @@
 /**
- * Driver for bmv2 `simple_switch_grpc` processes (doc §5.1, §5.2): find the binary, pick free
+ * Driver for bmv2 `simple_switch_grpc` processes (docs/p4-target-interfaces.md §5.1, §5.2): find the binary, pick free
  * ports, start it empty (`--no-p4`; the program comes by SetForwardingPipelineConfig), wait for
  * readiness with a deadline, keep its log, stop it cleanly, and make sure no switch outlives
  * this process (registry below). Several instances run side by side: every listening address
  * differs (P4Runtime, dataplane gRPC, Thrift, `--packet-in` path).
  *
- * Packet I/O is one of (never both: with both, bmv2 silently ignores `--packet-in`, doc §5.4):
+ * Packet I/O is one of (never both: with both, bmv2 silently ignores `--packet-in`, docs/p4-target-interfaces.md §5.4):
  * - 'dataplane': `--dp-grpc-server-addr` (p4/dataplane.ts), ids per packet and a drain barrier;
  * - 'nanomsg': `--packet-in ipc://…` (p4/nanomsg-channel.ts);
  * - 'none'.
@@ -23,7 +23,7 @@ import { P4RuntimeClient } from './runtime.js';
 import type { PipelineConfig } from './runtime.js';
 import { findExecutable } from './which.js';
 
-export const BMV2_INSTALL_HINT = 'build behavioral-model with --with-pi (doc §8.3), or set CTOFFLOAD_BMV2';
+export const BMV2_INSTALL_HINT = 'build behavioral-model with --with-pi (docs/p4-target-interfaces.md §8.3), or set CTOFFLOAD_BMV2';
 
 /** How the process ended. */
 export interface Bmv2Exit {
@@ -57,7 +57,7 @@ export class Bmv2TimeoutError extends P4Error {
   }
 }
 
-/** A bmv2 JSON that bmv2 would accept over P4Runtime and then misbehave on (doc §4.12). */
+/** A bmv2 JSON that bmv2 would accept over P4Runtime and then misbehave on (docs/p4-target-interfaces.md §4.12). */
 export class Bmv2JsonError extends P4Error {
   constructor(message: string) {
     super('CTO_BMV2_JSON', message);
@@ -70,7 +70,7 @@ export type Bmv2LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'off'
 export interface Bmv2StartOptions {
   /** Binary path; default `$CTOFFLOAD_BMV2`, then `simple_switch_grpc` on PATH. */
   binary?: string;
-  /** `--device-id`; default 1 (P4Runtime forbids 0, doc §5.1). */
+  /** `--device-id`; default 1 (P4Runtime forbids 0, docs/p4-target-interfaces.md §5.1). */
   deviceId?: bigint | number;
   /** `--cpu-port` enabling PacketIn/PacketOut; default 510; null for none. */
   cpuPort?: number | null;
@@ -209,7 +209,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** One Capabilities call on a fresh channel (doc §5.2: a refused channel backs off ~1 s). */
+/** One Capabilities call on a fresh channel (docs/p4-target-interfaces.md §5.2: a refused channel backs off ~1 s). */
 function capabilitiesOnce(address: string, deadlineMs: number): Promise<string> {
   const client = makeGrpcClient('p4.v1.P4Runtime', address, {
     channelOptions: { 'grpc.use_local_subchannel_pool': 1, 'grpc.initial_reconnect_backoff_ms': 50 },
@@ -236,7 +236,7 @@ export class Bmv2Switch implements AsyncDisposable {
   /** stdout + stderr of the process (bmv2 logs with `--log-console`). */
   readonly logPath: string;
   readonly args: readonly string[];
-  /** P4Runtime API version from Capabilities ("1.3.0" for PI, doc §4.13). */
+  /** P4Runtime API version from Capabilities ("1.3.0" for PI, docs/p4-target-interfaces.md §4.13). */
   apiVersion = '';
   /** Resolves (never rejects) when the process has exited. */
   readonly exited: Promise<Bmv2Exit>;
@@ -293,9 +293,9 @@ export class Bmv2Switch implements AsyncDisposable {
   }
 
   /**
-   * Start a switch and wait until its P4Runtime server answers Capabilities (doc §5.2: the
+   * Start a switch and wait until its P4Runtime server answers Capabilities (docs/p4-target-interfaces.md §5.2: the
    * `Server listening` line never reaches a pipe, so it is not waited for). Retries once with
-   * fresh ports when a port turned out to be taken (doc §5.1: a taken Thrift port leaves the
+   * fresh ports when a port turned out to be taken (docs/p4-target-interfaces.md §5.1: a taken Thrift port leaves the
    * process unusable).
    */
   static async start(opts: Bmv2StartOptions = {}): Promise<Bmv2Switch> {
@@ -323,7 +323,7 @@ export class Bmv2Switch implements AsyncDisposable {
     const deviceId = BigInt(opts.deviceId ?? 1);
     const cpuPort = opts.cpuPort === undefined ? 510 : opts.cpuPort;
     const ownsDir = !opts.dir;
-    // Short base name: the ipc socket path must fit sun_path (108 bytes, doc §5.5).
+    // Short base name: the ipc socket path must fit sun_path (108 bytes, docs/p4-target-interfaces.md §5.5).
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'bmv2-'));
     const logPath = join(dir, 'switch.log');
     const [grpcPort, thriftPort, dpPort] = await freePorts(3, host);
@@ -346,7 +346,7 @@ export class Bmv2Switch implements AsyncDisposable {
     ];
     writeFileSync(logPath, `# ${binary} ${args.join(' ')}\n`);
     // stdout and stderr go straight to the log file (no pipe to drain; a crash message lands
-    // there too). bmv2 flushes stdout after every log line with --log-console (doc §5.2).
+    // there too). bmv2 flushes stdout after every log line with --log-console (docs/p4-target-interfaces.md §5.2).
     const fd = openSync(logPath, 'a');
     let proc: ChildProcess;
     try {
@@ -503,7 +503,7 @@ export class Bmv2Switch implements AsyncDisposable {
 
   /**
    * Load a program with SetForwardingPipelineConfig (VERIFY_AND_COMMIT). bmv2 answers OK to a
-   * broken JSON and is left broken (doc §4.12), so the JSON is checked first:
+   * broken JSON and is left broken (docs/p4-target-interfaces.md §4.12), so the JSON is checked first:
    * - check 'shape' (default): validateBmv2Json — the top-level structure bmv2 needs;
    * - check 'bmv2': also checkBmv2JsonWithSwitch — bmv2 itself loads the JSON in a throw-away
    *   process (~0.1–0.3 s), which catches what only bmv2 knows (unknown hash algorithm, …);
@@ -566,7 +566,7 @@ export function startBmv2(opts: Bmv2StartOptions = {}): Promise<Bmv2Switch> {
  * writes, behavioral-model `docs/JSON_format.md`): an object with the arrays bmv2 reads, an
  * `ingress` and an `egress` pipeline, and the `standard_metadata` fields the target requires
  * (bmv2 exits with `Field standard_metadata.egress_port is required by switch target` when given
- * such a file on the command line, but accepts it over P4Runtime, doc §4.12). Throws
+ * such a file on the command line, but accepts it over P4Runtime, docs/p4-target-interfaces.md §4.12). Throws
  * CTO_BMV2_JSON naming the first problem.
  */
 export function validateBmv2Json(json: Uint8Array | string | object): void {
@@ -615,7 +615,7 @@ export function validateBmv2Json(json: Uint8Array | string | object): void {
 
 /**
  * Let bmv2 itself judge a JSON: start a throw-away simple_switch_grpc with it as the positional
- * program. A bad JSON makes the process exit 1 at once with the reason on stdout (doc §4.12),
+ * program. A bad JSON makes the process exit 1 at once with the reason on stdout (docs/p4-target-interfaces.md §4.12),
  * a good one brings the P4Runtime server up; either way the process is gone on return.
  * Throws CTO_BMV2_JSON with bmv2's reason.
  */

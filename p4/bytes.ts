@@ -1,7 +1,7 @@
 /**
- * Canonical P4Runtime bytestrings (spec §8.3; doc p4-target-interfaces.md §4.3). The only place
+ * Canonical P4Runtime bytestrings (spec §8.3; docs/p4-target-interfaces.md §4.3). The only place
  * in ctoffload that turns values into match, param and packet-metadata bytes
- * (STYLE.md §2, after p4runtime-shell's bytes_utils.py).
+ * (docs/style.md §2, after p4runtime-shell's bytes_utils.py).
  *
  * A `bit<W>` value travels as a big-endian string; the canonical form is the shortest one
  * (`ceil(A/8)` bytes for A significant bits, and 0 as the single byte 0x00). Servers reply in

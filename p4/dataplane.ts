@@ -1,5 +1,5 @@
 /**
- * Packet I/O through bmv2's dataplane gRPC service (`--dp-grpc-server-addr`, doc §5.3).
+ * Packet I/O through bmv2's dataplane gRPC service (`--dp-grpc-server-addr`, docs/p4-target-interfaces.md §5.3).
  *
  * Exactness comes from two facts of the service:
  * - ids: a packet sent with a non-zero `id` has every output copy (unicast, multicast, clones,
@@ -13,10 +13,10 @@
  * - One PacketStream at a time per switch (a second one is refused), and output produced while
  *   no stream is open is discarded: every operation here runs under one lock, on its own stream,
  *   and opens the stream before sending.
- * - Egress queues drop silently past 64 packets (doc §5.3, the one silent-loss point): at most
+ * - Egress queues drop silently past 64 packets (docs/p4-target-interfaces.md §5.3, the one silent-loss point): at most
  *   `window` (default 32, capped at 32) packets are in flight.
  * - PacketOuts injected through P4Runtime while id-tracked dataplane traffic is in flight get
- *   mislabelled ids, both ways (doc §5.3, observed). RULE: inject PacketOuts only inside
+ *   mislabelled ids, both ways (docs/p4-target-interfaces.md §5.3, observed). RULE: inject PacketOuts only inside
  *   `channel.exclusive(fn)` or `channel.captureUntracked(fn)`, which hold the lock so no
  *   dataplane packet is in flight meanwhile. A PacketOut travels on another connection and has no
  *   acknowledgement, so the dataplane barrier cannot tell whether it has been injected yet:
@@ -75,7 +75,7 @@ export interface DataplaneOptions {
   streamDeadlineMs?: number;
 }
 
-/** Largest window: half the 64-packet egress queue (doc §5.3). */
+/** Largest window: half the 64-packet egress queue (docs/p4-target-interfaces.md §5.3). */
 export const MAX_WINDOW = 32;
 
 type Duplex = grpc.ClientDuplexStream<object, { id?: bigint; port?: number; packet?: Uint8Array }>;
@@ -233,10 +233,10 @@ export class DataplaneChannel {
    * wait until `expectOutputs` untracked outputs arrived (default 0: the PacketOut may not even
    * have been injected when the barrier runs — see the module comment), then drain with the
    * barrier. Returns the untracked outputs seen on that stream. Runs under the lock, so no
-   * id-tracked packet is in flight (no mislabelling, doc §5.3).
+   * id-tracked packet is in flight (no mislabelling, docs/p4-target-interfaces.md §5.3).
    * Limit: bmv2 registers a new stream asynchronously and sends nothing that would confirm it
    * (no response headers before the first output), so output produced within the first moment
-   * after the stream is opened could still be discarded (doc §5.3: no stream, no output). For
+   * after the stream is opened could still be discarded (docs/p4-target-interfaces.md §5.3: no stream, no output). For
    * dataplane-visible results, prefer injecting on the dataplane itself.
    */
   captureUntracked(fn: () => Promise<void> | void, opts: { expectOutputs?: number; deadlineMs?: number } = {}): Promise<PacketOutput[]> {
@@ -274,7 +274,7 @@ export class DataplaneChannel {
     });
   }
 
-  /** `SetPortOperStatus` (doc §5.3): up/down notify bmv2's port monitor. */
+  /** `SetPortOperStatus` (docs/p4-target-interfaces.md §5.3): up/down notify bmv2's port monitor. */
   setPortOperStatus(port: number, up: boolean): Promise<void> {
     return this.guard(
       new Promise<void>((resolve, reject) => {
@@ -329,7 +329,7 @@ export class DataplaneChannel {
         s.cancel();
         const code = (e as DataplaneError).grpcCode;
         if (code === grpc.status.UNAVAILABLE && !s.gotData && Date.now() < readyDeadline && !this.sw?.exit) {
-          // "not ready": no pipeline yet (doc §5.2), or the server is still starting.
+          // "not ready": no pipeline yet (docs/p4-target-interfaces.md §5.2), or the server is still starting.
           this.stats.retries++;
           await sleep(20);
           continue;

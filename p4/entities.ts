@@ -1,7 +1,7 @@
 /**
- * Entity builders by name (STYLE.md §2, after p4runtime-shell's `MatchKey` / `Action`): values
+ * Entity builders by name (docs/style.md §2, after p4runtime-shell's `MatchKey` / `Action`): values
  * are encoded with p4/bytes.ts against the P4Info bitwidths, and the match-kind, priority and
- * action rules of P4Runtime spec §9.1 (doc §4.4, §4.5, §4.7, §4.10) are checked here, before
+ * action rules of P4Runtime spec §9.1 (docs/p4-target-interfaces.md §4.4, §4.5, §4.7, §4.10) are checked here, before
  * gRPC, with errors naming the table and field. The server would reject the same entries with
  * INVALID_ARGUMENT per update; catching them here gives a message that points at the caller.
  */
@@ -57,7 +57,7 @@ export interface TableEntrySpec {
   priority?: number;
   /**
    * TTL in ns (spec §9.1.8); only on NOTIFY_CONTROL tables. bmv2 truncates to whole ms, so a
-   * TTL below 1 ms means "never ages" there (doc §4.10).
+   * TTL below 1 ms means "never ages" there (docs/p4-target-interfaces.md §4.10).
    */
   idleTimeoutNs?: bigint | number;
   /** Direct counter: initial value on INSERT, overwrite on MODIFY; `{}` in a read to get it. */

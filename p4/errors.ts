@@ -1,5 +1,5 @@
 /**
- * Errors of the p4 layer. p4/ depends on nothing else of ours (ARCHITECTURE.md), so it has its
+ * Errors of the p4 layer. p4/ depends on nothing else of ours (docs/architecture.md), so it has its
  * own base class with the same shape as model/errors.ts `CtoffloadError`: a stable `code`
  * (`CTO_…`, match on it rather than on `instanceof`, as undici advises) and a message that
  * names the input location (table, field, batch index).

@@ -3,7 +3,7 @@
  * the conventions of p4/proto.ts: lowerCamelCase names, 64-bit integers as `bigint`, enums as
  * names, bytes as `Uint8Array`, absent scalars `undefined`, oneofs as optional members (decoded
  * messages also carry the oneof's name, e.g. `entity: 'tableEntry'`). Field numbers and
- * meanings: p4/proto/p4/v1/p4runtime.proto (doc p4-target-interfaces.md §1).
+ * meanings: p4/proto/p4/v1/p4runtime.proto (docs/p4-target-interfaces.md §1).
  */
 
 export interface Uint128 {

@@ -1,5 +1,5 @@
 /**
- * bmv2 packet I/O over its nanomsg PAIR socket (`--packet-in ipc://…`, doc §5.4; behavioral-model
+ * bmv2 packet I/O over its nanomsg PAIR socket (`--packet-in ipc://…`, docs/p4-target-interfaces.md §5.4; behavioral-model
  * `src/bm_sim/dev_mgr_packet_in.cpp`): the second packet channel, on p4/nanomsg.ts.
  *
  * Message = 12-byte header of three C `int`s in host byte order (little-endian on x86-64, as PTF
@@ -9,7 +9,7 @@
  * Unlike the dataplane gRPC service there are no ids and no drain barrier: a dropped packet is
  * only "no output seen yet". Use it for throughput and as an independent check of the dataplane
  * channel. bmv2 binds, we connect; bmv2 sends with a blocking send and a PAIR with no peer blocks,
- * so a dropped connection stalls all of bmv2's output (doc §5.4): the channel reconnects at once.
+ * so a dropped connection stalls all of bmv2's output (docs/p4-target-interfaces.md §5.4): the channel reconnects at once.
  */
 import { P4Error } from './errors.js';
 import { NanomsgClosedError, SpPairSocket, ipcPath, type SpSocketOptions } from './nanomsg.js';
@@ -215,7 +215,7 @@ export class NanomsgPacketChannel {
   }
 
   /**
-   * Throughput mode: keep at most `window` (≤ 32: the egress queue drops past 64, doc §5.3)
+   * Throughput mode: keep at most `window` (≤ 32: the egress queue drops past 64, docs/p4-target-interfaces.md §5.3)
    * packets without an output in flight, each output freeing one slot. When nothing arrives for
    * `stallMs` with the window full, the oldest slot is written off (counted in `stalls`). Returns
    * the outputs (arrival order) after waiting `settleMs` for stragglers.
@@ -255,7 +255,7 @@ export class NanomsgPacketChannel {
     const deadline = Date.now() + timeoutMs;
     while (this.infoReplies.length === had) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new P4Error('CTO_NANOMSG_TIMEOUT', `no INFO_REP within ${timeoutMs} ms (pipeline not loaded yet? bmv2 reads messages only after, doc §5.4)`);
+      if (left <= 0) throw new P4Error('CTO_NANOMSG_TIMEOUT', `no INFO_REP within ${timeoutMs} ms (pipeline not loaded yet? bmv2 reads messages only after, docs/p4-target-interfaces.md §5.4)`);
       await this.guard(this.nextEvent(left));
     }
     return this.infoReplies.shift()!;

@@ -1,5 +1,5 @@
 /**
- * nanomsg scalability protocols (SP) over IPC, PAIR only, on node:net (doc §5.5; nanomsg
+ * nanomsg scalability protocols (SP) over IPC, PAIR only, on node:net (docs/p4-target-interfaces.md §5.5; nanomsg
  * `rfc/sp-ipc-mapping-01.txt`, `rfc/sp-protocol-ids-01.txt`, `src/transports/utils/streamhdr.c`,
  * `src/transports/ipc/sipc.c`). Enough to talk to bmv2's `--packet-in ipc://…` socket and to
  * nanocat, without libnanomsg.

@@ -1,12 +1,12 @@
 /**
  * p4c runner: compile a P4-16 v1model program with `p4c-bm2-ss` into a bmv2 JSON and a P4Info
  * (binary `.bin` and text `.txtpb`), with diagnostics parsed into file/line/column and outputs
- * cached by content hash (doc §7.1, §2.2).
+ * cached by content hash (docs/p4-target-interfaces.md §7.1, §2.2).
  *
  * - Binary: `opts.p4c`, `$CTOFFLOAD_P4C`, or `p4c-bm2-ss` on PATH. It runs the system `cpp`,
  *   checked first.
  * - Outputs are trusted only on exit 0: P4Info is written before the back end, so a failed run
- *   can leave one without JSON (doc §7.1).
+ *   can leave one without JSON (docs/p4-target-interfaces.md §7.1).
  * - Cache key: sha256 of the compiler version line, the program text and name, the content of
  *   every file it `#include`s that is found next to it or under `includes` (recursively; the
  *   compiler's own `core.p4`/`v1model.p4` are covered by the version), defines, include dirs and
@@ -40,7 +40,7 @@ export interface P4cDiagnostic {
   notes: string[];
 }
 
-export const P4C_INSTALL_HINT = 'build p4c v1.2.4.8 with -DENABLE_BMV2=ON (doc §8.4), or set CTOFFLOAD_P4C';
+export const P4C_INSTALL_HINT = 'build p4c v1.2.4.8 with -DENABLE_BMV2=ON (docs/p4-target-interfaces.md §8.4), or set CTOFFLOAD_P4C';
 
 /** The compiler failed: `diagnostics` has every error and warning it printed. */
 export class P4cCompileError extends P4Error {
@@ -70,14 +70,14 @@ export function formatDiagnostic(d: P4cDiagnostic): string {
   return `${where}${d.severity === 'error' ? '' : `${d.severity}: `}${d.message}`;
 }
 
-// Header forms of doc §7.1 (p4c lib/error_message.cpp, lib/source_file.cpp; GCC for cpp errors).
+// Header forms of docs/p4-target-interfaces.md §7.1 (p4c lib/error_message.cpp, lib/source_file.cpp; GCC for cpp errors).
 const P4C_HEADER = /^(\S[^(]*)\((\d+)\):\s*(?:\[--W(\w+)=([^\]]+)\]\s*)?(?:(error|warning|info):\s*)?(.*)$/;
 const P4C_FILELESS = /^\[--W(\w+)=([^\]]+)\]\s*(error|warning|info):\s*(.*)$/;
 const GCC_HEADER = /^(?:(.+?):(\d+):(\d+)|cc1): (fatal error|error|warning): (.*)$/;
 const MARKER = /^\s*\^[\^~]*\s*$/;
 
 /**
- * Parse p4c-bm2-ss stderr into diagnostics (doc §7.1). A line starting with whitespace continues
+ * Parse p4c-bm2-ss stderr into diagnostics (docs/p4-target-interfaces.md §7.1). A line starting with whitespace continues
  * the previous diagnostic; after a p4c header with a file, the next two lines are the source
  * line (may start in column 0) and the `^` marker, whose first `^` gives the column. Lines that
  * fit no form (`compilation terminated.`) are notes of the previous diagnostic.
@@ -175,7 +175,7 @@ function run(file: string, args: string[], opts: { cwd?: string; timeoutMs: numb
   });
 }
 
-/** `p4c-bm2-ss --version` (printed on stderr, doc §7.1), cached per binary and mtime. */
+/** `p4c-bm2-ss --version` (printed on stderr, docs/p4-target-interfaces.md §7.1), cached per binary and mtime. */
 export async function p4cVersion(p4c?: string): Promise<string> {
   const bin = findExecutable('p4c-bm2-ss', { explicit: p4c, envVar: 'CTOFFLOAD_P4C', install: P4C_INSTALL_HINT });
   const key = `${bin}@${statSync(bin).mtimeMs}`;

@@ -1,5 +1,5 @@
 /**
- * One index over a P4Info, built once per pipeline (STYLE.md §2, after p4runtime-shell's
+ * One index over a P4Info, built once per pipeline (docs/style.md §2, after p4runtime-shell's
  * `Context.set_p4info`): every later lookup of a table, match field, action, param, counter,
  * meter, digest or controller packet metadata goes through it, by fully qualified name, by any
  * unique dotted suffix (`MyIngress.ct_table` or `ct_table`) or by id. Callers never handle
@@ -16,7 +16,7 @@ import { DECODE_OPTIONS, decodeMessage, encodeMessage, protoType } from './proto
 
 export type MatchKind = 'EXACT' | 'LPM' | 'TERNARY' | 'RANGE' | 'OPTIONAL';
 
-/** P4Ids.Prefix: top byte of every P4Info object id (spec §6.3, doc §2.1). */
+/** P4Ids.Prefix: top byte of every P4Info object id (spec §6.3, docs/p4-target-interfaces.md §2.1). */
 export const P4_ID_PREFIX = {
   action: 0x01,
   table: 0x02,

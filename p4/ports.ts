@@ -1,6 +1,6 @@
 /**
  * Free TCP port picking for switches started side by side. bmv2 prints the address it was given,
- * not the one it bound, so port 0 cannot be used to discover an ephemeral port (doc §5.2): ports
+ * not the one it bound, so port 0 cannot be used to discover an ephemeral port (docs/p4-target-interfaces.md §5.2): ports
  * are chosen here first, then passed on the command line. Each pick binds port 0 on the host,
  * reads the number the kernel chose and closes; several ports for one switch are held open
  * together so they differ, and every port handed out is remembered for a while so two switches

@@ -171,11 +171,11 @@ export interface GrpcClientOptions {
 
 /** Channel options every ctoffload client uses unless overridden. */
 export const DEFAULT_CHANNEL_OPTIONS: Partial<grpc.ChannelOptions> = {
-  // PI answers a Read with one ReadResponse holding everything (doc §3): allow large replies.
+  // PI answers a Read with one ReadResponse holding everything (docs/p4-target-interfaces.md §3): allow large replies.
   'grpc.max_receive_message_length': 256 * 1024 * 1024,
   'grpc.max_send_message_length': 256 * 1024 * 1024,
   // A local switch that is restarting should be retried quickly rather than after grpc's 1 s,
-  // ×1.6 backoff (doc §5.2).
+  // ×1.6 backoff (docs/p4-target-interfaces.md §5.2).
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 2000,
 };

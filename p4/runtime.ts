@@ -1,12 +1,12 @@
 /**
- * P4Runtime client on @grpc/grpc-js + protobufjs (P4Runtime spec; doc p4-target-interfaces.md
+ * P4Runtime client on @grpc/grpc-js + protobufjs (P4Runtime spec; docs/p4-target-interfaces.md
  * §1, §3, §4, §6).
  *
  * - Session: one StreamChannel, opened on its own gRPC connection (a local subchannel pool),
  *   so that a unary call wedged by an oversized error trailer cannot take the arbitration
- *   stream down with it (doc §3). Arbitration follows spec §5 through ArbitrationState.
+ *   stream down with it (docs/p4-target-interfaces.md §3). Arbitration follows spec §5 through ArbitrationState.
  * - Reconnect: if the stream ends while we did not ask for it, a new stream (on a new channel,
- *   avoiding gRPC's connection backoff, doc §5.2) is opened with backoff and arbitration is
+ *   avoiding gRPC's connection backoff, docs/p4-target-interfaces.md §5.2) is opened with backoff and arbitration is
  *   re-sent, until close(). Primaryship is lost meanwhile (`isPrimary` false, events say so).
  * - Write and SetForwardingPipelineConfig carry our election id and are refused locally when we
  *   are not primary (the server would answer PERMISSION_DENIED "Not primary", §4.2).
@@ -53,7 +53,7 @@ export interface ConnectOptions {
   deviceId: bigint | number;
   /** 128-bit election id: the highest live one is primary (spec §5). */
   electionId: ElectionId;
-  /** Role name; omit for the default role (PI ignores roles, doc §4.1). */
+  /** Role name; omit for the default role (PI ignores roles, docs/p4-target-interfaces.md §4.1). */
   role?: string;
   /** Deadline for connect: stream open + first arbitration answer. Default 10 000 ms. */
   deadlineMs?: number;
@@ -101,7 +101,7 @@ export interface PipelineReply {
 }
 
 export interface WriteOptions {
-  /** Updates per Write RPC, 1..500 (default 400, doc §3). */
+  /** Updates per Write RPC, 1..500 (default 400, docs/p4-target-interfaces.md §3). */
   batchSize?: number;
   /** Deadline per Write RPC (ms). */
   deadlineMs?: number;
@@ -176,7 +176,7 @@ export class P4RuntimeClient extends EventEmitter {
     this.streamErrors = new BoundedQueue(cap);
     this.arbitrationUpdates = new BoundedQueue(cap);
     // No transparent retries: a Write is not idempotent (a re-sent INSERT would come back
-    // ALREADY_EXISTS), and doc §3 saw a retry after the grpc-js trailer hang.
+    // ALREADY_EXISTS), and docs/p4-target-interfaces.md §3 saw a retry after the grpc-js trailer hang.
     this.rpc = makeGrpcClient('p4.v1.P4Runtime', address, { channelOptions: { 'grpc.enable_retries': 0, ...this.channelOptions } });
   }
 
@@ -460,7 +460,7 @@ export class P4RuntimeClient extends EventEmitter {
   }
 
   /**
-   * PI only (p4.server.v1.ServerConfig, doc §4.8): StreamError reports are off by default;
+   * PI only (p4.server.v1.ServerConfig, docs/p4-target-interfaces.md §4.8): StreamError reports are off by default;
    * ENABLED sends them (e.g. for a PacketOut with an unknown metadata id), DETAILED adds detail.
    */
   async setStreamErrorReporting(level: 'DISABLED' | 'ENABLED' | 'DETAILED', opts: { deadlineMs?: number } = {}): Promise<void> {
@@ -563,7 +563,7 @@ export class P4RuntimeClient extends EventEmitter {
 /**
  * Wait until a P4Runtime server answers Capabilities, polling with a NEW channel per attempt:
  * a gRPC channel whose first connection was refused backs off (1 s, ×1.6) before retrying,
- * while a fresh channel connects at once (doc §5.2). Resolves with the API version.
+ * while a fresh channel connects at once (docs/p4-target-interfaces.md §5.2). Resolves with the API version.
  */
 export async function waitForP4Runtime(address: string, deadlineMs: number, opts: { intervalMs?: number } = {}): Promise<string> {
   const deadline = Date.now() + deadlineMs;

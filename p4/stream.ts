@@ -1,12 +1,12 @@
 /**
  * A bounded queue read as an async iterable: one per stream message kind (PacketIn, digests,
  * idle-timeout notifications, stream errors, arbitration), as p4runtime-shell sorts its
- * StreamChannel messages into separate queues (STYLE.md §2).
+ * StreamChannel messages into separate queues (docs/style.md §2).
  *
  * Bounded because the server keeps sending whether or not anybody reads: when full, the oldest
  * item is dropped and counted in `dropped` (a controller that falls behind loses old PacketIns,
  * as a NIC ring would, instead of growing without limit). A fixed circular buffer, power-of-two
- * size with a mask (undici's fixed-queue.js shape, STYLE.md §5).
+ * size with a mask (undici's fixed-queue.js shape, docs/style.md §5).
  */
 export class BoundedQueue<T> implements AsyncIterable<T> {
   private readonly buf: (T | undefined)[];

@@ -1,5 +1,5 @@
 /**
- * Per-update Write errors (P4Runtime spec §10, §12.3; doc p4-target-interfaces.md §3) and the
+ * Per-update Write errors (P4Runtime spec §10, §12.3; docs/p4-target-interfaces.md §3) and the
  * batching that keeps them readable.
  *
  * A Write whose updates all succeed returns OK. If some fail, the server answers gRPC UNKNOWN
@@ -11,7 +11,7 @@
  *
  * Batches are capped at MAX_WRITE_BATCH updates: with @grpc/grpc-js a Status trailer of
  * ≳ 65 KB (≈ 550 failed updates at ~119 bytes each on PI) makes the call never complete and
- * wedges the connection (doc §3, observed with grpc-js 1.14).
+ * wedges the connection (docs/p4-target-interfaces.md §3, observed with grpc-js 1.14).
  */
 import { P4Error, codeName } from './errors.js';
 import type { P4RuntimeError, RpcStatus, Update } from './messages.js';
@@ -19,10 +19,10 @@ import { decodeMessage } from './proto.js';
 
 /**
  * Largest batch one Write RPC may carry. 500 all-failing PI updates make a ~59.5 KB Status,
- * which grpc-js still receives (doc §3: 59 502 bytes passed, 65 452 hung).
+ * which grpc-js still receives (docs/p4-target-interfaces.md §3: 59 502 bytes passed, 65 452 hung).
  */
 export const MAX_WRITE_BATCH = 500;
-/** Default batch size: stays well under the limit even with longer PI messages (doc §3: "≤ ~400"). */
+/** Default batch size: stays well under the limit even with longer PI messages (docs/p4-target-interfaces.md §3: "≤ ~400"). */
 export const DEFAULT_WRITE_BATCH = 400;
 
 export interface UpdateFailure {
@@ -74,7 +74,7 @@ export function decodeStatusDetails(bytes: Uint8Array): RpcStatus {
 export function p4ErrorsOf(status: RpcStatus): (P4RuntimeError | null)[] {
   return (status.details ?? []).map((any) => {
     const url = any.typeUrl ?? '';
-    // Decode by the type URL's suffix after the last '/' (doc §3).
+    // Decode by the type URL's suffix after the last '/' (docs/p4-target-interfaces.md §3).
     if (url.slice(url.lastIndexOf('/') + 1) !== 'p4.v1.Error') return null;
     return decodeMessage<P4RuntimeError>('p4.v1.Error', any.value ?? new Uint8Array(0));
   });

@@ -2,7 +2,7 @@
  * scenarioArb: the public traffic arbitrary. It generates a Scenario (realistic flows from
  * protocol templates, see _internals/generate.ts) and shrinks it structurally
  * (_internals/shrink.ts), the way fast-check's own arbitraries pair `generate` with `shrink`
- * (STYLE.md §3). Render with `renderScenario`; keep the Scenario for reports and replay.
+ * (docs/style.md §3). Render with `renderScenario`; keep the Scenario for reports and replay.
  */
 import fc from 'fast-check';
 import { Gen, ScenarioGen } from './_internals/generate.js';

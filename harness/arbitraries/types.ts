@@ -1,10 +1,10 @@
 /**
  * The Scenario: a small, typed, JSON-serialisable description of traffic that the traffic
- * arbitraries generate and shrink, and that `renderScenario` turns into a Trace (ARCHITECTURE.md
+ * arbitraries generate and shrink, and that `renderScenario` turns into a Trace (docs/architecture.md
  * "Trace"). Keeping the Scenario (not the bytes) as the generated value is what makes shrinking
  * produce a minimal trace: fast-check removes flows and events and simplifies numbers, and the
  * renderer rebuilds correct sequence/ack numbers, checksums and lengths for whatever is left
- * (STYLE.md §3: the generator knows how to shrink; every failure replays from the Scenario).
+ * (docs/style.md §3: the generator knows how to shrink; every failure replays from the Scenario).
  *
  * Conventions:
  *  - A flow has a client (the originator, the side that sends the first packet of the intended
@@ -29,7 +29,7 @@ export interface PortMap {
   outside: number[];
 }
 
-/** A deliberate defect applied to the frame of one event (conntrack-semantics.md §3). */
+/** A deliberate defect applied to the frame of one event (docs/conntrack-semantics.md §3). */
 export type Corruption =
   | { op: 'ipChecksum' } // IPv4 header checksum; for IPv6 (no header checksum) the L4 checksum
   | { op: 'l4Checksum' }
@@ -49,7 +49,7 @@ interface EventBase {
   bad?: Corruption;
 }
 
-/** An ICMP/ICMPv6 error about the last packet the flow sent in `dir` (conntrack-semantics.md §5.3). */
+/** An ICMP/ICMPv6 error about the last packet the flow sent in `dir` (docs/conntrack-semantics.md §5.3). */
 export interface IcmpErrorEvent extends EventBase {
   kind: 'icmpError';
   type: 'unreach' | 'timeExceeded' | 'tooBig';
@@ -135,7 +135,7 @@ export interface TcpFlow extends FlowBase {
 
 /**
  * An FTP control session (to port 21) and the data connection its PORT/EPRT or 227/229 announces
- * (conntrack-semantics.md §8.2, §8.3). Events with `conn: 'data'` belong to the data connection,
+ * (docs/conntrack-semantics.md §8.2, §8.3). Events with `conn: 'data'` belong to the data connection,
  * whose client is the server in active mode (it connects to the announced client port) and the
  * client in passive mode (it connects to the announced server port).
  */

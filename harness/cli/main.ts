@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `ctoffload` command line: `ctoffload <command> [options]`, `ctoffload <command> --help`.
- * A thin dispatcher over ./commands.ts (ARCHITECTURE.md: the CLI is a thin layer over the
+ * A thin dispatcher over ./commands.ts (docs/architecture.md: the CLI is a thin layer over the
  * modules' public functions).
  */
 import { realpathSync } from 'node:fs';

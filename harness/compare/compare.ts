@@ -16,7 +16,7 @@
  *    one `lookup-count` difference, and the common prefix is compared field by field
  *    (`lookup-table`, `ct-state`, `ct-zone`, `ct-mark`, `ct-label`).
  *  - The original-direction tuple (`ct_nw_src` …) is not part of the Verdict; see
- *    `tupleVisible` for the rule to apply if it is ever added (conntrack-semantics.md §1.6).
+ *    `tupleVisible` for the rule to apply if it is ever added (docs/conntrack-semantics.md §1.6).
  */
 import { formatCtState } from '../../model/ctstate.js';
 import { CS_ESTABLISHED, CS_NEW, CS_REPLY_DIR } from '../../model/ctstate.js';
@@ -40,7 +40,7 @@ export function normalizeOutputs(outputs: readonly VerdictOutput[]): VerdictOutp
 
 /**
  * Whether OVS exposes the original-direction tuple for a packet (lib/flow.h `is_ct_valid`,
- * lib/flow.c `flow_get_metadata`; conntrack-semantics.md §1.6): state has new, est or rpl and
+ * lib/flow.c `flow_get_metadata`; docs/conntrack-semantics.md §1.6): state has new, est or rpl and
  * ct_nw_proto is non-zero. (inv|trk and rel|trk packets carry no tuple.)
  */
 export function tupleVisible(state: number, ctNwProto: number): boolean {

@@ -1,6 +1,6 @@
 /**
  * runConformance: the differential property "the target agrees with the reference on every
- * packet of every generated trace", run with fast-check (STYLE.md §3: generators apart from
+ * packet of every generated trace", run with fast-check (docs/style.md §3: generators apart from
  * runners; every failure replays from `{ seed, path }`).
  *
  * Phases and determinism:

@@ -20,7 +20,7 @@
  *   sees the close, so the connection stays established in the controller while the reference
  *   closes it; the contract also flags the FIN itself (TCP_FLAGS expected).
  * - keepStaleEntries and hitsNotReported: long gaps crossing the UDP/ICMP timeouts
- *   (conntrack-semantics.md §6.1): a packet after expiry hits the stale entry (est) where the
+ *   (docs/conntrack-semantics.md §6.1): a packet after expiry hits the stale entry (est) where the
  *   reference starts a new connection; a connection kept alive by hardware traffic is expired
  *   by the software.
  * - replyKeyWrong: every reply punts as CT_MISS where the contract has the hardware decide it.

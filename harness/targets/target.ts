@@ -1,6 +1,6 @@
 /**
  * Target: something that takes a policy, accepts one packet on a port and returns its Verdict,
- * advances time, resets state and shuts down cleanly (ARCHITECTURE.md, "Target").
+ * advances time, resets state and shuts down cleanly (docs/architecture.md, "Target").
  * Implementations: the model (harness/targets/model.ts), Open vSwitch with the dummy datapath
  * (harness/targets/ovs/), bmv2 (generated program + slow-path controller).
  */

@@ -3,7 +3,7 @@
  * the expectations they create (openvswitch/ovs lib/conntrack.c at v3.1.0:
  * `get_alg_ctl_type`, `ct_verify_helper`, `detect_ftp_ctl_type`, `process_ftp_ctl_v4`,
  * `process_ftp_ctl_v6`, `handle_tftp_ctl`, `expectation_create`, `expectation_lookup`,
- * `expectation_clean`; conntrack-semantics §8).
+ * `expectation_clean`; docs/conntrack-semantics.md §8).
  *
  * Without NAT the ALG never changes the packet, so this module only reads payloads and records
  * expectations. Parsing allocates a short string, but only for packets of a control

@@ -3,7 +3,7 @@
  * (openvswitch/ovs lib/conntrack.c at v3.1.0: `conntrack_execute`, `process_one`,
  * `process_one_fast`, `conn_update_state`, `conn_not_found`, `write_ct_md`, `set_mark`,
  * `set_label`, `conn_clean`, `ct_sweep`, `conntrack_flush`; rules in
- * shared/docs/conntrack-semantics.md §1, §2, §6, §7, §8).
+ * docs/conntrack-semantics.md §1, §2, §6, §7, §8).
  *
  * One core, one `L4Tracker` per protocol in a 256-slot table indexed by IP protocol with the
  * generic tracker as default (UDP included), exactly like `l4_protos[]`. The core never

@@ -1,7 +1,7 @@
 /**
  * ICMP / ICMPv6 query tracker (openvswitch/ovs lib/conntrack-icmp.c `ct_proto_icmp4/6`):
  * FIRST until the first reply, then REPLY; timers icmp_first / icmp_reply refreshed on every
- * packet (conntrack-semantics §5.2). ICMP *errors* never reach a tracker: the core resolves
+ * packet (docs/conntrack-semantics.md §5.2). ICMP *errors* never reach a tracker: the core resolves
  * them to the quoted connection (§5.3).
  */
 import type { PacketView } from '../packet/view.js';

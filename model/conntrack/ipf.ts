@@ -6,7 +6,7 @@
  * `ipf_reassemble_v4_frags`, `ipf_reassemble_v6_frags`, `ipf_postprocess_conntrack`,
  * `ipf_post_execute_reass_pkts`, `ipf_send_completed_frags`, `ipf_send_expired_frags`,
  * `ipf_purge_list_check`, `ipf_clean_thread_main`; knobs from lib/dpctl.c `ipf-*`;
- * shared/docs/conntrack-semantics.md §2.3 step 1, §3.4, §9.4, §9.5).
+ * docs/conntrack-semantics.md §2.3 step 1, §3.4, §9.4, §9.5).
  *
  * Rules reproduced (v3.1.0, source-read):
  *  - Enabled for v4 and v6 by default. While either family is enabled every fragment that
@@ -114,7 +114,7 @@ export const NETDEV_MAX_BURST = 32;
 /**
  * ct_state an expired fragment carries when released: `ipf_send_frags_in_list` sets
  * `md.ct_state = CS_INVALID` after the tracker has run, so the `trk` bit is NOT added (it
- * appears only if the fragment meets another ct()). conntrack-semantics.md §3.4 says
+ * appears only if the fragment meets another ct()). docs/conntrack-semantics.md §3.4 says
  * "inv|trk" without an [obs] mark; the v3.1.0 source says `inv` alone.
  */
 export const IPF_EXPIRED_CT_STATE = CS_INVALID;

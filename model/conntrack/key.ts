@@ -2,7 +2,7 @@
  * The conntrack key: the one home of its layout, its extraction from a packet and its hash
  * (openvswitch/ovs lib/conntrack-private.h `struct conn_key`; lib/conntrack.c
  * `conn_key_extract`, `extract_l4_icmp*`, `conn_key_hash`, `conn_key_reverse`;
- * conntrack-semantics §2.1).
+ * docs/conntrack-semantics.md §2.1).
  *
  * Layout (KEY_WORDS 32-bit words, no padding):
  *   [0]      meta = zone | proto << 16 | (IPv6 ? 1 << 24 : 0)

@@ -1,7 +1,7 @@
 /**
  * The generic tracker (openvswitch/ovs lib/conntrack-other.c `ct_proto_other`): UDP and every
  * IP protocol without a tracker of its own. States FIRST → MULTIPLE → BIDIR; every packet is
- * accepted and refreshes the timer (conntrack-semantics §5.1).
+ * accepted and refreshes the timer (docs/conntrack-semantics.md §5.1).
  */
 import type { PacketView } from '../packet/view.js';
 import type { ConnTable } from './table.js';

@@ -1,7 +1,7 @@
 /**
  * TCP tracker: the pf-derived tracker of OVS 3.1 userspace (openvswitch/ovs
  * lib/conntrack-tcp.c at v3.1.0: `tcp_invalid_flags`, `tcp_get_wscale`, `tcp_conn_update`,
- * `tcp_valid_new`, `tcp_new_conn`; conntrack-semantics §4). All sequence arithmetic is 32-bit
+ * `tcp_valid_new`, `tcp_new_conn`; docs/conntrack-semantics.md §4). All sequence arithmetic is 32-bit
  * modular like the C code; `max_win` is a 16-bit column so C's truncation happens here too.
  */
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type PacketView } from '../packet/view.js';

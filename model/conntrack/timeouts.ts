@@ -1,6 +1,6 @@
 /**
  * Timeout policy attributes and their OVS 3.1 userspace defaults
- * (openvswitch/ovs lib/conntrack-tp.c `ct_dpif_netdev_tp_def`; conntrack-semantics §6.1).
+ * (openvswitch/ovs lib/conntrack-tp.c `ct_dpif_netdev_tp_def`; docs/conntrack-semantics.md §6.1).
  * Trackers name the attribute (not the internal CT_TM_* class) because the mapping is 1:1 in
  * `tm_to_ct_dpif_tp`, crossed names included: the UDP MULTIPLE state uses `udp_single` and
  * BIDIR uses `udp_multiple`.

@@ -7,7 +7,7 @@
 import type { PacketView } from '../packet/view.js';
 import type { ConnTable } from './table.js';
 
-/** `alg=` of a ct() call; recorded on the entry it creates (conntrack-semantics §8.1). */
+/** `alg=` of a ct() call; recorded on the entry it creates (docs/conntrack-semantics.md §8.1). */
 export const ALG_NONE = 0;
 export const ALG_FTP = 1;
 export const ALG_TFTP = 2;
@@ -26,7 +26,7 @@ export class CtArgs {
    * Timeout policy id from `Conntrack.timeoutPolicyId(name)`; -1 = the zone's binding
    * (`ovs-vsctl add-zone-tp`), else the defaults. `ct(…,timeout=NAME)` is the project's own
    * extension (OVS 3.1 `parse_CT` has no such keyword): it attaches NAME to the connections this
-   * call creates, exactly what the zone binding does in OVS (conntrack-semantics §1.1).
+   * call creates, exactly what the zone binding does in OVS (docs/conntrack-semantics.md §1.1).
    */
   timeoutPolicy = -1;
   /** exec(set_field:markValue/markMask->ct_mark) */

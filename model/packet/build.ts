@@ -1,7 +1,7 @@
 /**
  * buildFrame: the convenience constructor of test and harness frames. A flat spec goes in, a
  * finished Ethernet frame comes out with lengths and checksums filled in unless the spec
- * overrides them (to build the invalid packets of conntrack-semantics.md section 3 on purpose).
+ * overrides them (to build the invalid packets of docs/conntrack-semantics.md §3 on purpose).
  */
 import { PacketBuildError } from '../errors.js';
 import { isIpv6Text, parseIp, parseMac } from './addr.js';

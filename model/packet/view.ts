@@ -5,7 +5,7 @@
  *    (`flowL3`/`flowL4` say which header fields a flow table may match), and
  *  - the tracker's own checks of lib/conntrack.c `conn_key_extract` / `extract_l3_*` /
  *    `check_l4_*` / `extract_l4_*` (`ctStatus`; non-zero means the tracker reports inv|trk).
- * See ../shared/docs/conntrack-semantics.md section 3 and 5.3. The structured codec
+ * See docs/conntrack-semantics.md §3 and §5.3. The structured codec
  * (./codec.ts) builds and dissects whole header objects; this file only reads.
  */
 import { checksumOk, pseudoSum4, pseudoSum6 } from './checksum.js';
@@ -474,7 +474,7 @@ function parseIcmp(v: PacketView, off: number, l4Len: number, v6: boolean): void
   }
 }
 
-/** The embedded header of an ICMP error (conntrack-semantics 5.3 steps 2-4). */
+/** The embedded header of an ICMP error (docs/conntrack-semantics.md §5.3 steps 2-4). */
 function parseIcmpInner(v: PacketView, off: number, end: number, v6: boolean): void {
   const b = v.buf;
   v.innerOff = off;

@@ -181,7 +181,7 @@ export interface CtAction {
   table: number | null;
   alg: CtAlg | null;
   /**
-   * ctoffload extension (OVS 3.1 has no `timeout=` in ct(), conntrack-semantics §1.1): name of
+   * ctoffload extension (OVS 3.1 has no `timeout=` in ct(), docs/conntrack-semantics.md §1.1): name of
    * a `timeout_policy` directive attached to the connections this call creates.
    */
   timeout: string | null;

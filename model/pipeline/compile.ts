@@ -107,7 +107,7 @@ const MODEL_TIMEOUT_ATTRS = new Set<string>(TIMEOUT_ATTRS);
 
 /**
  * Install the policy's directives in the tracker: timeout policies (only the attributes the
- * userspace tracker uses; the schema's others are ignored, conntrack-semantics §6.1), limits
+ * userspace tracker uses; the schema's others are ignored, docs/conntrack-semantics.md §6.1), limits
  * and fragment reassembly per family (§3.4).
  */
 export function configureConntrack(policy: Policy, ct: Conntrack): void {

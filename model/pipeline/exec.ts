@@ -21,7 +21,7 @@
  *
  * The tracker metadata (CtMeta: state, zone, mark, label, cached connection) travels with each
  * copy of the packet, so a later `ct` in the same zone takes the same-zone shortcut of
- * conntrack-semantics §2.3 step 2, while flow matching uses the translation's view.
+ * docs/conntrack-semantics.md §2.3 step 2, while flow matching uses the translation's view.
  *
  * Limits, as OVS:
  * - resubmit/goto_table nesting deeper than 64 (`MAX_DEPTH`) or more than 4096 resubmits in one
@@ -32,7 +32,7 @@
  *
  * Choices:
  * - table miss = drop (OpenFlow 1.3+ table-miss behaviour; an OpenFlow 1.0 controller connection
- *   would get a packet-in "via no_match" instead, conntrack-semantics §1.2);
+ *   would get a packet-in "via no_match" instead, docs/conntrack-semantics.md §1.2);
  * - equal priorities: the flow earlier in the file wins (OVS leaves it undefined);
  * - `output:N` with N = in_port is skipped, as OVS does (`xlate_output_action`: "skipping output
  *   to input port"); `in_port` outputs to the ingress port;
@@ -40,7 +40,7 @@
  * - VerdictOutput.ct is the translation's view of the ct fields when the output was composed
  *   (what a following table would match): untracked after a ct()/ct_clear in the same pass.
  *
- * Fragments (conntrack-semantics §2.3 step 1, §3.4; model/conntrack/ipf.ts "Integration"):
+ * Fragments (docs/conntrack-semantics.md §2.3 step 1, §3.4; model/conntrack/ipf.ts "Integration"):
  * every datapath ct() goes through `conntrackExecute`, i.e. through OVS's reassembler (on for
  * IPv4 and IPv6 unless the policy's `ipf v4=off` / `ipf v6=off` directive turns a family off).
  * - recirc_id: 0 in the first pass, else one id per (recirculating ct() action, in_port)

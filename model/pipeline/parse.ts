@@ -12,7 +12,7 @@
  * - lib/ofp-parse.c `ofp_parse_protocol`: ip/ipv4/ip4, ipv6/ip6, tcp, udp, icmp, sctp, arp and
  *   the `6` variants (`tcp6`, `icmp6`, …) set dl_type and nw_proto.
  * - lib/ofp-actions.c `parse_CT`, `check_CT`, `ofpacts_verify_nested`, `decode_NXAST_RAW_CT`
- *   and `ofpacts_parse__` for the action rules and messages (conntrack-semantics.md §1.1).
+ *   and `ofpacts_parse__` for the action rules and messages (docs/conntrack-semantics.md §1.1).
  *
  * Deliberate differences (each also in the report of the change that introduced it):
  * - A field given twice with different values is an error (OVS silently keeps the last one).
@@ -25,7 +25,7 @@
  *
  *   timeout_policy NAME ATTR=SECONDS[,ATTR=SECONDS]...
  *   timeout_policy name=NAME,ATTR=SECONDS...          (same, with the name as a key)
- *       Defines timeout policy NAME (OVS CT_Timeout_Policy attributes, conntrack-semantics §6.3:
+ *       Defines timeout policy NAME (OVS CT_Timeout_Policy attributes, docs/conntrack-semantics.md §6.3:
  *       tcp_syn_sent tcp_syn_recv tcp_established tcp_fin_wait tcp_time_wait tcp_close
  *       udp_first udp_single udp_multiple icmp_first icmp_reply; the schema's tcp_close_wait,
  *       tcp_last_ack, tcp_syn_sent2, tcp_retransmit, tcp_unack are accepted and, as in the
@@ -857,7 +857,7 @@ function parseFlowLine(ctx: Ctx): Flow {
   return { table, priority, cookie, match, actions, pos: ctx.pos(first), text: s.trim() };
 }
 
-/** Flow-level rules of check_CT (conntrack-semantics §1.1). */
+/** Flow-level rules of check_CT (docs/conntrack-semantics.md §1.1). */
 function checkFlowActions(ctx: Ctx, match: MatchField[], actions: Action[], offs: number[]): void {
   const dl = match.find((f) => f.name === 'dl_type');
   const np = match.find((f) => f.name === 'nw_proto');

@@ -14,11 +14,11 @@
  *  1. for every connection the model created, changed or destroyed during that run (Conntrack
  *     `onSlotEvent`), recompute its entries (`connectionEntries`, or the `entryBuilder` given)
  *     and write the difference with what is installed: DELETEs first, then MODIFYs, then
- *     INSERTs, each phase its own Write (PI may reorder within a batch, p4-target-interfaces.md
+ *     INSERTs, each phase its own Write (PI may reorder within a batch, docs/p4-target-interfaces.md
  *     §4.11), ≤ 400 updates per Write (p4/ client). Per-update errors: INSERT ALREADY_EXISTS →
  *     MODIFY; DELETE NOT_FOUND → ignored and counted; any other INSERT failure — table full is
  *     RESOURCE_EXHAUSTED by the spec but UNKNOWN "Error when adding match entry to target" on PI
- *     (p4-target-interfaces.md §3, §4.4: the observed fact wins) — leaves the connection in the
+ *     (docs/p4-target-interfaces.md §3, §4.4: the observed fact wins) — leaves the connection in the
  *     slow path: what was inserted for it is deleted again, it is counted (tableFull,
  *     slowPathOnly) and retried at its next punt. Never lost: the model still holds it and every
  *     packet of it keeps punting as CT_MISS.
@@ -34,7 +34,7 @@
  *
  * The hardware cannot track TCP windows and never shows the controller the packets it decides,
  * so the core's model runs with OVS's `dpctl/ct-disable-tcp-seq-chk` semantics by default
- * (conntrack-semantics.md §4.9: flag checks and the state machine stay, sequence/ACK/window
+ * (docs/conntrack-semantics.md §4.9: flag checks and the state machine stay, sequence/ACK/window
  * checks are off): with checks on, the windows of an offloaded connection would be stale by the
  * time its FIN is punted. `tcpSeqCheck: true` turns them back on for the slow path. The
  * difference to a reference with checking on is the exceptions row `bmv2-tcp-seq-chk-disabled`
@@ -45,11 +45,11 @@
  *
  * The model's clock is the caller's: `advance(now)` (ms, non-decreasing; a daemon passes
  * elapsed wall-clock ms, `runWallClock`). Each advance first credits hardware activity, then
- * sweeps the model (`Conntrack.sweep(now)`, conntrack-semantics.md §6.2: gone when now ≥
+ * sweeps the model (`Conntrack.sweep(now)`, docs/conntrack-semantics.md §6.2: gone when now ≥
  * expiration) and DELETEs the entries of every connection that expired before it resolves.
  *
  * Hardware activity (`device.readHits`): the direct counters of the installed entries
- * (p4-target-interfaces.md §4.7). A connection whose entry's packet count grew since the last
+ * (docs/p4-target-interfaces.md §4.7). A connection whose entry's packet count grew since the last
  * read is refreshed in the model with the timer class of the state its entries keep (TCP
  * established, UDP multiple/single, ICMP reply/first: the classes `hardwareTimeoutClass` gives),
  * as the reference tracker refreshes it for each such packet (§4.10, §5.1, §5.2), at the time
@@ -635,7 +635,7 @@ export class SlowPathController {
 
   /**
    * Drive the model clock from a monotonic wall clock, calling `advance(elapsed ms)` every
-   * `intervalMs` (bmv2 sweeps idle entries once a second, p4-target-interfaces.md §4.10, so 1000
+   * `intervalMs` (bmv2 sweeps idle entries once a second, docs/p4-target-interfaces.md §4.10, so 1000
    * ms is the natural period). Returns a stop function. Errors are logged.
    */
   runWallClock(intervalMs = 1000, clock: () => number = () => performance.now()): () => void {

@@ -36,7 +36,7 @@ export interface PacketInSource {
   readonly dropped?: number;
 }
 
-/** Activity of one installed entry (direct counter, p4-target-interfaces.md §4.7). */
+/** Activity of one installed entry (direct counter, docs/p4-target-interfaces.md §4.7). */
 export interface EntryHits {
   /** `entryKey(table, match)`. */
   key: string;

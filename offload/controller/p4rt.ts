@@ -2,8 +2,8 @@
  * The controller's device over a real P4Runtime session (p4/ P4RuntimeClient): entry writes by
  * name through `toUpdates` (P4Info ids resolved at the last moment), per-update failures from
  * WriteBatchError mapped back to op indexes, PacketOut by field name, PacketIns from the
- * client's bounded queue, direct counters by wildcard Read with `counter_data` (doc §4.7) and
- * idle-timeout notifications (doc §4.10) drained from the client's queue.
+ * client's bounded queue, direct counters by wildcard Read with `counter_data` (docs/p4-target-interfaces.md §4.7) and
+ * idle-timeout notifications (docs/p4-target-interfaces.md §4.10) drained from the client's queue.
  *
  * Every RPC has a deadline (the client's default, or `deadlineMs`).
  */

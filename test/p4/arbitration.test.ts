@@ -17,7 +17,7 @@ describe('election ids', () => {
   });
 });
 
-describe('ArbitrationState (spec §5; PI sequence of doc §4.1)', () => {
+describe('ArbitrationState (spec §5; PI sequence of docs/p4-target-interfaces.md §4.1)', () => {
   it('sends device id and election id, omits the default role', () => {
     const a = new ArbitrationState(1n, 10n);
     expect(a.role).toBe('idle');

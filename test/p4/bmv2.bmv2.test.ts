@@ -30,7 +30,7 @@ describeWithTools('bmv2 driver, dataplane and nanomsg channels, p4c (real toolch
   beforeAll(async () => {
     cacheDir = mkdtempSync(join(tmpdir(), 'ctoffload-p4c-cache-'));
     prog = await compileP4(FWD, { cacheDir });
-    // Two instances side by side: every address differs (doc §5.2).
+    // Two instances side by side: every address differs (docs/p4-target-interfaces.md §5.2).
     [a, b] = await Promise.all([Bmv2Switch.start(), Bmv2Switch.start()]);
     await Promise.all([a.loadPipeline({ json: prog.json, p4info: prog.p4info }), b.loadPipeline({ json: prog.json, p4info: prog.p4info })]);
     chA = await openDataplane(a);
@@ -124,7 +124,7 @@ describeWithTools('bmv2 driver, dataplane and nanomsg channels, p4c (real toolch
     await expect(checkBmv2JsonWithSwitch(prog.json)).resolves.toBeUndefined();
     // The switch still forwards with the program loaded before.
     expect((await chA.send(1, frame(5))).outputs.map((o) => o.port)).toEqual([2]);
-    // Unchecked, bmv2 answers OK (doc §4.12); the post-load Read catches it and quotes bmv2.
+    // Unchecked, bmv2 answers OK (docs/p4-target-interfaces.md §4.12); the post-load Read catches it and quotes bmv2.
     const err = (await b.loadPipeline({ json: '{"this is": "not bmv2"}', p4info: prog.p4info }, { check: 'none' }).catch((e: unknown) => e)) as Error & { code: string };
     expect(err.code).toBe('CTO_BMV2_JSON');
     expect(err.message).toMatch(/required by switch target/);
@@ -144,7 +144,7 @@ describeWithTools('bmv2 driver, dataplane and nanomsg channels, p4c (real toolch
     const ch = await openNanomsg(sw);
     try {
       await sw.loadPipeline({ json: prog.json, p4info: prog.p4info });
-      expect(await ch.info()).toBe(1); // INFO_REP status NOT_SUPPORTED (doc §5.4)
+      expect(await ch.info()).toBe(1); // INFO_REP status NOT_SUPPORTED (docs/p4-target-interfaces.md §5.4)
       const outs = await ch.sendAndCollect(1, frame(42), { expect: 1, timeoutMs: 5000 });
       expect(outs.map((o) => [o.port, seqOf(o.bytes)])).toEqual([[2, 42]]);
       const packets = Array.from({ length: 300 }, (_, i) => ({ port: 3, frame: frame(i) }));

@@ -151,7 +151,7 @@ describe('validateBmv2Json', () => {
 
   it.each([
     ['not JSON', '{', /not JSON/],
-    ['the doc §4.12 garbage', '{"this is": "not bmv2"}', /'header_types' is missing/],
+    ['the docs/p4-target-interfaces.md §4.12 garbage', '{"this is": "not bmv2"}', /'header_types' is missing/],
     ['no egress pipeline', JSON.stringify({ ...good, pipelines: [{ name: 'ingress', tables: [] }] }), /no 'egress' pipeline/],
     ['no egress_port', JSON.stringify({ ...good, header_types: [{ name: 'standard_metadata', fields: [['ingress_port', 9, false]] }] }), /standard_metadata.egress_spec is required/],
     ['an array', '[]', /not an object/],

@@ -1,6 +1,6 @@
 /**
  * Dataplane channel against an in-process fake of bmv2's DataplaneInterface that keeps the
- * semantics of doc §5.3: outputs carry the request id, a half-close ends the stream with OK only
+ * semantics of docs/p4-target-interfaces.md §5.3: outputs carry the request id, a half-close ends the stream with OK only
  * after every output was written, one stream at a time, "not ready" (UNAVAILABLE) until ready,
  * requests for another device ignored. Port map: 1→2, 2→1, 5→{6,7} (two copies); others drop.
  */

@@ -1,6 +1,6 @@
 /**
  * NanomsgPacketChannel against a fake bmv2 built on SpPairListener (bmv2 binds, we connect,
- * doc §5.4): port 1 → PACKET_OUT on port 2, other ports dropped, INFO_REQ → INFO_REP status 1.
+ * docs/p4-target-interfaces.md §5.4): port 1 → PACKET_OUT on port 2, other ports dropped, INFO_REQ → INFO_REP status 1.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * p4/nanomsg.ts against libnanomsg itself (Debian `nanomsg-utils`' nanocat, doc §5.5), both
+ * p4/nanomsg.ts against libnanomsg itself (Debian `nanomsg-utils`' nanocat, docs/p4-target-interfaces.md §5.5), both
  * directions: we bind and nanocat connects, nanocat binds and we connect. Each side sends and
  * receives. nanocat in PAIR mode with `--data`/`--interval` sends the message repeatedly and
  * prints what it receives (`--ascii`: one line per message).

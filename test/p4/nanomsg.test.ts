@@ -1,5 +1,5 @@
 /**
- * SP over IPC (p4/nanomsg.ts) without libnanomsg: wire format of doc §5.5, the decoder on split
+ * SP over IPC (p4/nanomsg.ts) without libnanomsg: wire format of docs/p4-target-interfaces.md §5.5, the decoder on split
  * and coalesced chunks, and our listener/connector talking to each other and to raw sockets that
  * misbehave (wrong header, wrong type, silence, oversize, second peer).
  */
@@ -23,7 +23,7 @@ let n = 0;
 const addr = (): string => `ipc://${join(dir, `s${n++}.ipc`)}`;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('SP wire format (doc §5.5)', () => {
+describe('SP wire format (docs/p4-target-interfaces.md §5.5)', () => {
   it('PAIR handshake is 00 53 50 00 00 10 00 00', () => {
     expect(spHandshake().toString('hex')).toBe('0053500000100000');
     expect(parseSpHandshake(spHandshake())).toBe(16);
@@ -76,7 +76,7 @@ describe('SpDecoder', () => {
   });
 });
 
-describe('bmv2 packet-in messages (doc §5.4)', () => {
+describe('bmv2 packet-in messages (docs/p4-target-interfaces.md §5.4)', () => {
   it('12-byte little-endian header, packet after it', () => {
     const m = encodeBmv2Message(BMV2_MSG.PACKET_IN, 1, Buffer.from([0xaa, 0xbb]));
     expect(m.toString('hex')).toBe('03000000' + '01000000' + '02000000' + 'aabb');

@@ -51,7 +51,7 @@ compilation terminated.
 const DEPRECATED = `[--Wwarn=deprecated] warning: .txt format is being deprecated; use .txtpb instead
 `;
 
-describe('parseP4cDiagnostics (doc §7.1 verbatim outputs)', () => {
+describe('parseP4cDiagnostics (docs/p4-target-interfaces.md §7.1 verbatim outputs)', () => {
   it('syntax error: file, line, column from the marker, no severity word', () => {
     const d = parseP4cDiagnostics(SYNTAX);
     expect(d).toHaveLength(2);

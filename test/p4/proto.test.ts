@@ -107,7 +107,7 @@ function shapeOf(root: protobuf.Root, scope = /^p4\.(v1|config\.v1)\./): Shape {
 }
 
 /**
- * Additions on p4runtime main after the revision PI and p4c pin (doc §1.9): present in ours,
+ * Additions on p4runtime main after the revision PI and p4c pin (docs/p4-target-interfaces.md §1.9): present in ours,
  * absent from an installed PI copy. Anything else extra or missing fails the comparison.
  */
 const NEWER_THAN_PI = [

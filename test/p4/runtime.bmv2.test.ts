@@ -1,7 +1,7 @@
 /**
  * P4Runtime client against a real simple_switch_grpc (PI) with a program compiled by
  * p4c-bm2-ss (test/p4/fixtures/ct_test.p4). Facts checked here are those of doc
- * p4-target-interfaces.md §3, §4 and §6.
+ * docs/p4-target-interfaces.md §3, §4 and §6.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -99,7 +99,7 @@ describeWithTools('P4RuntimeClient against simple_switch_grpc', TOOLS, () => {
     } finally {
       backup.close();
     }
-    // A duplicate election id ends the stream with INVALID_ARGUMENT (doc §4.1).
+    // A duplicate election id ends the stream with INVALID_ARGUMENT (docs/p4-target-interfaces.md §4.1).
     await expect(P4RuntimeClient.connect(sw.address, { deviceId: sw.deviceId, electionId: 10n, reconnect: false, deadlineMs: 5000 })).rejects.toMatchObject({
       code: 'CTO_P4RT_STREAM',
       grpcCode: 3,
@@ -117,7 +117,7 @@ describeWithTools('P4RuntimeClient against simple_switch_grpc', TOOLS, () => {
     const e3 = decoded.find((d) => d.match['hdr.ipv4.src']!.kind === 'exact' && (d.match['hdr.ipv4.src'] as { value: bigint }).value === 0x0a000003n)!;
     expect(e3.action).toBe('TestIngress.set_ct');
     expect(e3.params).toEqual({ port: 2n, mark: 333n });
-    // Server replies in canonical form (doc §4.3): what we sent is what we read.
+    // Server replies in canonical form (docs/p4-target-interfaces.md §4.3): what we sent is what we read.
     const sent = tableEntry(idx, 'ct_table', { match: key(3), action: 'set_ct', params: { port: 2, mark: 333 } });
     const got = read.find((e) => Buffer.from(e.tableEntry!.match![0]!.exact!.value).equals(Buffer.from(sent.match![0]!.exact!.value)))!;
     const hexes = (ms: { fieldId: number; exact?: { value: Uint8Array } }[]) => ms.map((m) => [m.fieldId, Buffer.from(m.exact!.value).toString('hex')]);
@@ -151,7 +151,7 @@ describeWithTools('P4RuntimeClient against simple_switch_grpc', TOOLS, () => {
   });
 
   it('keeps every all-failing batch small enough for grpc-js (1000 duplicate INSERTs)', async () => {
-    // One Write of ≥ ~550 failing updates never completes with grpc-js (doc §3); the client's
+    // One Write of ≥ ~550 failing updates never completes with grpc-js (docs/p4-target-interfaces.md §3); the client's
     // 400-update batches keep each error trailer near 48 KB.
     const e = (i: number) => tableEntry(idx, 'ct_table', { match: { 'hdr.ipv4.src': i, 'hdr.ipv4.dst': 1, 'meta.zone': 2 }, action: 'drop' });
     const updates = Array.from({ length: 1000 }, (_, i) => insert(e(i)));
@@ -169,7 +169,7 @@ describeWithTools('P4RuntimeClient against simple_switch_grpc', TOOLS, () => {
     client.sendPacketOut(ipv4Frame(0x0a050001, 0x0a050002), { egress_port: 0, pad: 0 });
     const d = await client.digests.next(5000);
     expect(d!.digest).toBe('learn_t');
-    // Packets from PacketOut enter on the CPU port (doc §4.8).
+    // Packets from PacketOut enter on the CPU port (docs/p4-target-interfaces.md §4.8).
     expect(d!.samples).toEqual([{ src: 0x020000000002n, port: 510n }]);
     expect(d!.listId).toBeGreaterThan(0n);
     await client.write([remove(tableEntry(idx, 'acl', { match: { 'hdr.ipv4.dst': '10.5.0.2' }, priority: 10 })), remove({ digestEntry: digestEntry(idx, 'learn_t') })]);
@@ -229,7 +229,7 @@ describeWithTools('P4RuntimeClient against simple_switch_grpc', TOOLS, () => {
   it('sends an idle-timeout notification for an entry with TTL 1 s', async () => {
     const match = { 'hdr.ipv4.src': '10.7.0.1', 'hdr.ipv4.dst': '10.7.0.2', 'meta.zone': 1 };
     await client.write([insert(tableEntry(idx, 'ct_table', { match, action: 'drop', idleTimeoutNs: 1_000_000_000n }))]);
-    // bmv2 sweeps every second: first notification 1.1–1.9 s after the write (doc §4.10).
+    // bmv2 sweeps every second: first notification 1.1–1.9 s after the write (docs/p4-target-interfaces.md §4.10).
     const ev = await client.idleTimeouts.next(6000);
     expect(ev!.decoded![0]).toMatchObject({ table: 'TestIngress.ct_table', idleTimeoutNs: 1_000_000_000n, match: { 'hdr.ipv4.src': { kind: 'exact', value: 0x0a070001n } } });
     await client.write([remove(tableEntry(idx, 'ct_table', { match }))]);
@@ -239,7 +239,7 @@ describeWithTools('P4RuntimeClient against simple_switch_grpc', TOOLS, () => {
     await client.write([insert(tableEntry(idx, 'routes', { match: { 'hdr.ipv4.dst': '10.0.0.0/8' }, action: 'set_port', params: { port: 4 } }))]);
     const all: Entity[] = await client.readAll([{ tableEntry: { tableId: 0 } }]);
     expect(all.map((e) => describeTableEntry(idx, e.tableEntry!).table)).toContain('TestIngress.routes');
-    // PI: DirectCounterEntry across all tables is UNIMPLEMENTED (doc §4.6).
+    // PI: DirectCounterEntry across all tables is UNIMPLEMENTED (docs/p4-target-interfaces.md §4.6).
     await expect(client.readAll([{ directCounterEntry: { tableEntry: { tableId: 0 } } }])).rejects.toMatchObject({ code: 'CTO_P4RT_RPC', grpcCode: 12 });
   });
 });

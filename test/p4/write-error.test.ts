@@ -19,7 +19,7 @@ function failedWrite(perUpdate: ({ code: number; message: string } | null)[], ty
     message: '',
     details: perUpdate.map((e) => ({
       typeUrl,
-      // PI sends an all-default Error (0 bytes) for the updates that succeeded (doc §3).
+      // PI sends an all-default Error (0 bytes) for the updates that succeeded (docs/p4-target-interfaces.md §3).
       value: e ? encodeMessage('p4.v1.Error', { canonicalCode: e.code, message: e.message, space: 'ALL-sswitch-p4org' }) : new Uint8Array(0),
     })),
   });

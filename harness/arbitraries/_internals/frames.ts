@@ -1,6 +1,6 @@
 /**
  * Frame construction for the renderer: a thin layer over model/packet's buildFrame that adds
- * the scenario's corruptions (conntrack-semantics.md §3) and ICMP error embedding (§5.3), and
+ * the scenario's corruptions (docs/conntrack-semantics.md §3) and ICMP error embedding (§5.3), and
  * says which PacketView ctStatus each frame is built to have.
  */
 import { buildFrame, corruptChecksum, ipPacketOf, type FrameSpec } from '../../../model/packet/build.js';
@@ -151,7 +151,7 @@ export function icmpErrorCode(family: Family, type: IcmpErrorEvent['type'], from
  * The bytes an ICMP error embeds from the (clean) offending frame, and the ctStatus that the
  * error will have. IPv4 routers quote the header + 8 bytes (RFC 792) or up to 576 bytes in all
  * (RFC 1812 4.3.2.3); IPv6 quotes as much as fits 1280 bytes (RFC 4443 2.4(c)); the tracker
- * needs 8 L4 bytes (v4) or the full L4 header (v6) (conntrack-semantics.md §5.3 step 4).
+ * needs 8 L4 bytes (v4) or the full L4 header (v6) (docs/conntrack-semantics.md §5.3 step 4).
  */
 export function embedOffender(offender: Uint8Array, family: Family, variant: IcmpErrorEvent['variant'], full: boolean): { inner: Uint8Array; ctStatus: number } {
   const ip = ipPacketOf(offender);

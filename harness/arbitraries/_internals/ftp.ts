@@ -1,6 +1,6 @@
 /**
  * FTP control-channel text: the "interesting" messages the OVS FTP ALG parses
- * (conntrack-semantics.md §8.2; RFC 959 PORT/227, RFC 2428 EPRT/229). Over IPv4 the ALG only
+ * (docs/conntrack-semantics.md §8.2; RFC 959 PORT/227, RFC 2428 EPRT/229). Over IPv4 the ALG only
  * reads PORT/227, over IPv6 only EPRT/229, so the announcement follows the flow's family.
  */
 import type { Family } from '../types.js';

@@ -15,7 +15,7 @@ export class TrafficOptionsError extends CtoffloadError {
 }
 
 /**
- * OVS 3.1 default timeouts in seconds (conntrack-semantics.md §6.1): tcp_syn_sent/syn_recv/close
+ * OVS 3.1 default timeouts in seconds (docs/conntrack-semantics.md §6.1): tcp_syn_sent/syn_recv/close
  * 30, tcp_time_wait 45, udp_first/udp_single/icmp_first 60, udp_multiple/icmp_reply 30,
  * tcp_fin_wait 900. (tcp_established, 86400 s, is left out: a day-long gap helps no test.)
  */

@@ -9,7 +9,7 @@
  * side's own FIN, a retransmission with nothing sent yet, …) is rendered as the nearest
  * well-defined segment (a pure ACK) and says so in its note. Segments sent before any
  * handshake behave as if a handshake with the scenario's ISNs had happened unseen (mid-stream
- * pickup, conntrack-semantics.md §4.5).
+ * pickup, docs/conntrack-semantics.md §4.5).
  */
 import { tcpInvalidFlags } from '../../../model/conntrack/tcp.js';
 import type { TcpOptionsSpec } from '../../../model/packet/build.js';

@@ -28,7 +28,7 @@
  * - 'counters' (default: the deployed configuration): the core reads the conntrack tables'
  *   direct counters from bmv2 (`poll: 'expiring'`, before any sweep that would expire an
  *   offloaded connection). bmv2 stamps its entries' last hit only in its own wall clock
- *   (P4Runtime `time_since_last_hit`, p4-target-interfaces.md §4.10), not in the trace's
+ *   (P4Runtime `time_since_last_hit`, docs/p4-target-interfaces.md §4.10), not in the trace's
  *   virtual time, so the adapter supplies that stamp in virtual time: an entry's `lastUsed` is
  *   the trace time of the latest accepted input the hardware decided whose tuple is the
  *   entry's (`noteForwarded`), reported only for entries whose counter is non-zero — the

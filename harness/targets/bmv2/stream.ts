@@ -1,5 +1,5 @@
 /**
- * One bmv2 dataplane `PacketStream` (doc §5.3) driven step by step, for the bmv2 Target's
+ * One bmv2 dataplane `PacketStream` (docs/p4-target-interfaces.md §5.3) driven step by step, for the bmv2 Target's
  * per-packet protocol: write a few packets, wait for a given output (the echo barrier), let the
  * slow path reinject meanwhile (the stream stays open, so PacketOut outputs are not discarded),
  * then half-close and wait for OK — bmv2's drain barrier (`block_until_all_packets_processed`).

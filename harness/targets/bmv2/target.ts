@@ -55,7 +55,7 @@
  *    sendBatch answers once every accepted input has received as many slow-path outputs as the
  *    controller sent PacketOuts for it.
  * The dataplane stream stays open across rounds (registered before any PacketOut is injected,
- * so none of their outputs is discarded, doc §5.3) and is replaced every minute; reset()
+ * so none of their outputs is discarded, docs/p4-target-interfaces.md §5.3) and is replaced every minute; reset()
  * half-closes it — bmv2's drain barrier, every output of every packet alive in bmv2 received —
  * and pings the controller, so every PacketIn of the trace has arrived before the next one.
  * `window: 1` is strict lock-step. Counters read while later inputs are in flight may
@@ -63,10 +63,10 @@
  * what lock-step would. The equivalence (rounds vs lock-step give identical Verdicts) is a property test
  * (test/harness/targets/bmv2.prop.test.ts).
  * Outputs are attributed by the probe TAG, never by dataplane id (bmv2 mislabels ids when a
- * PacketOut is injected concurrently, doc §5.3); the probe is stripped. Outputs and PacketIns
+ * PacketOut is injected concurrently, docs/p4-target-interfaces.md §5.3); the probe is stripped. Outputs and PacketIns
  * with a tag of no input in flight are counted in `stats.strayOutputs` / `strayPacketIns` (an
  * attribution failure to investigate). In flight: ≤ 32 inputs plus the slow path's
- * reinjections (bmv2 drops past 64 per egress queue, doc §5.3). A program that breaks the
+ * reinjections (bmv2 drops past 64 per egress queue, docs/p4-target-interfaces.md §5.3). A program that breaks the
  * one-outcome rule (hand-modified artifacts) makes a step fail after `stepTimeoutMs` instead of
  * hanging; the load-time check sends a probe ECHO (the program must keep the ECHO and
  * REPORT_DROP paths).
@@ -219,7 +219,7 @@ const STREAM_ROTATE_MS = 60_000;
 const MAX_INPUT_TAG = 0xffdfffff;
 /**
  * Inputs in flight at most: bmv2 drops silently past 64 packets queued on one egress port
- * (doc §5.3; the brief says keep ≤ 32), and the slow path's reinjections of a punt in the
+ * (docs/p4-target-interfaces.md §5.3; the brief says keep ≤ 32), and the slow path's reinjections of a punt in the
  * window come on top.
  */
 const MAX_WINDOW = 32;
@@ -783,7 +783,7 @@ export class Bmv2Target implements Target {
   rawSend(steps: readonly SendStep[], window = 32): Promise<PacketResult[]> {
     return this.exclusive(async () => {
       if (!this.channel) throw new Bmv2TargetError('rawSend() before load()');
-      await this.closeStream(); // one PacketStream at a time (doc §5.3)
+      await this.closeStream(); // one PacketStream at a time (docs/p4-target-interfaces.md §5.3)
       return this.channel.sendWindowed(
         steps.map((s, i) => ({ port: s.port, frame: addInputProbe(s.frame, (0xff000000 + i) >>> 0) })),
         { window },
@@ -801,7 +801,7 @@ export class Bmv2Target implements Target {
       await this.ctl.reset();
       this.forgetInFlight();
       // Anything the controller does not know of (a write whose outcome was unknown) goes too:
-      // one wildcard Read per conntrack table (doc §4.6), then DELETE what is left.
+      // one wildcard Read per conntrack table (docs/p4-target-interfaces.md §4.6), then DELETE what is left.
       const dels = (await this.readCtEntries()).map((e) => remove(e));
       if (dels.length) {
         this.stats.resetLeftovers += dels.length;
@@ -813,7 +813,7 @@ export class Bmv2Target implements Target {
 
   /**
    * The hardware's conntrack tables as read back over P4Runtime (one wildcard Read per table,
-   * doc §4.6) and the slow path's model connections, at trace time `time` (the controller's
+   * docs/p4-target-interfaces.md §4.6) and the slow path's model connections, at trace time `time` (the controller's
    * clock advances to it first, as send() does), for counterexample reports.
    */
   snapshot(time?: number): Promise<TargetState> {
@@ -838,7 +838,7 @@ export class Bmv2Target implements Target {
     });
   }
 
-  /** Every entry of the conntrack tables, read back in one wildcard Read per table (doc §4.6). */
+  /** Every entry of the conntrack tables, read back in one wildcard Read per table (docs/p4-target-interfaces.md §4.6). */
   private async readCtEntries(): Promise<TableEntry[]> {
     const p4info = this.prog!.p4info;
     const read = await this.client!.readAll(this.prog!.plan.ctTables.map((t) => ({ tableEntry: tableReadRequest(p4info, `CtIngress.${t.name}`) })));

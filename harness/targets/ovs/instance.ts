@@ -1,7 +1,7 @@
 /**
  * One private Open vSwitch 3.1 instance with the dummy datapath: ovsdb-server + ovs-vswitchd
  * in a fresh temporary run directory, bridge `br0` (datapath_type=dummy, fail-mode=secure),
- * dummy ports `pN` with OpenFlow port N and a tx pcap each. Follows conntrack-semantics.md §9.1
+ * dummy ports `pN` with OpenFlow port N and a tx pcap each. Follows docs/conntrack-semantics.md §9.1
  * and openvswitch/ovs tests/ofproto-macros.at `OVS_VSWITCHD_START` / `add_of_ports`; never the
  * system service, never a kernel module (`--disable-system`, `--disable-system-route`).
  *
@@ -119,7 +119,7 @@ export class OvsInstance {
     this.watchdog = startWatchdog([dbd.pid, vsd.pid], r);
     await this.waitForSocket(join(r, 'ovs-vswitchd.ctl'), vsd);
     this.unixctl = await UnixctlClient.connect(join(r, 'ovs-vswitchd.ctl'), this.timeoutMs);
-    // The Datapath record lets `add-zone-tp dummy …` work later (conntrack-semantics.md §6.3).
+    // The Datapath record lets `add-zone-tp dummy …` work later (docs/conntrack-semantics.md §6.3).
     await this.vsctl([
       'add-br', BRIDGE,
       '--', 'set', 'bridge', BRIDGE, 'datapath_type=dummy', 'fail-mode=secure',

@@ -28,12 +28,12 @@
  *   `ofproto_dpif_send_async_msg`) and tx pcap writes are synchronous, so the sentinel's
  *   packet-in means everything the packet caused has been reported.
  * - **Timeouts.** `ct(...,timeout=NAME)` is our extension (OVS 3.1's ct() has none,
- *   conntrack-semantics.md §1.1). OVS binds timeout policies to zones (§6.3), so NAME is
+ *   docs/conntrack-semantics.md §1.1). OVS binds timeout policies to zones (§6.3), so NAME is
  *   removed from the action (the printer's `ovs` option) and the zone gets NAME's attributes
  *   with `add-zone-tp`. That is only faithful when every commit in that zone names the same
  *   policy; anything else is rejected with CTO_OVS_UNSUPPORTED.
  * - **Fragment reassembly.** `ipf v4=off` / `ipf v6=off` (our directive) become
- *   `dpctl/ipf-set-disabled v4|v6` (conntrack-semantics.md §3.4, §9.5); both are on by default.
+ *   `dpctl/ipf-set-disabled v4|v6` (docs/conntrack-semantics.md §3.4, §9.5); both are on by default.
  */
 import {
   type Action,

@@ -1,7 +1,7 @@
 /**
  * The generator against the oracle: realistic TCP and FTP sessions (no deliberate anomaly,
  * no corruption, short gaps, one flow at a time) must never be `inv` in OVS 3.1's tracker,
- * i.e. they are in-window by construction as conntrack-semantics.md §4.4 judges windows.
+ * i.e. they are in-window by construction as docs/conntrack-semantics.md §4.4 judges windows.
  *
  * Simultaneous open is the one realistic exchange OVS may call invalid: the responder's pure
  * SYN is "valid-new" (§4.4 step 1) and leaves its seqlo at 0, so the originator's SYN-ACK has

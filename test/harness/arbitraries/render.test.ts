@@ -1,6 +1,6 @@
 /**
  * renderScenario on hand-written scenarios: exact sequence/ack/window numbers of the TCP
- * simulator, the FTP/TFTP/ICMP message formats of conntrack-semantics.md §5.3 and §8, the
+ * simulator, the FTP/TFTP/ICMP message formats of docs/conntrack-semantics.md §5.3 and §8, the
  * corruptions of §3, the port map, and robustness against scenarios that shrinking mangled.
  */
 import { describe, expect, it } from 'vitest';
@@ -242,7 +242,7 @@ describe('TCP rendering', () => {
   });
 });
 
-describe('corruptions (conntrack-semantics.md §3)', () => {
+describe('corruptions (docs/conntrack-semantics.md §3)', () => {
   const one = (bad: NonNullable<TcpEvent['bad']>, family: 4 | 6 = 4): number[] => {
     const d = renderScenarioDetailed(scen([tcp([{ kind: 'syn', bad }], {}, { family })]));
     const v = new PacketView().parse(d.trace[0]!.frame);

@@ -39,7 +39,7 @@ describe('shrinking', () => {
     expect(out.numShrinks).toBeGreaterThan(0);
     if (process.env.CTO_SHOW_SHRUNK) console.log(describeScenario(s, { rendered: true }));
 
-    // Seed + path replay the same counterexample (STYLE.md §3).
+    // Seed + path replay the same counterexample (docs/style.md §3).
     const again = fc.check(
       fc.property(scenarioArb(OPTS), (x) => rstAfterThreeData(renderScenario(x))),
       { seed: out.seed, path: out.counterexamplePath!, numRuns: 500 },

@@ -1,4 +1,4 @@
-/** The public surface of harness/runner, harness/compare and harness/report (STYLE.md §5: pin each index.ts). */
+/** The public surface of harness/runner, harness/compare and harness/report (docs/style.md §5: pin each index.ts). */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as compare from '../../../harness/compare/index.js';
 import * as report from '../../../harness/report/index.js';

@@ -4,7 +4,7 @@
  * ipf). Same traces (test/model/pipeline/frag-traces.ts), compared packet by packet: outputs
  * (port and exact bytes, normalised to the OVS target's order: ascending port, emission order
  * within a port, controller last) and the ct fields every recirculation enters its table with.
- * This is where conntrack-semantics.md §3.4 and model/conntrack/ipf.ts meet the real thing
+ * This is where docs/conntrack-semantics.md §3.4 and model/conntrack/ipf.ts meet the real thing
  * (expired fragments' ct_state, first-fragment ct_tp_src/dst, the datagram not forwarded).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
  * OvsTarget against a real ovs-vswitchd 3.1 (dummy datapath). Expected ct_state values come from
- * conntrack-semantics.md (§2.5, §4.11, §5.1, §6.2, §6.3), not from running OVS.
+ * docs/conntrack-semantics.md (§2.5, §4.11, §5.1, §6.2, §6.3), not from running OVS.
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * FTP and TFTP ALGs: expectations and related data connections (conntrack-semantics §8).
+ * FTP and TFTP ALGs: expectations and related data connections (docs/conntrack-semantics.md §8).
  */
 import { describe, expect, it } from 'vitest';
 import { ALG_FTP, ALG_TFTP } from '../../../model/conntrack/index.js';

@@ -1,6 +1,6 @@
 /**
  * The core: zones, commit/force, mark and label, limits, expiry, metadata
- * (conntrack-semantics §1, §2, §6, §7).
+ * (docs/conntrack-semantics.md §1, §2, §6, §7).
  */
 import { describe, expect, it } from 'vitest';
 import { buildFrame } from '../../../model/packet/build.js';

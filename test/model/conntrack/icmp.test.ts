@@ -1,5 +1,5 @@
 /**
- * ICMP/ICMPv6 queries and errors (conntrack-semantics §5.2, §5.3).
+ * ICMP/ICMPv6 queries and errors (docs/conntrack-semantics.md §5.2, §5.3).
  */
 import { describe, expect, it } from 'vitest';
 import { buildFrame, ipPacketOf, type FrameSpec } from '../../../model/packet/build.js';

@@ -1,6 +1,6 @@
 /**
  * model/conntrack/ipf.ts: OVS 3.1 userspace fragment reassembly (lib/ipf.c v3.1.0;
- * conntrack-semantics.md §3.4). Each test sends fragments through `conntrackExecute` one per
+ * docs/conntrack-semantics.md §3.4). Each test sends fragments through `conntrackExecute` one per
  * batch, as `netdev-dummy/receive` does.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Generic tracker: UDP and other IP protocols (conntrack-semantics §5.1, §2.1).
+ * Generic tracker: UDP and other IP protocols (docs/conntrack-semantics.md §5.1, §2.1).
  */
 import { describe, expect, it } from 'vitest';
 import { A, B, Driver, udp } from './helpers.js';

@@ -1,5 +1,5 @@
 /**
- * TCP tracker scenarios (conntrack-semantics §4), each built from real frames.
+ * TCP tracker scenarios (docs/conntrack-semantics.md §4), each built from real frames.
  */
 import { describe, expect, it } from 'vitest';
 import { buildFrame } from '../../../model/packet/build.js';

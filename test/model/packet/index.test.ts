@@ -1,4 +1,4 @@
-/** Pins the public surface of model/packet (STYLE.md 5: the public types are tested). */
+/** Pins the public surface of model/packet (docs/style.md §5: the public types are tested). */
 import { describe, expectTypeOf, it, expect } from 'vitest';
 import * as packet from '../../../model/packet/index.js';
 import type { CaptureRecord, Frame, FrameSpec, Layer, TcpOption } from '../../../model/packet/index.js';

@@ -1,6 +1,6 @@
 /**
  * PacketView against frames from buildFrame / encodeFrame: fields equal the spec, and the OVS
- * invalid cases of conntrack-semantics.md 3.1-3.3 and 5.3 give the expected non-zero ctStatus.
+ * invalid cases of docs/conntrack-semantics.md §3.1-§3.3 and §5.3 give the expected non-zero ctStatus.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -124,7 +124,7 @@ describe('PacketView on buildFrame frames: fields equal the spec', () => {
   });
 });
 
-describe('PacketView: OVS invalid cases (conntrack-semantics 3.1-3.3, 5.3)', () => {
+describe('PacketView: OVS invalid cases (docs/conntrack-semantics.md §3.1-§3.3, §5.3)', () => {
   const tcp4 = { ip: A4, tcp: { sport: 1000, dport: 80, flags: 'S' } } satisfies FrameSpec;
 
   it('non-IP frames and short frames are not IP', () => {

@@ -17,7 +17,7 @@ function pipeline(text: string, ct = new Conntrack()): Pipeline {
 const NEW_TRK = CS_NEW | CS_TRACKED;
 const EST_RPL_TRK = CS_ESTABLISHED | CS_REPLY_DIR | CS_TRACKED;
 
-/** The firewall pattern of conntrack-semantics §9.3. */
+/** The firewall pattern of docs/conntrack-semantics.md §9.3. */
 const FIREWALL = `
 table=0,priority=10,ip,actions=ct(table=1,zone=5)
 table=0,priority=0,actions=drop

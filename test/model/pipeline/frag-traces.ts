@@ -26,7 +26,7 @@ export const A6 = { src: 'fd00::1', dst: 'fd00::2' };
 export const R6 = { src: 'fd00::2', dst: 'fd00::1' };
 
 /**
- * The firewall of conntrack-semantics §9.3 with fragments in mind: table 0 tracks (zone 5) and
+ * The firewall of docs/conntrack-semantics.md §9.3 with fragments in mind: table 0 tracks (zone 5) and
  * recirculates, table 1 commits new connections from port 1 and sends them to port 2, passes
  * established traffic both ways, and sends anything with the inv bit (tracked or not) to port 3
  * so invalid and expired fragments become visible as outputs.

@@ -2,7 +2,7 @@
  * Fragments through the policy pipeline (model/pipeline/exec.ts with model/conntrack/ipf.ts):
  * held fragments stop the pass, the completing fragment releases all of them through the rest
  * of the action list, expired fragments surface in a later packet's ct() call, and the `ipf`
- * directive turns reassembly off per family (conntrack-semantics.md §1.2, §2.3 step 1, §3.4).
+ * directive turns reassembly off per family (docs/conntrack-semantics.md §1.2, §2.3 step 1, §3.4).
  * The same traces run against OVS in test/harness/targets/ovs-frag.test.ts.
  */
 import { describe, expect, it } from 'vitest';

@@ -237,7 +237,7 @@ describe('parsePolicy: errors name line:column', () => {
     expectError('ip,ct_state=+trk+new,ct_tp_dst=22,actions=drop', 1, 22, 'ct_tp_dst requires a ct_nw_proto match');
   });
 
-  it('ct() rules of conntrack-semantics §1.1', () => {
+  it('ct() rules of docs/conntrack-semantics.md §1.1', () => {
     expectError('ip,actions=ct(force)', 1, 12, '"force" flag requires "commit" flag.');
     expectError('ip,actions=ct(exec(set_field:1->ct_mark))', 1, 15, 'CT action requires commit flag');
     expectError('ip,actions=ct(commit,exec(output:1))', 1, 27, "ct action doesn't support nested action output");

@@ -1,7 +1,7 @@
 /**
  * Minimal simple_switch_grpc + p4c-bm2-ss helpers for the P4Runtime client's integration suite
  * (the full driver is p4/bmv2.ts; this keeps the suite independent of it). Every instance gets
- * its own free P4Runtime and Thrift ports (doc §5.1: a taken Thrift port breaks the switch).
+ * its own free P4Runtime and Thrift ports (docs/p4-target-interfaces.md §5.1: a taken Thrift port breaks the switch).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
