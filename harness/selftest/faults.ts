@@ -18,7 +18,9 @@
  *   the software conntrack while traffic still flows).
  * - replyKeyWrong: the reply entry is keyed with the ports swapped, so it never matches: every
  *   verdict stays right (the slow path answers each reply) while the NIC offloads only half of
- *   what it promises — only the offload contract (harness/contract.ts) can see it.
+ *   what it promises — only the offload contract (harness/contract.ts) can see it (as in
+ *   openwrt/openwrt#2815: hardware flow entries computed wrongly, never bound, "all packets
+ *   are forwarded by CPU" while traffic worked).
  */
 import type { ConnInfo } from '../../model/conntrack/types.js';
 import { CS_REPLY_DIR } from '../../model/ctstate.js';

@@ -370,6 +370,8 @@ export class Bmv2Target implements Target {
   private wake: (() => void) | undefined;
   /** Flows with an input decided in hardware since the last reset (punt prediction only). */
   private readonly hwFlows = new Set<number>();
+  /** Accepted inputs by their first punt reason (`punt CT_MISS`…), cumulative. */
+  private readonly puntsByReason: Record<string, number> = {};
 
   constructor(private readonly opts: Bmv2TargetOptions = {}) {
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5000;
@@ -660,7 +662,11 @@ export class Bmv2Target implements Target {
     for (let k = 0; k < round.length; k++) {
       const rec = records[k]!;
       this.stats.steps++;
-      if (rec.punts.length) this.stats.puntedSteps++;
+      if (rec.punts.length) {
+        this.stats.puntedSteps++;
+        const r = `punt ${puntReasonName(rec.punts[0]!)}`;
+        this.puntsByReason[r] = (this.puntsByReason[r] ?? 0) + 1;
+      }
       accepted.push({ ...round[k]!, rec });
     }
   }
@@ -845,9 +851,9 @@ export class Bmv2Target implements Target {
     return read.flatMap((e) => (e.tableEntry && !e.tableEntry.isDefaultAction ? [e.tableEntry] : []));
   }
 
-  /** The target's counters (stats), for the report's targetCounters. */
+  /** The target's counters (stats, and inputs punted by first punt reason), for the report's targetCounters. */
   counters(): Record<string, number> {
-    return { ...this.stats };
+    return { ...this.stats, ...this.puntsByReason };
   }
 
   /** Controller status (counters) of the current policy. */
