@@ -15,7 +15,8 @@
  *     as the controller deletes entries at the sweep) — does one of them carry this tuple?
  *  2. runs the reference (traced: the flows it visited and the ct() calls it made);
  *  3. walks what the generated program would meet (offload/compile.ts, offload/p4gen.ts):
- *     a flow compiled to a static punt (ACTION, ALG, ZONE_NOT_OFFLOADED, MULTI_OUTPUT), a
+ *     IPv6 extension headers, punted by the parser before anything (UNTRACKABLE); a flow
+ *     compiled to a static punt (ACTION, ALG, ZONE_NOT_OFFLOADED, MULTI_OUTPUT), a
  *     table miss (POLICY_MISS, when slowPath.policyMiss), more flow visits than stages
  *     (STAGE_LIMIT); at each ct(): a fragment (FRAGMENT), an ICMP error (ICMP_ERROR), a packet
  *     the parser cannot key (UNTRACKABLE), no installed entry (CT_MISS), a TCP packet with
@@ -27,7 +28,7 @@
  * checksum: harness/exceptions.ts HW_UNCHECKED_STATUSES) are not judged (['*']): the hardware
  * keys them as valid, the reference does not look them up.
  */
-import { FRAG_NONE, ICMP_ERROR, IPPROTO_TCP, L3_IPV4, L3_NONE, CT_OK, ICMP_QUERY, PacketView } from '../model/packet/view.js';
+import { FRAG_NONE, ICMP_ERROR, IPPROTO_TCP, L3_IPV4, L3_IPV6, L3_NONE, CT_OK, ICMP_QUERY, PacketView } from '../model/packet/view.js';
 import { PipelineEngine } from '../model/pipeline/engine.js';
 import type { Verdict } from '../model/verdict.js';
 import { compileOffload, connectionEntries, type FlowOp, type OffloadConfig, type Plan } from '../offload/index.js';
@@ -36,6 +37,8 @@ import type { ModelEngine } from './targets/model.js';
 import type { PolicySource } from './targets/target.js';
 
 const TCP_FLAGS_PUNT = 0x07; // FIN|SYN|RST
+/** IPv6 next headers the program's parser treats as extension headers (HBH, Routing, Destination options, AH). */
+const IPV6_EXT_HEADERS = [0, 43, 60, 51];
 const TCP_ACK = 0x10;
 
 export class ContractEngine implements ModelEngine {
@@ -104,11 +107,15 @@ export class ContractEngine implements ModelEngine {
     const frag = v.frag !== FRAG_NONE;
     const icmpErr = v.icmpClass === ICMP_ERROR;
     const tcpPunt = v.ipProto === IPPROTO_TCP && v.l3 !== L3_NONE && ((v.tcpFlags & TCP_FLAGS_PUNT) !== 0 || (v.tcpFlags & TCP_ACK) === 0);
+    // IPv6 extension headers are not walked in hardware: punted before anything
+    // (offload/p4gen.ts parser state ipv6_ext).
+    const ipv6Ext = v.l3 === L3_IPV6 && IPV6_EXT_HEADERS.includes(frame[v.l3Off + 6]!);
     // 2. The reference, traced.
     const r = this.engine.processTraced(port, frame, now);
     // 3. What the program meets.
     const cfg = plan.config;
     const reasons = new Set<string>();
+    if (ipv6Ext) reasons.add('UNTRACKABLE');
     for (const f of r.flows) {
       if (f.line < 0) {
         if (cfg.slowPath.policyMiss) reasons.add('POLICY_MISS');
