@@ -67,7 +67,12 @@ export function faultDecorators(name: FaultName): Bmv2Decorators {
         wrapDevice: (d: ControllerDevice): ControllerDevice => ({
           ...d,
           packetIns: d.packetIns,
-          write: (ops) => d.write(ops.filter((o) => o.type !== 'DELETE')).then(() => []),
+          write: async (ops) => {
+            // DELETEs are dropped and reported as done; the other ops' failures keep their indexes.
+            const kept = ops.map((o, i) => [o, i] as const).filter(([o]) => o.type !== 'DELETE');
+            const fails = await d.write(kept.map(([o]) => o));
+            return fails.map((f) => ({ ...f, index: kept[f.index]![1] }));
+          },
         }),
       };
     case 'hitsNotReported':
