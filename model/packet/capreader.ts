@@ -197,19 +197,7 @@ export class CaptureParser {
    */
   async fill(src: ByteSource): Promise<boolean> {
     if (this.eof) return false;
-    if (this.pos > 0) {
-      // Keep only the unconsumed bytes (less than one record): O(1) memory.
-      if (this.end > this.pos) this.buf.copyWithin(0, this.pos, this.end);
-      this.base += this.pos;
-      this.end -= this.pos;
-      this.pos = 0;
-    }
-    if (this.end === this.buf.length) {
-      const bigger = new Uint8Array(this.buf.length * 2);
-      bigger.set(this.buf);
-      this.buf = bigger;
-      this.dv = new DataView(bigger.buffer);
-    }
+    this.compact(1);
     const n = await src.read(this.buf, this.end, this.buf.length - this.end);
     if (n === 0) {
       this.eof = true;
@@ -217,6 +205,35 @@ export class CaptureParser {
     }
     this.end += n;
     return true;
+  }
+
+  /**
+   * Appends bytes that arrived by other means (a file another process is still writing, read
+   * synchronously): a record cut short stays pending until the rest is pushed.
+   */
+  push(chunk: Uint8Array): void {
+    this.compact(chunk.length);
+    this.buf.set(chunk, this.end);
+    this.end += chunk.length;
+  }
+
+  /** Drops the consumed bytes and makes room for at least `room` more. */
+  private compact(room: number): void {
+    if (this.pos > 0) {
+      // Keep only the unconsumed bytes (less than one record): O(1) memory.
+      if (this.end > this.pos) this.buf.copyWithin(0, this.pos, this.end);
+      this.base += this.pos;
+      this.end -= this.pos;
+      this.pos = 0;
+    }
+    if (this.buf.length - this.end < room) {
+      let cap = this.buf.length * 2;
+      while (cap - this.end < room) cap *= 2;
+      const bigger = new Uint8Array(cap);
+      bigger.set(this.buf.subarray(0, this.end));
+      this.buf = bigger;
+      this.dv = new DataView(bigger.buffer);
+    }
   }
 
   fail(msg: string, fileOffset: number): never {
@@ -617,9 +634,14 @@ export class CaptureReader {
     while (!this.parser.header()) await this.parser.fill(this.src);
   }
 
-  /** REC_READY / REC_END, or REC_NEED_MORE when only `await next()` can tell. */
+  /** REC_READY (the record is in `rec`), REC_END, or REC_NEED_MORE: `await fill()` and ask again. */
   nextSync(): number {
     return this.parser.next();
+  }
+
+  /** Reads more input into the window (false at the end of the input). */
+  fill(): Promise<boolean> {
+    return this.parser.fill(this.src);
   }
 
   async next(): Promise<StreamRecord | null> {

@@ -38,7 +38,10 @@ describe('replayRecords', () => {
     expect(rows[2]!.outputs).toEqual([]);
     // the connection used the 2 s timeout policy (udp_multiple after the reply at 0.5 s): gone at 3.5 s, so the reply is new again
     expect(rows[3]!.ct!.state).toBe(CS_NEW | CS_TRACKED);
-    expect(rows[0]!.ctCalls!.map((c) => c.table)).toEqual([1, -1]);
+    expect(rows[0]!.ctCalls).toBeUndefined(); // the untraced pipeline
+    const traced = replayRecords(parsePolicy(POLICY, 'p.flows'), records, { trace: true });
+    expect(traced[0]!.ctCalls!.map((c) => c.table)).toEqual([1, -1]);
+    expect(traced.map((r) => ({ ...r, ctCalls: undefined, trace: undefined }))).toEqual(rows.map((r) => ({ ...r, ctCalls: undefined, trace: undefined })));
   });
 
   it('--in-port overrides the capture port', () => {

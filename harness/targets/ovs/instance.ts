@@ -189,7 +189,8 @@ export class OvsInstance {
         throw new OvsError('CTO_OVS_UNSUPPORTED', `port ${n} cannot be a dummy OpenFlow port (1..65279)`);
       }
       args.push('--', 'add-port', BRIDGE, `p${n}`, '--', 'set', 'Interface', `p${n}`, 'type=dummy',
-        `ofport_request=${n}`, `options:tx_pcap=${this.pcapPath(n)}`);
+        // The largest MTU a dummy port takes (DUMMY_MAX_MTU): target.ts OVS_MAX_FRAME explains.
+        `ofport_request=${n}`, 'mtu_request=65535', `options:tx_pcap=${this.pcapPath(n)}`);
     }
     // Without --no-wait ovs-vsctl returns once ovs-vswitchd applied the change (cur_cfg).
     await this.vsctl(args);

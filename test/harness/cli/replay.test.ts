@@ -68,7 +68,13 @@ describe('ctoffload replay (end to end through main)', () => {
     expect(rows).toHaveLength(3);
     expect(rows[1]).toMatchObject({ index: 2, in_port: 2, ct_state: 'est|rpl|trk', ct_mark: '0x2a', outputs: [{ port: '1' }] });
     expect(rows[1].lookups).toEqual([{ table: 1, ct_state: 'est|rpl|trk', ct_state_bits: 0x2a, ct_zone: 5, ct_mark: '0x2a', ct_label: '0x0' }]);
-    expect(rows[0].ct_calls.map((c: { table: number | null }) => c.table)).toEqual([1, null]);
+    // ct() calls are the traced pipeline's detail: only with --trace
+    expect(rows[0].ct_calls).toBeUndefined();
+    const t = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--json', '--trace');
+    const traced = t.out.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(traced[0].ct_calls.map((c: { table: number | null }) => c.table)).toEqual([1, null]);
+    expect(traced[0].trace.length).toBeGreaterThan(0);
+    expect(traced.map((r: Record<string, unknown>) => ({ ...r, ct_calls: undefined, trace: undefined }))).toEqual(rows.map((r) => ({ ...r, ct_calls: undefined, trace: undefined })));
   });
 
   it('--in-port overrides the port of a classic pcap; --trace adds the steps', async () => {

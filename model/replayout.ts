@@ -1,0 +1,380 @@
+/**
+ * Replay rows as bytes, written as they are produced: the text table (fixed column widths, so
+ * no pass over every row is needed to align it) and JSON Lines. One home for the row formats:
+ * `formatReplayText` and the CLI both use `RowWriter`, and `replayRowJson` (model/replay.ts)
+ * is the object form of the same JSON line (a test holds the two equal).
+ *
+ * The writer encodes straight into a byte buffer — digits, hex and the cached ct_state names
+ * without intermediate strings — and hands the buffer over (`take`) when it is full enough for
+ * one write to the output stream. Nothing is allocated per row on the untraced path except
+ * what a non-zero ct_label or a comment needs.
+ */
+import { formatCtState } from './ctstate.js';
+import { type CtFields, type CtLookup, PORT_CONTROLLER, type Verdict } from './verdict.js';
+
+/** The per-call detail of a traced row (`--trace`): every ct() call and the readable steps. */
+export interface RowCtCall extends CtFields {
+  /** Table of a recirculating ct(), -1 for a ct() without table=. */
+  table: number;
+  line: number;
+  depth: number;
+}
+
+export interface RowExtra {
+  ctCalls?: readonly RowCtCall[] | undefined;
+  trace?: readonly string[] | undefined;
+  /**
+   * Why the target did not process this packet (a runt, an oversize frame): the row shows no
+   * ct fields and no outputs, and carries the note (text: after `!`, JSON: `"error"`).
+   */
+  error?: string | undefined;
+}
+
+/** Column widths of the text table; a longer value widens its own line only. */
+export const TEXT_COLUMNS: readonly [string, number][] = [
+  ['#', 9],
+  ['timestamp', 20],
+  ['in_port', 7],
+  ['ct_state', 15],
+  ['ct_zone', 7],
+  ['ct_mark', 10],
+  ['ct_label', 10],
+  ['outputs', 0],
+];
+
+const STATE_TEXT: Uint8Array[] = [];
+function stateBytes(s: number): Uint8Array {
+  if (s >= 0 && s < 256) {
+    let b = STATE_TEXT[s];
+    if (!b) STATE_TEXT[s] = b = ascii(formatCtState(s));
+    return b;
+  }
+  return ascii(formatCtState(s));
+}
+
+function ascii(s: string): Uint8Array {
+  return Buffer.from(s, 'utf8');
+}
+
+const HEX = ascii('0123456789abcdef');
+const NULL_CT = ascii('"ct_state":null,"ct_zone":null,"ct_mark":null,"ct_label":null');
+const CONTROLLER = ascii('controller');
+const DROP = ascii('drop');
+const FLUSH_AT = 1 << 16;
+
+export class RowWriter {
+  private buf: Buffer = Buffer.allocUnsafe(FLUSH_AT * 2);
+  private len = 0;
+  private readonly digits = new Uint8Array(24);
+
+  constructor(readonly json: boolean) {}
+
+  /** Bytes waiting to be written. */
+  get pending(): number {
+    return this.len;
+  }
+
+  /** True once enough bytes are buffered for one write. */
+  get full(): boolean {
+    return this.len >= FLUSH_AT;
+  }
+
+  /** The buffered bytes; the writer continues in a fresh buffer (the caller may keep these). */
+  take(): Uint8Array {
+    const out = this.buf.subarray(0, this.len);
+    this.buf = Buffer.allocUnsafe(Math.max(FLUSH_AT * 2, this.buf.length));
+    this.len = 0;
+    return out;
+  }
+
+  /** The text table's header line (no-op for JSON Lines). */
+  header(): void {
+    if (this.json) return;
+    for (let c = 0; c < TEXT_COLUMNS.length; c++) {
+      const [name, w] = TEXT_COLUMNS[c]!;
+      const start = this.len;
+      this.str(name);
+      if (c < TEXT_COLUMNS.length - 1) this.cellEnd(start, w);
+    }
+    this.byte(10);
+  }
+
+  /**
+   * One packet: 1-based index, capture time (whole seconds + ns), the tracker's virtual time,
+   * ingress port, what the target did (`v`: the last lookup's ct fields, outputs) and the
+   * traced detail when present.
+   */
+  row(index: number, sec: number, nsec: number, timeMs: number, inPort: number, v: Verdict | null, extra?: RowExtra): void {
+    this.reserve(512);
+    if (this.json) this.jsonRow(index, sec, nsec, timeMs, inPort, v, extra);
+    else this.textRow(index, sec, nsec, inPort, v, extra);
+  }
+
+  // ------------------------------------------------------------------ text
+
+  private textRow(index: number, sec: number, nsec: number, inPort: number, v: Verdict | null, extra?: RowExtra): void {
+    const err = extra?.error;
+    const lk = v && !err && v.lookups.length ? v.lookups[v.lookups.length - 1]! : null;
+    let start = this.len;
+    this.int(index);
+    this.cellEnd(start, 9);
+    start = this.len;
+    this.timestamp(sec, nsec);
+    this.cellEnd(start, 20);
+    start = this.len;
+    this.int(inPort);
+    this.cellEnd(start, 7);
+    start = this.len;
+    if (lk) this.raw(stateBytes(lk.state));
+    else this.byte(45);
+    this.cellEnd(start, 15);
+    start = this.len;
+    if (lk) this.int(lk.zone);
+    else this.byte(45);
+    this.cellEnd(start, 7);
+    start = this.len;
+    if (lk) this.hex32(lk.mark);
+    else this.byte(45);
+    this.cellEnd(start, 10);
+    start = this.len;
+    if (lk) this.label(lk.label);
+    else this.byte(45);
+    this.cellEnd(start, 10);
+    if (err !== undefined) {
+      this.str('-  ! ');
+      this.str(err);
+    } else if (!v || v.outputs.length === 0) {
+      this.raw(DROP);
+    } else {
+      const outs = v.outputs;
+      for (let i = 0; i < outs.length; i++) {
+        if (i) this.byte(44);
+        this.port(outs[i]!.port);
+      }
+    }
+    this.byte(10);
+    const trace = extra?.trace;
+    if (trace) {
+      for (const t of trace) {
+        this.reserve(t.length * 3 + 8);
+        this.str('    ');
+        this.str(t);
+        this.byte(10);
+      }
+    }
+  }
+
+  /** Pads the cell begun at `start` to `w` and adds the two-space column gap. */
+  private cellEnd(start: number, w: number): void {
+    let n = w - (this.len - start);
+    while (n-- > 0) this.buf[this.len++] = 32;
+    this.buf[this.len++] = 32;
+    this.buf[this.len++] = 32;
+  }
+
+  // ------------------------------------------------------------------ JSON Lines
+
+  private jsonRow(index: number, sec: number, nsec: number, timeMs: number, inPort: number, v: Verdict | null, extra?: RowExtra): void {
+    const err = extra?.error;
+    const lk = v && !err && v.lookups.length ? v.lookups[v.lookups.length - 1]! : null;
+    this.str('{"index":');
+    this.int(index);
+    this.str(',"timestamp":"');
+    this.timestamp(sec, nsec);
+    this.str('","time_ms":');
+    this.int(timeMs);
+    this.str(',"in_port":');
+    this.int(inPort);
+    this.byte(44);
+    if (lk) this.ctJson(lk);
+    else this.raw(NULL_CT);
+    this.str(',"outputs":[');
+    if (v && !err) {
+      const outs = v.outputs;
+      for (let i = 0; i < outs.length; i++) {
+        const o = outs[i]!;
+        this.reserve(96);
+        if (i) this.byte(44);
+        this.str('{"port":"');
+        this.port(o.port);
+        this.byte(34);
+        if (o.ct) {
+          this.str(',"ct_state":"');
+          this.raw(stateBytes(o.ct.state));
+          this.byte(34);
+        }
+        this.byte(125);
+      }
+    }
+    this.str('],"lookups":[');
+    if (v && !err) {
+      const lks = v.lookups;
+      for (let i = 0; i < lks.length; i++) {
+        const l = lks[i]!;
+        this.reserve(160);
+        if (i) this.byte(44);
+        this.str('{"table":');
+        this.int(l.table);
+        this.byte(44);
+        this.ctJson(l);
+        this.byte(125);
+      }
+    }
+    this.byte(93);
+    const calls = extra?.ctCalls;
+    if (calls && !err) {
+      this.str(',"ct_calls":[');
+      for (let i = 0; i < calls.length; i++) {
+        const c = calls[i]!;
+        this.reserve(200);
+        if (i) this.byte(44);
+        this.str('{"table":');
+        if (c.table < 0) this.str('null');
+        else this.int(c.table);
+        this.str(',"line":');
+        this.int(c.line);
+        this.str(',"depth":');
+        this.int(c.depth);
+        this.byte(44);
+        this.ctJson(c);
+        this.byte(125);
+      }
+      this.byte(93);
+    }
+    const trace = extra?.trace;
+    if (trace && !err) {
+      this.str(',"trace":');
+      this.utf8(JSON.stringify(trace));
+    }
+    if (err !== undefined) {
+      this.str(',"error":');
+      this.utf8(JSON.stringify(err));
+    }
+    this.byte(125);
+    this.byte(10);
+  }
+
+  /** `"ct_state":"…","ct_state_bits":N,"ct_zone":N,"ct_mark":"0x…","ct_label":"0x…"` */
+  private ctJson(f: CtFields | CtLookup): void {
+    this.str('"ct_state":"');
+    this.raw(stateBytes(f.state));
+    this.str('","ct_state_bits":');
+    this.int(f.state);
+    this.str(',"ct_zone":');
+    this.int(f.zone);
+    this.str(',"ct_mark":"');
+    this.hex32(f.mark);
+    this.str('","ct_label":"');
+    this.label(f.label);
+    this.byte(34);
+  }
+
+  // ------------------------------------------------------------------ primitives
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(b, 0, 0, this.len);
+    this.buf = b;
+  }
+
+  private byte(c: number): void {
+    this.buf[this.len++] = c;
+  }
+
+  private raw(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  /** An ASCII string (the writer's own literals and numbers' text). */
+  private str(s: string): void {
+    const n = s.length;
+    this.reserve(n * 3);
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 127) {
+        this.len += this.buf.write(s.slice(i), this.len, 'utf8');
+        return;
+      }
+      this.buf[this.len++] = c;
+    }
+  }
+
+  private utf8(s: string): void {
+    this.reserve(s.length * 3);
+    this.len += this.buf.write(s, this.len, 'utf8');
+  }
+
+  /** A non-negative integer (or any other number through its string form). */
+  private int(n: number): void {
+    if (!(n >= 0 && n <= 0xffffffffffff && Number.isInteger(n))) {
+      this.str(String(n));
+      return;
+    }
+    if (n < 10) {
+      this.buf[this.len++] = 48 + n;
+      return;
+    }
+    const d = this.digits;
+    let i = d.length;
+    while (n > 0) {
+      const q = Math.floor(n / 10);
+      d[--i] = 48 + (n - q * 10);
+      n = q;
+    }
+    while (i < d.length) this.buf[this.len++] = d[i++]!;
+  }
+
+  /** `0x…` of a 32-bit unsigned value. */
+  private hex32(v: number): void {
+    this.buf[this.len++] = 48;
+    this.buf[this.len++] = 120;
+    v >>>= 0;
+    if (v === 0) {
+      this.buf[this.len++] = 48;
+      return;
+    }
+    let shift = 28;
+    while (((v >>> shift) & 15) === 0) shift -= 4;
+    for (; shift >= 0; shift -= 4) this.buf[this.len++] = HEX[(v >>> shift) & 15]!;
+  }
+
+  private label(l: bigint): void {
+    if (l === 0n) {
+      this.buf[this.len++] = 48;
+      this.buf[this.len++] = 120;
+      this.buf[this.len++] = 48;
+    } else this.str(`0x${l.toString(16)}`);
+  }
+
+  private port(p: number): void {
+    if (p === PORT_CONTROLLER) this.raw(CONTROLLER);
+    else this.int(p);
+  }
+
+  /** `1700000000.123456789` (seconds may be negative with a pcapng if_tsoffset). */
+  private timestamp(sec: number, nsec: number): void {
+    if (sec < 0) {
+      const ns = BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+      const a = ns < 0n ? -ns : ns;
+      this.str(`${ns < 0n ? '-' : ''}${a / 1_000_000_000n}.${(a % 1_000_000_000n).toString().padStart(9, '0')}`);
+      return;
+    }
+    this.int(sec);
+    this.buf[this.len++] = 46;
+    let div = 100_000_000;
+    for (let i = 0; i < 9; i++) {
+      const q = Math.floor(nsec / div);
+      this.buf[this.len++] = 48 + q;
+      nsec -= q * div;
+      div /= 10;
+    }
+  }
+}
+
+/** Port name as rows print it: `controller` or the number. */
+export function portName(p: number): string {
+  return p === PORT_CONTROLLER ? 'controller' : String(p);
+}
