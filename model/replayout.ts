@@ -66,6 +66,8 @@ export class RowWriter {
   private buf: Buffer = Buffer.allocUnsafe(FLUSH_AT * 2);
   private len = 0;
   private readonly digits = new Uint8Array(24);
+  private secValue = NaN;
+  private secText: Uint8Array = new Uint8Array(0);
 
   constructor(readonly json: boolean) {}
 
@@ -319,10 +321,16 @@ export class RowWriter {
     }
     const d = this.digits;
     let i = d.length;
-    while (n > 0) {
+    while (n > 0x7fffffff) {
       const q = Math.floor(n / 10);
       d[--i] = 48 + (n - q * 10);
       n = q;
+    }
+    let m = n | 0;
+    while (m > 0) {
+      const q = (m / 10) | 0;
+      d[--i] = 48 + m - q * 10;
+      m = q;
     }
     while (i < d.length) this.buf[this.len++] = d[i++]!;
   }
@@ -362,14 +370,21 @@ export class RowWriter {
       this.str(`${ns < 0n ? '-' : ''}${a / 1_000_000_000n}.${(a % 1_000_000_000n).toString().padStart(9, '0')}`);
       return;
     }
-    this.int(sec);
-    this.buf[this.len++] = 46;
-    let div = 100_000_000;
+    // Seconds change rarely from one packet to the next: their digits are kept.
+    if (sec !== this.secValue) {
+      this.secValue = sec;
+      this.secText = ascii(`${sec}.`);
+    }
+    this.raw(this.secText);
+    // nsec < 1e9 < 2^31: integer arithmetic.
+    const b = this.buf;
+    let at = this.len + 9;
+    this.len = at;
+    let v = nsec | 0;
     for (let i = 0; i < 9; i++) {
-      const q = Math.floor(nsec / div);
-      this.buf[this.len++] = 48 + q;
-      nsec -= q * div;
-      div /= 10;
+      const q = (v / 10) | 0;
+      b[--at] = 48 + v - q * 10;
+      v = q;
     }
   }
 }

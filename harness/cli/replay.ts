@@ -31,7 +31,7 @@ import {
   virtualTimes,
 } from '../../model/replay.js';
 import type { Verdict } from '../../model/verdict.js';
-import { OVS_MAX_FRAME, OvsTarget } from '../targets/ovs/index.js';
+import { OVS_MAX_FRAME } from '../targets/ovs/limits.js';
 import type { Target } from '../targets/target.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, reportError } from './command.js';
 
@@ -83,7 +83,10 @@ export type ReplayTargetFactory = () => Promise<Target>;
 const targets = new Map<string, ReplayTargetFactory>([
   // Open vSwitch 3.1's own userspace conntrack (ovs-vswitchd --enable-dummy in a private run dir);
   // it reads the policy with the model's parser (the one home of the policy syntax).
-  ['ovs', () => OvsTarget.create()],
+  // Targets are imported when asked for, so a model replay starts without them.
+  ['ovs', async () => (await import('../targets/ovs/index.js')).OvsTarget.create()],
+  // The generated offload program on bmv2 + the slow-path controller (status.ts registers the same).
+  ['bmv2', async () => (await import('../targets/bmv2/index.js')).createBmv2Target()],
 ]);
 
 /** Extension point: later work registers `ovs` (and `bmv2`) here. */
