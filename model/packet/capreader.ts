@@ -416,6 +416,7 @@ export class CaptureParser {
         const dataOff = body + 20;
         if (dataOff + capLen > end) this.fail(`captured length ${capLen} runs past the end of its block`, this.base + body + 12);
         const r = this.rec;
+        r.offset = this.base + off;
         this.setTime(iface, this.u32(body + 4), this.u32(body + 8));
         r.index++;
         r.port = iface.port;
@@ -472,11 +473,14 @@ export class CaptureParser {
   private setTime(iface: Iface, hi: number, lo: number): void {
     const r = this.rec;
     const ups = iface.ups;
-    if (ups === 0) {
+    if (ups === 0 || (hi >= 0x200000 && ups < 2048)) {
+      // Rare resolutions (finer than 2^-36 s, or whole seconds and coarser with a huge count):
+      // bigints, and a second count beyond 2^53 is refused rather than rounded.
       const ts = (BigInt(hi) << 32n) | BigInt(lo);
-      const sec = ts / iface.upsBig;
-      r.sec = Number(sec) + iface.offsetSec;
-      r.nsec = Number(((ts - sec * iface.upsBig) * 1_000_000_000n) / iface.upsBig);
+      const sec = ts / iface.upsBig + BigInt(iface.offsetSec);
+      if (sec > BigInt(Number.MAX_SAFE_INTEGER) || sec < BigInt(Number.MIN_SAFE_INTEGER)) this.fail(`timestamp of ${sec} s is out of range (±2^53 s)`, r.offset + 12);
+      r.sec = Number(sec);
+      r.nsec = Number(((ts % iface.upsBig) * 1_000_000_000n) / iface.upsBig);
       return;
     }
     let sec: number;
