@@ -116,7 +116,7 @@ export class RowWriter {
 
   private textRow(index: number, sec: number, nsec: number, inPort: number, v: Verdict | null, extra?: RowExtra): void {
     const err = extra?.error;
-    const lk = v && !err && v.lookups.length ? v.lookups[v.lookups.length - 1]! : null;
+    const lk = v && err === undefined && v.lookups.length ? v.lookups[v.lookups.length - 1]! : null;
     let start = this.len;
     this.int(index);
     this.cellEnd(start, 9);
@@ -178,7 +178,7 @@ export class RowWriter {
 
   private jsonRow(index: number, sec: number, nsec: number, timeMs: number, inPort: number, v: Verdict | null, extra?: RowExtra): void {
     const err = extra?.error;
-    const lk = v && !err && v.lookups.length ? v.lookups[v.lookups.length - 1]! : null;
+    const lk = v && err === undefined && v.lookups.length ? v.lookups[v.lookups.length - 1]! : null;
     this.str('{"index":');
     this.int(index);
     this.str(',"timestamp":"');
@@ -191,7 +191,7 @@ export class RowWriter {
     if (lk) this.ctJson(lk);
     else this.raw(NULL_CT);
     this.str(',"outputs":[');
-    if (v && !err) {
+    if (v && err === undefined) {
       const outs = v.outputs;
       for (let i = 0; i < outs.length; i++) {
         const o = outs[i]!;
@@ -209,7 +209,7 @@ export class RowWriter {
       }
     }
     this.str('],"lookups":[');
-    if (v && !err) {
+    if (v && err === undefined) {
       const lks = v.lookups;
       for (let i = 0; i < lks.length; i++) {
         const l = lks[i]!;
@@ -224,7 +224,7 @@ export class RowWriter {
     }
     this.byte(93);
     const calls = extra?.ctCalls;
-    if (calls && !err) {
+    if (calls && err === undefined) {
       this.str(',"ct_calls":[');
       for (let i = 0; i < calls.length; i++) {
         const c = calls[i]!;
@@ -244,7 +244,7 @@ export class RowWriter {
       this.byte(93);
     }
     const trace = extra?.trace;
-    if (trace && !err) {
+    if (trace && err === undefined) {
       this.str(',"trace":');
       this.utf8(JSON.stringify(trace));
     }
