@@ -61,12 +61,52 @@ const NULL_CT = ascii('"ct_state":null,"ct_zone":null,"ct_mark":null,"ct_label":
 const CONTROLLER = ascii('controller');
 const DROP = ascii('drop');
 const FLUSH_AT = 1 << 16;
+const J_INDEX = ascii('{"index":');
+const J_TIMESTAMP = ascii(',"timestamp":"');
+const J_TIME_MS = ascii('","time_ms":');
+const J_IN_PORT = ascii(',"in_port":');
+
+/** Cached row tails (per writer): enough for every shape a policy produces in practice. */
+const MAX_TAILS = 4096;
+/** The output part of the last `tailKey` (a second number: the two parts do not fit one). */
+let tailOut = 0;
+
+/**
+ * Two integers naming the shape of a row's tail (returned: the lookup part; `tailOut`: the
+ * outputs), or -1 when it is not cached: at most one lookup (table, state, zone; mark 0, label
+ * 0) and at most two outputs (port < 255 or controller, output ct_state or none).
+ */
+function tailKey(v: Verdict): number {
+  const lks = v.lookups;
+  let lk = 0;
+  if (lks.length === 1) {
+    const l = lks[0]!;
+    if (l.mark !== 0 || l.label !== 0n || l.table > 255 || l.table < 0 || l.state > 255 || l.zone > 0xffff) return -1;
+    lk = 1 + l.table + 256 * (l.state + 256 * l.zone); // < 2^32 + 1
+  } else if (lks.length !== 0) return -1;
+  const outs = v.outputs;
+  const n = outs.length;
+  if (n > 2) return -1;
+  let out = n;
+  for (let i = 0; i < n; i++) {
+    const o = outs[i]!;
+    const port = o.port === PORT_CONTROLLER ? 255 : o.port;
+    if (port > 255 || port < 0) return -1;
+    const ct = o.ct ? 1 + (o.ct.state & 0xff) : 0;
+    if (o.ct && o.ct.state > 255) return -1;
+    out += 3 * (i === 0 ? 1 : 2 ** 17) * (port + 256 * ct);
+  }
+  tailOut = out;
+  return lk;
+}
 
 export class RowWriter {
   private buf: Buffer = Buffer.allocUnsafe(FLUSH_AT * 2);
   private len = 0;
   private readonly digits = new Uint8Array(24);
   private secValue = NaN;
+  private readonly tails = new Map<number, Map<number, Uint8Array>>();
+  private tailCount = 0;
   private secText: Uint8Array = new Uint8Array(0);
 
   constructor(readonly json: boolean) {}
@@ -108,15 +148,41 @@ export class RowWriter {
    */
   row(index: number, sec: number, nsec: number, timeMs: number, inPort: number, v: Verdict | null, extra?: RowExtra): void {
     this.reserve(512);
-    if (this.json) this.jsonRow(index, sec, nsec, timeMs, inPort, v, extra);
-    else this.textRow(index, sec, nsec, inPort, v, extra);
+    if (this.json) this.jsonHead(index, sec, nsec, timeMs, inPort);
+    else this.textHead(index, sec, nsec, inPort);
+    // The rest of a row depends only on what the target did: most rows repeat a few shapes,
+    // so their bytes are cached (rows with trace detail or an error are always written out).
+    const key = extra === undefined && v !== null ? tailKey(v) : -1;
+    if (key < 0) {
+      this.tail(v, extra);
+      return;
+    }
+    const outKey = tailOut;
+    const inner = this.tails.get(key);
+    const cached = inner?.get(outKey);
+    if (cached) {
+      this.buf.set(cached, this.len);
+      this.len += cached.length;
+      return;
+    }
+    const start = this.len;
+    this.tail(v, extra);
+    if (this.tailCount < MAX_TAILS) {
+      this.tailCount++;
+      const m = inner ?? new Map<number, Uint8Array>();
+      if (!inner) this.tails.set(key, m);
+      m.set(outKey, this.buf.slice(start, this.len));
+    }
+  }
+
+  private tail(v: Verdict | null, extra: RowExtra | undefined): void {
+    if (this.json) this.jsonTail(v, extra);
+    else this.textTail(v, extra);
   }
 
   // ------------------------------------------------------------------ text
 
-  private textRow(index: number, sec: number, nsec: number, inPort: number, v: Verdict | null, extra?: RowExtra): void {
-    const err = extra?.error;
-    const lk = v && err === undefined && v.lookups.length ? v.lookups[v.lookups.length - 1]! : null;
+  private textHead(index: number, sec: number, nsec: number, inPort: number): void {
     let start = this.len;
     this.int(index);
     this.cellEnd(start, 9);
@@ -126,7 +192,12 @@ export class RowWriter {
     start = this.len;
     this.int(inPort);
     this.cellEnd(start, 7);
-    start = this.len;
+  }
+
+  private textTail(v: Verdict | null, extra?: RowExtra): void {
+    const err = extra?.error;
+    const lk = v && err === undefined && v.lookups.length ? v.lookups[v.lookups.length - 1]! : null;
+    let start = this.len;
     if (lk) this.raw(stateBytes(lk.state));
     else this.byte(45);
     this.cellEnd(start, 15);
@@ -176,17 +247,20 @@ export class RowWriter {
 
   // ------------------------------------------------------------------ JSON Lines
 
-  private jsonRow(index: number, sec: number, nsec: number, timeMs: number, inPort: number, v: Verdict | null, extra?: RowExtra): void {
+  private jsonHead(index: number, sec: number, nsec: number, timeMs: number, inPort: number): void {
+    this.raw(J_INDEX);
+    this.int(index);
+    this.raw(J_TIMESTAMP);
+    this.timestamp(sec, nsec);
+    this.raw(J_TIME_MS);
+    this.int(timeMs);
+    this.raw(J_IN_PORT);
+    this.int(inPort);
+  }
+
+  private jsonTail(v: Verdict | null, extra?: RowExtra): void {
     const err = extra?.error;
     const lk = v && err === undefined && v.lookups.length ? v.lookups[v.lookups.length - 1]! : null;
-    this.str('{"index":');
-    this.int(index);
-    this.str(',"timestamp":"');
-    this.timestamp(sec, nsec);
-    this.str('","time_ms":');
-    this.int(timeMs);
-    this.str(',"in_port":');
-    this.int(inPort);
     this.byte(44);
     if (lk) this.ctJson(lk);
     else this.raw(NULL_CT);
