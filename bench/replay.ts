@@ -117,14 +117,15 @@ export async function benchReplay(): Promise<BenchResult[]> {
       j.push(timed(oursJson));
     }
     const med = (rs: Run[], k: keyof Run): number => median(rs.map((r) => r[k]));
+    const r2 = (x: number): number => Math.round(x * 100) / 100;
     const packets = `${ANCHOR_PACKETS.toLocaleString('en-US')} packets`;
     if (ovstest) {
       const agree = same(ovstestStates(ovstest, cap), ourStates(policy, cap));
-      out.push({ name: `ovstest test-conntrack pcap, ${packets}: CPU`, value: med(o, 'cpu'), unit: 's', note: `wall ${med(o, 'wall').toFixed(2)} s, peak RSS ${med(o, 'rssMb').toFixed(0)} MB` });
-      out.push({ name: `ctoffload replay (text rows), same file: CPU`, value: med(m, 'cpu'), unit: 's', note: `wall ${med(m, 'wall').toFixed(2)} s, peak RSS ${med(m, 'rssMb').toFixed(0)} MB` });
+      out.push({ name: `ovstest test-conntrack pcap, ${packets}: CPU`, value: r2(med(o, 'cpu')), unit: 's', note: `wall ${med(o, 'wall').toFixed(2)} s, peak RSS ${med(o, 'rssMb').toFixed(0)} MB` });
+      out.push({ name: `ctoffload replay (text rows), same file: CPU`, value: r2(med(m, 'cpu')), unit: 's', note: `wall ${med(m, 'wall').toFixed(2)} s, peak RSS ${med(m, 'rssMb').toFixed(0)} MB` });
       out.push({
         name: 'ratio ours / ovstest, CPU (goal ≤ 1.0, bar ≤ 2.0)',
-        value: med(m, 'cpu') / med(o, 'cpu'),
+        value: r2(med(m, 'cpu') / med(o, 'cpu')),
         unit: '×',
         note: `wall ratio ${(med(m, 'wall') / med(o, 'wall')).toFixed(2)}×; medians of ${PAIRS} alternating runs; ct_state counts ${agree ? 'agree' : 'DISAGREE'}`,
       });
