@@ -10,8 +10,8 @@
  * Up to `concurrent` units are in flight and their packets interleave (a seeded PRNG picks
  * the next one); every unit has its own addresses/ports, so the tracker sees one new
  * connection per unit. Packets are `spacingUs` apart (default 100 µs, a 10 000 packets/s
- * link): with OVS's timeouts (30 s for UDP and closed TCP) the live connections level off
- * at a few tens of thousands, whatever the capture's length.
+ * link): with OVS's timeouts (UDP 30-60 s, closed TCP 30 s, conntrack-semantics.md §10) the
+ * live connections level off at a few tens of thousands, whatever the capture's length.
  *
  * Frames: `buildFrame` (model/packet/build.ts) builds each kind's packets once as templates;
  * each unit copies them and patches addresses, ports, sequence numbers and the checksums

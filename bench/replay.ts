@@ -5,8 +5,9 @@
  *
  * 1. The anchor: a mixed capture of 440 000 packets (bench/gencap.ts: TCP sessions, UDP, ICMP,
  *    IPv4 and IPv6; classic pcap, since `ovstest` reads no pcapng) through
- *    `ovstest test-conntrack pcap FILE` (openvswitch/ovs tests/test-conntrack.c `test_pcap`:
- *    every packet committed in zone 0, one "N: ct_state" line per packet) and through
+ *    `ovstest test-conntrack pcap FILE` (openvswitch/ovs tests/test-conntrack.c `test_pcap`,
+ *    conntrack-semantics.md §9.7: every packet committed in zone 0 on the real clock, one
+ *    "N: ct_state" line per packet) and through
  *    `ctoffload replay` with the same semantics as a policy (`ct(commit,table=1)` for ip and
  *    ipv6), text rows. Both write to /dev/null. Runs alternate (ovstest, ours) `PAIRS` times;
  *    the figures are medians, the ratio is ours / ovstest of the median CPU time (user + sys,
