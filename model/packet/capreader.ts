@@ -140,6 +140,11 @@ export const REC_END = -1;
 /** Initial window; it grows only for a record larger than the window (≤ PCAPNG_MAX_BLOCK). */
 const WINDOW = 1 << 20;
 
+/** `what` with its `%` replaced by k (error messages are built only when they are thrown). */
+function whatText(what: string, k: number): string {
+  return what.replace('%', String(k));
+}
+
 export class CaptureParser {
   /** The window: buf[pos, end) are the unconsumed bytes; buf[0] is file offset `base`. */
   private buf: Uint8Array;
@@ -247,10 +252,13 @@ export class CaptureParser {
     return this.dv.getUint32(off, this.le);
   }
 
-  /** Are n bytes at window offset `off` present? At the end of input, a shortfall is an error. */
-  private have(off: number, n: number, what: string): boolean {
+  /**
+   * Are n bytes at window offset `off` present? At the end of input, a shortfall is an error
+   * naming `what` (built only then: this runs for every record), with `k` filled in.
+   */
+  private have(off: number, n: number, what: string, k = 0): boolean {
     if (off + n <= this.end) return true;
-    if (this.eof) this.fail(`${what} truncated: needs ${n} bytes, ${Math.max(0, this.end - off)} left`, this.base + off);
+    if (this.eof) this.fail(`${whatText(what, k)} truncated: needs ${n} bytes, ${Math.max(0, this.end - off)} left`, this.base + off);
     return false;
   }
 
@@ -305,12 +313,12 @@ export class CaptureParser {
     const off = this.pos;
     if (off === this.end && this.eof) return REC_END;
     const n = this.rec.index + 1;
-    if (!this.have(off, 16, `pcap record header #${n}`)) return REC_NEED_MORE;
+    if (!this.have(off, 16, 'pcap record header #%', n)) return REC_NEED_MORE;
     const frac = this.u32(off + 4);
     const incl = this.u32(off + 8);
     if (incl > PCAP_MAX_RECORD) this.fail(`record #${n}: captured length ${incl} exceeds ${PCAP_MAX_RECORD}`, this.base + off + 8);
     if (frac >= (this.nanos ? 1e9 : 1e6)) this.fail(`record #${n}: sub-second field ${frac} out of range`, this.base + off + 4);
-    if (!this.have(off + 16, incl, `pcap record #${n} data`)) return REC_NEED_MORE;
+    if (!this.have(off + 16, incl, 'pcap record #% data', n)) return REC_NEED_MORE;
     const r = this.rec;
     r.index = n;
     r.sec = this.u32(off);
@@ -348,7 +356,10 @@ export class CaptureParser {
       const total = this.u32(off + 4);
       if (total < 12 || total % 4 !== 0) this.fail(`block length ${total} is not a multiple of 4 of at least 12`, this.base + off + 4);
       if (total > PCAPNG_MAX_BLOCK) this.fail(`block length ${total} exceeds ${PCAPNG_MAX_BLOCK}`, this.base + off + 4);
-      if (!this.have(off, total, `block of type 0x${type.toString(16)} (${total} bytes)`)) return REC_NEED_MORE;
+      if (off + total > this.end) {
+        if (this.eof) this.have(off, total, `block of type 0x${type.toString(16)} (${total} bytes)`); // throws
+        return REC_NEED_MORE;
+      }
       if (this.u32(off + total - 4) !== total) this.fail(`trailing block length ${this.u32(off + total - 4)} differs from the leading ${total}`, this.base + off + total - 4);
       this.pos = off + total;
       if (this.block(type, off, total)) return REC_READY;
