@@ -47,7 +47,7 @@ table=1,priority=0,actions=drop
 `;
 
 const ANCHOR_PACKETS = 440_000;
-const PAIRS = 3;
+const PAIRS = 5;
 
 interface Run {
   wall: number;
