@@ -215,8 +215,8 @@ export class ReplayStats {
   readonly byState = new Float64Array(256);
   /** Packets that went through no ct(table=…) lookup. */
   noLookup = 0;
-  /** Packets by ct_zone of their last lookup. */
-  readonly byZone = new Map<number, number>();
+  /** Packets by ct_zone (16 bits) of their last lookup: an array, no hashing per packet. */
+  readonly byZone = new Float64Array(65536);
   /** Connections committed (model only: -1 when the target cannot tell). */
   created = -1;
   /** Connections removed (expired, or replaced by a TCP restart). */
@@ -241,7 +241,7 @@ export class ReplayStats {
     }
     const lk = lks[lks.length - 1]!;
     if (lk.state >= 0 && lk.state < 256) this.byState[lk.state]!++;
-    this.byZone.set(lk.zone, (this.byZone.get(lk.zone) ?? 0) + 1);
+    this.byZone[lk.zone & 0xffff]!++;
   }
 
   /** Plain object (JSON) form. */
@@ -250,7 +250,7 @@ export class ReplayStats {
     for (let s = 0; s < 256; s++) if (this.byState[s]) states[formatCtState(s)] = this.byState[s]!;
     if (this.noLookup) states['-'] = this.noLookup;
     const zones: Record<string, number> = {};
-    for (const [z, n] of [...this.byZone].sort((a, b) => a[0] - b[0])) zones[String(z)] = n;
+    for (let z = 0; z < 65536; z++) if (this.byZone[z]) zones[String(z)] = this.byZone[z]!;
     return {
       packets: this.packets,
       dropped: this.dropped,
