@@ -1,22 +1,34 @@
 /**
  * Replay a capture through a policy on the reference model: one result row per packet, with
- * the virtual clock taken from the capture's timestamps. The CLI's `ctoffload replay` prints
- * these rows; other targets (OVS, bmv2) produce rows from their Verdicts with `rowFromVerdict`.
+ * the virtual clock taken from the capture's timestamps. The CLI's `ctoffload replay` streams
+ * these rows (`replayStream`); other targets (OVS, bmv2) produce rows from their Verdicts.
  *
- * Clock: trace time is the packet's timestamp minus the first packet's, in whole milliseconds
- * (OVS's conntrack clock has millisecond resolution, docs/conntrack-semantics.md §6.2). A timestamp
- * earlier than the previous one is held at the previous time, since the tracker's clock never
- * goes backwards; the row keeps the capture's own timestamp.
+ * Clock (`VirtualClock`): trace time is the packet's timestamp minus the first replayed
+ * packet's, in whole milliseconds (OVS's conntrack clock has millisecond resolution,
+ * docs/conntrack-semantics.md §6.2). A timestamp earlier than the previous one is held at the
+ * previous time, since the tracker's clock never goes backwards; the row keeps the capture's
+ * own timestamp.
+ *
+ * Streaming (`replayStream`): records come one at a time from a `CaptureReader` (a view into
+ * its window, no object per record), go through the untraced pipeline (`Pipeline.process`)
+ * unless a trace is asked for, and their rows are encoded straight into bytes (./replayout.ts)
+ * and handed to the sink a buffer at a time, waiting whenever the sink pushes back. Memory is
+ * bounded by the connections the tracker holds: expired entries are swept as virtual time
+ * passes (at most `SWEEP_INTERVAL_MS` apart; OVS's sweeper runs at most 20 s apart, §6.2, and
+ * lookups ignore expired entries either way, so the sweep changes no ct_state).
  */
 import { readFile } from 'node:fs/promises';
 import { Conntrack, type ConntrackOptions } from './conntrack/index.js';
 import { formatCtState } from './ctstate.js';
 import { CtoffloadError } from './errors.js';
-import { type CaptureRecord, readCaptureFile } from './packet/capture.js';
+import { type CaptureRecord, CaptureReader, REC_END, REC_READY, readCaptureFile } from './packet/capture.js';
 import type { Policy } from './pipeline/ast.js';
 import { type CtCall, Pipeline, type PipelineOptions } from './pipeline/exec.js';
 import { parsePolicy } from './pipeline/parse.js';
-import { type CtLookup, PORT_CONTROLLER, type Verdict } from './verdict.js';
+import { RowWriter, portName } from './replayout.js';
+import type { CtLookup, Verdict } from './verdict.js';
+
+export { RowWriter, TEXT_COLUMNS, portName, type RowCtCall, type RowExtra } from './replayout.js';
 
 export interface ReplayOptions {
   /** Use this ingress port for every packet instead of the capture's. */
@@ -45,9 +57,11 @@ export interface ReplayRow {
   ct: { state: number; zone: number; mark: number; label: bigint } | null;
   outputs: ReplayOutput[];
   lookups: CtLookup[];
-  /** Every ct() call, recirculating or not (model only). */
+  /** Every ct() call, recirculating or not (model, traced replay only). */
   ctCalls?: CtCall[];
   trace?: string[];
+  /** The target could not process this packet (runt, oversize…): why. */
+  error?: string;
 }
 
 export class ReplayError extends CtoffloadError {
@@ -56,18 +70,57 @@ export class ReplayError extends CtoffloadError {
   }
 }
 
+/**
+ * The replay's clock: capture time → tracker time in whole ms since the first packet, never
+ * decreasing. Exact with numbers only: ms = Δsec·1000 + ⌊Δnsec / 10^6⌋ equals ⌊Δns / 10^6⌋
+ * whenever Δns ≥ 0 (Δsec·10^9 is a multiple of 10^6), and a negative Δ is held anyway.
+ */
+export class VirtualClock {
+  private sec0 = 0;
+  private nsec0 = 0;
+  private started = false;
+  private prev = 0;
+
+  at(sec: number, nsec: number): number {
+    if (!this.started) {
+      this.started = true;
+      this.sec0 = sec;
+      this.nsec0 = nsec;
+      return 0;
+    }
+    const ms = (sec - this.sec0) * 1000 + Math.floor((nsec - this.nsec0) / 1e6);
+    if (ms > this.prev) this.prev = ms;
+    return this.prev;
+  }
+
+  /** The same for a bigint timestamp (ns). */
+  atNs(ns: bigint): number {
+    const sec = ns / 1_000_000_000n;
+    let nsec = ns % 1_000_000_000n;
+    let s = sec;
+    if (nsec < 0n) {
+      nsec += 1_000_000_000n;
+      s -= 1n;
+    }
+    return this.at(Number(s), Number(nsec));
+  }
+}
+
 /** Virtual times (ms) for a capture's records: relative to the first, never decreasing. */
 export function virtualTimes(records: readonly CaptureRecord[]): number[] {
-  const out: number[] = [];
-  if (records.length === 0) return out;
-  const t0 = records[0]!.timeNs;
-  let prev = 0;
-  for (const r of records) {
-    const ms = Number((r.timeNs - t0) / 1_000_000n);
-    prev = Math.max(prev, ms);
-    out.push(prev);
+  const c = new VirtualClock();
+  return records.map((r) => c.atNs(r.timeNs));
+}
+
+/** Seconds and nanoseconds (0 ≤ ns < 1e9) of a bigint timestamp. */
+export function splitTimeNs(ns: bigint): { sec: number; nsec: number } {
+  let sec = ns / 1_000_000_000n;
+  let nsec = ns % 1_000_000_000n;
+  if (nsec < 0n) {
+    nsec += 1_000_000_000n;
+    sec -= 1n;
   }
-  return out;
+  return { sec: Number(sec), nsec: Number(nsec) };
 }
 
 /** A row from any target's Verdict. */
@@ -84,34 +137,52 @@ export function rowFromVerdict(index: number, rec: CaptureRecord, timeMs: number
   };
 }
 
-function checkPort(p: number): void {
+export function checkReplayPort(p: number): void {
   if (!Number.isInteger(p) || p < 0 || p > 0xffffffff) throw new ReplayError(`in_port ${p} is not a port number`);
 }
 
-/** Runs every record through a fresh model (policy directives installed) and returns the rows. */
+/** Runs every record through a fresh model (policy directives installed) and returns the rows (small captures, tests). */
 export function replayRecords(policy: Policy, records: readonly CaptureRecord[], opts: ReplayOptions = {}): ReplayRow[] {
-  if (opts.inPort !== undefined) checkPort(opts.inPort);
+  if (opts.inPort !== undefined) checkReplayPort(opts.inPort);
   const pipeline = new Pipeline(policy, new Conntrack(opts.conntrack), opts.pipeline);
   const times = virtualTimes(records);
   return records.map((rec, i) => {
     const port = opts.inPort ?? rec.port;
-    const r = pipeline.processTraced(rec.data, port, times[i]!);
-    const row = rowFromVerdict(i + 1, rec, times[i]!, port, r);
-    row.ctCalls = r.ctCalls;
-    if (opts.trace) row.trace = r.trace;
-    return row;
+    if (opts.trace) {
+      const r = pipeline.processTraced(rec.data, port, times[i]!);
+      const row = rowFromVerdict(i + 1, rec, times[i]!, port, r);
+      row.ctCalls = r.ctCalls;
+      row.trace = r.trace;
+      return row;
+    }
+    return rowFromVerdict(i + 1, rec, times[i]!, port, pipeline.process(rec.data, port, times[i]!));
   });
 }
 
-/** Reads and parses both files (errors name the file and line:column / byte offset). */
-export async function loadReplayInputs(policyPath: string, capturePath: string): Promise<{ policy: Policy; records: CaptureRecord[] }> {
+/** Reads a policy file (errors name the file and line:column). */
+export async function loadPolicyFile(policyPath: string): Promise<Policy> {
   let text: string;
   try {
     text = await readFile(policyPath, 'utf8');
   } catch (e) {
     throw new ReplayError(`${policyPath}: cannot read policy: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const policy = parsePolicy(text, policyPath);
+  return parsePolicy(text, policyPath);
+}
+
+/** Opens a capture for streaming (`-` = stdin); errors name the file (and byte offset). */
+export async function openCapture(capturePath: string, opts: { port?: number } = {}): Promise<CaptureReader> {
+  try {
+    return await CaptureReader.open(capturePath, opts);
+  } catch (e) {
+    if (e instanceof CtoffloadError) throw e;
+    throw new ReplayError(`${capturePath}: cannot read capture: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Reads and parses both files whole (small captures; errors name the file and line:column / byte offset). */
+export async function loadReplayInputs(policyPath: string, capturePath: string): Promise<{ policy: Policy; records: CaptureRecord[] }> {
+  const policy = await loadPolicyFile(policyPath);
   let records: CaptureRecord[];
   try {
     records = await readCaptureFile(capturePath);
@@ -127,11 +198,178 @@ export async function replayFiles(policyPath: string, capturePath: string, opts:
   return replayRecords(policy, records, opts);
 }
 
-// ---- presentation -------------------------------------------------------------------------
+// ---- streaming --------------------------------------------------------------------------
 
-export function portName(p: number): string {
-  return p === PORT_CONTROLLER ? 'controller' : String(p);
+/** Where rows go: a chunk of bytes; a returned promise means "wait before the next chunk". */
+export type ByteSink = (chunk: Uint8Array) => void | Promise<void>;
+
+/** What `--summary` reports (the CLI adds the wall-clock rate). */
+export class ReplayStats {
+  /** Packets replayed (after --skip, up to --count). */
+  packets = 0;
+  /** Packets with no output. */
+  dropped = 0;
+  /** Packets the target could not process (row error). */
+  errors = 0;
+  /** Packets whose last lookup had ct_state s (index s < 256). */
+  readonly byState = new Float64Array(256);
+  /** Packets that went through no ct(table=…) lookup. */
+  noLookup = 0;
+  /** Packets by ct_zone (16 bits) of their last lookup: an array, no hashing per packet. */
+  readonly byZone = new Float64Array(65536);
+  /** Connections committed (model only: -1 when the target cannot tell). */
+  created = -1;
+  /** Connections removed (expired, or replaced by a TCP restart). */
+  removed = -1;
+  /** Connections held when the capture ended (after a final sweep). */
+  live = -1;
+  /** Virtual time of the last packet (ms since the first). */
+  spanMs = 0;
+
+  add(v: Verdict | null, timeMs: number): void {
+    this.packets++;
+    this.spanMs = timeMs;
+    if (!v) {
+      this.errors++;
+      return;
+    }
+    if (v.outputs.length === 0) this.dropped++;
+    const lks = v.lookups;
+    if (lks.length === 0) {
+      this.noLookup++;
+      return;
+    }
+    const lk = lks[lks.length - 1]!;
+    if (lk.state >= 0 && lk.state < 256) this.byState[lk.state]!++;
+    this.byZone[lk.zone & 0xffff]!++;
+  }
+
+  /** Plain object (JSON) form. */
+  toJSON(extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const states: Record<string, number> = {};
+    for (let s = 0; s < 256; s++) if (this.byState[s]) states[formatCtState(s)] = this.byState[s]!;
+    if (this.noLookup) states['-'] = this.noLookup;
+    const zones: Record<string, number> = {};
+    for (let z = 0; z < 65536; z++) if (this.byZone[z]) zones[String(z)] = this.byZone[z]!;
+    return {
+      packets: this.packets,
+      dropped: this.dropped,
+      errors: this.errors,
+      ct_state: states,
+      zones,
+      ...(this.created >= 0 ? { connections: { created: this.created, removed: this.removed, live: this.live } } : {}),
+      virtual_time_ms: this.spanMs,
+      ...extra,
+    };
+  }
+
+  /** Text form, one fact per line. */
+  toText(extra: [string, string][] = []): string {
+    const j = this.toJSON();
+    const lines = [`packets          ${this.packets}`, `dropped          ${this.dropped}`];
+    if (this.errors) lines.push(`errors           ${this.errors}`);
+    lines.push('ct_state (last lookup):');
+    for (const [k, n] of Object.entries(j.ct_state as Record<string, number>)) lines.push(`  ${k.padEnd(15)} ${n}`);
+    lines.push('ct_zone (last lookup):');
+    for (const [k, n] of Object.entries(j.zones as Record<string, number>)) lines.push(`  ${k.padEnd(15)} ${n}`);
+    if (this.created >= 0) lines.push(`connections      created ${this.created}, removed ${this.removed}, live at end ${this.live}`);
+    lines.push(`virtual time     ${(this.spanMs / 1000).toFixed(3)} s`);
+    for (const [k, v] of extra) lines.push(`${k.padEnd(16)} ${v}`);
+    return lines.join('\n') + '\n';
+  }
 }
+
+export interface ReplayStreamOptions extends ReplayOptions {
+  /** JSON Lines instead of the text table. */
+  json?: boolean;
+  /** Write per-packet rows (default true; false for a summary-only run). */
+  rows?: boolean;
+  /** Leave out the first N records (not replayed: the tracker starts at record N+1). */
+  skip?: number;
+  /** Replay at most N records. */
+  count?: number;
+  /** Count connections created and removed (a tracker hook; slightly slower). */
+  countConnections?: boolean;
+  /** Called every 65 536 packets with the number replayed so far. */
+  onProgress?: (packets: number) => void;
+}
+
+/** Virtual time between sweeps of expired connections (bounds memory; changes no result). */
+export const SWEEP_INTERVAL_MS = 1000;
+
+/**
+ * Streams a capture through the model: rows to `sink` as they are produced (with
+ * backpressure), and the statistics at the end. The reader is read to its end (or to
+ * skip + count) but not closed.
+ */
+export async function replayStream(policy: Policy, reader: CaptureReader, sink: ByteSink, opts: ReplayStreamOptions = {}): Promise<ReplayStats> {
+  if (opts.inPort !== undefined) checkReplayPort(opts.inPort);
+  const ct = new Conntrack(opts.conntrack);
+  const pipeline = new Pipeline(policy, ct, opts.pipeline);
+  const stats = new ReplayStats();
+  if (opts.countConnections) {
+    stats.created = 0;
+    stats.removed = 0;
+    ct.onSlotEvent = (kind) => {
+      if (kind === 'new') stats.created++;
+      else if (kind === 'destroy') stats.removed++;
+    };
+  }
+  const w = new RowWriter(opts.json ?? false);
+  const rows = opts.rows ?? true;
+  if (rows) w.header();
+  const clock = new VirtualClock();
+  const skip = opts.skip ?? 0;
+  const last = opts.count === undefined ? Infinity : skip + opts.count;
+  const trace = opts.trace ?? false;
+  const inPort = opts.inPort;
+  const onProgress = opts.onProgress;
+  const rec = reader.rec;
+  let lastSweep = 0;
+  let now = 0;
+  for (;;) {
+    const s = reader.nextSync();
+    if (s !== REC_READY) {
+      if (s === REC_END) break;
+      await reader.fill();
+      continue;
+    }
+    const index = rec.index;
+    if (index <= skip) continue;
+    if (index > last) break;
+    now = clock.at(rec.sec, rec.nsec);
+    if (now - lastSweep >= SWEEP_INTERVAL_MS) {
+      ct.sweep(now);
+      lastSweep = now;
+    }
+    const port = inPort ?? rec.port;
+    if (trace) {
+      const r = pipeline.processTraced(rec.data, port, now);
+      stats.add(r, now);
+      if (rows) w.row(index, rec.sec, rec.nsec, now, port, r, r);
+    } else {
+      const v = pipeline.process(rec.data, port, now);
+      stats.add(v, now);
+      if (rows) w.row(index, rec.sec, rec.nsec, now, port, v);
+    }
+    if (w.full) {
+      const p = sink(w.take());
+      if (p) await p;
+    }
+    if (onProgress && (stats.packets & 0xffff) === 0) onProgress(stats.packets);
+  }
+  if (w.pending) {
+    const p = sink(w.take());
+    if (p) await p;
+  }
+  if (opts.countConnections) {
+    ct.sweep(now);
+    stats.live = ct.size;
+  }
+  return stats;
+}
+
+// ---- presentation -------------------------------------------------------------------------
 
 /** `1700000000.123456789` */
 export function formatTimestamp(ns: bigint): string {
@@ -140,32 +378,24 @@ export function formatTimestamp(ns: bigint): string {
   return `${neg ? '-' : ''}${a / 1_000_000_000n}.${(a % 1_000_000_000n).toString().padStart(9, '0')}`;
 }
 
-const HEADER = ['#', 'timestamp', 'in_port', 'ct_state', 'ct_zone', 'ct_mark', 'ct_label', 'outputs'];
-
-function cells(r: ReplayRow): string[] {
-  return [
-    String(r.index),
-    formatTimestamp(r.timeNs),
-    String(r.inPort),
-    r.ct ? formatCtState(r.ct.state) : '-',
-    r.ct ? String(r.ct.zone) : '-',
-    r.ct ? `0x${r.ct.mark.toString(16)}` : '-',
-    r.ct ? `0x${r.ct.label.toString(16)}` : '-',
-    r.outputs.length ? r.outputs.map((o) => portName(o.port)).join(',') : 'drop',
-  ];
+/** Writes one ReplayRow through `w` (the one row format, ./replayout.ts). */
+export function writeReplayRow(w: RowWriter, r: ReplayRow): void {
+  const { sec, nsec } = splitTimeNs(r.timeNs);
+  const v: Verdict = {
+    outputs: r.outputs.map((o) => ({ port: o.port, bytes: EMPTY, ...(o.ctState !== undefined ? { ct: { state: o.ctState, zone: 0, mark: 0, label: 0n } } : {}) })),
+    lookups: r.lookups,
+  };
+  w.row(r.index, sec, nsec, r.timeMs, r.inPort, v, { ctCalls: r.ctCalls, trace: r.trace, error: r.error });
 }
+const EMPTY = new Uint8Array(0);
 
-/** Aligned text lines: a header, then one line per packet (plus its trace when present). */
+/** Aligned text lines (fixed column widths): a header, then one line per packet (plus its trace when present). */
 export function formatReplayText(rows: readonly ReplayRow[]): string[] {
-  const table = [HEADER, ...rows.map(cells)];
-  const widths = HEADER.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
-  const line = (r: string[]): string => r.map((v, c) => (c === r.length - 1 ? v : v.padEnd(widths[c]!))).join('  ').trimEnd();
-  const out = [line(HEADER)];
-  rows.forEach((r, i) => {
-    out.push(line(table[i + 1]!));
-    if (r.trace) for (const t of r.trace) out.push(`    ${t}`);
-  });
-  return out;
+  const w = new RowWriter(false);
+  w.header();
+  for (const r of rows) writeReplayRow(w, r);
+  const text = Buffer.from(w.take()).toString('utf8');
+  return text.slice(0, -1).split('\n').map((l) => l.trimEnd());
 }
 
 /** One JSON object (JSON Lines): bigints as strings, ct_state in display form and as bits. */
@@ -177,16 +407,18 @@ export function replayRowJson(r: ReplayRow): Record<string, unknown> {
     ct_mark: `0x${f.mark.toString(16)}`,
     ct_label: `0x${f.label.toString(16)}`,
   });
+  const ok = r.error === undefined;
   const o: Record<string, unknown> = {
     index: r.index,
     timestamp: formatTimestamp(r.timeNs),
     time_ms: r.timeMs,
     in_port: r.inPort,
-    ...(r.ct ? ctJson(r.ct) : { ct_state: null, ct_zone: null, ct_mark: null, ct_label: null }),
-    outputs: r.outputs.map((x) => ({ port: portName(x.port), ...(x.ctState !== undefined ? { ct_state: formatCtState(x.ctState) } : {}) })),
-    lookups: r.lookups.map((l) => ({ table: l.table, ...ctJson(l) })),
+    ...(r.ct && ok ? ctJson(r.ct) : { ct_state: null, ct_zone: null, ct_mark: null, ct_label: null }),
+    outputs: ok ? r.outputs.map((x) => ({ port: portName(x.port), ...(x.ctState !== undefined ? { ct_state: formatCtState(x.ctState) } : {}) })) : [],
+    lookups: ok ? r.lookups.map((l) => ({ table: l.table, ...ctJson(l) })) : [],
   };
-  if (r.ctCalls) o.ct_calls = r.ctCalls.map((c) => ({ table: c.table < 0 ? null : c.table, line: c.line, depth: c.depth, ...ctJson(c) }));
-  if (r.trace) o.trace = r.trace;
+  if (r.ctCalls && ok) o.ct_calls = r.ctCalls.map((c) => ({ table: c.table < 0 ? null : c.table, line: c.line, depth: c.depth, ...ctJson(c) }));
+  if (r.trace && ok) o.trace = r.trace;
+  if (!ok) o.error = r.error;
   return o;
 }

@@ -10,11 +10,20 @@ export interface CliIo {
   /** Standard output; strings carry their own newlines. */
   out: (s: string) => void;
   err: (s: string) => void;
+  /**
+   * Standard output as a byte stream, for commands that stream large outputs with
+   * backpressure (replay); without it they fall back to `out`.
+   */
+  outStream?: NodeJS.WritableStream;
+  /** Standard error is a terminal (progress lines are shown only then). */
+  errIsTTY?: boolean;
 }
 
 export const defaultIo: CliIo = {
   out: (s) => void process.stdout.write(s),
   err: (s) => void process.stderr.write(s),
+  outStream: process.stdout,
+  errIsTTY: process.stderr.isTTY === true,
 };
 
 export interface CliCommand {

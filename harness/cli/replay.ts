@@ -1,45 +1,72 @@
 /**
- * `ctoffload replay --policy FILE --pcap FILE [--in-port N] [--json] [--trace] [--target model]`:
- * run every packet of a pcap/pcapng capture through a policy and print one line per packet
- * (index, timestamp, in_port, ct_state/ct_zone/ct_mark/ct_label of the last ct lookup, outputs),
- * or one JSON object per line with --json (all lookups, every ct() call, outputs).
+ * `ctoffload replay --policy FILE --pcap FILE|- [--in-port N] [--json] [--trace] [--count N]
+ * [--skip N] [--summary] [--target model]`: run every packet of a pcap/pcapng capture through a
+ * policy and print one line per packet (index, timestamp, in_port, ct_state/ct_zone/ct_mark/
+ * ct_label of the last ct lookup, outputs), or one JSON object per line with --json.
  *
- * Targets: `model` (the reference, in process). Other targets plug in through
- * `registerReplayTarget` (the OVS oracle adds `ovs`): a factory returning a harness Target that
- * is driven packet by packet with the same virtual clock.
+ * The capture is read incrementally (files of any size, a FIFO, `-` for stdin) and rows are
+ * written as they are produced, waiting on the output stream's backpressure, so memory is
+ * bounded by the connections tracked (model/replay.ts `replayStream`), not by the capture.
+ *
+ * Targets: `model` (the reference, in process, untraced fast path unless --trace). Other
+ * targets plug in through `registerReplayTarget` (the OVS oracle adds `ovs`): a factory
+ * returning a harness Target that is driven packet by packet with the same virtual clock. A
+ * packet a target refuses (`CTO_OVS_INJECT`: a runt, a frame too large for the oracle) gets
+ * the reason on its row and the replay goes on.
  */
 import { parseArgs } from 'node:util';
 import { CtoffloadError } from '../../model/errors.js';
-import type { CaptureRecord } from '../../model/packet/capture.js';
+import { type CaptureReader, type CaptureRecord, REC_END, REC_READY } from '../../model/packet/capture.js';
 import { formatPolicy } from '../../model/pipeline/ast.js';
 import {
+  type ByteSink,
   type ReplayRow,
-  formatReplayText,
-  loadReplayInputs,
-  replayRecords,
-  replayRowJson,
+  ReplayStats,
+  RowWriter,
+  VirtualClock,
+  loadPolicyFile,
+  openCapture,
+  replayStream,
   rowFromVerdict,
   virtualTimes,
 } from '../../model/replay.js';
-import { OvsTarget } from '../targets/ovs/index.js';
+import type { Verdict } from '../../model/verdict.js';
+import { OVS_MAX_FRAME } from '../targets/ovs/limits.js';
 import type { Target } from '../targets/target.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, reportError } from './command.js';
 
-export const REPLAY_USAGE = `usage: ctoffload replay --policy FILE --pcap FILE [--in-port N] [--json] [--trace] [--target NAME]
+export const REPLAY_USAGE = `usage: ctoffload replay --policy FILE --pcap FILE [options]
 
 Runs every packet of a capture through a policy and prints one line per packet:
 index, timestamp, in_port, ct_state, ct_zone, ct_mark, ct_label (of the packet's last ct
-lookup, i.e. the last ct(table=T) it went through; "-" when none) and outputs.
+lookup, i.e. the last ct(table=T) it went through; "-" when none) and outputs. Rows are
+written as they are produced; the capture is read incrementally (any size, FIFOs, stdin).
 
   --policy FILE    policy in OVS flow syntax (ovs-ofctl add-flows lines, plus the ctoffload
                    directives timeout_policy / zone_limit / ipf)
-  --pcap FILE      capture (pcap or pcapng); packet timestamps drive the conntrack clock
-  --in-port N      ingress port for every packet (default: the capture's port; 0 for pcap)
-  --json           one JSON object per packet (JSON Lines) with all lookups and ct() calls
-  --trace          add the pipeline's step-by-step trace of each packet (model target)
+  --pcap FILE      capture (pcap or pcapng; "-" reads standard input); packet timestamps
+                   drive the conntrack clock
+  --in-port N      ingress port for every packet (default: the capture's port: the pcapng
+                   interface; a classic pcap has none, so the model uses 0 and other
+                   targets require --in-port)
+  --json           one JSON object per packet (JSON Lines) with all lookups
+  --trace          the traced pipeline: each row adds every ct() call (ct_calls in JSON)
+                   and the step-by-step trace (model target; slower)
+  --count N        replay at most N packets
+  --skip N         leave out the first N packets (the tracker starts empty at packet N+1;
+                   rows keep the capture's packet numbers)
+  --summary        instead of per-packet rows, print a summary: packets by ct_state and by
+                   ct_zone, connections created/removed (model), rate (JSON with --json)
   --target NAME    model (default), ovs (Open vSwitch 3.1's own conntrack, run privately
                    with the dummy datapath) or bmv2 (generated offload program + controller)
   -h, --help       this text
+
+Progress is shown on standard error when it is a terminal.
+
+--target ovs limits (Open vSwitch's own, reported on the packet's row, the replay goes on):
+frames under 14 bytes cannot be injected (netdev-dummy/receive); frames over
+${OVS_MAX_FRAME} bytes cannot come back in an OpenFlow packet-in (16-bit message length). The dummy
+ports' MTU is raised to 65535 so that OVS outputs every frame the model outputs.
 
 Exit status: 0 ok, 2 bad file, policy or option (the message names file and line:column or
 byte offset).
@@ -56,7 +83,10 @@ export type ReplayTargetFactory = () => Promise<Target>;
 const targets = new Map<string, ReplayTargetFactory>([
   // Open vSwitch 3.1's own userspace conntrack (ovs-vswitchd --enable-dummy in a private run dir);
   // it reads the policy with the model's parser (the one home of the policy syntax).
-  ['ovs', () => OvsTarget.create()],
+  // Targets are imported when asked for, so a model replay starts without them.
+  ['ovs', async () => (await import('../targets/ovs/index.js')).OvsTarget.create()],
+  // The generated offload program on bmv2 + the slow-path controller (status.ts registers the same).
+  ['bmv2', async () => (await import('../targets/bmv2/index.js')).createBmv2Target()],
 ]);
 
 /** Extension point: later work registers `ovs` (and `bmv2`) here. */
@@ -68,10 +98,29 @@ export function registerReplayTarget(name: string, factory: ReplayTargetFactory)
 const PLANNED: Record<string, string> = {
 };
 
+/** Target errors that concern one packet only: the target stays usable, the row says why. */
+const PACKET_ERRORS = new Set(['CTO_OVS_INJECT']);
+
+function packetError(e: unknown): string | null {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && PACKET_ERRORS.has(code) ? (e as Error).message : null;
+}
+
+/** One packet through a target: its Verdict, or the reason it refused this packet. */
+async function sendOne(t: Target, time: number, port: number, frame: Uint8Array): Promise<Verdict | string> {
+  try {
+    return await t.send({ time, port, frame });
+  } catch (e) {
+    const msg = packetError(e);
+    if (msg === null) throw e;
+    return msg;
+  }
+}
+
 /**
  * Send a capture through a loaded target on the replay's virtual clock (model/replay.ts
  * `virtualTimes`): one send per record, in order, on `inPort` or the record's own port. The one
- * capture loop of `replay --target` and `status`.
+ * capture loop of `status` over records in memory; `replay` streams with `replayTargetStream`.
  */
 export async function replayCapture(t: Target, records: readonly CaptureRecord[], inPort: number | undefined): Promise<ReplayRow[]> {
   const times = virtualTimes(records);
@@ -79,20 +128,69 @@ export async function replayCapture(t: Target, records: readonly CaptureRecord[]
   for (let i = 0; i < records.length; i++) {
     const rec = records[i]!;
     const port = inPort ?? rec.port;
-    const v = await t.send({ time: times[i]!, port, frame: rec.data });
-    rows.push(rowFromVerdict(i + 1, rec, times[i]!, port, v));
+    const v = await sendOne(t, times[i]!, port, rec.data);
+    if (typeof v === 'string') rows.push({ ...rowFromVerdict(i + 1, rec, times[i]!, port, { outputs: [], lookups: [] }), error: v });
+    else rows.push(rowFromVerdict(i + 1, rec, times[i]!, port, v));
   }
   return rows;
 }
 
-async function replayOnTarget(factory: ReplayTargetFactory, policyText: string, source: string, records: CaptureRecord[], inPort: number | undefined): Promise<ReplayRow[]> {
-  const t = await factory();
-  try {
-    await t.load({ text: policyText, source });
-    return await replayCapture(t, records, inPort);
-  } finally {
-    await t.close();
+export interface TargetStreamOptions {
+  inPort?: number | undefined;
+  json?: boolean;
+  rows?: boolean;
+  skip?: number;
+  count?: number;
+  onProgress?: (packets: number) => void;
+}
+
+/**
+ * Streams a capture through a loaded target: the same clock, skip/count, rows and statistics
+ * as the model's `replayStream`, one awaited send per packet (each frame copied, since the
+ * reader's window moves on).
+ */
+export async function replayTargetStream(t: Target, reader: CaptureReader, sink: ByteSink, opts: TargetStreamOptions = {}): Promise<ReplayStats> {
+  const w = new RowWriter(opts.json ?? false);
+  const rows = opts.rows ?? true;
+  if (rows) w.header();
+  const stats = new ReplayStats();
+  const clock = new VirtualClock();
+  const skip = opts.skip ?? 0;
+  const last = opts.count === undefined ? Infinity : skip + opts.count;
+  const rec = reader.rec;
+  for (;;) {
+    const s = reader.nextSync();
+    if (s !== REC_READY) {
+      if (s === REC_END) break;
+      await reader.fill();
+      continue;
+    }
+    const index = rec.index;
+    if (index <= skip) continue;
+    if (index > last) break;
+    const now = clock.at(rec.sec, rec.nsec);
+    const port = opts.inPort ?? rec.port;
+    const sec = rec.sec;
+    const nsec = rec.nsec;
+    const v = await sendOne(t, now, port, rec.data.slice());
+    if (typeof v === 'string') {
+      stats.add(null, now);
+      if (rows) w.row(index, sec, nsec, now, port, null, { error: v });
+    } else {
+      stats.add(v, now);
+      if (rows) w.row(index, sec, nsec, now, port, v);
+    }
+    if (w.full) await sink(w.take());
+    if (opts.onProgress && (stats.packets & 0x3ff) === 0) opts.onProgress(stats.packets);
   }
+  if (w.pending) await sink(w.take());
+  return stats;
+}
+
+function parseCount(name: string, s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw new CliTargetError(`--${name}: "${s}" is not a non-negative integer`);
+  return Number(s);
 }
 
 function parsePort(s: string): number {
@@ -100,7 +198,59 @@ function parsePort(s: string): number {
   return Number(s);
 }
 
+/** Rows to standard output: the byte stream with its backpressure, else the string callback. */
+function outputSink(io: CliIo): { sink: ByteSink; closed: () => boolean } {
+  const stream = io.outStream;
+  if (!stream) return { sink: (b) => io.out(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')), closed: () => false };
+  let broken = false;
+  let failure: Error | null = null;
+  // A reader that goes away (`| head`) ends the replay quietly, as for any Unix filter.
+  const onError = (e: NodeJS.ErrnoException): void => {
+    if (e.code === 'EPIPE') broken = true;
+    else failure = e;
+  };
+  stream.on('error', onError);
+  const sink: ByteSink = (b) => {
+    if (failure) throw failure;
+    if (broken) throw new ReplayStopped();
+    if (!stream.write(b)) {
+      return new Promise<void>((res) => {
+        const done = (): void => {
+          stream.off('drain', done);
+          stream.off('error', done);
+          res();
+        };
+        stream.once('drain', done);
+        stream.once('error', done);
+      });
+    }
+  };
+  return { sink, closed: () => broken };
+}
+
+class ReplayStopped extends Error {}
+
+/** A throttled progress line on standard error (only when it is a terminal). */
+function progress(io: CliIo, started: number): { tick: (n: number) => void; end: () => void } {
+  if (!io.errIsTTY) return { tick: () => {}, end: () => {} };
+  let last = started;
+  let shown = false;
+  return {
+    tick: (n) => {
+      const t = Date.now();
+      if (t - last < 1000) return;
+      last = t;
+      shown = true;
+      io.err(`\r${n.toLocaleString('en-US')} packets, ${Math.round(n / ((t - started) / 1000)).toLocaleString('en-US')} packets/s `);
+    },
+    end: () => {
+      if (shown) io.err('\r\x1b[K');
+    },
+  };
+}
+
 export async function runReplay(argv: string[], io: CliIo): Promise<number> {
+  let reader: CaptureReader | null = null;
   try {
     const { values } = parseArgs({
       args: argv,
@@ -112,6 +262,9 @@ export async function runReplay(argv: string[], io: CliIo): Promise<number> {
         'in-port': { type: 'string' },
         json: { type: 'boolean', default: false },
         trace: { type: 'boolean', default: false },
+        count: { type: 'string' },
+        skip: { type: 'string' },
+        summary: { type: 'boolean', default: false },
         target: { type: 'string', default: 'model' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -125,29 +278,55 @@ export async function runReplay(argv: string[], io: CliIo): Promise<number> {
       return EXIT_BAD_INPUT;
     }
     const inPort = values['in-port'] === undefined ? undefined : parsePort(values['in-port']);
+    const count = parseCount('count', values.count);
+    const skip = parseCount('skip', values.skip);
     const target = values.target!;
-    const { policy, records } = await loadReplayInputs(values.policy, values.pcap);
-    let rows: ReplayRow[];
-    if (target === 'model') {
-      rows = replayRecords(policy, records, { inPort, trace: values.trace });
-    } else {
-      const factory = targets.get(target);
-      if (!factory) {
-        const avail = ['model', ...targets.keys()].join(', ');
-        throw new CliTargetError(PLANNED[target] ? `--target ${target}: ${PLANNED[target]}` : `--target ${target}: unknown target (available: ${avail})`);
-      }
-      // Targets get the policy as parsed (directives included), so they see the same flows.
-      rows = await replayOnTarget(factory, formatPolicy(policy), values.policy, records, inPort);
+    const factory = target === 'model' ? null : targets.get(target);
+    if (factory === undefined) {
+      const avail = ['model', ...targets.keys()].join(', ');
+      throw new CliTargetError(PLANNED[target] ? `--target ${target}: ${PLANNED[target]}` : `--target ${target}: unknown target (available: ${avail})`);
+    }
+    const policy = await loadPolicyFile(values.policy);
+    reader = await openCapture(values.pcap);
+    if (factory && !reader.hasPorts && inPort === undefined) {
+      throw new CliTargetError(`${reader.file}: a classic pcap records no ingress port; give --in-port N for --target ${target}`);
     }
     for (const w of policy.warnings) io.err(`ctoffload replay: warning: ${values.policy}:${w.pos.line}:${w.pos.column}: ${w.message}\n`);
-    if (values.json) {
-      io.out(rows.map((r) => JSON.stringify(replayRowJson(r)) + '\n').join(''));
-    } else {
-      io.out(formatReplayText(rows).join('\n') + '\n');
+    const { sink, closed } = outputSink(io);
+    const started = Date.now();
+    const prog = progress(io, started);
+    const common = { json: values.json, rows: !values.summary, skip, count, onProgress: prog.tick, inPort };
+    let stats: ReplayStats;
+    try {
+      if (!factory) {
+        stats = await replayStream(policy, reader, sink, { ...common, trace: values.trace, countConnections: values.summary });
+      } else {
+        const t = await factory();
+        try {
+          // Targets get the policy as parsed (directives included), so they see the same flows.
+          await t.load({ text: formatPolicy(policy), source: values.policy });
+          stats = await replayTargetStream(t, reader, sink, common);
+        } finally {
+          await t.close();
+        }
+      }
+    } catch (e) {
+      prog.end();
+      if (e instanceof ReplayStopped || closed()) return EXIT_OK;
+      throw e;
+    }
+    prog.end();
+    if (values.summary) {
+      const secs = (Date.now() - started) / 1000;
+      const rate = secs > 0 ? Math.round(stats.packets / secs) : 0;
+      if (values.json) io.out(`${JSON.stringify(stats.toJSON({ wall_s: secs, packets_per_s: rate }))}\n`);
+      else io.out(stats.toText([['wall time', `${secs.toFixed(3)} s`], ['rate', `${rate} packets/s`]]));
     }
     return EXIT_OK;
   } catch (e) {
     return reportError('replay', e, io);
+  } finally {
+    await reader?.close();
   }
 }
 

@@ -140,6 +140,17 @@ export class PacketView {
   /** 0 when the tracker may track the packet, else a CT_* reason (the tracker answers inv|trk). */
   ctStatus = CT_OK;
 
+  constructor() {
+    // seq and ack are 32-bit unsigned: V8 first gives these fields small-integer form, and the
+    // first value ≥ 2^31 (any busy capture has one) would change the object's shape and throw
+    // away the optimized code of everything that reads a PacketView (seen as a wave of
+    // "wrong map" deoptimizations in replay). Storing a double now fixes the fields' form once.
+    this.seq = 2 ** 32 - 1;
+    this.ack = 2 ** 32 - 1;
+    this.seq = 0;
+    this.ack = 0;
+  }
+
   /** Parse `buf[0, len)`. Never throws; fields not reached are left at their reset values. */
   parse(buf: Uint8Array, len = buf.length): this {
     this.reset(buf, len);

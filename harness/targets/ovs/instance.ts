@@ -27,6 +27,7 @@ import {
 } from './process.js';
 import { UnixctlClient } from './unixctl.js';
 import { OpenFlowClient } from './openflow.js';
+import { OVS_PORT_MTU } from './limits.js';
 import { PcapTail } from './pcap-tail.js';
 
 export const OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
@@ -189,7 +190,8 @@ export class OvsInstance {
         throw new OvsError('CTO_OVS_UNSUPPORTED', `port ${n} cannot be a dummy OpenFlow port (1..65279)`);
       }
       args.push('--', 'add-port', BRIDGE, `p${n}`, '--', 'set', 'Interface', `p${n}`, 'type=dummy',
-        `ofport_request=${n}`, `options:tx_pcap=${this.pcapPath(n)}`);
+        // The largest MTU a dummy port takes (DUMMY_MAX_MTU): limits.ts explains.
+        `ofport_request=${n}`, `mtu_request=${OVS_PORT_MTU}`, `options:tx_pcap=${this.pcapPath(n)}`);
     }
     // Without --no-wait ovs-vsctl returns once ovs-vswitchd applied the change (cur_cfg).
     await this.vsctl(args);

@@ -24,6 +24,7 @@ import { PORT_CONTROLLER } from '../../../model/verdict.js';
 import { parsePolicy } from '../../../model/pipeline/index.js';
 import type { PolicySource, SendStep, Target, TargetState } from '../target.js';
 import { OvsError } from './errors.js';
+import { OVS_MAX_FRAME, OVS_MIN_FRAME } from './limits.js';
 import { OvsInstance, type OvsInstanceOptions } from './instance.js';
 import type { PacketIn } from './openflow.js';
 import {
@@ -44,6 +45,8 @@ export interface OvsTargetOptions extends OvsInstanceOptions {
 }
 
 const SENTINEL_MAGIC = 0xc70ff1ad;
+
+
 
 /** The non-empty lines of an appctl answer, trimmed. */
 function textLines(text: string): string[] {
@@ -236,7 +239,8 @@ export class OvsTarget implements Target {
     if (!Number.isInteger(step.time) || step.time < this.prevTime) {
       throw new OvsError('CTO_OVS_STATE', `trace time ${step.time} ms is not an integer ≥ the previous ${this.prevTime} ms (OVS time cannot go back; call reset())`);
     }
-    if (step.frame.length < 14) throw new OvsError('CTO_OVS_INJECT', `frame of ${step.frame.length} bytes is shorter than an Ethernet header`);
+    if (step.frame.length < OVS_MIN_FRAME) throw new OvsError('CTO_OVS_INJECT', `runt frame of ${step.frame.length} bytes: OVS cannot inject a frame shorter than an Ethernet header (${OVS_MIN_FRAME} bytes)`);
+    if (step.frame.length > OVS_MAX_FRAME) throw new OvsError('CTO_OVS_INJECT', `oversize frame of ${step.frame.length} bytes: over the ${OVS_MAX_FRAME} bytes an OpenFlow packet-in can carry back from OVS`);
     const inst = this.instance;
     this.checkStray();
     await this.warpTo(step.time);

@@ -1,4 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -68,7 +70,13 @@ describe('ctoffload replay (end to end through main)', () => {
     expect(rows).toHaveLength(3);
     expect(rows[1]).toMatchObject({ index: 2, in_port: 2, ct_state: 'est|rpl|trk', ct_mark: '0x2a', outputs: [{ port: '1' }] });
     expect(rows[1].lookups).toEqual([{ table: 1, ct_state: 'est|rpl|trk', ct_state_bits: 0x2a, ct_zone: 5, ct_mark: '0x2a', ct_label: '0x0' }]);
-    expect(rows[0].ct_calls.map((c: { table: number | null }) => c.table)).toEqual([1, null]);
+    // ct() calls are the traced pipeline's detail: only with --trace
+    expect(rows[0].ct_calls).toBeUndefined();
+    const t = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--json', '--trace');
+    const traced = t.out.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(traced[0].ct_calls.map((c: { table: number | null }) => c.table)).toEqual([1, null]);
+    expect(traced[0].trace.length).toBeGreaterThan(0);
+    expect(traced.map((r: Record<string, unknown>) => ({ ...r, ct_calls: undefined, trace: undefined }))).toEqual(rows.map((r) => ({ ...r, ct_calls: undefined, trace: undefined })));
   });
 
   it('--in-port overrides the port of a classic pcap; --trace adds the steps', async () => {
@@ -142,6 +150,108 @@ describe('ctoffload replay (end to end through main)', () => {
   });
 });
 
+describe('ctoffload replay: streaming options', () => {
+  const many = file(
+    'many.pcapng',
+    writePcapng(Array.from({ length: 300 }, (_, i) => ({ timeNs: T + BigInt(i) * 1_000_000n, port: i % 2 ? 2 : 1, data: i % 2 ? ba : ab, origLen: ab.length }))),
+  );
+
+  it('--count and --skip select packets by their capture numbers', async () => {
+    const r = await run('replay', '--policy', POLICY, '--pcap', many, '--json', '--skip', '10', '--count', '5');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.trimEnd().split('\n').map((l) => JSON.parse(l).index)).toEqual([11, 12, 13, 14, 15]);
+    const t = await run('replay', '--policy', POLICY, '--pcap', many, '--count', '3');
+    expect(t.out.trimEnd().split('\n')).toHaveLength(4);
+    const bad = await run('replay', '--policy', POLICY, '--pcap', many, '--count', '5x');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--count: "5x" is not a non-negative integer/);
+  });
+
+  it('--summary prints packets by ct_state and zone, connections and rate instead of rows', async () => {
+    const r = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--summary');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^packets\s+3$/m);
+    expect(r.out).toMatch(/^\s+new\|trk\s+2$/m);
+    expect(r.out).toMatch(/^\s+est\|rpl\|trk\s+1$/m);
+    expect(r.out).toMatch(/^connections\s+created 1, removed 0, live at end 1$/m);
+    expect(r.out).toMatch(/^rate\s+\d+ packets\/s$/m);
+    const j = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--summary', '--json');
+    expect(JSON.parse(j.out)).toMatchObject({ packets: 3, dropped: 1, ct_state: { 'new|trk': 2, 'est|rpl|trk': 1 }, zones: { '5': 3 }, connections: { created: 1, removed: 0, live: 1 } });
+  });
+
+  it('reads a FIFO as it is written', async () => {
+    const fifo = join(dir, 'in.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const w = createWriteStream(fifo);
+    w.end(readFileSync(PCAPNG));
+    const r = await run('replay', '--policy', POLICY, '--pcap', fifo, '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.trimEnd().split('\n')).toHaveLength(3);
+  });
+
+  it('writes through an output stream with backpressure (a slow reader gets every row)', async () => {
+    const chunks: Buffer[] = [];
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        setTimeout(cb, 1);
+      },
+    });
+    let err = '';
+    const big = file(
+      'big.pcapng',
+      writePcapng(Array.from({ length: 5000 }, (_, i) => ({ timeNs: T + BigInt(i) * 1_000_000n, port: 1, data: ab, origLen: ab.length }))),
+    );
+    const code = await main(['replay', '--policy', POLICY, '--pcap', big, '--json'], { out: () => {}, err: (s) => void (err += s), outStream: slow });
+    expect(code, err).toBe(0);
+    await new Promise<void>((res) => slow.end(res));
+    const lines = Buffer.concat(chunks).toString('utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(5000);
+    expect(JSON.parse(lines[4999]!).index).toBe(5000);
+  });
+
+  it('"-" reads standard input (the built CLI in a child process)', () => {
+    const cli = join(process.cwd(), 'dist', 'harness', 'cli', 'main.js');
+    if (!existsSync(cli)) {
+      console.warn('SKIPPED: dist/ not built (npm test builds it first)');
+      return;
+    }
+    const out = execFileSync(process.execPath, [cli, 'replay', '--policy', POLICY, '--pcap', '-', '--json'], { input: readFileSync(PCAPNG) }).toString();
+    expect(out.trimEnd().split('\n').map((l) => JSON.parse(l).ct_state)).toEqual(['new|trk', 'est|rpl|trk', 'new|trk']);
+  });
+
+  it('a classic pcap has no ports: other targets want --in-port, named with the file', async () => {
+    const fake: Target = { name: 'fake2', load: async () => {}, send: async () => ({ outputs: [], lookups: [] }), reset: async () => {}, close: async () => {} };
+    registerReplayTarget('fake2', async () => fake);
+    const r = await run('replay', '--policy', POLICY, '--pcap', PCAP, '--target', 'fake2');
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`ctoffload replay: ${PCAP}: a classic pcap records no ingress port; give --in-port N for --target fake2\n`);
+    expect((await run('replay', '--policy', POLICY, '--pcap', PCAP, '--target', 'fake2', '--in-port', '1')).code).toBe(0);
+  });
+
+  it('a packet the target refuses gets the reason on its row; the replay goes on', async () => {
+    const fake: Target = {
+      name: 'picky',
+      load: async () => {},
+      send: async (s) => {
+        if (s.time === 1) throw Object.assign(new Error('runt frame of 9 bytes: …'), { code: 'CTO_OVS_INJECT' });
+        return { outputs: [{ port: 7, bytes: s.frame }], lookups: [] };
+      },
+      reset: async () => {},
+      close: async () => {},
+    };
+    registerReplayTarget('picky', async () => fake);
+    const r = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--target', 'picky', '--json');
+    expect(r.code, r.err).toBe(0);
+    const rows = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x: { error?: string }) => x.error)).toEqual([undefined, 'runt frame of 9 bytes: …', undefined]);
+    expect(rows[2].outputs).toEqual([{ port: '7' }]);
+    const t = await run('replay', '--policy', POLICY, '--pcap', PCAPNG, '--target', 'picky');
+    expect(t.out.split('\n')[2]).toMatch(/-  ! runt frame of 9 bytes: …$/);
+  });
+});
+
 describe('ctoffload main', () => {
   it('--help lists the subcommands; replay --help shows its options', async () => {
     const h = await run('--help');
@@ -177,5 +287,26 @@ describeWithTools('ctoffload replay --target ovs (real ovs-vswitchd)', [OVS_TOOL
     expect(model.length).toBe(3);
     expect(model[0]!.ct_state).toBe('new|trk');
     expect(pick(o.out)).toEqual(model);
+  }, 60_000);
+
+  it('runts and oversize frames are reported on their rows; jumbo frames are output like the model', async () => {
+    const jumbo = buildFrame({ ip: { src: '10.0.0.1', dst: '10.0.0.2' }, udp: { sport: 7, dport: 9 }, payload: new Uint8Array(9000) });
+    const huge = buildFrame({ ip: { src: '10.0.0.1', dst: '10.0.0.2' }, udp: { sport: 7, dport: 9 }, payload: new Uint8Array(65100) });
+    const runt = ab.slice(0, 9);
+    const cap = file(
+      'limits.pcapng',
+      writePcapng([runt, jumbo, huge, ba].map((data, i) => ({ timeNs: T + BigInt(i) * 1_000_000n, port: 1, data, origLen: data.length }))),
+    );
+    const o = await run('replay', '--policy', POLICY, '--pcap', cap, '--json', '--target', 'ovs');
+    expect(o.code, o.err).toBe(0);
+    const rows = o.out.trimEnd().split('\n').map((l) => JSON.parse(l) as { error?: string; outputs: { port: string }[]; ct_state: string | null });
+    expect(rows[0]!.error).toMatch(/^runt frame of 9 bytes/);
+    expect(rows[2]!.error).toMatch(/^oversize frame of 651\d\d bytes/);
+    const m = await run('replay', '--policy', POLICY, '--pcap', cap, '--json');
+    const model = m.out.trimEnd().split('\n').map((l) => JSON.parse(l) as { outputs: { port: string }[]; ct_state: string | null });
+    // the 9 042-byte frame: over the dummy port's default MTU, output by both at MTU 65535
+    expect(rows[1]!.outputs.map((x) => x.port)).toEqual(['2']);
+    expect(rows[1]!.outputs).toEqual(model[1]!.outputs.map((x) => ({ port: x.port })));
+    expect(rows[3]!.ct_state).toBe(model[3]!.ct_state);
   }, 60_000);
 });

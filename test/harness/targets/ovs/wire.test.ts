@@ -70,7 +70,16 @@ describe('PcapTail', () => {
     try {
       const f = join(dir, 'x.pcap');
       const gh = Buffer.alloc(24);
+      // lib/pcap-file.c `ovs_pcap_write_header`: magic, version 2.4, snaplen 1518, Ethernet
       gh.writeUInt32LE(0xa1b2c3d4, 0);
+      gh.writeUInt16LE(2, 4);
+      gh.writeUInt16LE(4, 6);
+      gh.writeUInt32LE(1518, 16);
+      gh.writeUInt32LE(1, 20);
+      writeFileSync(f, gh.subarray(0, 10)); // the header itself may arrive in pieces
+      const t0 = new PcapTail(f);
+      expect(t0.poll()).toEqual([]);
+      t0.close();
       writeFileSync(f, gh);
       const rec = (bytes: number[]): Buffer => {
         const h = Buffer.alloc(16);
