@@ -69,6 +69,19 @@ describe('ctoffload conformance', () => {
     expect(x.e).toContain('--window applies to --target bmv2 only');
   });
 
+  it('--ageing: bmv2 only, hardware (the deployed default) or exact (oracle mode, named in --help)', async () => {
+    let x = io();
+    expect(await runConformanceCli(['--target', 'bmv2', '--policy', policyFile, '--ageing', 'hits'], x)).toBe(2);
+    expect(x.e).toContain('--ageing hits: expected hardware (default) or exact');
+    x = io();
+    expect(await runConformanceCli(['--target', 'model', '--policy', policyFile, '--ageing', 'exact'], x)).toBe(2);
+    expect(x.e).toContain('--ageing applies to --target bmv2 only');
+    x = io();
+    expect(await runConformanceCli(['--help'], x)).toBe(0);
+    expect(x.o).toMatch(/'exact' is an ORACLE MODE/);
+    expect(x.o).toMatch(/'hardware' \(default\) checks the deployed configuration/);
+  });
+
   it('exits 2 with the install hint when ovs-vswitchd is not installed', async () => {
     const path = process.env.PATH;
     process.env.PATH = join(dir, 'empty-path');
