@@ -32,7 +32,9 @@
  *   virtual time, so the adapter supplies that stamp in virtual time: an entry's `lastUsed` is
  *   the trace time of the latest accepted input the hardware decided whose tuple is the
  *   entry's (`noteForwarded`), reported only for entries whose counter is non-zero — the
- *   counters stay the only evidence that the hardware hit anything. Matching by tuple ignores
+ *   counters stay the only evidence that the hardware hit anything. A counter that moved with
+ *   no accepted input of its tuple counts inputs a round still has in flight or discarded (sent
+ *   again later): reported as not hit, as one input at a time would have it. Matching by tuple ignores
  *   the zone: the same tuple decided in hardware in two zones at different times credits both
  *   zones' entries at the later time (documented limit).
  * - 'packets' (oracle mode, `--ageing exact`): no counters; every input the hardware decided
@@ -356,8 +358,14 @@ export class ObservedSlowPath {
     for (const h of hits) {
       if (h.packets === 0n) continue;
       const t = this.lastSeen.get(keyTuple(h.key));
-      if (t === undefined) this.stats.unattributedHitEntries++;
-      else h.lastUsed = t;
+      if (t !== undefined) {
+        h.lastUsed = t;
+        continue;
+      }
+      // Hits with no accepted input behind them come from inputs still in flight or discarded
+      // by a round (sent again later): as sent one at a time, they have not happened yet.
+      this.stats.unattributedHitEntries++;
+      h.packets = 0n;
     }
     return hits;
   }
