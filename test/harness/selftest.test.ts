@@ -105,6 +105,8 @@ describeWithTools(
         expect(v.counterexamplePackets, v.variant).toBeGreaterThan(0);
         expect(v.counterexamplePackets!, v.variant).toBeLessThanOrEqual(10);
       }
+      // A reply entry that never matches leaves every verdict right: only the offload contract sees it.
+      expect(s.variants.find((v) => v.variant === 'replyKeyWrong')!.differences).toEqual(['offload-contract']);
       expect(s.baseline).toHaveLength(FAULT_NAMES.length);
       for (const b of s.baseline) {
         expect(b.outcome).toBe('agreed');
