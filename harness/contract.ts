@@ -13,22 +13,24 @@
  *     the entries the controller must have installed for the connection found
  *     (`connectionEntries` of the reference's connection, so an expired connection has none,
  *     as the controller deletes entries at the sweep) — does one of them carry this tuple?
- *  2. runs the reference (traced: the flows it visited and the ct() calls it made);
+ *  2. runs the reference (traced: the flows it visited);
  *  3. walks what the generated program would meet (offload/compile.ts, offload/p4gen.ts):
- *     IPv6 extension headers, punted by the parser before anything (UNTRACKABLE); a flow
- *     compiled to a static punt (ACTION, ALG, ZONE_NOT_OFFLOADED, MULTI_OUTPUT), a
- *     table miss (POLICY_MISS, when slowPath.policyMiss), more flow visits than stages
- *     (STAGE_LIMIT); at each ct(): a fragment (FRAGMENT), an ICMP error (ICMP_ERROR), a packet
- *     the parser cannot key (UNTRACKABLE), no installed entry (CT_MISS), a TCP packet with
+ *     before any table, IPv6 extension headers or a truncated IP header (UNTRACKABLE) and
+ *     fragments (FRAGMENT); then a flow compiled to a static punt (ACTION, ALG,
+ *     ZONE_NOT_OFFLOADED, MULTI_OUTPUT), a table miss (POLICY_MISS, when
+ *     slowPath.policyMiss), more flow visits than stages (STAGE_LIMIT); at each ct(): an ICMP
+ *     error (ICMP_ERROR), a packet the parser cannot key (UNTRACKABLE), no installed entry
+ *     (CT_MISS), a TCP packet with
  *     SYN/FIN/RST or without ACK on a hit (TCP_FLAGS), an exec mark/label the entry does not
  *     hold yet (EXEC); more than one output (MULTI_OUTPUT).
  * Every reason met is allowed (the program reports the first it meets; the order of the
  * checks is the program's business, the set is the contract's); none met → 'hardware' only.
  * Packets failing only checks the hardware does not make (IPv4 total length, L4 length or
- * checksum: harness/exceptions.ts HW_UNCHECKED_STATUSES) are not judged (['*']): the hardware
- * keys them as valid, the reference does not look them up.
+ * checksum: harness/exceptions.ts HW_UNCHECKED_STATUSES; ICMP type/code/inner checks) are not
+ * judged (['*']): the hardware keys them as valid, the reference does not look them up. A zero
+ * port is keyed by the hardware and looked up by tuple here (it can only miss).
  */
-import { FRAG_NONE, ICMP_ERROR, IPPROTO_TCP, L3_IPV4, L3_IPV6, L3_NONE, CT_OK, ICMP_QUERY, PacketView } from '../model/packet/view.js';
+import { CT_ICMP_BAD_CODE, CT_ICMP_BAD_INNER, CT_ICMP_BAD_TYPE, CT_ICMP_INNER_SRC, CT_L3_TRUNCATED, CT_L4_ZERO_PORT, FRAG_NONE, ICMP_ERROR, IPPROTO_TCP, L3_IPV4, L3_IPV6, L3_NONE, CT_OK, ICMP_QUERY, PacketView } from '../model/packet/view.js';
 import { PipelineEngine } from '../model/pipeline/engine.js';
 import type { Verdict } from '../model/verdict.js';
 import { compileOffload, connectionEntries, type FlowOp, type OffloadConfig, type Plan } from '../offload/index.js';
@@ -40,6 +42,8 @@ const TCP_FLAGS_PUNT = 0x07; // FIN|SYN|RST
 /** IPv6 next headers the program's parser treats as extension headers (HBH, Routing, Destination options, AH). */
 const IPV6_EXT_HEADERS = [0, 43, 60, 51];
 const TCP_ACK = 0x10;
+/** ICMP statuses the tracker refuses (type, code, inner header) that the program's parser does not check. */
+const ICMP_QUERY_STATUSES = [CT_ICMP_BAD_TYPE, CT_ICMP_BAD_CODE, CT_ICMP_BAD_INNER, CT_ICMP_INNER_SRC];
 
 export class ContractEngine implements ModelEngine {
   private readonly engine: PipelineEngine;
@@ -89,9 +93,13 @@ export class ContractEngine implements ModelEngine {
     const v = this.view.parse(frame);
     // 1. What the hardware holds for this tuple, per zone, before the packet.
     const hits = new Map<number, { mark: number; label: bigint }>();
-    const key = v.l3 !== L3_NONE && v.ctStatus === CT_OK ? tupleOf(v) : '';
+    // The hardware keys what its parser accepts: also a zero port, which the tracker refuses
+    // (docs/conntrack-semantics.md §3.3) — such a packet can only miss, as no entry has one.
+    const status = v.ctStatus;
+    const key = v.l3 !== L3_NONE && (status === CT_OK || status === CT_L4_ZERO_PORT) ? tupleOf(v) : '';
     if (key) {
       const ct = this.engine.conntrack!;
+      v.ctStatus = CT_OK; // a look-up by tuple, as the hardware's
       for (const z of this.zones) {
         const info = ct.lookup(v, z, now);
         if (!info) continue;
@@ -102,20 +110,24 @@ export class ContractEngine implements ModelEngine {
           }
         }
       }
+      v.ctStatus = status;
     }
-    const unchecked = HW_UNCHECKED_STATUSES.includes(v.ctStatus);
+    // Statuses the hardware does not judge as the tracker does: not judged here either.
+    const unchecked = HW_UNCHECKED_STATUSES.includes(status) || (ICMP_QUERY_STATUSES.includes(status) && v.icmpClass !== ICMP_ERROR);
     const frag = v.frag !== FRAG_NONE;
     const icmpErr = v.icmpClass === ICMP_ERROR;
     const tcpPunt = v.ipProto === IPPROTO_TCP && v.l3 !== L3_NONE && ((v.tcpFlags & TCP_FLAGS_PUNT) !== 0 || (v.tcpFlags & TCP_ACK) === 0);
-    // IPv6 extension headers are not walked in hardware: punted before anything
-    // (offload/p4gen.ts parser state ipv6_ext).
-    const ipv6Ext = v.l3 === L3_IPV6 && IPV6_EXT_HEADERS.includes(frame[v.l3Off + 6]!);
     // 2. The reference, traced.
     const r = this.engine.processTraced(port, frame, now);
-    // 3. What the program meets.
+    // Before any table, the program punts what its parser cannot key as OVS would — IPv6
+    // extension headers (not walked in hardware), a truncated IP header — and every fragment
+    // (offload/p4gen.ts prologue), whatever the policy does with them.
     const cfg = plan.config;
+    const ipv6Ext = v.l3 === L3_IPV6 && IPV6_EXT_HEADERS.includes(frame[v.l3Off + 6]!);
+    if (ipv6Ext || status === CT_L3_TRUNCATED) return { outputs: r.outputs, lookups: r.lookups, offload: { allowed: ['UNTRACKABLE'] } };
+    if (frag) return { outputs: r.outputs, lookups: r.lookups, offload: { allowed: [cfg.slowPath.fragments ? 'FRAGMENT' : 'hardware'] } };
+    // 3. What the program meets.
     const reasons = new Set<string>();
-    if (ipv6Ext) reasons.add('UNTRACKABLE');
     for (const f of r.flows) {
       if (f.line < 0) {
         if (cfg.slowPath.policyMiss) reasons.add('POLICY_MISS');
@@ -125,13 +137,11 @@ export class ContractEngine implements ModelEngine {
       if (op?.kind === 'punt') reasons.add(op.reason);
     }
     if (r.flows.length > cfg.maxStages) reasons.add('STAGE_LIMIT');
-    for (const c of r.ctCalls) {
-      const op = this.ops.get(c.line);
+    // Each visited flow with a ct() is a lookup in the program (the reference's own ct() calls
+    // can be fewer: a fragment ipf holds runs none).
+    for (const f of r.flows) {
+      const op = f.line < 0 ? undefined : this.ops.get(f.line);
       if (op?.kind !== 'exec' || !op.ct) continue; // a punted flow's ct(): its reason is in already
-      if (frag) {
-        if (cfg.slowPath.fragments) reasons.add('FRAGMENT');
-        continue;
-      }
       if (icmpErr) {
         if (cfg.slowPath.icmpErrors) reasons.add('ICMP_ERROR');
         continue;
