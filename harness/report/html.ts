@@ -158,6 +158,15 @@ ${c.state ? stateSection(c.state) : ''}
 <details><summary>Scenario</summary><pre>${e(c.description)}</pre></details></div>`;
 }
 
+/** A merged report's shards (`ctoffload report merge`): one row each, the chosen first failure marked. */
+function shardsSection(p: PropertyReport): string {
+  const sh = p.shards ?? [];
+  if (sh.length === 0) return '';
+  const chosen = p.counterexample?.path;
+  const rows = sh.map((s) => `<tr${s.firstFailure && s.firstFailure.path === chosen ? ' class="bad"' : ''}><td class="num">${s.index}/${s.count}</td><td>${badge(s.status)}</td><td class="num">${s.traces}</td><td class="num">${s.packets}</td><td class="num">${s.disagreements}</td><td>${s.firstFailure ? `trace ${s.firstFailure.trace}, path <code>${e(s.firstFailure.path)}</code>${s.firstFailure.files.length ? ` (${s.firstFailure.files.map((f) => `<code>${e(f)}</code>`).join(', ')})` : ''}` : '<span class="muted">none</span>'}</td><td><code>${e(s.dir)}</code></td></tr>`);
+  return `<p>Merged from ${sh.length} shards (traces t with t mod ${sh[0]!.count} = i − 1 in shard i); configuration <code>${e((p.configHash ?? '').slice(0, 16))}</code>. The first failure is the one with the lowest trace index.</p><table><tr><th>shard</th><th>status</th><th>traces</th><th>packets</th><th>disagreements</th><th>first failure</th><th>report directory</th></tr>${rows.join('')}</table>`;
+}
+
 function exceptionsSection(r: ConformanceReport): string {
   if (r.exceptions.length === 0) return '<p class="muted">The exceptions table is empty: every difference counts.</p>';
   const applied = (id: string): number => r.properties.reduce((n, p) => n + (p.counts.exceptionsApplied[id] ?? 0), 0);
@@ -190,7 +199,7 @@ ${exceptionsSection(r)}
 <h2>Counterexamples</h2>
 ${cxs.length ? cxs.map(counterexampleSection).join('\n') : '<p>None: the target agreed with the reference on every packet.</p>'}
 <h2>Properties</h2>
-${r.properties.map((p) => `<div class="card"><h3>${e(p.name)} ${badge(p.status)}</h3><p>policy <code>${e(p.policy.source)}</code>, seed <code>${p.config.seed}</code>, runs ${p.config.runs}, jobs ${p.config.jobs}${p.config.path ? `, path <code>${e(p.config.path)}</code>` : ''}; shrinking: ${p.shrink.traces} traces, ${p.shrink.steps} steps; search ${fmtMs(p.timing.searchMs)}, shrink ${fmtMs(p.timing.shrinkMs)}.</p>${p.error ? `<p class="diff">${e(p.error)}</p>` : ''}<details><summary>policy text</summary><pre>${e(p.policy.text)}</pre></details></div>`).join('\n')}
+${r.properties.map((p) => `<div class="card"><h3>${e(p.name)} ${badge(p.status)}</h3><p>policy <code>${e(p.policy.source)}</code>, seed <code>${p.config.seed}</code>, runs ${p.config.runs}, jobs ${p.config.jobs}${p.config.path ? `, path <code>${e(p.config.path)}</code>` : ''}${p.config.shard ? `, shard ${p.config.shard.index}/${p.config.shard.count}` : ''}${p.configHash ? `, configuration <code>${e(p.configHash.slice(0, 16))}</code>` : ''}; shrinking: ${p.shrink.traces} traces, ${p.shrink.steps} steps; search ${fmtMs(p.timing.searchMs)}, shrink ${fmtMs(p.timing.shrinkMs)}.</p>${p.error ? `<p class="diff">${e(p.error)}</p>` : ''}${shardsSection(p)}<details><summary>policy text</summary><pre>${e(p.policy.text)}</pre></details></div>`).join('\n')}
 </body></html>
 `;
 }
