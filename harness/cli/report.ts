@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CtoffloadError } from '../../model/errors.js';
-import { mergeReportDirs, type PropertyReport } from '../report/index.js';
+import { coverageLine, mergeReportDirs, type PropertyReport } from '../report/index.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, reportError } from './command.js';
 
 /** A shard ended in a target or environment error, or never finished. */
@@ -76,6 +76,7 @@ export async function runReportCli(argv: string[], io: CliIo): Promise<number> {
         properties: report.properties.map((p) => ({
           property: p.name, status: p.status, seed: p.config.seed, runs: p.config.runs, configHash: p.configHash,
           traces: p.counts.traces, packets: p.counts.packets, agreements: p.counts.agreements, disagreements: p.counts.disagreements,
+          ...(p.coverage ? { coverage: p.coverage } : {}),
           shards: (p.shards ?? []).map((s) => ({ shard: `${s.index}/${s.count}`, dir: s.dir, status: s.status, traces: s.traces, firstFailure: s.firstFailure })),
           counterexample: p.counterexample ? { path: p.counterexample.path, replay: p.counterexample.replay, replayFile: p.counterexample.replayFile ?? null, kinds: p.counterexample.differences.map((d) => d.kind) } : null,
         })),
@@ -86,10 +87,13 @@ export async function runReportCli(argv: string[], io: CliIo): Promise<number> {
         const sh = p.shards ?? [];
         lines.push(`${p.name}: ${p.status.toUpperCase()} (${sh.length} shards merged)`);
         lines.push(`  seed ${p.config.seed}, ${p.config.runs} runs; ${p.counts.traces} traces, ${p.counts.packets} packets, ${p.counts.agreements} agreeing, ${p.counts.disagreements} disagreeing trace(s), ${p.counts.targetErrors} target error(s)`);
+        if (p.coverage) lines.push(`  coverage: ${coverageLine(p.coverage)}`);
         for (const s of sh) {
           const ff = s.firstFailure ? `first failure at trace ${s.firstFailure.trace} (path ${s.firstFailure.path})` : 'no failure';
           lines.push(`  shard ${s.index}/${s.count} ${s.status}: ${s.traces} traces, ${ff} — ${s.dir}`);
         }
+        const unfinished = sh.filter((s) => s.status !== 'passed' && s.status !== 'failed');
+        if (unfinished.length) lines.push(`  note: shard(s) ${unfinished.map((s) => `${s.index}/${s.count} (${s.status})`).join(', ')} did not finish their search: the first failure is the lowest found so far`);
         const c = p.counterexample;
         if (c) {
           lines.push(`  first failure: trace ${c.path.split(':')[0]}, disagreement at packet ${c.failingStep}:`);

@@ -32,8 +32,9 @@ import { CtoffloadError } from '../../model/errors.js';
 import { canonicalJson, configIdentity, IDENTITY_FIELDS, type ConfigIdentity } from './config-hash.js';
 import { renderHtml } from './html.js';
 import { renderJunit } from './junit.js';
+import { addCoverage, emptyCoverage } from './coverage.js';
 import { counterexamplePcapng } from './pcapng.js';
-import { checkReport, overallStatus, REPORT_SCHEMA, type ConformanceReport, type PropertyReport, type ShardReport } from './schema.js';
+import { checkReport, overallStatus, REPORT_SCHEMA, type ConformanceReport, type CoverageReport, type PropertyReport, type ShardReport } from './schema.js';
 import type { CounterexampleFile } from './writer.js';
 
 export class MergeError extends CtoffloadError {
@@ -129,6 +130,7 @@ function mergeProperty(shards: readonly ShardDir[], k: number): { merged: Proper
   const counts = { traces: 0, packets: 0, agreements: 0, disagreements: 0, byKind: {} as Record<string, number>, exceptionsApplied: {} as Record<string, number>, targetErrors: 0, states: {} as Record<string, number> };
   const shrink = { traces: 0, packets: 0, steps: 0 };
   let counters: Record<string, number> | undefined;
+  let coverage: CoverageReport | undefined;
   let jobs = 0;
   for (const { p } of ps) {
     for (const k of ['traces', 'packets', 'agreements', 'disagreements', 'targetErrors'] as const) counts[k] += p.counts[k];
@@ -139,6 +141,7 @@ function mergeProperty(shards: readonly ShardDir[], k: number): { merged: Proper
     shrink.packets += p.shrink.packets;
     jobs += p.config.jobs;
     if (p.targetCounters) sumInto((counters ??= {}), p.targetCounters);
+    if (p.coverage) addCoverage((coverage ??= emptyCoverage([])), p.coverage);
   }
   // The first failure: lowest trace index, ties (cannot happen: shards are disjoint) by shard.
   let from: { s: ShardDir; p: PropertyReport } | null = null;
@@ -170,6 +173,7 @@ function mergeProperty(shards: readonly ShardDir[], k: number): { merged: Proper
     },
     counterexample: from ? (JSON.parse(JSON.stringify(from.p.counterexample)) as PropertyReport['counterexample']) : null,
     ...(counters ? { targetCounters: counters } : {}),
+    ...(coverage ? { coverage } : {}),
   };
   const infos: ShardReport[] = ps.map(({ s, p }) => ({
     index: p.config.shard!.index, count: p.config.shard!.count, dir: s.dir, status: p.status, configHash: p.configHash!,

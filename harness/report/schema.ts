@@ -26,6 +26,8 @@
  *               shard?: { index: int, count: int } },   // --shard i/n: traces t with t mod n = i−1
  *     configHash?: string,                    // sha256 of what must agree for shards to merge
  *     shards?: [ ShardReport ],               // `report merge` output only: one per shard
+ *     coverage?: { lookups: { [site "table=T zone=Z"]: { [ct_state text]: int } },
+ *                  allowed: { [outcome]: int }, punts: { [reason]: int }, puntReasons: string[] },
  *     status: "running" | "passed" | "failed" | "interrupted" | "error",
  *     error?: string,                         // environment/target failure that ended the run
  *     counts: { traces, packets, agreements, disagreements,   // search phase (not shrinking)
@@ -160,6 +162,24 @@ export interface ShardReport {
   firstFailure: { trace: number; path: string; files: string[] } | null;
 }
 
+/**
+ * What the search phase exercised (model side, plus the punts the target reported). Sites are
+ * the reference's recirculating ct lookups, named `table=T zone=Z`.
+ */
+export interface CoverageReport {
+  /** Reference lookups per site and ct_state combination (display form, `est|trk`). */
+  lookups: Record<string, Record<string, number>>;
+  /**
+   * Packets per outcome the offload contract allows on the reference side ('hardware' or a punt
+   * reason; '*' = not judged), when the reference knows the contract (bmv2 runs); {} otherwise.
+   */
+  allowed: Record<string, number>;
+  /** Packets per punt reason the target reported ('hardware': decided in hardware); {} when it reports none. */
+  punts: Record<string, number>;
+  /** Every punt reason of the offload (offload/punt.ts), so that the never-hit ones can be listed. */
+  puntReasons: string[];
+}
+
 export interface PropertyReport {
   name: string;
   target: string;
@@ -176,6 +196,8 @@ export interface PropertyReport {
    * by every run; absent from reports written before it existed.
    */
   configHash?: string;
+  /** What the search exercised (written by runs since coverage exists). */
+  coverage?: CoverageReport;
   /** Merged reports only (`ctoffload report merge`): the shards, in index order. */
   shards?: ShardReport[];
   status: RunStatus;
@@ -253,6 +275,13 @@ export function checkReport(x: unknown): string[] {
       }
     }
     if (pr.configHash !== undefined && (typeof pr.configHash !== 'string' || !/^[0-9a-f]{64}$/.test(pr.configHash))) p.push(`${at}.configHash: expected 64 lowercase hex digits`);
+    if (pr.coverage !== undefined) {
+      const cv = pr.coverage;
+      const counts = (v: unknown): boolean => isObj(v) && Object.values(v).every((n) => typeof n === 'number');
+      if (!isObj(cv) || !isObj(cv.lookups) || !Object.values(cv.lookups).every(counts) || !counts(cv.allowed) || !counts(cv.punts) || !Array.isArray(cv.puntReasons)) {
+        p.push(`${at}.coverage: expected { lookups: { site: { state: number } }, allowed, punts: { name: number }, puntReasons: string[] }`);
+      }
+    }
     if (pr.shards !== undefined) {
       if (!Array.isArray(pr.shards)) p.push(`${at}.shards: expected an array`);
       else pr.shards.forEach((sh: unknown, j: number) => {

@@ -50,6 +50,8 @@ import { EXCEPTIONS, validateExceptions, type ExceptionRule } from '../exception
 import type { PolicySource } from '../targets/target.js';
 import type { Counterexample, PropertyReport, ShardSpec } from '../report/schema.js';
 import { configHash, configIdentity } from '../report/config-hash.js';
+import { addCoverage, emptyCoverage } from '../report/coverage.js';
+import { PUNT_REASONS } from '../../offload/index.js';
 import { CTOFFLOAD_VERSION, fastCheckVersion, ReportWriter } from '../report/writer.js';
 import { RunnerError } from './errors.js';
 import { addCounters, Side, type TargetFactory } from './side.js';
@@ -278,6 +280,8 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     shrink: { traces: 0, packets: 0, steps: 0 },
     timing: { elapsedMs: 0, searchMs: 0, shrinkMs: 0, packetsPerSecond: 0, samples: [{ t: 0, packets: 0 }] },
     counterexample: null,
+    // CONTROLLER is an output to the controller, not a punt (offload/punt.ts).
+    coverage: emptyCoverage(PUNT_REASONS.map((r) => r.name).filter((n) => n !== 'CONTROLLER')),
   };
   report.configHash = configHash(configIdentity(report, { ctoffload: CTOFFLOAD_VERSION, fastCheck: fastCheckVersion() }, exceptions));
   let totalPackets = 0;
@@ -321,6 +325,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       c.agreements += out.agreements;
       // Coverage: which ct_state values the reference produced (what the agreement is about).
       for (const [k, v] of Object.entries(out.states)) c.states[k] = (c.states[k] ?? 0) + v;
+      addCoverage(report.coverage!, out.coverage);
       if (out.status === 'fail') {
         c.disagreements++;
         for (const d of out.packets[out.packets.length - 1]!.differences) c.byKind[d.kind] = (c.byKind[d.kind] ?? 0) + 1;
