@@ -107,6 +107,32 @@ describe('conformance --shard + report merge', () => {
     expect(x.o).toContain('--shard I/N');
   });
 
+  it('report merge: the exit status is the campaign\'s (3 a shard ended in error or never finished, 130 interrupted)', async () => {
+    const dirs: string[] = [];
+    for (let i = 1; i <= 2; i++) {
+      const d = join(dir, `st-${i}`);
+      dirs.push(d);
+      expect(await runConformanceCli(['--target', 'model', '--policy', policyFile, '--seed', '4', '--runs', '6', '--shard', `${i}/2`, '--report', d], io(), { progress: false })).toBe(0);
+    }
+    const x = io();
+    expect(await main(['report', 'merge', ...dirs, '--out', join(dir, 'st-m0')], x)).toBe(0);
+    for (const [status, code] of [['interrupted', 130], ['error', 3], ['running', 3]] as const) {
+      const f = join(dirs[1]!, 'report.json');
+      const orig = readFileSync(f, 'utf8');
+      const r = JSON.parse(orig) as { status: string; properties: { status: string }[] };
+      r.status = status;
+      r.properties[0]!.status = status;
+      writeFileSync(f, JSON.stringify(r));
+      try {
+        const y = io();
+        expect(await main(['report', 'merge', ...dirs, '--out', join(dir, `st-m-${status}`)], y), status).toBe(code);
+        expect(y.o).toContain(`note: shard(s) 2/2 (${status}) did not finish their search`);
+      } finally {
+        writeFileSync(f, orig);
+      }
+    }
+  });
+
   it('report: usage errors exit 2', async () => {
     let x = io();
     expect(await main(['report'], x)).toBe(2);
