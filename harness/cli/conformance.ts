@@ -18,7 +18,7 @@ import { CtoffloadError } from '../../model/errors.js';
 import { parsePolicy, PipelineEngine } from '../../model/pipeline/index.js';
 import type { Scenario, TrafficOptions } from '../arbitraries/index.js';
 import { EXCEPTIONS } from '../exceptions.js';
-import { checkReport, stateTextLines, type PropertyReport } from '../report/index.js';
+import { checkReport, coverageLine, stateTextLines, type PropertyReport } from '../report/index.js';
 import { runConformance, type Progress, type TargetFactory } from '../runner/index.js';
 import { ModelTarget } from '../targets/model.js';
 import { bmv2Run, type Bmv2Run } from '../targets/bmv2/index.js';
@@ -45,6 +45,10 @@ target, compares them packet by packet and shrinks the first disagreement to a m
                     'ctoffload generate --out DIR' writes) instead of generating one
   --jobs N          parallel target instances for the search (default 1); the first failing
                     trace, its shrinking and the path do not depend on N
+  --shard I/N       run shard I of N (1 ≤ I ≤ N): only the traces t with t mod N = I−1, the
+                    same set on any machine for the same --seed, --runs and N; merge the
+                    shards' --report directories with 'ctoffload report merge'. A shard's
+                    counterexample replays with the plain --seed/--path it prints
   --window N        with --target bmv2: inputs in flight per instance, 1..32 (default 32;
                     the Verdicts are those of sending one at a time, 1 = strict lock-step)
   --ageing MODE     with --target bmv2: 'hardware' (default) checks the deployed configuration:
@@ -76,6 +80,16 @@ function intOpt(name: string, v: string | undefined, min: number, max: number): 
   if (v === undefined) return undefined;
   if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ConformanceCliError(`--${name}: "${v}" is not an integer in ${min}..${max}`);
   return Number(v);
+}
+
+/** `--shard I/N` with 1 ≤ I ≤ N ≤ 100000. */
+export function parseShard(v: string | undefined): { index: number; count: number } | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d{1,6})\/(\d{1,6})$/.exec(v);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || count > 100_000 || index < 1 || index > count) throw new ConformanceCliError(`--shard: "${v}" is not I/N with 1 ≤ I ≤ N ≤ 100000 (e.g. --shard 2/3)`);
+  return { index, count };
 }
 
 function shellQuote(s: string): string {
@@ -148,8 +162,9 @@ export function summaryText(r: PropertyReport, reportDir?: string): string {
   const c = r.counts;
   const lines = [
     `${r.name}: ${r.status.toUpperCase()}`,
-    `  seed ${r.config.seed}${r.config.path ? `, path ${r.config.path}` : ''}; ${c.traces} traces, ${c.packets} packets, ${c.agreements} agreeing, ${c.disagreements} disagreeing trace(s), ${c.targetErrors} target error(s); ${r.timing.packetsPerSecond} packets/s over ${fmtDur(r.timing.elapsedMs)}`,
+    `  seed ${r.config.seed}${r.config.path ? `, path ${r.config.path}` : ''}${r.config.shard ? `, shard ${r.config.shard.index}/${r.config.shard.count} of ${r.config.runs} runs` : ''}; ${c.traces} traces, ${c.packets} packets, ${c.agreements} agreeing, ${c.disagreements} disagreeing trace(s), ${c.targetErrors} target error(s); ${r.timing.packetsPerSecond} packets/s over ${fmtDur(r.timing.elapsedMs)}`,
   ];
+  if (r.coverage) lines.push(`  coverage: ${coverageLine(r.coverage)}`);
   const exc = Object.entries(c.exceptionsApplied);
   if (exc.length) lines.push(`  exceptions applied: ${exc.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   if (r.error) lines.push(`  error: ${r.error}`);
@@ -183,12 +198,14 @@ export function summaryJson(r: PropertyReport, reportDir?: string): Record<strin
   return {
     status: r.status, property: r.name, target: r.target, reference: r.reference, policy: r.policy.source,
     seed: r.config.seed, runs: r.config.runs, ...(r.config.path ? { path: r.config.path } : {}), jobs: r.config.jobs,
+    ...(r.config.shard ? { shard: `${r.config.shard.index}/${r.config.shard.count}` } : {}), ...(r.configHash ? { configHash: r.configHash } : {}),
     traces: r.counts.traces, packets: r.counts.packets, agreements: r.counts.agreements, disagreements: r.counts.disagreements,
     byKind: r.counts.byKind, exceptionsApplied: r.counts.exceptionsApplied, targetErrors: r.counts.targetErrors,
     packetsPerSecond: r.timing.packetsPerSecond, elapsedMs: r.timing.elapsedMs, versions: r.versions,
     ...(r.targetMode ? { targetMode: r.targetMode } : {}),
     ...(offloadRatio(r) !== undefined ? { offloadRatio: offloadRatio(r) } : {}),
     ...(r.targetCounters ? { targetCounters: r.targetCounters } : {}),
+    ...(r.coverage ? { coverage: r.coverage } : {}),
     ...(r.error ? { error: r.error } : {}),
     counterexample: x
       ? {
@@ -226,7 +243,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
       options: {
         target: { type: 'string' }, policy: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' },
         replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, window: { type: 'string' }, ageing: { type: 'string' }, traffic: { type: 'string' },
-        'packet-timeout': { type: 'string' }, 'shrink-time': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        shard: { type: 'string' }, 'packet-timeout': { type: 'string' }, 'shrink-time': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     });
     if (values.help) {
@@ -239,6 +256,8 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     }
     if (values.path !== undefined && values.seed === undefined) throw new ConformanceCliError('--path needs --seed (the path is relative to the seed\'s runs)');
     if (values.path !== undefined && values.replay !== undefined) throw new ConformanceCliError('--path and --replay are alternatives; give one');
+    const shard = parseShard(values.shard);
+    if (shard && (values.path !== undefined || values.replay !== undefined)) throw new ConformanceCliError(`--shard applies to the search; --${values.path !== undefined ? 'path' : 'replay'} replays one counterexample (drop --shard)`);
     const runs = intOpt('runs', values.runs, 1, 10_000_000) ?? 100;
     const jobs = intOpt('jobs', values.jobs, 1, 64) ?? 1;
     const window = intOpt('window', values.window, 1, 32);
@@ -311,7 +330,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     let r: PropertyReport;
     try {
       r = await runConformance({
-        policy: { text, source: values.policy }, target, reference, runs, jobs, traffic, packetTimeoutMs,
+        policy: { text, source: values.policy }, target, reference, runs, jobs, traffic, packetTimeoutMs, ...(shard ? { shard } : {}),
         ...(shrinkS > 0 ? { shrinkTimeLimitMs: shrinkS * 1000 } : {}),
         ...(seed !== undefined || replay?.seed !== undefined ? { seed: seed ?? replay!.seed! } : {}),
         ...(values.path !== undefined ? { path: values.path } : {}),

@@ -6,6 +6,7 @@
  * differing output bytes marked, the scenario and the replay command.
  */
 import type { Difference } from '../compare/types.js';
+import { neverHitReasons } from './coverage.js';
 import type { ConformanceReport, PacketReport, PropertyReport, StateReport, StateSnapshot, VerdictReport } from './schema.js';
 
 export function htmlEscape(s: string): string {
@@ -158,6 +159,31 @@ ${c.state ? stateSection(c.state) : ''}
 <details><summary>Scenario</summary><pre>${e(c.description)}</pre></details></div>`;
 }
 
+/** Coverage: ct_state combinations per lookup site, and punt reasons with the never-hit ones highlighted. */
+function coverageSection(p: PropertyReport): string {
+  const c = p.coverage;
+  if (!c) return '';
+  const sites = Object.keys(c.lookups).sort();
+  const lk = sites.length
+    ? `<table><tr><th>lookup site</th><th>ct_state</th><th>lookups</th></tr>${sites.flatMap((s) => Object.entries(c.lookups[s]!).sort((a, b) => b[1] - a[1]).map(([st, n]) => `<tr><td><code>${e(s)}</code></td><td><code>${e(st)}</code></td><td class="num">${n}</td></tr>`)).join('')}</table>`
+    : '<p class="muted">no recirculating ct lookup</p>';
+  const known = Object.keys(c.allowed).length > 0 || Object.keys(c.punts).length > 0;
+  const never = new Set(neverHitReasons(c));
+  const pr = known
+    ? `<table><tr><th>punt reason</th><th>allowed by the contract (packets)</th><th>punted by the target (packets)</th></tr>${[...c.puntReasons, 'hardware'].map((r) => `<tr${never.has(r) ? ' class="bad"' : ''}><td><code>${e(r)}</code></td><td class="num">${c.allowed[r] ?? 0}</td><td class="num">${c.punts[r] ?? 0}</td></tr>`).join('')}</table>`
+    : '<p class="muted">punt reasons: not reported by this target or reference</p>';
+  return `<details><summary>coverage (search phase)</summary>${lk}${pr}</details>`;
+}
+
+/** A merged report's shards (`ctoffload report merge`): one row each, the chosen first failure marked. */
+function shardsSection(p: PropertyReport): string {
+  const sh = p.shards ?? [];
+  if (sh.length === 0) return '';
+  const chosen = p.counterexample?.path;
+  const rows = sh.map((s) => `<tr${s.firstFailure && s.firstFailure.path === chosen ? ' class="bad"' : ''}><td class="num">${s.index}/${s.count}</td><td>${badge(s.status)}</td><td class="num">${s.traces}</td><td class="num">${s.packets}</td><td class="num">${s.disagreements}</td><td>${s.firstFailure ? `trace ${s.firstFailure.trace}, path <code>${e(s.firstFailure.path)}</code>${s.firstFailure.files.length ? ` (${s.firstFailure.files.map((f) => `<code>${e(f)}</code>`).join(', ')})` : ''}` : '<span class="muted">none</span>'}</td><td><code>${e(s.dir)}</code></td></tr>`);
+  return `<p>Merged from ${sh.length} shards (traces t with t mod ${sh[0]!.count} = i − 1 in shard i); configuration <code>${e((p.configHash ?? '').slice(0, 16))}</code>. The first failure is the one with the lowest trace index.</p><table><tr><th>shard</th><th>status</th><th>traces</th><th>packets</th><th>disagreements</th><th>first failure</th><th>report directory</th></tr>${rows.join('')}</table>`;
+}
+
 function exceptionsSection(r: ConformanceReport): string {
   if (r.exceptions.length === 0) return '<p class="muted">The exceptions table is empty: every difference counts.</p>';
   const applied = (id: string): number => r.properties.reduce((n, p) => n + (p.counts.exceptionsApplied[id] ?? 0), 0);
@@ -190,7 +216,7 @@ ${exceptionsSection(r)}
 <h2>Counterexamples</h2>
 ${cxs.length ? cxs.map(counterexampleSection).join('\n') : '<p>None: the target agreed with the reference on every packet.</p>'}
 <h2>Properties</h2>
-${r.properties.map((p) => `<div class="card"><h3>${e(p.name)} ${badge(p.status)}</h3><p>policy <code>${e(p.policy.source)}</code>, seed <code>${p.config.seed}</code>, runs ${p.config.runs}, jobs ${p.config.jobs}${p.config.path ? `, path <code>${e(p.config.path)}</code>` : ''}; shrinking: ${p.shrink.traces} traces, ${p.shrink.steps} steps; search ${fmtMs(p.timing.searchMs)}, shrink ${fmtMs(p.timing.shrinkMs)}.</p>${p.error ? `<p class="diff">${e(p.error)}</p>` : ''}<details><summary>policy text</summary><pre>${e(p.policy.text)}</pre></details></div>`).join('\n')}
+${r.properties.map((p) => `<div class="card"><h3>${e(p.name)} ${badge(p.status)}</h3><p>policy <code>${e(p.policy.source)}</code>, seed <code>${p.config.seed}</code>, runs ${p.config.runs}, jobs ${p.config.jobs}${p.config.path ? `, path <code>${e(p.config.path)}</code>` : ''}${p.config.shard ? `, shard ${p.config.shard.index}/${p.config.shard.count}` : ''}${p.configHash ? `, configuration <code>${e(p.configHash.slice(0, 16))}</code>` : ''}; shrinking: ${p.shrink.traces} traces, ${p.shrink.steps} steps; search ${fmtMs(p.timing.searchMs)}, shrink ${fmtMs(p.timing.shrinkMs)}.</p>${p.error ? `<p class="diff">${e(p.error)}</p>` : ''}${shardsSection(p)}${coverageSection(p)}<details><summary>policy text</summary><pre>${e(p.policy.text)}</pre></details></div>`).join('\n')}
 </body></html>
 `;
 }

@@ -5,3 +5,6 @@ export { renderJunit, xmlEscape } from './junit.js';
 export { stateTextLines } from './state-text.js';
 export { counterexamplePcapng, counterexampleRecords } from './pcapng.js';
 export { ReportWriter, CTOFFLOAD_VERSION, fastCheckVersion, type ReportWriterOptions, type CounterexampleFile } from './writer.js';
+export { mergeReportDirs, readShardDir, counterexampleTrace, MergeError, type MergeResult, type ShardDir } from './merge.js';
+export { configIdentity, configHash, canonicalJson, IDENTITY_FIELDS, type ConfigIdentity } from './config-hash.js';
+export { addCoverage, coverageLine, emptyCoverage, neverHitReasons } from './coverage.js';

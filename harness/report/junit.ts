@@ -70,6 +70,9 @@ function suite(p: PropertyReport, timestamp: string): string {
     ...Object.entries(p.versions).flatMap(([side, v]) => Object.entries(v).map(([k, x]) => [`version.${side}.${k}`, x] as [string, string])),
   ];
   if (p.config.path) props.push(['path', p.config.path]);
+  if (p.config.shard) props.push(['shard', `${p.config.shard.index}/${p.config.shard.count}`]);
+  if (p.shards) props.push(['shards', p.shards.length]);
+  if (p.configHash) props.push(['configHash', p.configHash]);
   return [
     `  <testsuite name="${xmlEscape(p.name)}" tests="1" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${secs(p.timing.elapsedMs)}" timestamp="${xmlEscape(timestamp)}">`,
     '    <properties>',

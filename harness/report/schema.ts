@@ -22,7 +22,12 @@
  *     versions: { [side]: { [tool]: version } },   // Target.versions()
  *     policy: { source, text },
  *     config: { seed: int, runs: int, path?: string, replay?: string, jobs: int,
- *               packetTimeoutMs: int, traffic: TrafficOptions },
+ *               packetTimeoutMs: int, traffic: TrafficOptions,
+ *               shard?: { index: int, count: int } },   // --shard i/n: traces t with t mod n = i−1
+ *     configHash?: string,                    // sha256 of what must agree for shards to merge
+ *     shards?: [ ShardReport ],               // `report merge` output only: one per shard
+ *     coverage?: { lookups: { [site "table=T zone=Z"]: { [ct_state text]: int } },
+ *                  allowed: { [outcome]: int }, punts: { [reason]: int }, puntReasons: string[] },
  *     status: "running" | "passed" | "failed" | "interrupted" | "error",
  *     error?: string,                         // environment/target failure that ended the run
  *     counts: { traces, packets, agreements, disagreements,   // search phase (not shrinking)
@@ -53,6 +58,8 @@
  *   VerdictReport = { outputs: [ { port, bytes (hex), ct?: CtReport } ], lookups: [ CtReport & { table } ],
  *                     text: string }             // formatVerdict one-liner
  *   CtReport = { state: int, stateText: string, zone: int, mark: int, label: "0x…" }
+ *   ShardReport = { index, count, dir, status, configHash, traces, packets, disagreements,
+ *                   firstFailure: null | { trace: int, path, files: [string] } }
  */
 import type { Difference, DiffKind, ExcusedDifference } from '../compare/types.js';
 import type { ExceptionKind } from '../exceptions.js';
@@ -133,6 +140,46 @@ export interface PropertyCounts {
   states: Record<string, number>;
 }
 
+/** `--shard i/n`: this run searched the traces t (0-based fast-check run index) with t mod n = i − 1. */
+export interface ShardSpec {
+  /** 1-based. */
+  index: number;
+  count: number;
+}
+
+/** One shard of a merged report (`ctoffload report merge`, harness/report/merge.ts). */
+export interface ShardReport {
+  index: number;
+  count: number;
+  /** The shard's report directory as given to the merge. */
+  dir: string;
+  status: RunStatus;
+  configHash: string;
+  traces: number;
+  packets: number;
+  disagreements: number;
+  /** The shard's counterexample: its trace index, path, and its files copied into the merged directory. */
+  firstFailure: { trace: number; path: string; files: string[] } | null;
+}
+
+/**
+ * What the search phase exercised (model side, plus the punts the target reported). Sites are
+ * the reference's recirculating ct lookups, named `table=T zone=Z`.
+ */
+export interface CoverageReport {
+  /** Reference lookups per site and ct_state combination (display form, `est|trk`). */
+  lookups: Record<string, Record<string, number>>;
+  /**
+   * Packets per outcome the offload contract allows on the reference side ('hardware' or a punt
+   * reason; '*' = not judged), when the reference knows the contract (bmv2 runs); {} otherwise.
+   */
+  allowed: Record<string, number>;
+  /** Packets per punt reason the target reported ('hardware': decided in hardware); {} when it reports none. */
+  punts: Record<string, number>;
+  /** Every punt reason of the offload (offload/punt.ts), so that the never-hit ones can be listed. */
+  puntReasons: string[];
+}
+
 export interface PropertyReport {
   name: string;
   target: string;
@@ -141,7 +188,18 @@ export interface PropertyReport {
   targetMode?: string;
   versions: Record<string, Record<string, string>>;
   policy: { source: string; text: string };
-  config: { seed: number; runs: number; path?: string; replay?: string; jobs: number; packetTimeoutMs: number; traffic: TrafficOptions };
+  config: { seed: number; runs: number; path?: string; replay?: string; jobs: number; packetTimeoutMs: number; traffic: TrafficOptions; shard?: ShardSpec };
+  /**
+   * sha256 (hex) of the configuration shards must share to be merged (harness/report/
+   * config-hash.ts: policy text, seed, runs, shard count, traffic, target and reference with
+   * their versions and mode, ctoffload and fast-check versions, the exceptions table). Written
+   * by every run; absent from reports written before it existed.
+   */
+  configHash?: string;
+  /** What the search exercised (written by runs since coverage exists). */
+  coverage?: CoverageReport;
+  /** Merged reports only (`ctoffload report merge`): the shards, in index order. */
+  shards?: ShardReport[];
   status: RunStatus;
   error?: string;
   counts: PropertyCounts;
@@ -209,7 +267,31 @@ export function checkReport(x: unknown): string[] {
     need(pr, 'counterexample', 'null|object', at);
     if (pr.targetMode !== undefined && typeof pr.targetMode !== 'string') p.push(`${at}.targetMode: expected a string`);
     if (pr.targetCounters !== undefined && (!isObj(pr.targetCounters) || !Object.values(pr.targetCounters).every((v) => typeof v === 'number'))) p.push(`${at}.targetCounters: expected { name: number }`);
-    if (isObj(pr.config)) need(pr.config, 'seed', 'number', `${at}.config`);
+    if (isObj(pr.config)) {
+      need(pr.config, 'seed', 'number', `${at}.config`);
+      const sh = pr.config.shard;
+      if (sh !== undefined && !(isObj(sh) && Number.isInteger(sh.index) && Number.isInteger(sh.count) && (sh.count as number) >= 1 && (sh.index as number) >= 1 && (sh.index as number) <= (sh.count as number))) {
+        p.push(`${at}.config.shard: expected { index, count } with 1 ≤ index ≤ count`);
+      }
+    }
+    if (pr.configHash !== undefined && (typeof pr.configHash !== 'string' || !/^[0-9a-f]{64}$/.test(pr.configHash))) p.push(`${at}.configHash: expected 64 lowercase hex digits`);
+    if (pr.coverage !== undefined) {
+      const cv = pr.coverage;
+      const counts = (v: unknown): boolean => isObj(v) && Object.values(v).every((n) => typeof n === 'number');
+      if (!isObj(cv) || !isObj(cv.lookups) || !Object.values(cv.lookups).every(counts) || !counts(cv.allowed) || !counts(cv.punts) || !Array.isArray(cv.puntReasons)) {
+        p.push(`${at}.coverage: expected { lookups: { site: { state: number } }, allowed, punts: { name: number }, puntReasons: string[] }`);
+      }
+    }
+    if (pr.shards !== undefined) {
+      if (!Array.isArray(pr.shards)) p.push(`${at}.shards: expected an array`);
+      else pr.shards.forEach((sh: unknown, j: number) => {
+        const sat = `${at}.shards[${j}]`;
+        if (!isObj(sh)) return void p.push(`${sat}: not an object`);
+        for (const k of ['index', 'count', 'traces', 'packets', 'disagreements']) need(sh, k, 'number', sat);
+        for (const k of ['dir', 'status', 'configHash']) need(sh, k, 'string', sat);
+        need(sh, 'firstFailure', 'null|object', sat);
+      });
+    }
     if (isObj(pr.counts)) for (const k of ['traces', 'packets', 'agreements', 'disagreements', 'targetErrors']) need(pr.counts, k, 'number', `${at}.counts`);
     const c = pr.counterexample;
     if (isObj(c)) {

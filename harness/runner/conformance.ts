@@ -21,6 +21,17 @@
  *     evaluates exactly that counterexample; (`scenario` given) the stored Scenario is rendered
  *     and run once, no fast-check involved.
  *
+ * Sharding (`shard: { index: i, count: n }`, `--shard i/n`): the search runs only the traces t
+ * (0-based run index) with t mod n = i − 1, each the very value run t gets for the seed (the
+ * split depends on nothing but seed, runs and n, so every machine gets the same set, and the n
+ * shards together run exactly the unsharded search's traces). Within a shard the rule above
+ * holds over its own indices, so its first failure is the lowest failing index of its set; the
+ * lowest of the shards' first failures is the unsharded run's first failure, and since shrinking
+ * starts from the global path "t", the shard's counterexample path is the one the unsharded run
+ * reports and replays with a plain `{ seed, path }` (`ctoffload report merge` picks it).
+ * Interleaving rather than cutting into blocks spreads fast-check's size bias (early runs are
+ * biased toward small values) evenly across shards.
+ *
  * Shrink budget: with `shrinkTimeLimitMs`, shrinking stops the same way once the budget is
  * spent; the counterexample so far is reported with `final: false` and status `failed`.
  *
@@ -37,8 +48,11 @@ import {
 import type { DiffKind } from '../compare/types.js';
 import { EXCEPTIONS, validateExceptions, type ExceptionRule } from '../exceptions.js';
 import type { PolicySource } from '../targets/target.js';
-import type { Counterexample, PropertyReport } from '../report/schema.js';
-import { ReportWriter } from '../report/writer.js';
+import type { Counterexample, PropertyReport, ShardSpec } from '../report/schema.js';
+import { configHash, configIdentity } from '../report/config-hash.js';
+import { addCoverage, emptyCoverage } from '../report/coverage.js';
+import { PUNT_REASONS } from '../../offload/index.js';
+import { CTOFFLOAD_VERSION, fastCheckVersion, ReportWriter } from '../report/writer.js';
 import { RunnerError } from './errors.js';
 import { addCounters, Side, type TargetFactory } from './side.js';
 import { runTrace, type TraceOutcome } from './trace.js';
@@ -93,6 +107,11 @@ export interface ConformanceOptions {
   path?: string;
   /** Replay this stored Scenario once (e.g. from counterexample-N.json). */
   scenario?: Scenario;
+  /**
+   * Run only shard `index` (1-based) of `count`: the traces t with t mod count = index − 1
+   * (see the module comment). Search only: not with `path` or `scenario`.
+   */
+  shard?: ShardSpec;
   /** Parallel workers for the search phase, each with its own instances (default 1). */
   jobs?: number;
   traffic?: TrafficOptions;
@@ -137,6 +156,11 @@ function checkOptions(o: ConformanceOptions): { runs: number; jobs: number; seed
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new RunnerError('CTO_RUN_OPTIONS', `jobs: ${jobs} is not an integer in 1..64`);
   if (!Number.isInteger(seed) || seed < -0x80000000 || seed > 0xffffffff) throw new RunnerError('CTO_RUN_OPTIONS', `seed: ${seed} is not a 32-bit integer`);
   if (o.path !== undefined && !/^\d+(:\d+)*$/.test(o.path)) throw new RunnerError('CTO_RUN_OPTIONS', `path: "${o.path}" is not a fast-check path (digits separated by ':')`);
+  if (o.shard !== undefined) {
+    const { index, count } = o.shard;
+    if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 1 || index > count) throw new RunnerError('CTO_RUN_OPTIONS', `shard: ${index}/${count} is not i/n with 1 ≤ i ≤ n`);
+    if (o.path !== undefined || o.scenario !== undefined) throw new RunnerError('CTO_RUN_OPTIONS', 'shard: a replay (path or scenario) runs one counterexample; sharding applies to the search only');
+  }
   const bad = validateExceptions(o.exceptions ?? EXCEPTIONS);
   if (bad.length) throw new RunnerError('CTO_RUN_OPTIONS', `exceptions table: ${bad.join('; ')}`);
   return { runs, jobs, seed: seed | 0 };
@@ -151,6 +175,20 @@ export function generateRuns<T>(arb: fc.Arbitrary<T>, seed: number, start: numbe
   const out: T[] = [];
   if (count <= 0) return out;
   fc.check(fc.property(arb, (v) => void out.push(v)), { seed, path: String(start), numRuns: count });
+  return out;
+}
+
+/**
+ * The runs `start, start+stride, …` (`count` of them) for `seed`, as generateRuns gives them.
+ * The runs in between are generated too (fast-check has no way to skip one without skipping
+ * all before it) but not kept.
+ */
+function generateStrided<T>(arb: fc.Arbitrary<T>, seed: number, start: number, stride: number, count: number): T[] {
+  if (stride === 1) return generateRuns(arb, seed, start, count);
+  const out: T[] = [];
+  if (count <= 0) return out;
+  let k = 0;
+  fc.check(fc.property(arb, (v) => void (k++ % stride === 0 && out.push(v))), { seed, path: String(start), numRuns: (count - 1) * stride + 1 });
   return out;
 }
 
@@ -197,7 +235,13 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
   const signal = o.signal;
   const t0 = performance.now();
   const mode: 'search' | 'replay' = o.path !== undefined || o.scenario !== undefined ? 'replay' : 'search';
-  const nWorkers = mode === 'replay' ? 1 : Math.min(jobs, runs);
+  // This run's share of the search: traces shardBase, shardBase + stride, … below runs.
+  const shardBase = o.shard ? o.shard.index - 1 : 0;
+  const stride = o.shard?.count ?? 1;
+  const searchRuns = runs > shardBase ? Math.ceil((runs - shardBase) / stride) : 0;
+  const traceAt = (j: number): number => shardBase + j * stride;
+  // At least one worker even for an empty shard: its versions go into the report.
+  const nWorkers = mode === 'replay' ? 1 : Math.max(1, Math.min(jobs, searchRuns));
 
   const workers = Array.from({ length: nWorkers }, () => ({
     ref: new Side('reference', o.reference, o.policy, startTimeoutMs),
@@ -230,13 +274,16 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     ...(o.targetMode ? { targetMode: o.targetMode } : {}),
     versions: { [refName]: w0.ref.versions ?? {}, [targetName]: w0.tgt.versions ?? {} },
     policy: { source: o.policy.source, text: o.policy.text },
-    config: { seed, runs, ...(o.path !== undefined ? { path: o.path } : {}), ...(o.scenario ? { replay: 'scenario' } : {}), jobs: nWorkers, packetTimeoutMs, traffic },
+    config: { seed, runs, ...(o.path !== undefined ? { path: o.path } : {}), ...(o.scenario ? { replay: 'scenario' } : {}), jobs: nWorkers, packetTimeoutMs, traffic, ...(o.shard ? { shard: { index: o.shard.index, count: o.shard.count } } : {}) },
     status: 'running',
     counts: { traces: 0, packets: 0, agreements: 0, disagreements: 0, byKind: {}, exceptionsApplied: {}, targetErrors: 0, states: {} },
     shrink: { traces: 0, packets: 0, steps: 0 },
     timing: { elapsedMs: 0, searchMs: 0, shrinkMs: 0, packetsPerSecond: 0, samples: [{ t: 0, packets: 0 }] },
     counterexample: null,
+    // CONTROLLER is an output to the controller, not a punt (offload/punt.ts).
+    coverage: emptyCoverage(PUNT_REASONS.map((r) => r.name).filter((n) => n !== 'CONTROLLER')),
   };
+  report.configHash = configHash(configIdentity(report, { ctoffload: CTOFFLOAD_VERSION, fastCheck: fastCheckVersion() }, exceptions));
   let totalPackets = 0;
   let lastSample = 0;
   let lastProgressUpdate = 0;
@@ -254,8 +301,8 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     }
     const done = report.counts.traces;
     o.onProgress?.({
-      phase, traces: done, runs: mode === 'replay' ? 1 : runs, packets: totalPackets, packetsPerSecond: report.timing.packetsPerSecond, elapsedMs: ms,
-      etaMs: phase === 'search' && done > 0 ? ((runs - done) * report.timing.searchMs || (runs - done) * ms) / done : null,
+      phase, traces: done, runs: mode === 'replay' ? 1 : searchRuns, packets: totalPackets, packetsPerSecond: report.timing.packetsPerSecond, elapsedMs: ms,
+      etaMs: phase === 'search' && done > 0 ? ((searchRuns - done) * report.timing.searchMs || (searchRuns - done) * ms) / done : null,
       shrinkSteps: report.shrink.steps, failed: report.counterexample !== null,
     });
     if (ms - lastProgressUpdate >= 2000) {
@@ -278,6 +325,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       c.agreements += out.agreements;
       // Coverage: which ct_state values the reference produced (what the agreement is about).
       for (const [k, v] of Object.entries(out.states)) c.states[k] = (c.states[k] ?? 0) + v;
+      addCoverage(report.coverage!, out.coverage);
       if (out.status === 'fail') {
         c.disagreements++;
         for (const d of out.packets[out.packets.length - 1]!.differences) c.byKind[d.kind] = (c.byKind[d.kind] ?? 0) + 1;
@@ -353,17 +401,22 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       // Scenarios are generated lazily, CHUNK at a time, with fc.check on `{ seed, path: "k" }`:
       // fast-check skips to run k without generating the runs before it (pathWalk over lazyToss),
       // so run i gets the same value as in one long fc.check — and an abort is seen between chunks.
+      // With a shard, chunks are CHUNK of this shard's traces (j = its position in the shard).
       const CHUNK = 64;
       const values = new Map<number, Scenario>();
-      const valueAt = (i: number): Scenario => {
-        let v = values.get(i);
+      const valueAt = (j: number): Scenario => {
+        let v = values.get(traceAt(j));
         if (v === undefined) {
-          const start = i - (i % CHUNK);
-          generateRuns(arb, seed, start, Math.min(CHUNK, runs - start)).forEach((sc, k) => values.set(start + k, sc));
-          v = values.get(i)!;
+          const start = j - (j % CHUNK);
+          generateStrided(arb, seed, traceAt(start), stride, Math.min(CHUNK, searchRuns - start)).forEach((sc, k) => values.set(traceAt(start + k), sc));
+          v = values.get(traceAt(j))!;
         }
         return v;
       };
+      // Workers take this shard's traces in increasing order; `limit` is the lowest failing
+      // trace index so far. A trace is started only below it, and every trace below a failing
+      // one was taken before it (increasing order), so when all workers are done `limit` is the
+      // lowest failing index of the set, whatever `jobs` and whichever trace failed first in time.
       let next = 0;
       let limit = runs;
       const failures = new Map<number, TraceOutcome>();
@@ -371,9 +424,11 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
         workers.map(async (w) => {
           for (;;) {
             if (signal?.aborted) return;
-            const i = next++;
+            const j = next++;
+            if (j >= searchRuns) return;
+            const i = traceAt(j);
             if (i >= limit) return;
-            const scenario = valueAt(i);
+            const scenario = valueAt(j);
             const out = await runTrace(w.ref, w.tgt, renderScenarioDetailed(scenario), { exceptions, packetTimeoutMs, signal, label: `trace ${i}` });
             report.timing.searchMs = Math.round(performance.now() - ts);
             account(out, 'search', i);

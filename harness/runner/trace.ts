@@ -59,6 +59,11 @@ export interface TraceOutcome {
   packets: PacketReport[];
   /** How often the reference's ct lookups gave each ct_state (coverage), e.g. `est|trk`. */
   states: Record<string, number>;
+  /**
+   * Coverage of this trace: reference lookups per site (`table=T zone=Z`) and ct_state; outcomes
+   * the contract allowed (reference offload.allowed); punts the target reported ('hardware' for none).
+   */
+  coverage: { lookups: Record<string, Record<string, number>>; allowed: Record<string, number>; punts: Record<string, number> };
   targetError: boolean;
   excused: ExcusedDifference[];
   ms: number;
@@ -110,7 +115,7 @@ export function verdictReport(v: Verdict): VerdictReport {
 
 export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario, o: TraceRunOptions): Promise<TraceOutcome> {
   const t0 = performance.now();
-  const out: TraceOutcome = { status: 'pass', sent: 0, agreements: 0, failingStep: -1, packets: [], states: {}, targetError: false, excused: [], ms: 0 };
+  const out: TraceOutcome = { status: 'pass', sent: 0, agreements: 0, failingStep: -1, packets: [], states: {}, coverage: { lookups: {}, allowed: {}, punts: {} }, targetError: false, excused: [], ms: 0 };
   // Per packet sent: the verdicts and the comparison; PacketReports are built from them only
   // when needed (a failure, an exception predicate reading the history).
   const raw: { ev: Verdict | null; ov: Verdict | null; differences: Difference[]; excused: ExcusedDifference[] }[] = [];
@@ -222,7 +227,15 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
         for (const l of ev.lookups) {
           const k = stateText(l.state);
           out.states[k] = (out.states[k] ?? 0) + 1;
+          const site = (out.coverage.lookups[`table=${l.table} zone=${l.zone}`] ??= {});
+          site[k] = (site[k] ?? 0) + 1;
         }
+        for (const a of ev.offload?.allowed ?? []) out.coverage.allowed[a] = (out.coverage.allowed[a] ?? 0) + 1;
+      }
+      if (ov?.offload?.punts) {
+        const c = out.coverage.punts;
+        if (ov.offload.punts.length === 0) c.hardware = (c.hardware ?? 0) + 1;
+        for (const r of new Set(ov.offload.punts)) c[r] = (c[r] ?? 0) + 1;
       }
       if (!ev || !ov) {
         const what = describe(i);
