@@ -23,7 +23,9 @@
  *     (VerdictOutput.ct) and the input's tag for the output probe; a model output to
  *     PORT_CONTROLLER is not reinjected but recorded as a controller output of that tag.
  * Reason CONTROLLER is an output of the hardware (`controller` action), recorded with the
- * packet_in ct fields, without running the model. Reason 0 is a barrier echo (a ping, below, or
+ * packet_in ct fields, without running the model. In an observation build (config `probe`) these
+ * non-punt PacketIns carry the probe with the hardware's ct lookups in front of the frame
+ * (offload/probe.ts): stripped, the lookups kept in the tag's record (`TagRecord.lookups`). Reason 0 is a barrier echo (a ping, below, or
  * a probe ECHO) or, when nobody waits for its tag, a REPORT_DROP drop report (offload/probe.ts),
  * counted. Anything else that cannot be decoded is counted as malformed and logged; the serve
  * loop never dies on a PacketIn. `waitTag(tag)` resolves once a PacketIn with that tag has been
@@ -94,10 +96,10 @@ import type { ConnInfo } from '../model/conntrack/types.js';
 import { TM_ICMP_FIRST, TM_ICMP_REPLY, TM_TCP_ESTABLISHED, TM_UDP_FIRST, TM_UDP_MULTIPLE, TM_UDP_SINGLE } from '../model/conntrack/timeouts.js';
 import { PipelineEngine } from '../model/pipeline/engine.js';
 import type { Policy } from '../model/pipeline/ast.js';
-import { PORT_CONTROLLER, type Verdict, type VerdictOutput } from '../model/verdict.js';
+import { PORT_CONTROLLER, type CtLookup, type Verdict, type VerdictOutput } from '../model/verdict.js';
 import type { Plan } from './compile.js';
 import { connectionEntries, type OffloadEntry } from './entries.js';
-import { decodePacketIn, packetOutDirect } from './probe.js';
+import { decodePacketIn, packetOutDirect, splitObservedPayload } from './probe.js';
 import { PUNT, PUNT_REASONS, puntReasonName } from './punt.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -250,6 +252,11 @@ export interface TagRecord {
   verdicts: Verdict[];
   /** The hardware dropped it and said so (REPORT_DROP). */
   dropped: boolean;
+  /**
+   * Observation builds (config `probe`): the ct lookups the hardware reported with its drop
+   * report or its `controller` output (offload/probe.ts); undefined otherwise.
+   */
+  lookups?: CtLookup[];
 }
 
 const PUNT_NAMES = new Set<number>(PUNT_REASONS.map((r) => r.code));
@@ -466,11 +473,20 @@ export class SlowPathController {
       return;
     }
     const m = decodePacketIn(md);
+    // Observation builds: a PacketIn that is not a punt carries the probe with the hardware's lookups.
+    const obs = splitObservedPayload(pi.payload, m.reason, this.plan.config.probe);
+    if (!obs) {
+      this.st.malformed++;
+      this.log(`PacketIn (reason ${m.reason}, tag 0x${m.tag.toString(16)}) without the probe an observation build puts on it`);
+      return m.tag;
+    }
     if (m.reason === 0) {
       // A ping or probe ECHO (barriers), or a REPORT_DROP drop report (offload/probe.ts).
       if (!this.waiters.has(m.tag)) {
         this.st.dropReports++;
-        this.record(m.tag).dropped = true;
+        const rec = this.record(m.tag);
+        rec.dropped = true;
+        if (obs.lookups) rec.lookups = obs.lookups;
       }
       return m.tag;
     }
@@ -482,7 +498,9 @@ export class SlowPathController {
     if (m.reason === PUNT.CONTROLLER) {
       // An output of the hardware, not a punt: do not run the model again (offload/punt.ts).
       this.st.controllerOutputs++;
-      this.record(m.tag).controllerOutputs.push({ port: PORT_CONTROLLER, bytes: pi.payload, ct: m.ct });
+      const rec = this.record(m.tag);
+      rec.controllerOutputs.push({ port: PORT_CONTROLLER, bytes: obs.frame, ct: m.ct });
+      if (obs.lookups) rec.lookups = obs.lookups;
       return m.tag;
     }
     if (pi.payload.length === 0) {
