@@ -8,7 +8,7 @@
  * proven equal to the production build but for observation by test/offload/observation-equality.test.ts),
  * bmv2 JSON + P4Info (p4/p4c.ts, cached by content hash),
  * static entries (offload/) — or, with `artifacts: DIR`, the prebuilt/hand-modified files that
- * `ctoffload generate --out DIR` writes: `ctoffload.json` (bmv2 JSON), `ctoffload.p4info.bin`
+ * `ctoffload generate --probe --out DIR` writes: `ctoffload.json` (bmv2 JSON), `ctoffload.p4info.bin`
  * (binary P4Info), `ctoffload.entries.json` (static entries by name, bigints as decimal
  * strings), `ctoffload.manifest.json` (its `config` is used as the offload config unless one is
  * given). The plan used for connection entries comes from compiling the policy with that config,
