@@ -7,7 +7,7 @@
  *    each), then 3 000 packets on them, alternating connections and directions, 1 ms apart,
  *    all decided in hardware. "Checked" is the runner's own loop (harness/runner runTrace:
  *    model reference, bmv2 target + slow-path controller with exact ageing, per-packet
- * *    comparison of outputs, bytes, probe ct fields and lookups), timed as (whole trace) − (the
+ *    comparison of outputs, bytes, probe ct fields and lookups), timed as (whole trace) − (the
  *    establishing prefix alone), median of 7 after a warm-up run; with speculative rounds (the default) and in
  *    strict lock-step (window 1). "bmv2 alone" sends the same 3 000 packets through the same
  *    switch and program with the dataplane channel's windowed mode (≤ 32 in flight, no tags
