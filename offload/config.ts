@@ -48,7 +48,7 @@ export interface OffloadConfig {
    * the policy, REPORT_DROP turns a drop into a PacketIn), and every output, drop report and
    * `controller` PacketIn carries the probe header with the packet's ct lookups. The harness's
    * bmv2 target asks for it; `ctoffload generate --probe` writes it. A test proves it equal to
-   * the production build but for observation (test/offload/observation-equality.test.ts).
+   * the production build but for observation (test/offload/observation-equality.ts, run with p4c by observation-equality-{a,b}.test.ts).
    */
   probe: boolean;
   /** bmv2 `--cpu-port`: > 0, fits v1model's 9 bits, not the drop port 511 (doc §5.1). */

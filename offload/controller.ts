@@ -23,11 +23,11 @@
  *     (VerdictOutput.ct) and the input's tag for the output probe; a model output to
  *     PORT_CONTROLLER is not reinjected but recorded as a controller output of that tag.
  * Reason CONTROLLER is an output of the hardware (`controller` action), recorded with the
- * packet_in ct fields, without running the model. In an observation build (config `probe`) these
- * non-punt PacketIns carry the probe with the hardware's ct lookups in front of the frame
- * (offload/probe.ts): stripped, the lookups kept in the tag's record (`TagRecord.lookups`). Reason 0 is a barrier echo (a ping, below, or
+ * packet_in ct fields, without running the model. Reason 0 is a barrier echo (a ping, below, or
  * a probe ECHO) or, when nobody waits for its tag, a REPORT_DROP drop report (offload/probe.ts),
- * counted. Anything else that cannot be decoded is counted as malformed and logged; the serve
+ * counted. In an observation build (config `probe`) these non-punt PacketIns carry the probe
+ * with the hardware's ct lookups in front of the frame (offload/probe.ts): stripped, and the
+ * lookups kept in the tag's record (`TagRecord.lookups`). Anything else that cannot be decoded is counted as malformed and logged; the serve
  * loop never dies on a PacketIn. `waitTag(tag)` resolves once a PacketIn with that tag has been
  * served completely — what the bmv2 target waits for.
  *

@@ -385,7 +385,7 @@ function stageTable(st: StageTablePlan, cfg: OffloadConfig, source: string): Tab
 /**
  * OBSERVATION ONLY (probe build): record the lookup the tracked copy just entered its table with
  * (offload/probe.ts lookup record). Writes only hdr.lookups and meta.obs, reads only what the
- * statements before it wrote; nothing else reads them (test/offload/observation-equality.test.ts).
+ * statements before it wrote; nothing else reads them (test/offload/observation-equality.ts, run with p4c by observation-equality-{a,b}.test.ts).
  */
 function observeLookup(cfg: OffloadConfig): Stmt[] {
   if (!cfg.probe) return [];

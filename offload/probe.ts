@@ -7,7 +7,7 @@
  *
  * The production program carries no test machinery. An observation build (`probe: true`,
  * `ctoffload generate --probe`, what the harness's bmv2 target loads) adds the probe, and only
- * the probe: test/offload/observation-equality.test.ts proves with p4c's outputs that it has
+ * the probe: test/offload/observation-equality.ts proves with p4c's outputs (observation-equality-{a,b}.test.ts) that it has
  * the production build's P4Info byte for byte and, once the probe parts are erased, its bmv2
  * pipelines, parser and deparser.
  *

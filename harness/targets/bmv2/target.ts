@@ -5,7 +5,7 @@
  *
  * ## load(policy)
  * Policy + offload config → the observation build of the P4 program (config `probe: true`, offload/probe.ts;
- * proven equal to the production build but for observation by test/offload/observation-equality.test.ts),
+ * proven equal to the production build but for observation: test/offload/observation-equality.ts),
  * bmv2 JSON + P4Info (p4/p4c.ts, cached by content hash),
  * static entries (offload/) — or, with `artifacts: DIR`, the prebuilt/hand-modified files that
  * `ctoffload generate --probe --out DIR` writes: `ctoffload.json` (bmv2 JSON), `ctoffload.p4info.bin`
