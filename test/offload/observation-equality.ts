@@ -69,13 +69,20 @@ const OBS_SCALAR = /(^|[._])obs[._]/;
 
 const isObsHeader = (h: string): boolean => OBS_HEADERS.test(h);
 
-/** Does a JSON value (expression, parameter, key) mention observation state? */
+/**
+ * Observation scalars of the probe build: `meta.obs` fields, and the p4c temporaries that only
+ * the probe's lookahead select uses (set in `obsTemps` per comparison, see compareParsers).
+ */
+let obsTemps = new Set<string>();
+const isObsScalar = (name: string): boolean => OBS_SCALAR.test(name) || obsTemps.has(name);
+
+/** Does a JSON value (expression, parameter, key) of the probe build mention observation state? */
 function readsObservation(v: Json): boolean {
   if (v === null || typeof v !== 'object') return false;
   if (Array.isArray(v)) return v.some(readsObservation);
   switch (v.type) {
     case 'field':
-      return isObsHeader(v.value[0]) || (v.value[0] === 'scalars' && OBS_SCALAR.test(v.value[1]));
+      return isObsHeader(v.value[0]) || (v.value[0] === 'scalars' && isObsScalar(v.value[1]));
     case 'header':
     case 'regular': // parser extract
       return isObsHeader(v.value);
@@ -108,16 +115,19 @@ function canon(v: Json, names: (s: string) => string): Json {
   return out;
 }
 
+/** p4c's temporaries (`tmp`, `tmp_0`, …): numbered per program, so compared by position. */
+const TEMP = /^tmp(_\d+)?$/;
+
 /**
- * Scalar field name → canonical name: p4c's numeric suffixes dropped (`_fk_in_port0` →
- * `_fk_in_port`), or the name as is when dropping them would make two fields one.
+ * Scalar field name → canonical name: a p4c temporary becomes `tmp#k`, k its position among the
+ * program's temporaries in p4c's field list (observation temporaries left out), so that the
+ * renumbering an extra temporary causes is not a difference; a wrong pairing only makes the
+ * comparison fail. Every other name (flattened metadata, e.g. `metadata_t._fk_in_port`) as is.
  */
-function scalarNamer(json: Json): (s: string) => string {
+function scalarNamer(json: Json, skip: (name: string) => boolean): (s: string) => string {
   const fields: string[] = (json.header_types.find((t: Json) => t.name === 'scalars_0' || t.name === 'scalars')?.fields ?? []).map((f: Json) => f[0]);
-  const strip = (s: string): string => s.replace(/\d+$/, '');
-  const count = new Map<string, number>();
-  for (const f of fields) count.set(strip(f), (count.get(strip(f)) ?? 0) + 1);
-  return (s) => (count.get(strip(s)) === 1 ? strip(s) : s);
+  const temps = new Map(fields.filter((n) => TEMP.test(n) && !skip(n)).map((n, k) => [n, `tmp#${k}`]));
+  return (s) => temps.get(s) ?? s;
 }
 
 interface Side {
@@ -172,7 +182,7 @@ function decideWithoutProbe(e: Json): boolean | number | undefined {
 function makeSide(json: Json, p4infoTables: string[], erase: boolean): Side {
   return {
     json,
-    names: scalarNamer(json),
+    names: scalarNamer(json, (n) => erase && isObsScalar(n)),
     userTables: new Set(p4infoTables),
     actions: new Map(json.actions.map((a: Json) => [a.name, a])),
     erase,
@@ -203,6 +213,7 @@ export function equalButObservation(
   // 1. P4Info, byte for byte.
   if (Buffer.compare(Buffer.from(probe.p4info), Buffer.from(prod.p4info)) !== 0) fail('P4Info', 'the two builds\' P4Info differ');
 
+  obsTemps = lookaheadTemps(probe.json);
   const A = makeSide(probe.json, p4infoTables, true);
   const B = makeSide(prod.json, p4infoTables, false);
 
@@ -213,10 +224,10 @@ export function equalButObservation(
     const types = j.header_types
       .filter((t: Json) => !(s.erase && OBS_TYPES.has(t.name)) && t !== scalarsType)
       .map((t: Json) => canon(t, s.names));
-    const scalars = (scalarsType?.fields ?? []).filter((f: Json) => !(s.erase && OBS_SCALAR.test(f[0]))).map((f: Json) => [s.names(f[0]), f[1], f[2]]);
+    const scalars = (scalarsType?.fields ?? []).filter((f: Json) => !(s.erase && isObsScalar(f[0]))).map((f: Json) => [s.names(f[0]), f[1], f[2]]);
     if (s.erase) {
       erased.headers += j.headers.filter((h: Json) => isObsHeader(h.name)).length;
-      erased.scalarFields += (scalarsType?.fields ?? []).filter((f: Json) => OBS_SCALAR.test(f[0])).length;
+      erased.scalarFields += (scalarsType?.fields ?? []).filter((f: Json) => isObsScalar(f[0])).length;
     }
     const out: Record<string, Json> = {
       header_types: types,
@@ -266,12 +277,43 @@ export function equalButObservation(
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * A select on a lookahead and nothing else: no ops but `set` of p4c temporaries from the
+ * lookahead, and a key of lookaheads or of those temporaries (p4c's form of
+ * `select(packet.lookahead<bit<24>>())`).
+ */
+function isLookaheadSelect(s: Json): boolean {
+  const temps = new Set<string>();
+  for (const op of s.parser_ops) {
+    const [dst, src] = op.parameters ?? [];
+    if (op.op !== 'set' || dst?.type !== 'field' || dst.value[0] !== 'scalars' || !TEMP.test(dst.value[1]) || src?.type !== 'lookahead') return false;
+    temps.add(dst.value[1]);
+  }
+  return s.transition_key.length > 0 && s.transition_key.every((k: Json) => k.type === 'lookahead' || (k.type === 'field' && k.value[0] === 'scalars' && temps.has(k.value[1])));
+}
+
+/** The temporaries the probe build's lookahead selects into observation states use (erased with them). */
+function lookaheadTemps(json: Json): Set<string> {
+  const states = new Map<string, Json>(json.parsers[0].parse_states.map((s: Json) => [s.name, s]));
+  const toObs = (n: string | null): boolean => {
+    const t = n === null ? undefined : states.get(n);
+    return !!t && t.parser_ops.length > 0 && t.parser_ops.every((op: Json) => op.op === 'extract' && op.parameters?.[0]?.type === 'regular' && isObsHeader(op.parameters[0].value));
+  };
+  const out = new Set<string>();
+  for (const s of states.values()) {
+    if (!isLookaheadSelect(s)) continue;
+    const nonDefault = s.transitions.filter((t: Json) => t.type !== 'default');
+    if (nonDefault.length && nonDefault.every((t: Json) => toObs(t.next_state))) for (const op of s.parser_ops) out.add(op.parameters[0].value[1]);
+  }
+  return out;
+}
+
 function compareParsers(A: Side, B: Side, fail: (w: string, m: string) => void, erased: EqualityReport['erased']): void {
   const pa = A.json.parsers[0];
   const pb = B.json.parsers[0];
   const sa = new Map<string, Json>(pa.parse_states.map((s: Json) => [s.name, s]));
   const sb = new Map<string, Json>(pb.parse_states.map((s: Json) => [s.name, s]));
-  const obsOnly = (s: Json): boolean => s.parser_ops.length > 0 && s.parser_ops.every((op: Json) => readsObservation(op.parameters));
+  const obsOnly = (s: Json | undefined): boolean => !!s && s.parser_ops.length > 0 && s.parser_ops.every((op: Json) => readsObservation(op.parameters));
   const resolved = new Set<string>();
   /** The state a plain input is in after `name` in the observation build (erasure d). */
   const resolve = (name: string | null): string | null => {
@@ -280,7 +322,7 @@ function compareParsers(A: Side, B: Side, fail: (w: string, m: string) => void, 
     if (!s) return name;
     const nonDefault = s.transitions.filter((t: Json) => t.type !== 'default');
     const dflt = s.transitions.find((t: Json) => t.type === 'default');
-    if (s.parser_ops.length === 0 && dflt && nonDefault.length > 0 && s.transition_key.every((k: Json) => k.type === 'lookahead') && nonDefault.every((t: Json) => t.next_state !== null && obsOnly(sa.get(t.next_state)))) {
+    if (isLookaheadSelect(s) && dflt && nonDefault.length > 0 && nonDefault.every((t: Json) => t.next_state !== null && obsOnly(sa.get(t.next_state)))) {
       resolved.add(name);
       return resolve(dflt.next_state);
     }
