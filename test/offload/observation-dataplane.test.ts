@@ -50,10 +50,22 @@ table=1,priority=5,ct_state=+trk+inv,actions=controller
 table=1,priority=0,actions=drop
 `,
 };
+/** Replies of established connections go to the controller from hardware: PacketIns that carry the probe. */
+const CONTROLLER_POLICY = {
+  source: 'controller.flows',
+  text: `table=0,priority=10,ip,actions=ct(zone=1,table=1)
+table=0,priority=0,actions=drop
+table=1,priority=10,in_port=1,ip,ct_state=+trk+new,actions=ct(commit,zone=1),output:2
+table=1,priority=10,in_port=1,ct_state=+trk+est,actions=output:2
+table=1,priority=10,in_port=2,ct_state=+trk+est,actions=controller
+table=1,priority=0,actions=drop
+`,
+};
 const fixture = (name: string): { source: string; text: string } => ({ source: name, text: readFileSync(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), 'utf8') });
 
-const CASES: { policy: { source: string; text: string }; config?: Record<string, unknown>; traces: number; seed: number }[] = [
+const CASES: { policy: { source: string; text: string }; config?: Record<string, unknown>; traces: number; seed: number; probedPacketIns?: boolean }[] = [
   { policy: TARGET_POLICY, traces: 12, seed: 11 },
+  { policy: CONTROLLER_POLICY, traces: 12, seed: 44, probedPacketIns: true },
   { policy: fixture('two-zones.flows'), traces: 12, seed: 22 },
   { policy: fixture('two-zones.flows'), config: { offload: 'all-committed' }, traces: 8, seed: 33 },
 ];
@@ -186,6 +198,8 @@ describeWithTools('observation build = production build on plain frames (two bmv
       expect(n.frames).toBeGreaterThan(20);
       expect(n.outputs).toBeGreaterThan(0);
       expect(n.packetIns).toBeGreaterThan(0);
+      expect(n.lookupsReported).toBeGreaterThan(0);
+      if (c.probedPacketIns) expect(n.probedPacketIns).toBeGreaterThan(0);
     }, 300_000);
   }
 });
