@@ -105,11 +105,13 @@ export const PROBE_LEN = 32;
 export const PROBE_LOOKUP_LEN = 24;
 /** Most lookup records a probe can carry (config `maxStages` ≤ 32, offload/config.ts). */
 export const PROBE_MAX_LOOKUPS = 32;
+/** Set by the switch on every output, and on the probe of a `controller` PacketIn. */
 export const PROBE_F_OUTPUT = 0x01;
+/** Output of a PacketOut DIRECT (the slow path's). */
 export const PROBE_F_PACKET_OUT = 0x02;
-/** Input only: send the frame to the CPU port as a reason-0 PacketIn with the tag (harness ordering barrier). */
+/** Input: send the frame to the CPU port as a reason-0 PacketIn with the tag (harness ordering barrier); on a PacketIn's probe: an echo or ping. */
 export const PROBE_F_ECHO = 0x04;
-/** Input only: report a drop as a reason-0 PacketIn with the tag instead of dropping silently. */
+/** Input: report a drop as a reason-0 PacketIn with the tag instead of dropping silently; on a PacketIn's probe: this is the drop report. */
 export const PROBE_F_REPORT_DROP = 0x08;
 
 export const PACKET_OUT_DIRECT = 0;
