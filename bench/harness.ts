@@ -8,7 +8,7 @@
  *    all decided in hardware. "Checked" is the runner's own loop (harness/runner runTrace:
  *    the default bmv2 run of harness/targets/bmv2/setup.ts — the deployed controller core with
  *    hardware ageing (direct counters) against the reference with the offload contract —,
- *    per-packet comparison of outputs, bytes, probe ct fields and the offload decision), timed as (whole trace) − (the
+ *    per-packet comparison of outputs, bytes, probe ct fields, lookups and the offload decision), timed as (whole trace) − (the
  *    establishing prefix alone), median of 7 after a warm-up run; with speculative rounds (the default) and in
  *    strict lock-step (window 1). "bmv2 alone" sends the same 3 000 packets through the same
  *    switch and program with the dataplane channel's windowed mode (≤ 32 in flight, no tags

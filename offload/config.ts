@@ -42,7 +42,14 @@ export interface OffloadConfig {
   offload: OffloadMode;
   tableSizes: { conntrack: number; policy: number };
   slowPath: SlowPathConfig;
-  /** Probe header on every output packet (offload/probe.ts); on for harness builds. */
+  /**
+   * Observation build (offload/probe.ts), for testing only; default false (the production
+   * program). On: a frame starting with the probe magic is parsed as an input probe (ECHO skips
+   * the policy, REPORT_DROP turns a drop into a PacketIn), and every output, drop report and
+   * `controller` PacketIn carries the probe header with the packet's ct lookups. The harness's
+   * bmv2 target asks for it; `ctoffload generate --probe` writes it. A test proves it equal to
+   * the production build but for observation (test/offload/observation-equality.ts, run with p4c by observation-equality-{a,b}.test.ts).
+   */
   probe: boolean;
   /** bmv2 `--cpu-port`: > 0, fits v1model's 9 bits, not the drop port 511 (docs/p4-target-interfaces.md §5.1). */
   cpuPort: number;
@@ -61,7 +68,7 @@ export const DEFAULT_CONFIG: Readonly<OffloadConfig> = Object.freeze({
   offload: 'established-tcp-udp',
   tableSizes: Object.freeze({ conntrack: 65536, policy: 1024 }),
   slowPath: Object.freeze({ tcpFlags: true, icmpErrors: true, fragments: true, policyMiss: true }),
-  probe: true,
+  probe: false,
   cpuPort: DEFAULT_CPU_PORT,
   maxStages: 8,
   policyCounters: true,

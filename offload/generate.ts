@@ -47,11 +47,18 @@ export function toJson(v: unknown): string {
   return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n';
 }
 
+/** What `generate` and the manifest say about a probe build (config `probe`, offload/probe.ts). */
+export const OBSERVATION_NOTE =
+  'observation build (probe on), FOR TESTING ONLY: frames starting with the probe magic are parsed as input probes (ECHO skips the policy, REPORT_DROP turns drops into PacketIns) and every output gets a probe header with its ct lookups prepended; deploy the production build (without --probe / config probe: false)';
+
 /** The manifest a controller/harness reads next to the program (names only, no P4Info ids). */
 export function manifest(p: OffloadProgram): Record<string, unknown> {
   const { plan } = p;
   return {
     source: plan.source,
+    // What this program is for: 'production' (deploy it) or 'observation' (probe build, testing only).
+    build: plan.config.probe ? 'observation' : 'production',
+    ...(plan.config.probe ? { buildNote: OBSERVATION_NOTE } : {}),
     config: plan.config,
     stages: plan.stages,
     offloadedZones: plan.offloadedZones,

@@ -23,7 +23,7 @@ import {
   type Stmt,
   type TableDecl,
 } from './p4ast.js';
-import { PACKET_IN_FIELDS, PACKET_OUT_DIRECT, PACKET_OUT_FIELDS, PROBE_F_ECHO, PROBE_F_OUTPUT, PROBE_F_REPORT_DROP, PROBE_F_PACKET_OUT, PROBE_FIELDS, PROBE_MAGIC, PROBE_VERSION } from './probe.js';
+import { PACKET_IN_FIELDS, PACKET_OUT_DIRECT, PACKET_OUT_FIELDS, PROBE_F_ECHO, PROBE_F_OUTPUT, PROBE_F_REPORT_DROP, PROBE_F_PACKET_OUT, PROBE_FIELDS, PROBE_LOOKUP_FIELDS, PROBE_MAGIC, PROBE_VERSION } from './probe.js';
 import { PUNT, PUNT_REASONS, type PuntReasonName } from './punt.js';
 
 export const INGRESS = 'CtIngress';
@@ -79,7 +79,10 @@ function designNotes(plan: Plan): string[] {
     '',
     'Configuration:',
     `- offload: ${c.offload}; offloaded zones: ${zones}; zone sets: ${plan.zoneSets.map((s) => `${s.name}{${s.zones.join(',')}}`).join(' ') || '(none)'}`,
-    `- CPU port ${c.cpuPort} (bmv2 --cpu-port), drop port ${DROP_PORT}; probe header ${c.probe ? 'on' : 'off'}; max stages ${c.maxStages}`,
+    `- CPU port ${c.cpuPort} (bmv2 --cpu-port), drop port ${DROP_PORT}; max stages ${c.maxStages}`,
+    c.probe
+      ? '- OBSERVATION BUILD (probe on), FOR TESTING ONLY: input probes (ECHO, REPORT_DROP) and a probe header with the ct lookups on every output (offload/probe.ts); deploy the production build (probe off)'
+      : '- production build: no probe, no test machinery',
     `- slow path: tcpFlags=${c.slowPath.tcpFlags} icmpErrors=${c.slowPath.icmpErrors} fragments=${c.slowPath.fragments} policyMiss=${c.slowPath.policyMiss}`,
     `- table sizes: conntrack ${c.tableSizes.conntrack}, policy ${c.tableSizes.policy}`,
     '',
@@ -93,12 +96,17 @@ function designNotes(plan: Plan): string[] {
   return lines.map((l) => l.replace(/\*\//g, '* /'));
 }
 
-function headers(cfg: OffloadConfig): Decl[] {
+function headers(cfg: OffloadConfig, stages: number): Decl[] {
   const decls: Decl[] = [
     header('packet_out_t', PACKET_OUT_FIELDS, ['Controller → switch (offload/probe.ts). mode 0 DIRECT: send to egress_port with these probe fields; 1 PIPELINE: run the policy with in_port = ingress_port.'], ['@controller_header("packet_out")']),
     header('packet_in_t', PACKET_IN_FIELDS, ['Switch → controller (offload/probe.ts, reasons offload/punt.ts). pad is a real field: PI sizes the header from P4Info.'], ['@controller_header("packet_in")']),
   ];
-  if (cfg.probe) decls.push(header('probe_t', PROBE_FIELDS, [`Probe header prepended to every dataplane output (offload/probe.ts): magic ${hex(PROBE_MAGIC)}, version ${PROBE_VERSION}.`]));
+  if (cfg.probe) {
+    decls.push(
+      header('probe_t', PROBE_FIELDS, [`OBSERVATION ONLY. Probe prepended to every dataplane output (offload/probe.ts): magic ${hex(PROBE_MAGIC)}, version ${PROBE_VERSION}; lookups = records that follow.`]),
+      header('lookup_t', PROBE_LOOKUP_FIELDS, ['OBSERVATION ONLY. One recirculating ct lookup (offload/probe.ts), pushed on the front of hdr.lookups.']),
+    );
+  }
   decls.push(
     header('ethernet_t', [['dst_addr', 48], ['src_addr', 48], ['ether_type', 16]]),
     header('vlan_t', [['tci', 16], ['ether_type', 16]], ['802.1Q / 802.1ad tag (up to two are parsed)']),
@@ -112,7 +120,7 @@ function headers(cfg: OffloadConfig): Decl[] {
   const hdrMembers = [
     { type: 'packet_out_t', name: 'packet_out' },
     { type: 'packet_in_t', name: 'packet_in' },
-    ...(cfg.probe ? [{ type: 'probe_t', name: 'probe' }] : []),
+    ...(cfg.probe ? [{ type: 'probe_t', name: 'probe' }, { type: `lookup_t[${stages}]`, name: 'lookups', comment: 'one slot per stage: a stage recirculates at most once' }] : []),
     { type: 'ethernet_t', name: 'ethernet' },
     { type: 'vlan_t', name: 'vlan0' },
     { type: 'vlan_t', name: 'vlan1' },
@@ -168,21 +176,29 @@ function headers(cfg: OffloadConfig): Decl[] {
         { type: 'ct_fields_t', name: 'punt_ct' },
         bits('drop_all', 1),
         bits('direct', 1, 'PacketOut DIRECT: no pipeline'),
-        bits('report_drop', 1, 'input probe flag REPORT_DROP: a drop goes to the CPU as a reason-0 PacketIn'),
-        bits('tag', 32, 'probe tag of the input'),
+        bits('tag', 32, 'tag of the input (probe or packet_out)'),
         bits('cpu_reason', 8),
         { type: 'ct_fields_t', name: 'cpu_ct' },
+        ...(cfg.probe ? [{ type: 'obs_t', name: 'obs', comment: 'OBSERVATION ONLY (probe): never read by the program\'s own decisions' }] : []),
       ],
     },
   );
+  if (cfg.probe) {
+    // obs_t goes just before metadata_t, which uses it.
+    decls.splice(decls.length - 1, 0, { kind: 'struct', name: 'obs_t', comment: ['Observation state of the probe build (offload/probe.ts).'], members: [bits('lookups', 8, 'valid records in hdr.lookups')] });
+  }
   return decls;
 }
 
 function constants(cfg: OffloadConfig): Decl[] {
   const out: Decl[] = [
     { kind: 'const', type: 'bit<9>', name: 'CPU_PORT', value: String(cfg.cpuPort), comment: 'must equal simple_switch_grpc --cpu-port' },
-    { kind: 'const', type: 'bit<16>', name: 'PROBE_MAGIC', value: hex(PROBE_MAGIC, 4) },
-    { kind: 'const', type: 'bit<8>', name: 'PROBE_VERSION', value: String(PROBE_VERSION) },
+    ...(cfg.probe
+      ? [
+          { kind: 'const', type: 'bit<16>', name: 'PROBE_MAGIC', value: hex(PROBE_MAGIC, 4) } as const,
+          { kind: 'const', type: 'bit<8>', name: 'PROBE_VERSION', value: String(PROBE_VERSION) } as const,
+        ]
+      : []),
     { kind: 'const', type: 'bit<6>', name: 'PACKET_OUT_DIRECT', value: String(PACKET_OUT_DIRECT) },
   ];
   for (const r of PUNT_REASONS) out.push({ kind: 'const', type: 'bit<8>', name: `PUNT_${r.name}`, value: String(r.code) });
@@ -365,6 +381,25 @@ function stageTable(st: StageTablePlan, cfg: OffloadConfig, source: string): Tab
   };
 }
 
+/**
+ * OBSERVATION ONLY (probe build): record the lookup the tracked copy just entered its table with
+ * (offload/probe.ts lookup record). Writes only hdr.lookups and meta.obs, reads only what the
+ * statements before it wrote; nothing else reads them (test/offload/observation-equality.ts, run with p4c by observation-equality-{a,b}.test.ts).
+ */
+function observeLookup(cfg: OffloadConfig): Stmt[] {
+  if (!cfg.probe) return [];
+  return [
+    call('hdr.lookups.push_front(1)'),
+    call('hdr.lookups[0].setValid()'),
+    assign('hdr.lookups[0].table_id', 'meta.table_id'),
+    assign('hdr.lookups[0].ct_state', 'meta.ct.state'),
+    assign('hdr.lookups[0].ct_zone', 'meta.ct.zone'),
+    assign('hdr.lookups[0].ct_mark', 'meta.ct.mark'),
+    assign('hdr.lookups[0].ct_label', 'meta.ct.label'),
+    assign('meta.obs.lookups', 'meta.obs.lookups + 1'),
+  ];
+}
+
 function stageCode(plan: Plan, s: number): Stmt[] {
   const cfg = plan.config;
   const S = String(s);
@@ -408,7 +443,7 @@ function stageCode(plan: Plan, s: number): Stmt[] {
     ]),
     iff('meta.run == 1', [
       iff('(meta.op.flags & (OP_OUTPUT | OP_CONTROLLER)) != 0', recordOutput('meta.op.port')),
-      iff('(meta.op.flags & OP_RECIRC) != 0', [comment('ct(table=T): the tracked packet continues at T'), assign('meta.ct', 'meta.hit'), assign('meta.ct.zone', 'meta.op.zone'), assign('meta.table_id', 'meta.op.next_table')], [
+      iff('(meta.op.flags & OP_RECIRC) != 0', [comment('ct(table=T): the tracked packet continues at T'), assign('meta.ct', 'meta.hit'), assign('meta.ct.zone', 'meta.op.zone'), assign('meta.table_id', 'meta.op.next_table'), ...observeLookup(cfg)], [
         iff('(meta.op.flags & OP_GOTO) != 0', [assign('meta.table_id', 'meta.op.next_table')], [assign('meta.run', '0')]),
       ]),
     ]),
@@ -532,20 +567,19 @@ function ingress(plan: Plan): ControlDecl {
     assign('meta.drop_all', '0'),
     assign('meta.direct', '0'),
     assign('meta.cached', '0'),
-    assign('meta.report_drop', '0'),
     ...clearCt('meta.ct'),
     ...(cfg.probe
       ? [
+          assign('meta.obs.lookups', '0'),
+          comment('OBSERVATION ONLY: an input probe (offload/probe.ts) stays valid through ingress; egress rewrites or removes it'),
           iff('hdr.probe.isValid()', [
             assign('meta.tag', 'hdr.probe.tag'),
-            iff(`(hdr.probe.flags & ${hex(PROBE_F_REPORT_DROP, 2)}) != 0`, [assign('meta.report_drop', '1')]),
             iff(`(hdr.probe.flags & ${hex(PROBE_F_ECHO, 2)}) != 0`, [
               comment('ECHO (offload/probe.ts): straight to the CPU as a reason-0 PacketIn, an ordering barrier for the harness'),
               assign('meta.direct', '1'),
               assign('meta.cpu_reason', '0'),
               assign('standard_metadata.egress_spec', 'CPU_PORT'),
             ]),
-            call('hdr.probe.setInvalid()'),
           ]),
         ]
       : []),
@@ -577,9 +611,11 @@ function ingress(plan: Plan): ControlDecl {
         'meta.punt != 0',
         [assign('standard_metadata.egress_spec', 'CPU_PORT'), assign('meta.cpu_reason', 'meta.punt'), assign('meta.cpu_ct', 'meta.punt_ct')],
         [
-          iff('meta.drop_all == 1 || meta.out_count == 0', [
-            iff('meta.report_drop == 1', [comment('REPORT_DROP (offload/probe.ts): the harness learns of the drop'), assign('standard_metadata.egress_spec', 'CPU_PORT'), assign('meta.cpu_reason', '0')], [call('mark_to_drop(standard_metadata)')]),
-          ], [
+          iff('meta.drop_all == 1 || meta.out_count == 0', cfg.probe
+            ? [
+                iff(`hdr.probe.isValid() && (hdr.probe.flags & ${hex(PROBE_F_REPORT_DROP, 2)}) != 0`, [comment('OBSERVATION ONLY. REPORT_DROP (offload/probe.ts): the harness learns of the drop'), assign('standard_metadata.egress_spec', 'CPU_PORT'), assign('meta.cpu_reason', '0')], [call('mark_to_drop(standard_metadata)')]),
+              ]
+            : [call('mark_to_drop(standard_metadata)')], [
             iff(
               'meta.out_port == CPU_PORT',
               [assign('standard_metadata.egress_spec', 'CPU_PORT'), assign('meta.cpu_reason', 'PUNT_CONTROLLER'), assign('meta.punt_stage', '0'), assign('meta.cpu_ct', 'meta.out_ct')],
@@ -602,7 +638,7 @@ function ingress(plan: Plan): ControlDecl {
   };
 }
 
-function egress(cfg: OffloadConfig): ControlDecl {
+function egress(cfg: OffloadConfig, stages: number): ControlDecl {
   const toCpu: Stmt[] = [
     call('hdr.packet_in.setValid()'),
     assign('hdr.packet_in.ingress_port', 'meta.fk.in_port'),
@@ -616,18 +652,33 @@ function egress(cfg: OffloadConfig): ControlDecl {
     assign('hdr.packet_in.ct_label', 'meta.cpu_ct.label'),
     assign('hdr.packet_in.tag', 'meta.tag'),
   ];
-  const probe: Stmt[] = cfg.probe
+  // OBSERVATION ONLY (probe build): the probe and its lookup records (offload/probe.ts).
+  const probe = (flags: Stmt[], ct: string): Stmt[] => [
+    call('hdr.probe.setValid()'),
+    assign('hdr.probe.magic', 'PROBE_MAGIC'),
+    assign('hdr.probe.version', 'PROBE_VERSION'),
+    ...flags,
+    assign('hdr.probe.tag', 'meta.tag'),
+    assign('hdr.probe.ct_state', `${ct}.state`),
+    assign('hdr.probe.lookups', 'meta.obs.lookups'),
+    assign('hdr.probe.ct_zone', `${ct}.zone`),
+    assign('hdr.probe.ct_mark', `${ct}.mark`),
+    assign('hdr.probe.ct_label', `${ct}.label`),
+  ];
+  const cpuProbe: Stmt[] = cfg.probe
     ? [
-        call('hdr.probe.setValid()'),
-        assign('hdr.probe.magic', 'PROBE_MAGIC'),
-        assign('hdr.probe.version', 'PROBE_VERSION'),
-        iff('meta.direct == 1', [assign('hdr.probe.flags', String(PROBE_F_OUTPUT | PROBE_F_PACKET_OUT))], [assign('hdr.probe.flags', String(PROBE_F_OUTPUT))]),
-        assign('hdr.probe.tag', 'meta.tag'),
-        assign('hdr.probe.ct_state', 'meta.out_ct.state'),
-        assign('hdr.probe.reserved', '0'),
-        assign('hdr.probe.ct_zone', 'meta.out_ct.zone'),
-        assign('hdr.probe.ct_mark', 'meta.out_ct.mark'),
-        assign('hdr.probe.ct_label', 'meta.out_ct.label'),
+        comment('OBSERVATION ONLY: a PacketIn that is not a punt carries the probe and the lookups in front of the frame; a punt carries the bare frame'),
+        iff(
+          'meta.cpu_reason == 0 || meta.cpu_reason == PUNT_CONTROLLER',
+          probe([iff('meta.cpu_reason == PUNT_CONTROLLER', [assign('hdr.probe.flags', String(PROBE_F_OUTPUT))], [iff('meta.direct == 1', [assign('hdr.probe.flags', String(PROBE_F_ECHO))], [assign('hdr.probe.flags', String(PROBE_F_REPORT_DROP))])])], 'meta.cpu_ct'),
+          [call('hdr.probe.setInvalid()'), call(`hdr.lookups.pop_front(${stages})`)],
+        ),
+      ]
+    : [];
+  const outProbe: Stmt[] = cfg.probe
+    ? [
+        comment('OBSERVATION ONLY: the probe on every dataplane output'),
+        ...probe([iff('meta.direct == 1', [assign('hdr.probe.flags', String(PROBE_F_OUTPUT | PROBE_F_PACKET_OUT))], [assign('hdr.probe.flags', String(PROBE_F_OUTPUT))])], 'meta.out_ct'),
       ]
     : [];
   return {
@@ -637,13 +688,13 @@ function egress(cfg: OffloadConfig): ControlDecl {
     counters: [],
     actions: [],
     tables: [],
-    apply: [iff('standard_metadata.egress_port == CPU_PORT', toCpu, probe)],
-    comment: [cfg.probe ? 'Egress: packet_in header towards the CPU, probe header on every dataplane output.' : 'Egress: packet_in header towards the CPU.'],
+    apply: [iff('standard_metadata.egress_port == CPU_PORT', [...toCpu, ...cpuProbe], outProbe)],
+    comment: [cfg.probe ? 'Egress: packet_in header towards the CPU; observation build: the probe (and lookups) on every output and non-punt PacketIn.' : 'Egress: packet_in header towards the CPU.'],
   };
 }
 
 function deparser(cfg: OffloadConfig): Decl {
-  const order = ['packet_in', ...(cfg.probe ? ['probe'] : []), 'ethernet', 'vlan0', 'vlan1', 'ipv4', 'ipv4_opts', 'ipv6', 'tcp', 'udp', 'icmp'];
+  const order = ['packet_in', ...(cfg.probe ? ['probe', 'lookups'] : []), 'ethernet', 'vlan0', 'vlan1', 'ipv4', 'ipv4_opts', 'ipv6', 'tcp', 'udp', 'icmp'];
   return {
     kind: 'control',
     name: 'CtDeparser',
@@ -663,11 +714,11 @@ export function generateProgram(plan: Plan): P4Program {
     includes: ['#include <core.p4>', '#define V1MODEL_VERSION 20200408', '#include <v1model.p4>'],
     decls: [
       ...constants(cfg),
-      ...headers(cfg),
+      ...headers(cfg, plan.stages),
       parser(cfg),
       verifyChecksum(),
       ingress(plan),
-      egress(cfg),
+      egress(cfg, plan.stages),
       { kind: 'control', name: 'CtComputeChecksum', params: 'inout headers_t hdr, inout metadata_t meta', counters: [], actions: [], tables: [], apply: [comment('headers are never modified: nothing to recompute')] },
       deparser(cfg),
     ],

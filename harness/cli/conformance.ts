@@ -42,7 +42,8 @@ target, compares them packet by packet and shrinks the first disagreement to a m
   --report DIR      write report.json, report.html, junit.xml, traces.jsonl and
                     counterexample-N.{json,pcapng} to DIR (kept up to date while running)
   --artifacts DIR   with --target bmv2: use this prebuilt or hand-modified artifact set (what
-                    'ctoffload generate --out DIR' writes) instead of generating one
+                    'ctoffload generate --probe --out DIR' writes: an observation build)
+                    instead of generating one
   --jobs N          parallel target instances for the search (default 1); the first failing
                     trace, its shrinking and the path do not depend on N
   --shard I/N       run shard I of N (1 ≤ I ≤ N): only the traces t with t mod N = I−1, the

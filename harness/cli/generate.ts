@@ -1,23 +1,28 @@
 /**
- * `ctoffload generate --policy FILE --out DIR [--config FILE] [--no-p4c]`: compile a policy in
- * the OVS flow syntax into a P4-16 v1model program for bmv2 simple_switch_grpc, its static
- * table entries and a manifest, plus — when p4c-bm2-ss is on PATH (or $CTOFFLOAD_P4C) — the
- * bmv2 JSON and the P4Info (binary and text). Exit 0 on success, 2 for a bad input (any
+ * `ctoffload generate --policy FILE --out DIR [--config FILE] [--probe] [--no-p4c]`: compile a
+ * policy in the OVS flow syntax into a P4-16 v1model program for bmv2 simple_switch_grpc, its
+ * static table entries and a manifest, plus — when p4c-bm2-ss is on PATH (or $CTOFFLOAD_P4C) —
+ * the bmv2 JSON and the P4Info (binary and text). The program is the production build unless
+ * `--probe` (or config `probe: true`) asks for the observation build, which is for testing only
+ * (offload/probe.ts) and is said so in the output and the manifest. Exit 0 on success, 2 for a bad input (any
  * CTO_* error: policy syntax, config key, p4c rejecting the program), 1 otherwise.
  */
 import { readFile } from 'node:fs/promises';
 import { CtoffloadError } from '../../model/errors.js';
 import { parseConfigJson, resolveConfig } from '../../offload/config.js';
-import { compileOffload, writeOffload } from '../../offload/generate.js';
+import { OBSERVATION_NOTE, compileOffload, writeOffload } from '../../offload/generate.js';
 import { EXIT_BAD_INPUT, EXIT_OK, defaultIo, reportError, type CliCommand, type CliIo } from './command.js';
 
-export const GENERATE_USAGE = `usage: ctoffload generate --policy FILE --out DIR [--config FILE] [--no-p4c]
+export const GENERATE_USAGE = `usage: ctoffload generate --policy FILE --out DIR [--config FILE] [--probe] [--no-p4c]
 
   --policy FILE   policy in OVS flow syntax (ovs-ofctl add-flows lines)
   --out DIR       output directory (created): ctoffload.p4, ctoffload.entries.json,
                   ctoffload.manifest.json, and with p4c-bm2-ss ctoffload.json,
                   ctoffload.p4info.bin, ctoffload.p4info.txtpb
   --config FILE   offload configuration (JSON, offload/config.ts)
+  --probe         observation build FOR TESTING ONLY (what the harness's bmv2 target runs):
+                  input probes and a probe header with the ct lookups on every output
+                  (offload/probe.ts); without it, the production program
   --no-p4c        do not run p4c-bm2-ss even when it is installed
 `;
 
@@ -26,11 +31,12 @@ interface Args {
   out?: string;
   config?: string;
   p4c: boolean;
+  probe: boolean;
   help: boolean;
 }
 
 function parseArgs(argv: string[]): Args | string {
-  const a: Args = { p4c: true, help: false };
+  const a: Args = { p4c: true, probe: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -48,6 +54,9 @@ function parseArgs(argv: string[]): Args | string {
       }
       case '--no-p4c':
         a.p4c = false;
+        break;
+      case '--probe':
+        a.probe = true;
         break;
       case '-h':
       case '--help':
@@ -76,6 +85,7 @@ export async function runGenerate(argv: string[], io: CliIo = defaultIo): Promis
   }
   try {
     const cfg = a.config ? parseConfigJson(await readText(a.config), a.config) : resolveConfig({});
+    if (a.probe) cfg.probe = true;
     const prog = compileOffload(await readText(a.policy!), a.policy!, cfg);
     const res = await writeOffload(prog, a.out!, { p4c: a.p4c ? 'auto' : 'skip' });
     const { plan } = prog;
@@ -83,6 +93,7 @@ export async function runGenerate(argv: string[], io: CliIo = defaultIo): Promis
       [
         `generated ${plan.stageTables.length} policy table(s) over ${plan.stages} stage(s), ${plan.ctTables.length} conntrack table(s) (zones: ${plan.offloadedZones.join(', ') || 'none'}), ${prog.entries.length} static entr${prog.entries.length === 1 ? 'y' : 'ies'}`,
         ...plan.diagnostics.map((d) => `note: ${d.line ? `${plan.source}:${d.line}: ` : ''}${d.message}`),
+        cfg.probe ? `WARNING: ${OBSERVATION_NOTE}` : 'production build (no probe)',
         ...(res.compiled ? [] : [a.p4c ? 'note: p4c-bm2-ss not found: no bmv2 JSON / P4Info written (set CTOFFLOAD_P4C or install p4c)' : 'note: --no-p4c: no bmv2 JSON / P4Info written']),
         ...res.files.map((f) => `wrote ${f}`),
         '',

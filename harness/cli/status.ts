@@ -29,7 +29,7 @@ controller) and prints the controller's counters as one JSON object.
   --policy FILE     policy in OVS flow syntax
   --pcap FILE       capture (pcap or pcapng); timestamps drive the controller's clock
   --config FILE     offload configuration (JSON, as for ctoffload generate)
-  --artifacts DIR   use a prebuilt program (what ctoffload generate --out DIR writes)
+  --artifacts DIR   use a prebuilt observation build (what ctoffload generate --probe --out DIR writes)
   --in-port N       ingress port for every packet (default: the capture's port; 0 for pcap)
   -h, --help        this text
 `;

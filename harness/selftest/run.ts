@@ -13,7 +13,7 @@
  * small host pools so that the two zones carry the same tuples. Traffic per variant is chosen
  * to reach its defect quickly:
  * - noReplyEntry: any established connection's reply hit carries the wrong ct state (no rpl),
- *   seen through the output probe's ct fields.
+ *   seen through its recirculating lookup (the probe reports it) and the output probe's ct fields.
  * - ignoreZone: the same tuple opened in zone 2 after zone 1 hits zone 1's entry (est instead
  *   of new).
  * - finNotPunted: a FIN of an offloaded connection is decided in hardware: the slow path never

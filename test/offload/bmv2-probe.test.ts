@@ -1,7 +1,7 @@
 /**
  * The probe header on the wire: simple_switch_grpc with port 2 on a veth pair, tcpdump on the
  * peer. A packet of an installed connection, injected with PacketOut PIPELINE on port 1, is
- * forwarded in hardware to port 2 with the probe {tag, ct fields of the hit}; a PacketOut
+ * forwarded in hardware to port 2 with the probe {tag, ct fields of the hit, its lookup}; a PacketOut
  * DIRECT leaves with the probe fields the controller gave and the PACKET_OUT flag.
  * Needs root (veth) and tcpdump, besides bmv2 and p4c.
  */
@@ -65,7 +65,7 @@ describeWithTools('probe header on a bmv2 dataplane port (veth + tcpdump)', root
   beforeAll(async () => {
     execFileSync('ip', ['link', 'add', ifA, 'type', 'veth', 'peer', 'name', ifB]);
     for (const i of [ifA, ifB]) execFileSync('ip', ['link', 'set', i, 'up']);
-    const prog = compileOffload(POLICY, 'probe.flows');
+    const prog = compileOffload(POLICY, 'probe.flows', { probe: true }); // the observation build
     const res = await writeOffload(prog, dir, { p4c: 'require' });
     const [grpcPort, thriftPort] = [await freePort(), await freePort()];
     const address = `127.0.0.1:${grpcPort}`;
@@ -110,7 +110,8 @@ describeWithTools('probe header on a bmv2 dataplane port (veth + tcpdump)', root
   it('a hardware-forwarded packet carries the probe with the hit\'s ct fields and the input tag', async () => {
     client.sendPacketOut(buildFrame(ack), packetOutPipeline(1, 0xabcdef01));
     const { probe, frame } = await captured(0xabcdef01);
-    expect(probe).toEqual({ flags: PROBE_F_OUTPUT, tag: 0xabcdef01, state: 0x22, zone: 4, mark: 0x99, label: 1n << 100n });
+    // ...and the one recirculating lookup (ct(zone=4,table=1)) as the hardware saw it
+    expect(probe).toEqual({ flags: PROBE_F_OUTPUT, tag: 0xabcdef01, state: 0x22, zone: 4, mark: 0x99, label: 1n << 100n, lookups: [{ table: 1, state: 0x22, zone: 4, mark: 0x99, label: 1n << 100n }] });
     expect([...frame]).toEqual([...buildFrame(ack)]);
   });
 
@@ -118,7 +119,7 @@ describeWithTools('probe header on a bmv2 dataplane port (veth + tcpdump)', root
     const f = buildFrame({ ip: { src: B, dst: A }, udp: { sport: 53, dport: 999 } });
     client.sendPacketOut(f, packetOutDirect(2, { state: 0x21, zone: 4, mark: 1, label: 2n }, 77));
     const { probe, frame } = await captured(77);
-    expect(probe).toEqual({ flags: PROBE_F_OUTPUT | PROBE_F_PACKET_OUT, tag: 77, state: 0x21, zone: 4, mark: 1, label: 2n });
+    expect(probe).toEqual({ flags: PROBE_F_OUTPUT | PROBE_F_PACKET_OUT, tag: 77, state: 0x21, zone: 4, mark: 1, label: 2n, lookups: [] });
     expect([...frame]).toEqual([...f]);
   });
 });

@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, parseConfigJson, resolveConfig } from '../../offload/config.js';
 
 describe('resolveConfig', () => {
-  it('defaults mirror NIC offload: established TCP/UDP, probe on, CPU port 510', () => {
+  it('defaults mirror NIC offload: established TCP/UDP, production build (probe off), CPU port 510', () => {
     const c = resolveConfig();
     expect(c).toEqual({ ...DEFAULT_CONFIG });
+    expect(c.probe).toBe(false);
+    expect(resolveConfig({ probe: true }).probe).toBe(true);
     expect(c.offload).toBe('established-tcp-udp');
     expect(c.cpuPort).toBe(510);
     expect(c.slowPath).toEqual({ tcpFlags: true, icmpErrors: true, fragments: true, policyMiss: true });

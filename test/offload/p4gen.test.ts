@@ -36,18 +36,27 @@ describe('generateProgram', () => {
     expect(table.comment!.some((l) => l.startsWith('policy.flows:4:'))).toBe(true);
   });
 
-  it('controller headers and the probe follow the config', () => {
-    const on = gen();
+  it('controller headers and the probe follow the config; production (no probe) by default', () => {
+    const on = gen({ probe: true });
     const hdr = (p: ReturnType<typeof gen>, n: string) => p.decls.find((d): d is HeaderDecl => d.kind === 'header' && d.name === n);
     expect(hdr(on, 'packet_in_t')!.annotations).toEqual(['@controller_header("packet_in")']);
     expect(hdr(on, 'packet_out_t')!.annotations).toEqual(['@controller_header("packet_out")']);
     expect(hdr(on, 'probe_t')).toBeDefined();
+    expect(hdr(on, 'lookup_t')!.fields.map((f) => f.name)).toEqual(['table_id', 'ct_state', 'ct_zone', 'ct_mark', 'ct_label']);
     const parser = on.decls.find((d): d is ParserDecl => d.kind === 'parser')!;
     expect(parser.states.map((s) => s.name)).toEqual(expect.arrayContaining(['parse_packet_out', 'check_probe', 'parse_vlan0', 'parse_ipv4', 'parse_ipv6', 'parse_tcp', 'parse_udp', 'parse_icmp', 'ip_fragment']));
-    const off = gen({ probe: false, cpuPort: 64 });
+    const onText = emitProgram(on);
+    expect(onText).toContain('OBSERVATION BUILD (probe on), FOR TESTING ONLY');
+    // one lookup slot per stage; each recirculation pushes one record
+    expect(onText).toContain(`lookup_t[${compilePlan(ALLOW_OUTBOUND, resolveConfig({ probe: true })).stages}] lookups;`);
+    expect(onText.split('hdr.lookups.push_front(1);').length - 1).toBeGreaterThan(0);
+    const off = gen({ cpuPort: 64 });
     expect(hdr(off, 'probe_t')).toBeUndefined();
-    expect(emitProgram(off)).toContain('const bit<9> CPU_PORT = 64;');
-    expect(emitProgram(off)).not.toContain('hdr.probe');
+    expect(hdr(off, 'lookup_t')).toBeUndefined();
+    const offText = emitProgram(off);
+    expect(offText).toContain('const bit<9> CPU_PORT = 64;');
+    expect(offText).toContain('production build: no probe, no test machinery');
+    for (const probeOnly of ['hdr.probe', 'hdr.lookups', 'meta.obs', 'check_probe', 'PROBE_MAGIC', 'report_drop']) expect(offText).not.toContain(probeOnly);
   });
 
   it('stage code applies each stage table and the conntrack table once', () => {

@@ -41,13 +41,13 @@
  *   is run through the core's model (`accountForwarded`), as a 1:1 mirror would report it. This
  *   feeds the controller more than a NIC does and is never the default.
  */
-import { PORT_CONTROLLER, type Verdict, type VerdictOutput } from '../../../model/verdict.js';
+import { PORT_CONTROLLER, type CtLookup, type Verdict, type VerdictOutput } from '../../../model/verdict.js';
 import { L3_NONE, type PacketView } from '../../../model/packet/view.js';
 import { tupleOf } from '../../contract.js';
 import {
   SlowPathController,
-  decodePacketIn,
   packetOutDirect,
+  splitObservedPayload,
   type ControllerDevice,
   type ControllerStatus,
   type EntryBuilder,
@@ -72,6 +72,11 @@ export interface TagRecord {
   verdicts: Verdict[];
   /** The hardware dropped it and said so (observation build's drop report). */
   dropped: boolean;
+  /**
+   * The ct lookups the hardware reported with its drop report or its `controller` output (the
+   * observation build's probe in front of the frame, offload/probe.ts); undefined otherwise.
+   */
+  lookups?: CtLookup[];
 }
 
 export type ActivityMode = 'counters' | 'packets';
@@ -124,7 +129,7 @@ export class ObservedSlowPath {
   /** 'counters': trace time of the latest accepted hardware-decided input per tuple (see top). */
   private readonly lastSeen = new Map<string, number>();
   private pump: Promise<void>;
-  readonly stats = { heldDiscarded: 0, dropReports: 0, unattributedHitEntries: 0 };
+  readonly stats = { heldDiscarded: 0, dropReports: 0, unattributedHitEntries: 0, missingProbe: 0 };
 
   constructor(opts: ObservedSlowPathOptions) {
     this.raw = opts.device;
@@ -189,12 +194,27 @@ export class ObservedSlowPath {
       this.onHeld?.(tag);
       return;
     }
-    if (md.reason === 0n) {
-      this.stats.dropReports++;
-      this.record(tag).dropped = true;
-      return;
-    }
+    if (md.reason === 0n) return this.dropReport(tag, pi);
     this.toCore({ pi });
+  }
+
+  /** An input's drop report (observation build): filed with the lookups its probe carries. */
+  private dropReport(tag: number, pi: RawPacketIn): void {
+    this.stats.dropReports++;
+    const rec = this.record(tag);
+    rec.dropped = true;
+    const lookups = this.observed(pi.payload, 0)?.lookups;
+    if (lookups) rec.lookups = lookups;
+  }
+
+  /** A non-punt PacketIn's payload split into the observation build's probe lookups and the frame. */
+  private observed(payload: Uint8Array, reason: number): { frame: Uint8Array; lookups?: CtLookup[] } | null {
+    const r = splitObservedPayload(payload, reason, this.core.plan.config.probe);
+    if (!r) {
+      this.stats.missingProbe++;
+      this.log(`PacketIn (reason ${reason}) without the probe an observation build puts on it`);
+    }
+    return r;
   }
 
   private toCore(q: Queued): void {
@@ -232,7 +252,13 @@ export class ObservedSlowPath {
   private file(e: ServedPacketIn): void {
     if (!e.meta) return;
     const rec = this.record(e.meta.tag);
-    if (e.kind === 'controller') rec.controllerOutputs.push({ port: PORT_CONTROLLER, bytes: e.payload, ct: e.meta.ct });
+    if (e.kind === 'controller') {
+      // The observation build puts its probe (with the hardware's lookups) in front of the frame.
+      const obs = this.observed(e.payload, e.meta.reason);
+      if (!obs) return;
+      rec.controllerOutputs.push({ port: PORT_CONTROLLER, bytes: obs.frame, ct: e.meta.ct });
+      if (obs.lookups) rec.lookups = obs.lookups;
+    }
     else if (e.kind === 'punt' && e.verdict) {
       rec.punts.push(e.meta.reason);
       rec.verdicts.push(e.verdict);
@@ -267,8 +293,7 @@ export class ObservedSlowPath {
     let any = false;
     for (const pi of list) {
       if (pi.metadata.reason === 0n) {
-        this.stats.dropReports++;
-        this.record(tag).dropped = true;
+        this.dropReport(tag, pi);
         continue;
       }
       this.toCore({ pi });

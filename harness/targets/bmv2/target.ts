@@ -7,9 +7,11 @@
  * setting; `ageing: 'exact'` is the oracle mode (./slow-path.ts "Hardware activity").
  *
  * ## load(policy)
- * Policy + offload config → P4 program, bmv2 JSON + P4Info (p4/p4c.ts, cached by content hash),
+ * Policy + offload config → the observation build of the P4 program (config `probe: true`, offload/probe.ts;
+ * proven equal to the production build but for observation: test/offload/observation-equality.ts),
+ * bmv2 JSON + P4Info (p4/p4c.ts, cached by content hash),
  * static entries (offload/) — or, with `artifacts: DIR`, the prebuilt/hand-modified files that
- * `ctoffload generate --out DIR` writes: `ctoffload.json` (bmv2 JSON), `ctoffload.p4info.bin`
+ * `ctoffload generate --probe --out DIR` writes: `ctoffload.json` (bmv2 JSON), `ctoffload.p4info.bin`
  * (binary P4Info), `ctoffload.entries.json` (static entries by name, bigints as decimal
  * strings), `ctoffload.manifest.json` (its `config` is used as the offload config unless one is
  * given). The plan used for connection entries comes from compiling the policy with that config,
@@ -81,7 +83,6 @@
  *   tcpSeqCheck off over the same prefix agrees (offload contract included).
  * - `bmv2-contract-table-full`: a CT_MISS punt the contract did not expect while the controller
  *   holds connections in the slow path after a refused INSERT.
- * - `bmv2-lookups-not-observed`: Verdict.lookups is empty (below).
  * The rows, with their predicates, are in ./exceptions.ts.
  *
  * ## Verdict
@@ -93,17 +94,18 @@
  *   the model's VerdictOutput.ct ("the translation's view of the ct fields when the output was
  *   composed", model/pipeline/exec.ts): untracked after a ct()/ct_clear in the same pass, the
  *   hit's fields after ct(table=T). The comparator should compare output bytes, ports and ct.
- * - lookups: always EMPTY — the hardware cannot report per-lookup ct fields (only the probe at
- *   output time). The comparator must skip the lookup-* kinds for this target
- *   (`Bmv2Target.observesLookups === false`, or the `bmv2-lookups-not-observed` row); the ct
- *   fields reach the comparison through the outputs' probes instead.
+ * - lookups, for every input (`observesLookups`): a hardware-decided input's are what the
+ *   observation build reported — each recirculating lookup's table, ct_state, zone, mark and
+ *   label, in the probe of its output, of its drop report or of its `controller` PacketIn
+ *   (offload/probe.ts; TagRecord.lookups); a punted input's are the slow path's model verdict's
+ *   (TagRecord.verdicts), since the model decided it from table 0.
  * - offload: the punt reasons of the input ([] = decided in hardware) and the controller's
  *   slow-path-only count, checked against the offload contract (harness/contract.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CtoffloadError } from '../../../model/errors.js';
-import { PORT_CONTROLLER, type Verdict, type VerdictOutput } from '../../../model/verdict.js';
+import { PORT_CONTROLLER, type CtLookup, type Verdict, type VerdictOutput } from '../../../model/verdict.js';
 import {
   addInputProbe,
   compileOffload,
@@ -323,6 +325,8 @@ interface InFlight {
   discarded: boolean;
   /** flowKey() of the input, for punt prediction; -1 when not computed (lock-step) or not IP. */
   flow: number;
+  /** ct lookups the hardware output's probe reported (offload/probe.ts). */
+  lookups?: CtLookup[];
 }
 
 /** An input accepted by a round, waiting for its slow-path outputs before its Verdict is built. */
@@ -342,8 +346,8 @@ interface LoadedProgram {
 
 export class Bmv2Target implements Target {
   readonly name = 'bmv2';
-  /** The hardware reports ct fields only at outputs (probe), never per lookup: Verdict.lookups is empty. */
-  readonly observesLookups = false;
+  /** Every input's lookups are observed: the hardware's from the probe, a punt's from the slow path's model. */
+  readonly observesLookups = true;
   readonly stats: Bmv2TargetStats = { steps: 0, puntedSteps: 0, hardwareOutputs: 0, slowPathOutputs: 0, strayOutputs: 0, strayPacketIns: 0, resetLeftovers: 0, rounds: 0, discarded: 0, discardedPacketIns: 0 };
 
   private sw: Bmv2Switch | undefined;
@@ -466,7 +470,7 @@ export class Bmv2Target implements Target {
       this.forgetInFlight();
       this.prevTime = 0;
       // The barrier protocol needs the probe ECHO path and the DIRECT-to-CPU ping: check both.
-      if (!this.cfg.probe) throw new Bmv2TargetError('the bmv2 target needs the probe header (offload config probe: true)');
+      if (!this.cfg.probe) throw new Bmv2TargetError('the bmv2 target needs an observation build (offload config probe: true; artifacts from `ctoffload generate --probe`)');
       await this.echoCheck();
     });
   }
@@ -528,7 +532,14 @@ export class Bmv2Target implements Target {
       return accepted.map(({ tag, e, rec }) => {
         this.inflight.delete(tag);
         for (const c of rec.controllerOutputs) e.outputs.push({ port: PORT_CONTROLLER, bytes: c.bytes, ct: c.ct });
-        return { outputs: e.outputs, lookups: [], offload: { punts: rec.punts.map(puntReasonName), slowPathOnly } };
+        // Lookups (see "Verdict" at the top): a punted input's are the slow path's model's; a
+        // hardware-decided one's come with its output's probe, or its drop report / `controller`
+        // PacketIn (TagRecord.lookups).
+        return {
+          outputs: e.outputs,
+          lookups: rec.punts.length ? rec.verdicts.flatMap((v) => v.lookups) : (e.lookups ?? rec.lookups ?? []),
+          offload: { punts: rec.punts.map(puntReasonName), slowPathOnly },
+        };
       });
     });
   }
@@ -732,6 +743,7 @@ export class Bmv2Target implements Target {
       if (e.slow <= e.need) this.pendingSlow--;
     }
     e.outputs.push({ port: o.port, bytes: d.frame.slice(), ct: { state: d.probe.state, zone: d.probe.zone, mark: d.probe.mark, label: d.probe.label } });
+    if (fromHw) e.lookups = d.probe.lookups;
     this.wake?.();
   }
 

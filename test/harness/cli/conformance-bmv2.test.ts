@@ -43,8 +43,14 @@ describeWithTools(
       // the target's own counters: every packet a step, nothing unattributed or left over
       expect(s.targetCounters).toMatchObject({ steps: s.packets, strayOutputs: 0, strayPacketIns: 0, resetLeftovers: 0 });
 
+      // artifacts must be an observation build: a production one is refused with the way out
+      const prodArt = join(dir, 'prod-art');
+      expect((await run('generate', '--policy', POLICY, '--out', prodArt)).code).toBe(0);
+      const p = await run('conformance', '--target', 'bmv2', '--policy', POLICY, '--artifacts', prodArt, '--runs', '1');
+      expect(p.code).toBe(2);
+      expect(p.err).toMatch(/observation build.*generate --probe/);
       const art = join(dir, 'art');
-      expect((await run('generate', '--policy', POLICY, '--out', art)).code).toBe(0);
+      expect((await run('generate', '--policy', POLICY, '--out', art, '--probe')).code).toBe(0);
       const a = await run('conformance', '--target', 'bmv2', '--policy', POLICY, '--artifacts', art, '--seed', '4', '--runs', '5', '--json');
       expect(a.code, a.err).toBe(0);
       expect((JSON.parse(a.out) as { status: string }).status).toBe('passed');

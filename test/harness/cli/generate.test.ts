@@ -39,6 +39,34 @@ describe('ctoffload generate', () => {
     expect(existsSync(join(out, 'ctoffload.json'))).toBe(false);
   });
 
+  it('production build by default; --probe writes the observation build and says it is for testing', async () => {
+    const prod = join(dir, 'prod');
+    const r = await run(['--policy', join(dir, 'p.flows'), '--out', prod, '--no-p4c']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('production build (no probe)');
+    expect(r.out).not.toMatch(/WARNING/);
+    expect(readFileSync(join(prod, 'ctoffload.p4'), 'utf8')).not.toContain('hdr.probe');
+    const pm = JSON.parse(readFileSync(join(prod, 'ctoffload.manifest.json'), 'utf8'));
+    expect(pm.build).toBe('production');
+    expect(pm.config.probe).toBe(false);
+    expect(pm.buildNote).toBeUndefined();
+
+    const obs = join(dir, 'obs');
+    const r2 = await run(['--policy', join(dir, 'p.flows'), '--out', obs, '--probe', '--no-p4c']);
+    expect(r2.code).toBe(0);
+    expect(r2.out).toMatch(/WARNING: observation build \(probe on\), FOR TESTING ONLY/);
+    expect(readFileSync(join(obs, 'ctoffload.p4'), 'utf8')).toContain('hdr.lookups.push_front(1);');
+    const om = JSON.parse(readFileSync(join(obs, 'ctoffload.manifest.json'), 'utf8'));
+    expect(om.build).toBe('observation');
+    expect(om.config.probe).toBe(true);
+    expect(om.buildNote).toMatch(/FOR TESTING ONLY/);
+    // the config key does the same; --probe wins over a config that says false
+    writeFileSync(join(dir, 'probe-off.json'), '{"probe": false}');
+    writeFileSync(join(dir, 'probe-on.json'), '{"probe": true}');
+    expect((await run(['--policy', join(dir, 'p.flows'), '--out', join(dir, 'obs2'), '--config', join(dir, 'probe-on.json'), '--no-p4c'])).out).toMatch(/WARNING/);
+    expect((await run(['--policy', join(dir, 'p.flows'), '--out', join(dir, 'obs3'), '--config', join(dir, 'probe-off.json'), '--probe', '--no-p4c'])).out).toMatch(/WARNING/);
+  });
+
   it('usage errors and bad inputs exit 2 with a message naming the input', async () => {
     expect((await run(['--out', dir])).code).toBe(2);
     expect((await run(['--policy', 'x', '--out', dir, '--bogus'])).err).toMatch(/unknown argument '--bogus'/);

@@ -1,12 +1,11 @@
 /**
  * bmv2 target vs the model on generated traffic (harness/arbitraries), packet by packet
- * (outputs, bytes and their ct fields; bmv2 does not observe lookups). The only differences
+ * (outputs, bytes and their ct fields, and every recirculating lookup). The only differences
  * allowed are the expected offload relaxations, each with the precise predicate proposed for
  * harness/exceptions.ts (harness/targets/bmv2/exceptions.ts, applied here through the comparator):
  *  - `bmv2-no-length-checksum-validation`: the frame fails only a check the data plane does not
  *    make (PacketView ctStatus L3_BAD_HEADER, L4_TRUNCATED or L4_BAD_CSUM), the reference
  *    answered inv at a lookup, bmv2 emitted outputs and none carries inv (an entry decided);
- *  - `bmv2-lookups-not-observed`: the bmv2 Verdict has no lookups (every packet with ct(table=));
  *  - `bmv2-hw-no-tcp-seq-chk` (tcpSeqCheck on in the controller's model, the oracle mode's
  *    default): a trackable TCP packet without SYN/FIN/RST, the reference answered inv at a
  *    lookup, every bmv2 output carries an established ct_state (the hardware entry decided it);

@@ -13,7 +13,11 @@ import { BoundedQueue } from '../../../../p4/index.js';
 import { ObservedSlowPath } from '../../../../harness/targets/bmv2/slow-path.js';
 import {
   compileOffload,
+  encodeProbe,
   entryKey,
+  PROBE_F_ECHO,
+  PROBE_F_OUTPUT,
+  PROBE_F_REPORT_DROP,
   PUNT,
   STATUS_ALREADY_EXISTS,
   STATUS_NOT_FOUND,
@@ -58,6 +62,9 @@ class FakeDevice implements ControllerDevice {
   hits = new Map<string, bigint>();
   fullCode = STATUS_UNKNOWN;
 
+  /** Observation build: the program puts a probe in front of non-punt PacketIns (offload/probe.ts). */
+  probed = false;
+
   constructor(private readonly cpuPort: number) {}
 
   async write(ops: EntryOp[]): Promise<OpFailure[]> {
@@ -82,6 +89,7 @@ class FakeDevice implements ControllerDevice {
   packetOut(payload: Uint8Array, md: Record<string, bigint>): void {
     // The program echoes a DIRECT PacketOut to the CPU port as a reason-0 PacketIn.
     if (md.egress_port === BigInt(this.cpuPort)) {
+      if (this.probed) payload = encodeProbe({ flags: PROBE_F_ECHO, tag: Number(md.tag!), state: 0, zone: 0, mark: 0, label: 0n }, payload);
       this.packetIns.push({ payload, metadata: { ingress_port: BigInt(this.cpuPort), pad: 0n, reason: 0n, stage: 0n, table_id: 0n, ct_state: 0n, ct_zone: 0n, ct_mark: 0n, ct_label: 0n, tag: md.tag! } });
       return;
     }
@@ -109,6 +117,7 @@ const CPU = 510;
 function setup(config: Record<string, unknown> = {}, opts: { ageing?: 'exact' | 'hits'; tcpSeqCheck?: boolean } = {}) {
   const prog = compileOffload(POLICY.text, POLICY.source, config);
   const dev = new FakeDevice(prog.plan.config.cpuPort);
+  dev.probed = prog.plan.config.probe;
   const logs: string[] = [];
   const ctl = new ObservedSlowPath({
     plan: prog.plan,
@@ -219,6 +228,31 @@ describe('controller core through the harness adapter', () => {
     await ctl.barrier(CPU);
     expect(ctl.takeTag(22).controllerOutputs.map((o) => [o.port, o.ct!.state])).toEqual([[PORT_CONTROLLER, 0x30]]);
     expect(dev.packetOuts).toHaveLength(0);
+    await ctl.close();
+  });
+
+  it('observation build: drop reports and controller outputs carry the hardware lookups (probe stripped); punts stay bare', async () => {
+    const { dev, ctl, logs } = setup({ probe: true });
+    const lk = { table: 1, state: 0x22, zone: 1, mark: 7, label: 9n };
+    const withProbe = (flags: number, frame: Uint8Array) => encodeProbe({ flags, tag: 0, state: 0, zone: 0, mark: 0, label: 0n, lookups: [lk] }, frame);
+    dev.punt(0, 1, withProbe(PROBE_F_REPORT_DROP, udp('a')), 31);
+    dev.punt(PUNT.CONTROLLER, 2, withProbe(PROBE_F_OUTPUT, udp('b')), 32, { state: 0x2a, zone: 1 });
+    dev.punt(PUNT.CONTROLLER, 2, udp('b'), 33); // no probe in an observation build: malformed
+    dev.punt(PUNT.CT_MISS, 1, udp('a'), 34); // a punt: the bare frame, the model's verdict
+    await ctl.barrier(CPU);
+    const drop = ctl.takeTag(31);
+    expect(drop.dropped).toBe(true);
+    expect(drop.lookups).toEqual([lk]);
+    const out = ctl.takeTag(32);
+    expect(out.controllerOutputs).toEqual([{ port: PORT_CONTROLLER, bytes: udp('b'), ct: { state: 0x2a, zone: 1, mark: 0, label: 0n } }]);
+    expect(out.lookups).toEqual([lk]);
+    expect(ctl.takeTag(33).controllerOutputs).toEqual([]);
+    expect(ctl.stats.missingProbe).toBe(1);
+    expect(logs.some((l) => /without the probe/.test(l))).toBe(true);
+    const punt = ctl.takeTag(34);
+    expect(punt.lookups).toBeUndefined();
+    expect(punt.verdicts[0]!.lookups.map((l) => [l.table, l.state])).toEqual([[1, 0x21]]);
+    expect(dev.packetOuts.map((p) => [...p.payload])).toEqual([[...udp('a')]]);
     await ctl.close();
   });
 
