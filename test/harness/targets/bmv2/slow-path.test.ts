@@ -10,6 +10,7 @@ import { buildFrame, type FrameSpec } from '../../../../model/packet/build.js';
 import { CS_ESTABLISHED, CS_REPLY_DIR, CS_TRACKED } from '../../../../model/ctstate.js';
 import { PORT_CONTROLLER } from '../../../../model/verdict.js';
 import { BoundedQueue } from '../../../../p4/index.js';
+import { PacketView } from '../../../../model/packet/view.js';
 import { ObservedSlowPath } from '../../../../harness/targets/bmv2/slow-path.js';
 import {
   compileOffload,
@@ -337,21 +338,26 @@ describe('controller core through the harness adapter', () => {
     await ctl.close();
   });
 
-  it("'hits' ageing: a growing direct counter keeps the connection alive in the model; an idle one expires", async () => {
+  it("hardware ageing: counters credited at the accepted input's virtual time; a counter that moved with no accepted input is not", async () => {
     const { dev, ctl } = setup({}, { ageing: 'hits' });
     dev.punt(PUNT.CT_MISS, 1, udp('a'), 1);
     dev.punt(PUNT.CT_MISS, 2, udp('b'), 2);
-    await ctl.barrier(CPU);
-    const keys = dev.entries().map((e) => entryKey(e.table, e.spec.match!));
-    for (const k of keys) dev.hits.set(k, 0n);
-    // The core as a daemon drives it: counters read at every advance, hits credited at the read.
-    await ctl.core.advance(10_000);
-    dev.hits.set(keys[0]!, 5n);
-    await ctl.core.advance(25_000); // hit seen → refreshed to 25 000 + 30 000
-    expect(ctl.status().ageingStats.refreshedByHits).toBe(1);
-    await ctl.core.advance(40_000);
+    await ctl.barrier(CPU); // BIDIR at t=0: udp_multiple 30 s → expires at 30 000
+    const key = (dir: string) => entryKey(...((e) => [e.table, e.spec.match!] as const)(dev.entries().find((e) => e.comment.endsWith(dir))!));
+    for (const e of dev.entries()) dev.hits.set(entryKey(e.table, e.spec.match!), 0n);
+    await ctl.advance(10_000);
+    await ctl.noteForwarded(new PacketView().parse(udp('a')), 1, udp('a')); // accepted, decided in hardware at 10 000
+    dev.hits.set(key(' orig'), 1n);
+    await ctl.advance(20_000);
+    expect(ctl.status().ageingStats.counterPolls).toBe(0); // nothing would expire yet: no read
+    dev.hits.set(key(' reply'), 4n); // counted by inputs still in flight: no accepted input behind them
+    await ctl.advance(30_000); // would expire: read; the orig hit is credited at 10 000 → 40 000
+    expect(ctl.status().ageingStats).toMatchObject({ counterPolls: 1, refreshedByHits: 1 });
+    expect(ctl.stats.unattributedHitEntries).toBe(1);
     expect(dev.entries()).toHaveLength(2);
-    await ctl.core.advance(55_000); // no further hit: expires at 55 000
+    await ctl.advance(39_999);
+    expect(dev.entries()).toHaveLength(2);
+    await ctl.advance(40_000); // the reply counter alone kept nothing alive
     expect(dev.entries()).toHaveLength(0);
     await ctl.close();
   });
