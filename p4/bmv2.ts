@@ -113,7 +113,14 @@ function killAllNow(): void {
   live.clear();
 }
 
+/**
+ * Set (a count) by the command that owns shutdown (the ctoffload CLI): it stops its run and
+ * then closes its switches; killing them here first would fail the packet in flight.
+ */
+const SHUTDOWN_OWNER = Symbol.for('ctoffload.shutdownOwner');
+
 function onSignal(sig: NodeJS.Signals): void {
+  if (((process as unknown as Record<symbol, number | undefined>)[SHUTDOWN_OWNER] ?? 0) > 0) return;
   killAllNow();
   uninstallSignalHandlers();
   // Only our handler was there: behave as if there had been none (default action: terminate).
@@ -350,7 +357,9 @@ export class Bmv2Switch implements AsyncDisposable {
     const fd = openSync(logPath, 'a');
     let proc: ChildProcess;
     try {
-      proc = spawn(binary, args, { stdio: ['ignore', fd, fd], cwd: dir });
+      // detached: its own process group, so a terminal's Ctrl-C reaches only ctoffload (which
+      // stops the run, then stops the switch); the exit hook kills it if Node goes first.
+      proc = spawn(binary, args, { stdio: ['ignore', fd, fd], cwd: dir, detached: true });
     } finally {
       closeSync(fd);
     }

@@ -2,14 +2,14 @@
  * `ctoffload generate --policy FILE --out DIR [--config FILE] [--no-p4c]`: compile a policy in
  * the OVS flow syntax into a P4-16 v1model program for bmv2 simple_switch_grpc, its static
  * table entries and a manifest, plus — when p4c-bm2-ss is on PATH (or $CTOFFLOAD_P4C) — the
- * bmv2 JSON and the P4Info (binary and text). Exit 0 on success, 2 for a bad input (any
- * CTO_* error: policy syntax, config key, p4c rejecting the program), 1 otherwise.
+ * bmv2 JSON and the P4Info (binary and text). Exit codes: harness/cli/command.ts (0 ok, 2 bad
+ * input or output directory, 3 environment such as a full disk, 4 internal error).
  */
 import { readFile } from 'node:fs/promises';
-import { CtoffloadError } from '../../model/errors.js';
+import { CtoffloadError, errnoText } from '../../model/errors.js';
 import { parseConfigJson, resolveConfig } from '../../offload/config.js';
 import { compileOffload, writeOffload } from '../../offload/generate.js';
-import { EXIT_BAD_INPUT, EXIT_OK, defaultIo, reportError, type CliCommand, type CliIo } from './command.js';
+import { EXIT_BAD_INPUT, EXIT_OK, EXIT_STATUS_HELP, defaultIo, reportError, type CliCommand, type CliIo } from './command.js';
 
 export const GENERATE_USAGE = `usage: ctoffload generate --policy FILE --out DIR [--config FILE] [--no-p4c]
 
@@ -19,7 +19,8 @@ export const GENERATE_USAGE = `usage: ctoffload generate --policy FILE --out DIR
                   ctoffload.p4info.bin, ctoffload.p4info.txtpb
   --config FILE   offload configuration (JSON, offload/config.ts)
   --no-p4c        do not run p4c-bm2-ss even when it is installed
-`;
+
+${EXIT_STATUS_HELP}`;
 
 interface Args {
   policy?: string;
@@ -77,7 +78,16 @@ export async function runGenerate(argv: string[], io: CliIo = defaultIo): Promis
   try {
     const cfg = a.config ? parseConfigJson(await readText(a.config), a.config) : resolveConfig({});
     const prog = compileOffload(await readText(a.policy!), a.policy!, cfg);
-    const res = await writeOffload(prog, a.out!, { p4c: a.p4c ? 'auto' : 'skip' });
+    let res: Awaited<ReturnType<typeof writeOffload>>;
+    try {
+      res = await writeOffload(prog, a.out!, { p4c: a.p4c ? 'auto' : 'skip' });
+    } catch (e) {
+      // An output directory that cannot be written: named, with the errno in words (issue 12).
+      const err = e as NodeJS.ErrnoException;
+      if (typeof err?.code !== 'string' || err.code.startsWith('CTO_')) throw e;
+      const envErr = ['ENOSPC', 'EDQUOT', 'EIO'].includes(err.code);
+      throw new CtoffloadError(envErr ? 'CTO_REPORT_WRITE' : 'CTO_REPORT_DIR', `--out ${a.out}: cannot write${err.path ? ` ${err.path}` : ''}: ${errnoText(e)}`, { cause: e });
+    }
     const { plan } = prog;
     io.out(
       [
@@ -105,6 +115,6 @@ async function readText(file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new CtoffloadError('CTO_IO', `${file}: cannot read: ${err.code ?? err.message}`);
+    throw new CtoffloadError('CTO_IO', `${file}: cannot read: ${errnoText(err)}`);
   }
 }

@@ -23,7 +23,9 @@ import {
 } from '../../model/replay.js';
 import { OvsTarget } from '../targets/ovs/index.js';
 import type { Target } from '../targets/target.js';
-import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, reportError } from './command.js';
+import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, EXIT_STATUS_HELP, joinOptionValues, reportError } from './command.js';
+import { checkTraceTime, MAX_TRACE_TIME_MS } from '../../model/clock.js';
+import { OVS_MAX_TIME_MS } from '../targets/ovs/target.js';
 
 export const REPLAY_USAGE = `usage: ctoffload replay --policy FILE --pcap FILE [--in-port N] [--json] [--trace] [--target NAME]
 
@@ -41,9 +43,7 @@ lookup, i.e. the last ct(table=T) it went through; "-" when none) and outputs.
                    with the dummy datapath) or bmv2 (generated offload program + controller)
   -h, --help       this text
 
-Exit status: 0 ok, 2 bad file, policy or option (the message names file and line:column or
-byte offset).
-`;
+${EXIT_STATUS_HELP}`;
 
 export class CliTargetError extends CtoffloadError {
   constructor(message: string) {
@@ -96,14 +96,17 @@ async function replayOnTarget(factory: ReplayTargetFactory, policyText: string, 
 }
 
 function parsePort(s: string): number {
-  if (!/^(0x[0-9a-f]+|\d+)$/i.test(s) || Number(s) > 0xffffffff) throw new CliTargetError(`--in-port: "${s}" is not a port number`);
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(s) || Number(s) > 0xffffffff) throw new CliTargetError(`--in-port: "${s}" is not a port number (0..4294967295)`);
   return Number(s);
 }
+
+/** Trace times the target takes (model/clock.ts); the OVS oracle's are shorter. */
+const MAX_TIME: Record<string, number> = { ovs: OVS_MAX_TIME_MS };
 
 export async function runReplay(argv: string[], io: CliIo): Promise<number> {
   try {
     const { values } = parseArgs({
-      args: argv,
+      args: joinOptionValues(argv, ['--in-port']),
       strict: true,
       allowPositionals: false,
       options: {
@@ -127,6 +130,15 @@ export async function runReplay(argv: string[], io: CliIo): Promise<number> {
     const inPort = values['in-port'] === undefined ? undefined : parsePort(values['in-port']);
     const target = values.target!;
     const { policy, records } = await loadReplayInputs(values.policy, values.pcap);
+    {
+      // Times the target cannot be driven to are an input error naming the packet (issue 12).
+      const max = MAX_TIME[target] ?? MAX_TRACE_TIME_MS;
+      const t0 = records[0]?.timeNs ?? 0n;
+      records.forEach((r, i) => {
+        const ms = Number((r.timeNs - t0) / 1_000_000n);
+        if (ms > max || !Number.isSafeInteger(ms)) checkTraceTime(ms, `${values.pcap} packet ${i + 1} (${ms < 0 ? 'before' : 'after'} the first packet)`, max, `--target ${target}`);
+      });
+    }
     let rows: ReplayRow[];
     if (target === 'model') {
       rows = replayRecords(policy, records, { inPort, trace: values.trace });

@@ -170,15 +170,23 @@ export async function runConformance(opts: ConformanceOptions): Promise<Property
       opts.sink?.trace?.(l);
     },
   };
+  // A report write that fails (disk full) stops the run like an interruption; the run then
+  // ends in `error` with the writer's located message (ReportWriteError, exit 3).
+  const signal = opts.signal ? AbortSignal.any([opts.signal, w.signal]) : w.signal;
   try {
-    const r = await runProperty({ ...opts, sink: fanout });
+    const r = await runProperty({ ...opts, sink: fanout, signal });
+    if (w.failure) {
+      r.status = 'error';
+      r.error = w.failure.message;
+    }
     w.finish();
+    if (w.failure) throw w.failure;
     return r;
   } catch (e) {
     // The run could not start or ended in an internal error: say so in the reports too.
-    w.report.error = (e as Error)?.message ?? String(e);
+    if (!w.failure) w.report.error = (e as Error)?.message ?? String(e);
     w.finish('error');
-    throw e;
+    throw w.failure ?? e;
   }
 }
 
@@ -207,11 +215,18 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
   };
   // Start every instance now: an environment problem (no ovs-vswitchd, policy rejected) ends
   // the run before it begins, with the target's own message (CTO_RUN_TARGET).
+  // An interruption during start-up is waited out (a half-started target has processes to
+  // close) and then ends the run as `interrupted`, whatever the start-up's outcome: a signal
+  // can break a start (a compiler killed under it) and that is not an environment failure.
+  let startError: unknown = null;
   try {
     await Promise.all(workers.flatMap((w) => [w.ref.get(), w.tgt.get()]));
   } catch (e) {
+    startError = e;
+  }
+  if (startError !== null && !signal?.aborted) {
     await closeAll();
-    throw e;
+    throw startError;
   }
   const w0 = workers[0]!;
   const targetName = w0.tgt.name ?? 'target';
@@ -328,6 +343,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
   };
 
   try {
+    if (signal?.aborted) return await finish('interrupted'); // during start-up
     // ---- stored scenario replay ----------------------------------------------------------
     if (o.scenario) {
       const out = await runTrace(w0.ref, w0.tgt, renderScenarioDetailed(o.scenario), { exceptions, packetTimeoutMs, signal, label: 'replayed scenario' });
@@ -395,6 +411,8 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     let candidate = -1;
     let interrupted = false;
     let outOfBudget = false;
+    /** An input error met inside the property (fast-check would take a throw for a failure). */
+    let fatal: unknown = null;
     const prop = fc.asyncProperty(arb, async (s) => {
       if (signal?.aborted) {
         interrupted = true;
@@ -406,7 +424,13 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       }
       candidate++;
       const label = path === null ? `run ${mergePath(basePath!, candidate)}` : `shrink candidate ${path}:${candidate}`;
-      const out = await runTrace(w0.ref, w0.tgt, renderScenarioDetailed(s), { exceptions, packetTimeoutMs, signal, label });
+      let out: TraceOutcome;
+      try {
+        out = await runTrace(w0.ref, w0.tgt, renderScenarioDetailed(s), { exceptions, packetTimeoutMs, signal, label });
+      } catch (e) {
+        fatal = e;
+        throw new fc.PreconditionFailure(true);
+      }
       report.timing.shrinkMs = Math.round(performance.now() - ts);
       account(out, mode === 'replay' ? 'replay' : 'shrink', candidate);
       if (out.status === 'aborted') {
@@ -429,11 +453,18 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       report.counterexample!.path = details.counterexamplePath;
       report.counterexample!.replay = replayCmd(details.counterexamplePath);
     }
+    if (fatal !== null) throw fatal;
     if (report.counterexample) {
       report.counterexample.final = !interrupted && !outOfBudget;
-      // The search's failure did not fail again when fast-check re-ran it: a flaky target (or
-      // a timeout). Kept — nothing found is dropped — but flagged.
-      if (path === null && !interrupted && mode === 'search') report.counterexample.reproduced = false;
+      if (path === null && !interrupted && mode === 'search') {
+        // The search's failure did not fail again when fast-check re-ran it on a fresh pair:
+        // a target that died, hung or is flaky. Not a counterexample (it replays as agreement,
+        // issue 12): the run ends in `error` (exit 3) and says what happened where.
+        const cx = report.counterexample;
+        const what = cx.differences.map((d) => `${d.kind}: ${d.message}`).join('; ');
+        report.counterexample = null;
+        return await finish('error', `trace ${cx.path} failed at packet ${cx.failingStep} but agreed when run again on fresh targets (not a reproducible disagreement: a target failure or a flaky target): ${what}`);
+      }
       if (!interrupted) await attachState();
       return await finish(interrupted ? 'interrupted' : 'failed');
     }
