@@ -998,7 +998,7 @@ function flowIdentity(f: Flow): string {
 function checkPolicyText(text: string, source: string): string {
   const t = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const bad = t.search(/[\u0000\ufffd]/);
-  if (bad < 0) return text.charCodeAt(0) === 0xfeff ? ` ${t}` : t; // the BOM's column stays counted
+  if (bad < 0) return t; // columns as an editor shows them (it hides the BOM)
   const before = t.slice(0, bad);
   const line = before.split('\n').length;
   const column = bad - before.lastIndexOf('\n');
