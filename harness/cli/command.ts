@@ -96,6 +96,11 @@ export function classifyCode(code: string): ErrorClass {
   return 'internal';
 }
 
+/** Is `code` in one of the lists above (not left to the CTO_ fallback)? For the table's test. */
+export function isClassified(code: string): boolean {
+  return matches(INTERNAL_CODES, code) || matches(USAGE_CODES, code) || matches(ENVIRONMENT_CODES, code);
+}
+
 /** The `code`s along an error's cause chain, outermost first. */
 function codeChain(e: unknown): string[] {
   const out: string[] = [];

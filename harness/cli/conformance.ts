@@ -84,10 +84,10 @@ function shellQuote(s: string): string {
 /** bmv2 running the generated offload program (or `--artifacts DIR`) with the slow-path controller. */
 function bmv2Factory(artifacts: string | undefined, window: number | undefined): TargetFactory {
   if (!process.env.CTOFFLOAD_BMV2 && !whichSync('simple_switch_grpc')) {
-    throw new ConformanceCliError('--target bmv2: simple_switch_grpc not found in PATH (or CTOFFLOAD_BMV2); build p4lang/behavioral-model with PI (--with-pi) and p4lang/p4c (p4c-bm2-ss), see README "Prerequisites"');
+    throw new CtoffloadError('CTO_TOOL_MISSING', '--target bmv2: simple_switch_grpc not found in PATH (or CTOFFLOAD_BMV2); build p4lang/behavioral-model with PI (--with-pi) and p4lang/p4c (p4c-bm2-ss), see README "Prerequisites"');
   }
   if (!artifacts && !process.env.CTOFFLOAD_P4C && !whichSync('p4c-bm2-ss')) {
-    throw new ConformanceCliError('--target bmv2: p4c-bm2-ss not found in PATH (or CTOFFLOAD_P4C) to compile the generated program; build p4lang/p4c, or pass --artifacts DIR with a prebuilt program');
+    throw new CtoffloadError('CTO_TOOL_MISSING', '--target bmv2: p4c-bm2-ss not found in PATH (or CTOFFLOAD_P4C) to compile the generated program; build p4lang/p4c, or pass --artifacts DIR with a prebuilt program');
   }
   return () => createBmv2Target({ ...(artifacts ? { artifacts } : {}), ...(window !== undefined ? { window } : {}) });
 }
@@ -217,6 +217,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     const runs = intOpt('runs', values.runs, 1, 10_000_000) ?? 100;
     const jobs = intOpt('jobs', values.jobs, 1, 64) ?? 1;
     const window = intOpt('window', values.window, 1, 32);
+    if (values.artifacts !== undefined && !existsSync(values.artifacts)) throw new ConformanceCliError(`--artifacts ${values.artifacts}: no such directory (what 'ctoffload generate --out DIR' writes)`);
     if (window !== undefined && values.target !== 'bmv2') throw new ConformanceCliError('--window applies to --target bmv2 only');
     const seed = intOpt('seed', values.seed, -0x80000000, 0xffffffff);
     const packetTimeoutMs = intOpt('packet-timeout', values['packet-timeout'], 100, 3_600_000) ?? 20_000;
@@ -244,7 +245,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     if (!target) {
       if (name === 'ovs') {
         if (!whichSync('ovs-vswitchd')) {
-          throw new ConformanceCliError('--target ovs: ovs-vswitchd not found in PATH; install Open vSwitch 3.1 (Debian 12: apt-get install openvswitch-switch)');
+          throw new CtoffloadError('CTO_TOOL_MISSING', '--target ovs: ovs-vswitchd not found in PATH; install Open vSwitch 3.1 (Debian 12: apt-get install openvswitch-switch)');
         }
         target = () => OvsTarget.create();
       } else if (name === 'bmv2') {

@@ -461,7 +461,8 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
         // a target that died, hung or is flaky. Not a counterexample (it replays as agreement,
         // issue 12): the run ends in `error` (exit 3) and says what happened where.
         const cx = report.counterexample;
-        const what = cx.differences.map((d) => `${d.kind}: ${d.message}`).join('; ');
+        // The message, then each side's own account (with its log tail) when it failed.
+        const what = cx.differences.map((d) => [`${d.kind}: ${d.message}`, ...(d.kind === 'target-error' ? [d.expected, d.observed].filter((x): x is string => typeof x === 'string') : [])].join('\n')).join('\n');
         report.counterexample = null;
         return await finish('error', `trace ${cx.path} failed at packet ${cx.failingStep} but agreed when run again on fresh targets (not a reproducible disagreement: a target failure or a flaky target): ${what}`);
       }
