@@ -170,7 +170,16 @@ export class ReportWriter implements RunSink {
     try {
       this.fs.mkdirSync(dir, { recursive: true });
     } catch (e) {
-      throw this.dirError(e, 'create the report directory');
+      // A recursive mkdir can say ENOENT for a read-only parent; one plain mkdir names the cause.
+      let cause = e;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        try {
+          this.fs.mkdirSync(dir);
+        } catch (e2) {
+          if ((e2 as NodeJS.ErrnoException).code !== 'ENOENT') cause = e2;
+        }
+      }
+      throw this.dirError(cause, 'create the report directory');
     }
     this.lock(opts.command);
     try {
@@ -407,8 +416,9 @@ export class ReportWriter implements RunSink {
       const bare = JSON.stringify({ ...this.report, properties: [] }, bigintSafe) + '\n';
       const text = Buffer.byteLength(compact) <= size ? compact : bare;
       if (Buffer.byteLength(text) > size) return false;
-      this.fs.ftruncateSync(fd, 0);
+      // Over the blocks already there (no allocation on a full disk), then cut the rest.
       this.fs.writeSync(fd, text);
+      this.fs.ftruncateSync(fd, Buffer.byteLength(text));
       return true;
     } catch {
       return false;

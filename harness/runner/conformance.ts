@@ -38,7 +38,7 @@ import type { DiffKind } from '../compare/types.js';
 import { EXCEPTIONS, validateExceptions, type ExceptionRule } from '../exceptions.js';
 import type { PolicySource } from '../targets/target.js';
 import type { Counterexample, PropertyReport } from '../report/schema.js';
-import { ReportWriter } from '../report/writer.js';
+import { ReportWriter, type WriterFs } from '../report/writer.js';
 import { RunnerError } from './errors.js';
 import { addCounters, Side, type TargetFactory } from './side.js';
 import { runTrace, type TraceOutcome } from './trace.js';
@@ -117,6 +117,8 @@ export interface ConformanceOptions {
   reportDir?: string;
   /** Command line recorded in the reports. */
   command?: string;
+  /** The report writer's file-system calls (tests inject ENOSPC here). */
+  writerFs?: WriterFs;
   /**
    * Re-run a failed run's counterexample once, one packet at a time, to record both sides'
    * state just before the failing packet (Counterexample.state). Default true.
@@ -159,7 +161,7 @@ function mergePath(base: string, firstIdx: number): string {
 
 export async function runConformance(opts: ConformanceOptions): Promise<PropertyReport> {
   if (opts.reportDir === undefined) return runProperty(opts);
-  const w = new ReportWriter(opts.reportDir, { ...(opts.command ? { command: opts.command } : {}), exceptions: opts.exceptions ?? EXCEPTIONS });
+  const w = new ReportWriter(opts.reportDir, { ...(opts.command ? { command: opts.command } : {}), exceptions: opts.exceptions ?? EXCEPTIONS, ...(opts.writerFs ? { fs: opts.writerFs } : {}) });
   const fanout: RunSink = {
     update: async (p, reason) => {
       w.update(p, reason);
