@@ -153,6 +153,8 @@ export class ReportWriter implements RunSink {
   private locked = false;
   private finished = false;
   private readonly ac = new AbortController();
+  /** Counterexample numbers whose files are on disk. */
+  private written = new Set<number>();
 
   constructor(readonly dir: string, opts: ReportWriterOptions = {}) {
     this.fs = opts.fs ?? realFs;
@@ -384,9 +386,11 @@ export class ReportWriter implements RunSink {
     this.writeJson();
     this.write('report.html', renderHtml(this.report));
     this.write('junit.xml', renderJunit(this.report));
+    const now = new Set<number>();
     for (const p of this.report.properties) {
       const c = p.counterexample;
       if (!c) continue;
+      now.add(c.id);
       const f: CounterexampleFile = {
         schema: 'ctoffload-counterexample/1', property: p.name, target: p.target, policy: { source: p.policy.source },
         seed: c.seed, path: c.path, final: c.final, replay: c.replay, traffic: p.config.traffic, scenario: c.scenario,
@@ -394,6 +398,19 @@ export class ReportWriter implements RunSink {
       this.write(`counterexample-${c.id}.json`, JSON.stringify(f, null, 2) + '\n');
       this.write(`counterexample-${c.id}.pcapng`, counterexamplePcapng(p));
     }
+    // An interim counterexample that turned out not to be one (a target failure that did not
+    // reproduce) must not stay behind as if it were a finding.
+    for (const id of this.written) {
+      if (now.has(id)) continue;
+      for (const ext of ['json', 'pcapng']) {
+        try {
+          this.fs.unlinkSync(join(this.dir, `counterexample-${id}.${ext}`));
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    this.written = now;
   }
 
   /**
