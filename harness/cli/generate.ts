@@ -5,6 +5,7 @@
  * bmv2 JSON and the P4Info (binary and text). Exit codes: harness/cli/command.ts (0 ok, 2 bad
  * input or output directory, 3 environment such as a full disk, 4 internal error).
  */
+import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { CtoffloadError, errnoText } from '../../model/errors.js';
 import { parseConfigJson, resolveConfig } from '../../offload/config.js';
@@ -78,6 +79,7 @@ export async function runGenerate(argv: string[], io: CliIo = defaultIo): Promis
   try {
     const cfg = a.config ? parseConfigJson(await readText(a.config), a.config) : resolveConfig({});
     const prog = compileOffload(await readText(a.policy!), a.policy!, cfg);
+    makeOutDir(a.out!);
     let res: Awaited<ReturnType<typeof writeOffload>>;
     try {
       res = await writeOffload(prog, a.out!, { p4c: a.p4c ? 'auto' : 'skip' });
@@ -109,6 +111,25 @@ export const generateCommand: CliCommand = {
   summary: 'compile a policy into a P4-16 program for bmv2 (+ entries, P4Info)',
   run: (argv, io) => runGenerate(argv, io),
 };
+
+/** The output directory, created with a located error (the real errno, see below). */
+function makeOutDir(out: string): void {
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    // A recursive mkdir can say ENOENT for a read-only parent; one plain mkdir names the cause.
+    let cause = e as NodeJS.ErrnoException;
+    if (cause.code === 'ENOENT') {
+      try {
+        mkdirSync(out);
+      } catch (e2) {
+        if ((e2 as NodeJS.ErrnoException).code !== 'ENOENT') cause = e2 as NodeJS.ErrnoException;
+      }
+    }
+    const envErr = ['ENOSPC', 'EDQUOT', 'EIO'].includes(cause.code ?? '');
+    throw new CtoffloadError(envErr ? 'CTO_REPORT_WRITE' : 'CTO_REPORT_DIR', `--out ${out}: cannot create the output directory: ${errnoText(cause)}`, { cause });
+  }
+}
 
 async function readText(file: string): Promise<string> {
   try {
