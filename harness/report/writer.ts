@@ -203,9 +203,10 @@ export class ReportWriter implements RunSink {
     live.add(this);
     if (!exitHook) {
       exitHook = true;
-      // Last resort (an exit nobody planned): no lock is left behind. Reports are finished by
-      // whoever exits on purpose (finishLiveWriters).
-      process.on('exit', () => {
+      // Last resort (an exit nobody planned: an uncaught exception, a process.exit elsewhere):
+      // the reports still end final — `error`, saying so — and no lock is left behind.
+      process.on('exit', (code) => {
+        finishLiveWriters('error', `ctoffload exited (code ${code}) before the run finished`);
         for (const w of live) w.unlock();
       });
     }

@@ -157,6 +157,9 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
     out.ms = performance.now() - t0;
     return out;
   };
+  // One turn of the event loop per trace: with targets that answer without I/O (the model)
+  // every await is a microtask, and a SIGINT (a macrotask) would never be seen (issue 12).
+  await new Promise<void>((r) => setImmediate(r));
   if (o.signal?.aborted) return done('aborted');
 
   // Reset (creating the side if needed). A failure here is reported on a pseudo packet -1.

@@ -9,7 +9,8 @@
  * Signals are delivered with process.emit from inside the targets at a chosen point (a
  * start-up, a packet, a shrink step), so no case depends on timing.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,7 @@ import { scenarioArb, type Scenario } from '../../../harness/arbitraries/index.j
 import type { SendStep, Target } from '../../../harness/targets/target.js';
 import { CtoffloadError } from '../../../model/errors.js';
 import { DefectTarget, estAfterRstBecomesNew, POLICY } from '../runner/fake-target.js';
+import { cliBuilt, lineCount, startCli, waitFor } from '../../support/cli-child.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cto-faults-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -256,7 +258,6 @@ describe('report paths', () => {
     const link = join(dir, 'link-out');
     const victim = join(dir, 'victim.txt');
     writeFileSync(victim, 'keep');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(real);
     symlinkSync(real, link);
     symlinkSync(victim, join(real, 'junit.xml'));
@@ -302,4 +303,45 @@ describe('extreme times', () => {
     expect(await runConformanceCli(['--target', 'fake', '--policy', policyFile, '--replay', f], x, factory({ made: 0, closed: 0 }))).toBe(2);
     expect(x.e).toMatch(/is out of range: the trace clock accepts whole milliseconds 0\.\.4503599627370496 ms/);
   });
+});
+
+describe('the built CLI with real signals and a real full disk (model target)', () => {
+  const built = cliBuilt();
+  const policyChild = join(dir, 'child.flows');
+  writeFileSync(policyChild, POLICY.text);
+
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it.runIf(built)(`${sig} mid-run: exit ${code}, report interrupted`, async () => {
+      const rep = newRep();
+      const c = startCli(['conformance', '--target', 'model', '--policy', policyChild, '--runs', '10000000', '--report', rep]);
+      await waitFor(() => lineCount(join(rep, 'traces.jsonl')) >= 5, 'five traces done', c);
+      c.child.kill(sig);
+      const r = await c.exited;
+      expect(r.code, r.err).toBe(code);
+      expect(report(rep).status).toBe('interrupted');
+      expect(readdirSync(rep).filter((n) => n.endsWith('.tmp') || n === 'report.lock')).toEqual([]);
+    }, 120_000);
+  }
+
+  it.runIf(built && process.getuid?.() === 0)('the disk fills up (a 16 KiB tmpfs): exit 3, report error, nothing temporary left', async () => {
+    const m = join(dir, 'full');
+    mkdirSync(m);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', m], { stdio: 'ignore' });
+    } catch {
+      process.stderr.write('\n*** faults.test.ts: cannot mount a tmpfs: the CLI disk-full case is covered by writer.test.ts (fs seam) only ***\n');
+      return;
+    }
+    try {
+      const rep = join(m, 'out');
+      const r = await startCli(['conformance', '--target', 'model', '--policy', policyChild, '--runs', '100000', '--report', rep]).exited;
+      expect(r.code, r.err).toBe(3);
+      expect(r.err).toMatch(new RegExp(`--report ${rep}: cannot (write|append to) .*: ENOSPC \\(no space left on device\\)`));
+      expect(r.err).not.toMatch(/\n\s+at /);
+      expect(report(rep).status).toBe('error');
+      expect(readdirSync(rep).filter((n) => n.endsWith('.tmp') || n === 'report.lock')).toEqual([]);
+    } finally {
+      execFileSync('umount', [m], { stdio: 'ignore' });
+    }
+  }, 120_000);
 });
