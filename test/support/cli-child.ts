@@ -4,7 +4,7 @@
  * the test's own timeout, never by a short deadline of ours), signal it, collect its exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '../..');
@@ -52,14 +52,23 @@ export function lineCount(path: string): number {
   }
 }
 
-/** Pids of live processes whose command line mentions `needle` (our own process excluded). */
+/**
+ * Pids of live processes whose command line or working directory mentions `needle` (our own
+ * process excluded; zombies have neither and do not count).
+ */
 export function processesMentioning(needle: string): number[] {
   const out: number[] = [];
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (cmd.includes(needle)) out.push(Number(p));
+      let cwd = '';
+      try {
+        cwd = readlinkSync(`/proc/${p}/cwd`);
+      } catch {
+        /* not ours to read, or gone */
+      }
+      if (cmd.includes(needle) || cwd.includes(needle)) out.push(Number(p));
     } catch {
       /* gone */
     }
