@@ -402,7 +402,13 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       await closeAll(1); // shrinking uses one worker
       if (limit >= runs) return await finish(signal?.aborted ? 'interrupted' : 'passed');
       basePath = String(limit);
-      await setCounterexample(values.get(limit)!, failures.get(limit)!, basePath, false);
+      const first = failures.get(limit)!;
+      const firstDiffs = first.packets[first.packets.length - 1]?.differences ?? [];
+      if (signal?.aborted && firstDiffs.every((d) => d.kind === 'target-error')) {
+        // A target failure that cannot be re-run now: unconfirmed, not kept as a counterexample.
+        return await finish('interrupted', `interrupted before trace ${limit} could be re-run; it had failed at packet ${first.failingStep}: ${firstDiffs.map((d) => d.message).join('; ')}`);
+      }
+      await setCounterexample(values.get(limit)!, first, basePath, false);
       if (signal?.aborted) return await finish('interrupted');
       phase = 'shrink';
     }
@@ -467,6 +473,13 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
         const what = cx.differences.map((d) => [`${d.kind}: ${d.message}`, ...(d.kind === 'target-error' ? [d.expected, d.observed].filter((x): x is string => typeof x === 'string') : [])].join('\n')).join('\n');
         report.counterexample = null;
         return await finish('error', `trace ${cx.path} failed at packet ${cx.failingStep} but agreed when run again on fresh targets (not a reproducible disagreement: a target failure or a flaky target): ${what}`);
+      }
+      if (interrupted && path === null && mode === 'search' && report.counterexample.differences.every((d) => d.kind === 'target-error')) {
+        // Interrupted before a target failure could be re-run: unconfirmed, so not kept as a
+        // counterexample (it may well replay as agreement); said in the report instead.
+        const cx = report.counterexample;
+        report.counterexample = null;
+        return await finish('interrupted', `interrupted before trace ${cx.path} could be re-run; it had failed at packet ${cx.failingStep}: ${cx.differences.map((d) => d.message).join('; ')}`);
       }
       if (!interrupted) await attachState();
       return await finish(interrupted ? 'interrupted' : 'failed');

@@ -232,6 +232,27 @@ describe('a target that dies', () => {
   });
 });
 
+describe('a target failure followed by a signal', () => {
+  it('is not kept as a counterexample when it could not be re-run (exit 130, said in the report)', async () => {
+    const rep = newRep();
+    const ledger: Ledger = { made: 0, closed: 0 };
+    let died = false;
+    const hooks = factory(ledger, { hook: (k, n, instance) => {
+      if (k === 'send' && n === 40 && instance === 1) {
+        died = true;
+        throw new CtoffloadError('CTO_OVS_EXIT', 'ovs-vswitchd exited (SIGKILL)');
+      }
+      if (k === 'create' && died) process.emit('SIGINT', 'SIGINT'); // while the replacement starts
+    } });
+    const x = io();
+    expect(await runConformanceCli(['--target', 'fake', '--policy', policyFile, '--runs', '200', '--seed', '3', '--report', rep], x, hooks)).toBe(130);
+    const r = expectFinal(rep, 'interrupted', ledger);
+    expect(r.properties[0]!.counterexample).toBeNull();
+    expect(r.properties[0]!.error).toMatch(/interrupted before trace \d+ could be re-run; it had failed at packet \d+/);
+    expect(readdirSync(rep).filter((n) => n.startsWith('counterexample-'))).toEqual([]);
+  });
+});
+
 describe('report paths', () => {
   it('onto a file: exit 2, the path and the errno in words, no stack', async () => {
     const f = join(dir, 'a-file');
