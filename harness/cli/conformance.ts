@@ -45,7 +45,8 @@ target, compares them packet by packet and shrinks the first disagreement to a m
   --path P          with --seed: replay exactly this counterexample path
   --replay FILE     replay a counterexample-N.json (or the first of a report.json)
   --report DIR      write report.json, report.html, junit.xml, traces.jsonl and
-                    counterexample-N.{json,pcapng} to DIR (kept up to date while running)
+                    counterexample-N.{json,pcapng} to DIR (kept up to date while running;
+                    one run per DIR at a time: report.lock)
   --artifacts DIR   with --target bmv2: use this prebuilt or hand-modified artifact set (what
                     'ctoffload generate --out DIR' writes) instead of generating one
   --jobs N          parallel target instances for the search (default 1); the first failing
