@@ -1,6 +1,6 @@
 /**
  * The trace clock's range. Trace times are whole milliseconds from the trace's start
- * (conntrack-semantics.md §6.4: OVS is driven by `time/warp` in ms); every target accepts them
+ * (docs/conntrack-semantics.md §6.4: OVS is driven by `time/warp` in ms); every target accepts them
  * up to MAX_TRACE_TIME_MS, and a target whose clock cannot go that far says so with its own
  * `Target.maxTimeMs` (the OVS oracle: harness/targets/ovs/target.ts).
  *

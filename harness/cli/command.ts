@@ -13,7 +13,7 @@
  *   4   internal error (a bug in ctoffload): the message and where to report it; the stack
  *       trace only with CTOFFLOAD_DEBUG=1
  *   130 interrupted by SIGINT, 143 by SIGTERM (reports are written and final)
- * Errors are classified by their stable `code` (STYLE.md "Every error has a stable code"),
+ * Errors are classified by their stable `code` (docs/style.md §5: coded errors),
  * never by message text: `exitCodeFor` below is the one table.
  */
 export interface CliIo {

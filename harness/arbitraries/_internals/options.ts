@@ -132,7 +132,7 @@ export function resolveOptions(o: TrafficOptions = {}): ResolvedOptions {
   const longest = Math.max(0, ...timeouts) * 1000 * timeScale;
   if (longest > MAX_GAP_MS) {
     const which = o.timeScale !== undefined && timeScale !== 1 ? 'timeScale' : 'timeouts';
-    throw new TrafficOptionsError(`makes the longest gap ${msText(longest)}; a generated gap can be at most ${msText(MAX_GAP_MS)} (what every target's clock accepts, docs/exit-codes.md): lower timeScale or timeouts`, which);
+    throw new TrafficOptionsError(`makes the longest gap ${msText(longest)}; a generated gap can be at most ${msText(MAX_GAP_MS)} (what every target's clock accepts): lower timeScale or timeouts`, which);
   }
   const jitter = count(o.jitter, 1, 'jitter', 3_600_000);
   return {

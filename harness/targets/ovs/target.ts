@@ -51,7 +51,7 @@ const SENTINEL_MAGIC = 0xc70ff1ad;
  * sent as exact decimal integers (never exponent text: OVS reads them with atoll, so "1e21"
  * warped 1 ms, issue 12), and ovs-vswitchd's cost for a warp grows with its length: measured on
  * 3.1 with one connection, 2^31 ms takes 0.3 s, 2^33 ms 1.2–1.4 s, and a 2^32 s (136-year) warp
- * does not finish (conntrack-semantics.md §6.4 for the commands).
+ * does not finish (docs/conntrack-semantics.md §6.4 for the commands).
  */
 export const OVS_MAX_TIME_MS = 2 ** 31 - 1;
 
