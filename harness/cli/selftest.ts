@@ -4,8 +4,8 @@
  * Runs the bmv2 conformance property against deliberately broken offload variants
  * (offload/faults.ts) and fails unless every one is caught; a baseline run with no defect must
  * agree (harness/selftest.ts). Exit status: 0 every variant caught and every baseline agreed,
- * 1 a variant missed or a baseline disagreed, 2 usage error, 3 environment (bmv2 or p4c
- * missing, a run that could not complete), 4 internal error.
+ * 1 a variant missed or a baseline disagreed, 2 usage or environment error (bmv2 or p4c
+ * missing, a run that could not complete).
  */
 import { parseArgs } from 'node:util';
 import { FAULT_NAMES, type FaultName } from '../../offload/index.js';
