@@ -7,10 +7,11 @@
  * 1 a variant missed or a baseline disagreed, 2 usage or environment error (bmv2 or p4c
  * missing, a run that could not complete).
  */
+import { EXIT_ENVIRONMENT, joinOptionValues } from './command.js';
 import { parseArgs } from 'node:util';
 import { FAULT_NAMES, type FaultName } from '../../offload/index.js';
 import { runSelftest, SelftestError, type SelftestProgress, type SelftestResult, type VariantResult } from '../selftest.js';
-import { type CliCommand, type CliIo, EXIT_DISAGREE, EXIT_ENVIRONMENT, EXIT_OK, joinOptionValues, reportError } from './command.js';
+import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, reportError } from './command.js';
 
 export const SELFTEST_USAGE = `usage: ctoffload selftest [options]
 
