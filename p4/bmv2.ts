@@ -340,7 +340,8 @@ export class Bmv2Switch implements AsyncDisposable {
     // Every server binds `host` (127.0.0.1 by default) — except bmv2's Thrift server, which
     // bmv2 built --with-thrift always starts and binds to every address: bm_runtime/server.cpp
     // `TServerSocket(port)` takes no address and no option names one (bm_sim/options_parse.cpp
-    // has --thrift-port only). ctoffload never uses Thrift; it gives it a random free port. To
+    // has --thrift-port only; observed: `ss -ltn` shows 0.0.0.0:PORT for Thrift and
+    // 127.0.0.1 for gRPC). ctoffload never uses Thrift; it gives it a random free port. To
     // have no listener beyond loopback, build bmv2 --without-thrift or firewall the port
     // (README "Prerequisites").
     const args = [
