@@ -41,3 +41,29 @@ export class PacketBuildError extends CtoffloadError {
     super('CTO_PACKET_BUILD', message);
   }
 }
+
+/**
+ * An errno-carrying error (Node fs, child_process) as text a user can act on:
+ * `EACCES (permission denied)`; the caller adds the path and what was being done.
+ */
+export function errnoText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException | undefined;
+  const code = typeof err?.code === 'string' ? err.code : undefined;
+  const msg = err instanceof Error ? err.message : String(e);
+  // Node's messages read "EACCES: permission denied, open '/x'": keep the description only.
+  const m = /^[A-Z0-9_]+: ([^,]+)(,|$)/.exec(msg);
+  if (code && m) return `${code} (${m[1]!.trim()})`;
+  return code ?? msg;
+}
+
+/** A file that could not be read or written: names the path and the operation. */
+export class FileAccessError extends CtoffloadError {
+  constructor(
+    code: 'CTO_IO' | 'CTO_INPUT',
+    readonly path: string,
+    what: string,
+    cause: unknown,
+  ) {
+    super(code, `${path}: cannot ${what}: ${errnoText(cause)}`, { cause });
+  }
+}

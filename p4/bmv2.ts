@@ -113,7 +113,14 @@ function killAllNow(): void {
   live.clear();
 }
 
+/**
+ * Set (a count) by the command that owns shutdown (the ctoffload CLI): it stops its run and
+ * then closes its switches; killing them here first would fail the packet in flight.
+ */
+const SHUTDOWN_OWNER = Symbol.for('ctoffload.shutdownOwner');
+
 function onSignal(sig: NodeJS.Signals): void {
+  if (((process as unknown as Record<symbol, number | undefined>)[SHUTDOWN_OWNER] ?? 0) > 0) return;
   killAllNow();
   uninstallSignalHandlers();
   // Only our handler was there: behave as if there had been none (default action: terminate).
@@ -330,6 +337,13 @@ export class Bmv2Switch implements AsyncDisposable {
     const grpcAddress = `${host}:${grpcPort}`;
     const dataplaneAddress = packetIo === 'dataplane' ? `${host}:${dpPort}` : undefined;
     const packetInAddress = packetIo === 'nanomsg' ? `ipc://${join(dir, 'packet.ipc')}` : undefined;
+    // Every server binds `host` (127.0.0.1 by default) — except bmv2's Thrift server, which
+    // bmv2 built --with-thrift always starts and binds to every address: bm_runtime/server.cpp
+    // `TServerSocket(port)` takes no address and no option names one (bm_sim/options_parse.cpp
+    // has --thrift-port only; observed: `ss -ltn` shows 0.0.0.0:PORT for Thrift and
+    // 127.0.0.1 for gRPC). ctoffload never uses Thrift; it gives it a random free port. To
+    // have no listener beyond loopback, build bmv2 --without-thrift or firewall the port
+    // (README "Prerequisites").
     const args = [
       '--device-id', String(deviceId),
       '--thrift-port', String(thriftPort),
@@ -350,7 +364,9 @@ export class Bmv2Switch implements AsyncDisposable {
     const fd = openSync(logPath, 'a');
     let proc: ChildProcess;
     try {
-      proc = spawn(binary, args, { stdio: ['ignore', fd, fd], cwd: dir });
+      // detached: its own process group, so a terminal's Ctrl-C reaches only ctoffload (which
+      // stops the run, then stops the switch); the exit hook kills it if Node goes first.
+      proc = spawn(binary, args, { stdio: ['ignore', fd, fd], cwd: dir, detached: true });
     } finally {
       closeSync(fd);
     }

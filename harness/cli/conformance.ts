@@ -5,16 +5,18 @@
  * Runs the differential property (harness/runner) of the policy: generated traffic through the
  * reference model and the target, compared packet by packet, the first disagreement shrunk to a
  * minimal trace. Progress goes to stderr when it is a terminal; the summary to stdout (or one
- * JSON object with --json). Exit status: 0 every packet agreed, 1 a disagreement was found,
- * 2 usage or environment error (bad option or policy, ovs-vswitchd missing, target would not
- * start), 130 interrupted (SIGINT; the reports are still written and list what was found).
+ * JSON object with --json). Exit status (harness/cli/command.ts, docs/exit-codes.md): 0 every
+ * packet agreed, 1 a disagreement was found, 2 usage or input error, 3 target or environment
+ * failure (ovs-vswitchd missing, a target that died or would not start, disk full), 4 internal
+ * error, 130/143 interrupted by SIGINT/SIGTERM (the run stops, then the targets close; the
+ * reports are final and list what was found).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { whichSync } from '../../p4/index.js';
 import { parseArgs } from 'node:util';
-import { CtoffloadError } from '../../model/errors.js';
+import { CtoffloadError, errnoText } from '../../model/errors.js';
 import { parsePolicy, PipelineEngine } from '../../model/pipeline/index.js';
 import type { Scenario, TrafficOptions } from '../arbitraries/index.js';
 import { EXCEPTIONS } from '../exceptions.js';
@@ -24,9 +26,12 @@ import { ModelTarget } from '../targets/model.js';
 import { bmv2Run, type Bmv2Run } from '../targets/bmv2/index.js';
 import { OvsTarget } from '../targets/ovs/index.js';
 import type { Target } from '../targets/target.js';
-import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK, reportError } from './command.js';
+import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_ENVIRONMENT, EXIT_OK, EXIT_SIGINT, EXIT_STATUS_HELP, joinOptionValues, reportError } from './command.js';
+import { ownSignals } from './signals.js';
+import { readTrafficFile } from './traffic-file.js';
 
-export const EXIT_INTERRUPTED = 130;
+/** Exit status of a run stopped by SIGINT (SIGTERM: 143). */
+export const EXIT_INTERRUPTED = EXIT_SIGINT;
 
 export const CONFORMANCE_USAGE = `usage: ctoffload conformance --target ovs|bmv2 --policy FILE [options]
 
@@ -40,7 +45,8 @@ target, compares them packet by packet and shrinks the first disagreement to a m
   --path P          with --seed: replay exactly this counterexample path
   --replay FILE     replay a counterexample-N.json (or the first of a report.json)
   --report DIR      write report.json, report.html, junit.xml, traces.jsonl and
-                    counterexample-N.{json,pcapng} to DIR (kept up to date while running)
+                    counterexample-N.{json,pcapng} to DIR (kept up to date while running;
+                    one run per DIR at a time: report.lock)
   --artifacts DIR   with --target bmv2: use this prebuilt or hand-modified artifact set (what
                     'ctoffload generate --probe --out DIR' writes: an observation build)
                     instead of generating one
@@ -67,9 +73,10 @@ target, compares them packet by packet and shrinks the first disagreement to a m
   --json            print one JSON summary object on stdout
   -h, --help        this text
 
-Exit status: 0 all packets agreed, 1 disagreement, 2 usage or environment error,
-130 interrupted (reports written).
-`;
+Ctrl-C or SIGTERM stops the run after the current packet, closes the targets and writes the
+reports (status "interrupted"); a second signal stops at once.
+
+${EXIT_STATUS_HELP}`;
 
 export class ConformanceCliError extends CtoffloadError {
   constructor(message: string) {
@@ -100,10 +107,10 @@ function shellQuote(s: string): string {
 /** bmv2 running the generated offload program (or `--artifacts DIR`) with the slow-path controller. */
 function checkBmv2Tools(artifacts: string | undefined): void {
   if (!process.env.CTOFFLOAD_BMV2 && !whichSync('simple_switch_grpc')) {
-    throw new ConformanceCliError('--target bmv2: simple_switch_grpc not found in PATH (or CTOFFLOAD_BMV2); build p4lang/behavioral-model with PI (--with-pi) and p4lang/p4c (p4c-bm2-ss), see README "Prerequisites"');
+    throw new CtoffloadError('CTO_TOOL_MISSING', '--target bmv2: simple_switch_grpc not found in PATH (or CTOFFLOAD_BMV2); build p4lang/behavioral-model with PI (--with-pi) and p4lang/p4c (p4c-bm2-ss), see README "Prerequisites"');
   }
   if (!artifacts && !process.env.CTOFFLOAD_P4C && !whichSync('p4c-bm2-ss')) {
-    throw new ConformanceCliError('--target bmv2: p4c-bm2-ss not found in PATH (or CTOFFLOAD_P4C) to compile the generated program; build p4lang/p4c, or pass --artifacts DIR with a prebuilt program');
+    throw new CtoffloadError('CTO_TOOL_MISSING', '--target bmv2: p4c-bm2-ss not found in PATH (or CTOFFLOAD_P4C) to compile the generated program; build p4lang/p4c, or pass --artifacts DIR with a prebuilt program');
   }
 }
 
@@ -127,7 +134,7 @@ function readReplay(file: string): ReplayInput {
   try {
     j = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (e) {
-    throw new ConformanceCliError(`--replay ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ConformanceCliError((e as NodeJS.ErrnoException).code ? `--replay ${file}: cannot read: ${errnoText(e)}` : `--replay ${file}: not valid JSON: ${(e as Error).message}`);
   }
   if (j.schema === 'ctoffload-counterexample/1' && j.scenario && typeof j.scenario === 'object') {
     const policySource = (j.policy as { source?: string } | undefined)?.source;
@@ -229,18 +236,12 @@ export interface ConformanceCliHooks {
 }
 
 export async function runConformanceCli(argv: string[], io: CliIo, hooks: ConformanceCliHooks = {}): Promise<number> {
-  const ac = new AbortController();
-  let sigints = 0;
-  const onSigint = (): void => {
-    if (++sigints > 1) process.exit(EXIT_INTERRUPTED);
-    io.err('\nctoffload conformance: interrupted, finishing the current packet and writing reports (Ctrl-C again to quit now)\n');
-    ac.abort();
-  };
-  hooks.signal?.addEventListener('abort', () => ac.abort(), { once: true });
-  if (hooks.signal?.aborted) ac.abort();
+  // From the first line: a signal during start-up also stops the run (exit 130/143), and no
+  // target module kills its processes under us (harness/cli/signals.ts).
+  const sig = ownSignals('conformance', io, hooks.signal);
   try {
     const { values } = parseArgs({
-      args: argv, strict: true, allowPositionals: false,
+      args: joinOptionValues(argv, ['--seed', '--runs', '--jobs', '--window', '--packet-timeout', '--shrink-time']), strict: true, allowPositionals: false,
       options: {
         target: { type: 'string' }, policy: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' },
         replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, window: { type: 'string' }, ageing: { type: 'string' }, traffic: { type: 'string' },
@@ -262,6 +263,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     const runs = intOpt('runs', values.runs, 1, 10_000_000) ?? 100;
     const jobs = intOpt('jobs', values.jobs, 1, 64) ?? 1;
     const window = intOpt('window', values.window, 1, 32);
+    if (values.artifacts !== undefined && !existsSync(values.artifacts)) throw new ConformanceCliError(`--artifacts ${values.artifacts}: no such directory (what 'ctoffload generate --out DIR' writes)`);
     if (window !== undefined && values.target !== 'bmv2') throw new ConformanceCliError('--window applies to --target bmv2 only');
     const ageing = values.ageing ?? 'hardware';
     if (ageing !== 'hardware' && ageing !== 'exact') throw new ConformanceCliError(`--ageing ${ageing}: expected hardware (default) or exact`);
@@ -274,19 +276,13 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     try {
       text = readFileSync(values.policy, 'utf8');
     } catch (e) {
-      throw new ConformanceCliError(`${values.policy}: cannot read policy: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new ConformanceCliError(`${values.policy}: cannot read policy: ${errnoText(e)}`);
     }
     const parsed = parsePolicy(text, values.policy); // CTO_FLOW_PARSE with file:line:column
     for (const w of parsed.warnings) io.err(`ctoffload conformance: warning: ${values.policy}:${w.pos.line}:${w.pos.column}: ${w.message}\n`);
 
     let traffic: TrafficOptions = {};
-    if (values.traffic) {
-      try {
-        traffic = JSON.parse(readFileSync(values.traffic, 'utf8')) as TrafficOptions;
-      } catch (e) {
-        throw new ConformanceCliError(`--traffic ${values.traffic}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-    }
+    if (values.traffic) traffic = readTrafficFile(values.traffic); // located CTO_CLI_TRAFFIC errors
     const replay = values.replay ? readReplay(values.replay) : undefined;
     if (replay?.traffic && !values.traffic) traffic = replay.traffic;
     if (replay?.policySource && replay.policySource !== values.policy) {
@@ -299,7 +295,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     if (!target) {
       if (name === 'ovs') {
         if (!whichSync('ovs-vswitchd')) {
-          throw new ConformanceCliError('--target ovs: ovs-vswitchd not found in PATH; install Open vSwitch 3.1 (Debian 12: apt-get install openvswitch-switch)');
+          throw new CtoffloadError('CTO_TOOL_MISSING', '--target ovs: ovs-vswitchd not found in PATH; install Open vSwitch 3.1 (Debian 12: apt-get install openvswitch-switch)');
         }
         target = () => OvsTarget.create();
       } else if (name === 'bmv2') {
@@ -327,7 +323,6 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
       }
       : undefined;
 
-    if (!hooks.signal) process.on('SIGINT', onSigint);
     let r: PropertyReport;
     try {
       r = await runConformance({
@@ -341,20 +336,31 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
         replayCommand: ({ seed: s, path }) => [...base, '--seed', String(s), '--path', path].join(' '),
         ...(values.report ? { reportDir: values.report } : {}),
         command,
-        signal: ac.signal,
+        signal: sig.signal,
         ...(onProgress ? { onProgress } : {}),
       });
     } finally {
-      if (!hooks.signal) process.off('SIGINT', onSigint);
       if (onProgress) io.err('\n');
     }
     if (values.json) io.out(JSON.stringify(summaryJson(r, values.report)) + '\n');
     else io.out(summaryText(r, values.report));
-    if (r.status === 'interrupted') return EXIT_INTERRUPTED;
-    if (r.status === 'error') return EXIT_BAD_INPUT;
+    if (r.status === 'interrupted') return sig.exitCode();
+    // A run that ended in `error` did so because a target failed (a failure that did not
+    // reproduce, a dead switch): input errors are thrown and reported below.
+    if (r.status === 'error') return EXIT_ENVIRONMENT;
+    // A counterexample that is a target failure (the target died or hung at that packet every
+    // time) is the target's failure, not a disagreement.
+    if (r.counterexample?.differences.some((d) => d.kind === 'target-error')) return EXIT_ENVIRONMENT;
     return r.counterexample ? EXIT_DISAGREE : EXIT_OK;
   } catch (e) {
+    // A failure caused by the interruption (a start-up cut short) is the interruption.
+    if (sig.received() !== null || hooks.signal?.aborted) {
+      io.err(`ctoffload conformance: interrupted: ${(e as Error)?.message ?? String(e)}\n`);
+      return sig.exitCode();
+    }
     return reportError('conformance', e, io);
+  } finally {
+    sig.release();
   }
 }
 

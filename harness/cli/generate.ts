@@ -4,14 +4,16 @@
  * static table entries and a manifest, plus — when p4c-bm2-ss is on PATH (or $CTOFFLOAD_P4C) —
  * the bmv2 JSON and the P4Info (binary and text). The program is the production build unless
  * `--probe` (or config `probe: true`) asks for the observation build, which is for testing only
- * (offload/probe.ts) and is said so in the output and the manifest. Exit 0 on success, 2 for a bad input (any
- * CTO_* error: policy syntax, config key, p4c rejecting the program), 1 otherwise.
+ * (offload/probe.ts) and is said so in the output and the manifest. Exit codes:
+ * harness/cli/command.ts (0 ok, 2 bad input or output directory, 3 environment such as a full
+ * disk, 4 internal error).
  */
+import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { CtoffloadError } from '../../model/errors.js';
+import { CtoffloadError, errnoText } from '../../model/errors.js';
 import { parseConfigJson, resolveConfig } from '../../offload/config.js';
 import { OBSERVATION_NOTE, compileOffload, writeOffload } from '../../offload/generate.js';
-import { EXIT_BAD_INPUT, EXIT_OK, defaultIo, reportError, type CliCommand, type CliIo } from './command.js';
+import { EXIT_BAD_INPUT, EXIT_OK, EXIT_STATUS_HELP, defaultIo, reportError, type CliCommand, type CliIo } from './command.js';
 
 export const GENERATE_USAGE = `usage: ctoffload generate --policy FILE --out DIR [--config FILE] [--probe] [--no-p4c]
 
@@ -24,7 +26,8 @@ export const GENERATE_USAGE = `usage: ctoffload generate --policy FILE --out DIR
                   input probes and a probe header with the ct lookups on every output
                   (offload/probe.ts); without it, the production program
   --no-p4c        do not run p4c-bm2-ss even when it is installed
-`;
+
+${EXIT_STATUS_HELP}`;
 
 interface Args {
   policy?: string;
@@ -87,7 +90,17 @@ export async function runGenerate(argv: string[], io: CliIo = defaultIo): Promis
     const cfg = a.config ? parseConfigJson(await readText(a.config), a.config) : resolveConfig({});
     if (a.probe) cfg.probe = true;
     const prog = compileOffload(await readText(a.policy!), a.policy!, cfg);
-    const res = await writeOffload(prog, a.out!, { p4c: a.p4c ? 'auto' : 'skip' });
+    makeOutDir(a.out!);
+    let res: Awaited<ReturnType<typeof writeOffload>>;
+    try {
+      res = await writeOffload(prog, a.out!, { p4c: a.p4c ? 'auto' : 'skip' });
+    } catch (e) {
+      // An output directory that cannot be written: named, with the errno in words (issue 12).
+      const err = e as NodeJS.ErrnoException;
+      if (typeof err?.code !== 'string' || err.code.startsWith('CTO_')) throw e;
+      const envErr = ['ENOSPC', 'EDQUOT', 'EIO'].includes(err.code);
+      throw new CtoffloadError(envErr ? 'CTO_REPORT_WRITE' : 'CTO_REPORT_DIR', `--out ${a.out}: cannot write${err.path ? ` ${err.path}` : ''}: ${errnoText(e)}`, { cause: e });
+    }
     const { plan } = prog;
     io.out(
       [
@@ -111,11 +124,30 @@ export const generateCommand: CliCommand = {
   run: (argv, io) => runGenerate(argv, io),
 };
 
+/** The output directory, created with a located error (the real errno, see below). */
+function makeOutDir(out: string): void {
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    // A recursive mkdir can say ENOENT for a read-only parent; one plain mkdir names the cause.
+    let cause = e as NodeJS.ErrnoException;
+    if (cause.code === 'ENOENT') {
+      try {
+        mkdirSync(out);
+      } catch (e2) {
+        if ((e2 as NodeJS.ErrnoException).code !== 'ENOENT') cause = e2 as NodeJS.ErrnoException;
+      }
+    }
+    const envErr = ['ENOSPC', 'EDQUOT', 'EIO'].includes(cause.code ?? '');
+    throw new CtoffloadError(envErr ? 'CTO_REPORT_WRITE' : 'CTO_REPORT_DIR', `--out ${out}: cannot create the output directory: ${errnoText(cause)}`, { cause });
+  }
+}
+
 async function readText(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new CtoffloadError('CTO_IO', `${file}: cannot read: ${err.code ?? err.message}`);
+    throw new CtoffloadError('CTO_IO', `${file}: cannot read: ${errnoText(err)}`);
   }
 }

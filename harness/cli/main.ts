@@ -6,7 +6,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type CliIo, EXIT_BAD_INPUT, EXIT_OK, defaultIo } from './command.js';
+import { type CliIo, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_STATUS_HELP, defaultIo, internalErrorText } from './command.js';
 import { COMMANDS } from './commands.js';
 
 export function usage(): string {
@@ -19,6 +19,7 @@ export function usage(): string {
     '',
     "Run 'ctoffload <command> --help' for a command's options.",
     '',
+    EXIT_STATUS_HELP,
   ].join('\n');
 }
 
@@ -60,8 +61,9 @@ if (invokedDirectly()) {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`ctoffload: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
-      process.exitCode = 1;
+      // Subcommands catch their own errors; anything reaching here is a bug (exit 4).
+      process.stderr.write(internalErrorText('ctoffload', e));
+      process.exitCode = EXIT_INTERNAL;
     },
   );
 }

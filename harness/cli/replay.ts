@@ -33,7 +33,9 @@ import {
 import type { Verdict } from '../../model/verdict.js';
 import { OVS_MAX_FRAME } from '../targets/ovs/limits.js';
 import type { Target } from '../targets/target.js';
-import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, reportError } from './command.js';
+import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, EXIT_STATUS_HELP, joinOptionValues, reportError } from './command.js';
+import { checkTraceTime, MAX_TRACE_TIME_MS } from '../../model/clock.js';
+import { OVS_MAX_TIME_MS } from '../targets/ovs/target.js';
 
 export const REPLAY_USAGE = `usage: ctoffload replay --policy FILE --pcap FILE [options]
 
@@ -68,9 +70,7 @@ frames under 14 bytes cannot be injected (netdev-dummy/receive); frames over
 ${OVS_MAX_FRAME} bytes cannot come back in an OpenFlow packet-in (16-bit message length). The dummy
 ports' MTU is raised to 65535 so that OVS outputs every frame the model outputs.
 
-Exit status: 0 ok, 2 bad file, policy or option (the message names file and line:column or
-byte offset).
-`;
+${EXIT_STATUS_HELP}`;
 
 export class CliTargetError extends CtoffloadError {
   constructor(message: string) {
@@ -142,6 +142,8 @@ export interface TargetStreamOptions {
   skip?: number;
   count?: number;
   onProgress?: (packets: number) => void;
+  /** Longest trace time the target takes (ms); default the trace clock's (model/clock.ts). */
+  maxTimeMs?: number;
 }
 
 /**
@@ -169,6 +171,8 @@ export async function replayTargetStream(t: Target, reader: CaptureReader, sink:
     if (index <= skip) continue;
     if (index > last) break;
     const now = clock.at(rec.sec, rec.nsec);
+    // A time the target cannot be driven to is an input error naming the packet (issue 12).
+    if (now > (opts.maxTimeMs ?? MAX_TRACE_TIME_MS)) checkTraceTime(now, `${reader.file} packet ${index} (after the first packet)`, opts.maxTimeMs ?? MAX_TRACE_TIME_MS, `--target ${t.name}`);
     const port = opts.inPort ?? rec.port;
     const sec = rec.sec;
     const nsec = rec.nsec;
@@ -194,7 +198,7 @@ function parseCount(name: string, s: string | undefined): number | undefined {
 }
 
 function parsePort(s: string): number {
-  if (!/^(0x[0-9a-f]+|\d+)$/i.test(s) || Number(s) > 0xffffffff) throw new CliTargetError(`--in-port: "${s}" is not a port number`);
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(s) || Number(s) > 0xffffffff) throw new CliTargetError(`--in-port: "${s}" is not a port number (0..4294967295)`);
   return Number(s);
 }
 
@@ -249,11 +253,14 @@ function progress(io: CliIo, started: number): { tick: (n: number) => void; end:
   };
 }
 
+/** Trace times the target takes (model/clock.ts); the OVS oracle's are shorter. */
+const MAX_TIME: Record<string, number> = { ovs: OVS_MAX_TIME_MS };
+
 export async function runReplay(argv: string[], io: CliIo): Promise<number> {
   let reader: CaptureReader | null = null;
   try {
     const { values } = parseArgs({
-      args: argv,
+      args: joinOptionValues(argv, ['--in-port']),
       strict: true,
       allowPositionals: false,
       options: {
@@ -305,7 +312,7 @@ export async function runReplay(argv: string[], io: CliIo): Promise<number> {
         try {
           // Targets get the policy as parsed (directives included), so they see the same flows.
           await t.load({ text: formatPolicy(policy), source: values.policy });
-          stats = await replayTargetStream(t, reader, sink, common);
+          stats = await replayTargetStream(t, reader, sink, { ...common, ...(MAX_TIME[target] !== undefined ? { maxTimeMs: MAX_TIME[target] } : {}) });
         } finally {
           await t.close();
         }

@@ -7,6 +7,7 @@
  * 1 a variant missed or a baseline disagreed, 2 usage or environment error (bmv2 or p4c
  * missing, a run that could not complete).
  */
+import { EXIT_ENVIRONMENT, joinOptionValues } from './command.js';
 import { parseArgs } from 'node:util';
 import { FAULT_NAMES, type FaultName } from '../selftest/index.js';
 import { runSelftest, SelftestError, type SelftestProgress, type SelftestResult, type VariantResult } from '../selftest/index.js';
@@ -26,7 +27,8 @@ Variants: ${FAULT_NAMES.join(', ')}.
   -h, --help      this text
 
 Exit status: 0 all caught and baseline agreed, 1 a variant missed or the baseline
-disagreed, 2 usage or environment error (bmv2/p4c missing).
+disagreed, 2 usage error, 3 environment (bmv2/p4c missing, a run that could not complete),
+4 internal error, 130/143 interrupted. See docs/exit-codes.md.
 `;
 
 function line(r: VariantResult): string {
@@ -51,7 +53,7 @@ export function selftestText(r: SelftestResult): string {
 export async function runSelftestCli(argv: string[], io: CliIo): Promise<number> {
   try {
     const { values } = parseArgs({
-      args: argv, strict: true, allowPositionals: false,
+      args: joinOptionValues(argv, ['--seed', '--runs']), strict: true, allowPositionals: false,
       options: {
         runs: { type: 'string' }, seed: { type: 'string' }, variant: { type: 'string', multiple: true },
         'no-baseline': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
@@ -81,7 +83,7 @@ export async function runSelftestCli(argv: string[], io: CliIo): Promise<number>
     });
     if (values.json) io.out(JSON.stringify(r) + '\n');
     else io.out(selftestText(r));
-    if (r.environmentError) return EXIT_BAD_INPUT;
+    if (r.environmentError) return EXIT_ENVIRONMENT;
     return r.ok ? EXIT_OK : EXIT_DISAGREE;
   } catch (e) {
     return reportError('selftest', e, io);

@@ -16,7 +16,9 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadReplayInputs } from '../../model/replay.js';
 import { createBmv2Target } from '../targets/bmv2/index.js';
-import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, reportError } from './command.js';
+import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, EXIT_STATUS_HELP, joinOptionValues, reportError } from './command.js';
+import { errnoText } from '../../model/errors.js';
+import { parseConfigJson } from '../../offload/config.js';
 import { CliTargetError, registerReplayTarget, replayCapture } from './replay.js';
 
 registerReplayTarget('bmv2', () => createBmv2Target());
@@ -32,12 +34,13 @@ controller) and prints the controller's counters as one JSON object.
   --artifacts DIR   use a prebuilt observation build (what ctoffload generate --probe --out DIR writes)
   --in-port N       ingress port for every packet (default: the capture's port; 0 for pcap)
   -h, --help        this text
-`;
+
+${EXIT_STATUS_HELP}`;
 
 export async function runStatus(argv: string[], io: CliIo): Promise<number> {
   try {
     const { values } = parseArgs({
-      args: argv,
+      args: joinOptionValues(argv, ['--in-port']),
       strict: true,
       allowPositionals: false,
       options: {
@@ -57,15 +60,19 @@ export async function runStatus(argv: string[], io: CliIo): Promise<number> {
       io.err(`ctoffload status: --policy and --pcap are required\n${STATUS_USAGE}`);
       return EXIT_BAD_INPUT;
     }
-    const inPort = values['in-port'] === undefined ? undefined : Number(values['in-port']);
+    const inPort = values['in-port'] === undefined ? undefined : /^\d+$/.test(values['in-port']) ? Number(values['in-port']) : NaN;
     if (inPort !== undefined && !(Number.isInteger(inPort) && inPort >= 0 && inPort <= 510)) throw new CliTargetError(`--in-port: "${values['in-port']}" is not a bmv2 port (0..510)`);
     let offloadConfig: Record<string, unknown> | undefined;
     if (values.config) {
+      let cfgText: string;
       try {
-        offloadConfig = JSON.parse(await readFile(values.config, 'utf8')) as Record<string, unknown>;
+        cfgText = await readFile(values.config, 'utf8');
       } catch (e) {
-        throw new CliTargetError(`${values.config}: ${(e as Error).message}`);
+        throw new CliTargetError(`--config ${values.config}: cannot read the offload configuration: ${errnoText(e)}`);
       }
+      // Checked here, against the file's name (CTO_OFFLOAD_CONFIG "FILE: key: …"), before any switch starts.
+      parseConfigJson(cfgText, values.config);
+      offloadConfig = JSON.parse(cfgText) as Record<string, unknown>;
     }
     const { records } = await loadReplayInputs(values.policy, values.pcap);
     const text = await readFile(values.policy, 'utf8');

@@ -52,7 +52,7 @@ import type { Counterexample, PropertyReport, ShardSpec } from '../report/schema
 import { configHash, configIdentity } from '../report/config-hash.js';
 import { addCoverage, emptyCoverage } from '../report/coverage.js';
 import { PUNT_REASONS } from '../../offload/index.js';
-import { CTOFFLOAD_VERSION, fastCheckVersion, ReportWriter } from '../report/writer.js';
+import { CTOFFLOAD_VERSION, fastCheckVersion, ReportWriter, type WriterFs } from '../report/writer.js';
 import { RunnerError } from './errors.js';
 import { addCounters, Side, type TargetFactory } from './side.js';
 import { runTrace, type TraceOutcome } from './trace.js';
@@ -141,6 +141,8 @@ export interface ConformanceOptions {
   reportDir?: string;
   /** Command line recorded in the reports. */
   command?: string;
+  /** The report writer's file-system calls (tests inject ENOSPC here). */
+  writerFs?: WriterFs;
   /**
    * Re-run a failed run's counterexample once, one packet at a time, to record both sides'
    * state just before the failing packet (Counterexample.state). Default true.
@@ -202,7 +204,7 @@ function mergePath(base: string, firstIdx: number): string {
 
 export async function runConformance(opts: ConformanceOptions): Promise<PropertyReport> {
   if (opts.reportDir === undefined) return runProperty(opts);
-  const w = new ReportWriter(opts.reportDir, { ...(opts.command ? { command: opts.command } : {}), exceptions: opts.exceptions ?? EXCEPTIONS });
+  const w = new ReportWriter(opts.reportDir, { ...(opts.command ? { command: opts.command } : {}), exceptions: opts.exceptions ?? EXCEPTIONS, ...(opts.writerFs ? { fs: opts.writerFs } : {}) });
   const fanout: RunSink = {
     update: async (p, reason) => {
       w.update(p, reason);
@@ -213,15 +215,23 @@ export async function runConformance(opts: ConformanceOptions): Promise<Property
       opts.sink?.trace?.(l);
     },
   };
+  // A report write that fails (disk full) stops the run like an interruption; the run then
+  // ends in `error` with the writer's located message (ReportWriteError, exit 3).
+  const signal = opts.signal ? AbortSignal.any([opts.signal, w.signal]) : w.signal;
   try {
-    const r = await runProperty({ ...opts, sink: fanout });
+    const r = await runProperty({ ...opts, sink: fanout, signal });
+    if (w.failure) {
+      r.status = 'error';
+      r.error = w.failure.message;
+    }
     w.finish();
+    if (w.failure) throw w.failure;
     return r;
   } catch (e) {
     // The run could not start or ended in an internal error: say so in the reports too.
-    w.report.error = (e as Error)?.message ?? String(e);
+    if (!w.failure) w.report.error = (e as Error)?.message ?? String(e);
     w.finish('error');
-    throw e;
+    throw w.failure ?? e;
   }
 }
 
@@ -256,11 +266,18 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
   };
   // Start every instance now: an environment problem (no ovs-vswitchd, policy rejected) ends
   // the run before it begins, with the target's own message (CTO_RUN_TARGET).
+  // An interruption during start-up is waited out (a half-started target has processes to
+  // close) and then ends the run as `interrupted`, whatever the start-up's outcome: a signal
+  // can break a start (a compiler killed under it) and that is not an environment failure.
+  let startError: unknown = null;
   try {
     await Promise.all(workers.flatMap((w) => [w.ref.get(), w.tgt.get()]));
   } catch (e) {
+    startError = e;
+  }
+  if (startError !== null && !signal?.aborted) {
     await closeAll();
-    throw e;
+    throw startError;
   }
   const w0 = workers[0]!;
   const targetName = w0.tgt.name ?? 'target';
@@ -382,6 +399,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
   };
 
   try {
+    if (signal?.aborted) return await finish('interrupted'); // during start-up
     // ---- stored scenario replay ----------------------------------------------------------
     if (o.scenario) {
       const out = await runTrace(w0.ref, w0.tgt, renderScenarioDetailed(o.scenario), { exceptions, packetTimeoutMs, signal, label: 'replayed scenario' });
@@ -445,7 +463,13 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       await closeAll(1); // shrinking uses one worker
       if (limit >= runs) return await finish(signal?.aborted ? 'interrupted' : 'passed');
       basePath = String(limit);
-      await setCounterexample(values.get(limit)!, failures.get(limit)!, basePath, false);
+      const first = failures.get(limit)!;
+      const firstDiffs = first.packets[first.packets.length - 1]?.differences ?? [];
+      if (signal?.aborted && firstDiffs.every((d) => d.kind === 'target-error')) {
+        // A target failure that cannot be re-run now: unconfirmed, not kept as a counterexample.
+        return await finish('interrupted', `interrupted before trace ${limit} could be re-run; it had failed at packet ${first.failingStep}: ${firstDiffs.map((d) => d.message).join('; ')}`);
+      }
+      await setCounterexample(values.get(limit)!, first, basePath, false);
       if (signal?.aborted) return await finish('interrupted');
       phase = 'shrink';
     }
@@ -456,6 +480,8 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     let candidate = -1;
     let interrupted = false;
     let outOfBudget = false;
+    /** An input error met inside the property (fast-check would take a throw for a failure). */
+    let fatal: unknown = null;
     const prop = fc.asyncProperty(arb, async (s) => {
       if (signal?.aborted) {
         interrupted = true;
@@ -467,7 +493,13 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       }
       candidate++;
       const label = path === null ? `run ${mergePath(basePath!, candidate)}` : `shrink candidate ${path}:${candidate}`;
-      const out = await runTrace(w0.ref, w0.tgt, renderScenarioDetailed(s), { exceptions, packetTimeoutMs, signal, label });
+      let out: TraceOutcome;
+      try {
+        out = await runTrace(w0.ref, w0.tgt, renderScenarioDetailed(s), { exceptions, packetTimeoutMs, signal, label });
+      } catch (e) {
+        fatal = e;
+        throw new fc.PreconditionFailure(true);
+      }
       report.timing.shrinkMs = Math.round(performance.now() - ts);
       account(out, mode === 'replay' ? 'replay' : 'shrink', candidate);
       if (out.status === 'aborted') {
@@ -490,11 +522,26 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       report.counterexample!.path = details.counterexamplePath;
       report.counterexample!.replay = replayCmd(details.counterexamplePath);
     }
+    if (fatal !== null) throw fatal;
     if (report.counterexample) {
       report.counterexample.final = !interrupted && !outOfBudget;
-      // The search's failure did not fail again when fast-check re-ran it: a flaky target (or
-      // a timeout). Kept — nothing found is dropped — but flagged.
-      if (path === null && !interrupted && mode === 'search') report.counterexample.reproduced = false;
+      if (path === null && !interrupted && mode === 'search') {
+        // The search's failure did not fail again when fast-check re-ran it on a fresh pair:
+        // a target that died, hung or is flaky. Not a counterexample (it replays as agreement,
+        // issue 12): the run ends in `error` (exit 3) and says what happened where.
+        const cx = report.counterexample;
+        // The message, then each side's own account (with its log tail) when it failed.
+        const what = cx.differences.map((d) => [`${d.kind}: ${d.message}`, ...(d.kind === 'target-error' ? [d.expected, d.observed].filter((x): x is string => typeof x === 'string') : [])].join('\n')).join('\n');
+        report.counterexample = null;
+        return await finish('error', `trace ${cx.path} failed at packet ${cx.failingStep} but agreed when run again on fresh targets (not a reproducible disagreement: a target failure or a flaky target): ${what}`);
+      }
+      if (interrupted && path === null && mode === 'search' && report.counterexample.differences.every((d) => d.kind === 'target-error')) {
+        // Interrupted before a target failure could be re-run: unconfirmed, so not kept as a
+        // counterexample (it may well replay as agreement); said in the report instead.
+        const cx = report.counterexample;
+        report.counterexample = null;
+        return await finish('interrupted', `interrupted before trace ${cx.path} could be re-run; it had failed at packet ${cx.failingStep}: ${cx.differences.map((d) => d.message).join('; ')}`);
+      }
       if (!interrupted) await attachState();
       return await finish(interrupted ? 'interrupted' : 'failed');
     }

@@ -12,6 +12,7 @@
  * sides' state (connections, hardware table entries) is recorded just before that packet —
  * the runner does this once for a final counterexample.
  */
+import { checkTraceTime, isTraceTime, MAX_TRACE_TIME_MS } from '../../model/clock.js';
 import { formatCtState } from '../../model/ctstate.js';
 import type { CtFields, Verdict } from '../../model/verdict.js';
 import type { RenderedScenario } from '../arbitraries/index.js';
@@ -113,6 +114,28 @@ export function verdictReport(v: Verdict): VerdictReport {
   };
 }
 
+/**
+ * Every step's time is a whole number of ms both sides can be driven to (model/clock.ts);
+ * otherwise CTO_TIME_RANGE naming the trace and packet — an input error (traffic options, a
+ * stored scenario), raised before the trace's first packet is sent.
+ */
+async function checkTimes(ref: Side, tgt: Side, rendered: RenderedScenario, label: string): Promise<void> {
+  let max = MAX_TRACE_TIME_MS;
+  let who = 'the trace clock';
+  for (const s of [ref, tgt]) {
+    const t = await s.get();
+    if (t.maxTimeMs !== undefined && t.maxTimeMs < max) {
+      max = t.maxTimeMs;
+      who = `the ${t.name} target`;
+    }
+  }
+  const tr = rendered.trace;
+  for (let i = 0; i < tr.length; i++) {
+    const t = tr[i]!.time;
+    if (!isTraceTime(t, max)) checkTraceTime(t, `${label}, packet ${i} (lower the traffic option timeScale or timeouts)`, max, who);
+  }
+}
+
 export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario, o: TraceRunOptions): Promise<TraceOutcome> {
   const t0 = performance.now();
   const out: TraceOutcome = { status: 'pass', sent: 0, agreements: 0, failingStep: -1, packets: [], states: {}, coverage: { lookups: {}, allowed: {}, punts: {} }, targetError: false, excused: [], ms: 0 };
@@ -139,6 +162,9 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
     out.ms = performance.now() - t0;
     return out;
   };
+  // One turn of the event loop per trace: with targets that answer without I/O (the model)
+  // every await is a microtask, and a SIGINT (a macrotask) would never be seen (issue 12).
+  await new Promise<void>((r) => setImmediate(r));
   if (o.signal?.aborted) return done('aborted');
 
   // Reset (creating the side if needed). A failure here is reported on a pseudo packet -1.
@@ -155,6 +181,8 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
     }),
   );
   if (resetErr[0] !== null || resetErr[1] !== null) {
+    // A failure after an interruption is the shutdown's doing, never a finding (issue 12).
+    if (o.signal?.aborted) return done('aborted');
     out.targetError = true;
     out.failingStep = 0;
     const st = rendered.trace[0];
@@ -167,6 +195,7 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
   }
 
   const n = rendered.trace.length;
+  await checkTimes(ref, tgt, rendered, o.label);
   const batchMax = o.snapshotBefore !== undefined ? 1 : Math.max(1, Math.floor(o.batch ?? 4096));
   let batchNext = Math.min(32, batchMax);
   const describe = (i: number): string => {
@@ -238,6 +267,15 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
         for (const r of new Set(ov.offload.punts)) c[r] = (c[r] ?? 0) + 1;
       }
       if (!ev || !ov) {
+        if (o.signal?.aborted) {
+          if (!ev) ref.discard();
+          if (!ov) tgt.discard();
+          // Interrupted while this packet was in flight: whatever failed, it is not a finding
+          // (a daemon stopping under a signal looks like a dead target). The packet is dropped.
+          raw.pop();
+          out.sent--;
+          return done('aborted');
+        }
         const what = describe(i);
         const withLog = (s: Side, m: string): string => {
           const tail = s.logTail();

@@ -62,6 +62,12 @@ export interface Target {
    * stray outputs…), summed over every instance of a run into the report.
    */
   counters?(): Record<string, number>;
+  /**
+   * Optional: the largest trace time (ms) this target can be driven to, when below
+   * model/clock.ts MAX_TRACE_TIME_MS (the OVS oracle's warps). The runner and the CLIs reject
+   * longer traces as input errors (CTO_TIME_RANGE) before sending anything.
+   */
+  readonly maxTimeMs?: number;
   /** Versions of the software behind the target, for reports. */
   versions?(): Promise<Record<string, string>>;
 }

@@ -163,6 +163,15 @@ const DELIMS = ', \t\r\n';
  * logical line. Parentheses nest inside values; `stopAtActions` makes a top-level `actions=`
  * consume the rest.
  */
+/**
+ * `actions=` or `action=`: ovs-ofctl finds the actions with `strstr(s, "action")` and the next
+ * "=" (lib/ofp-actions.c `ofp_extract_actions`), so OVS's own tests write `action=` and users
+ * paste it. Lower case only, as strstr is.
+ */
+function isActionsKey(key: string): boolean {
+  return key === 'actions' || key === 'action';
+}
+
 function tokenize(ctx: Ctx, from: number, to: number, stopAtActions: boolean): Token[] {
   const s = ctx.l.text;
   const out: Token[] = [];
@@ -182,7 +191,7 @@ function tokenize(ctx: Ctx, from: number, to: number, stopAtActions: boolean): T
     const sep = s[i] as '=' | ':' | '(';
     i++;
     const valueOff = i;
-    if (stopAtActions && sep === '=' && key.toLowerCase() === 'actions') {
+    if (stopAtActions && sep === '=' && isActionsKey(key)) {
       out.push({ key, value: s.slice(valueOff, to), keyOff, valueOff, sep });
       return out;
     }
@@ -392,6 +401,9 @@ const FIELD_ALIASES: Record<string, MatchFieldName | 'icmp_type' | 'icmp_code' |
   ct_tp_dst: 'ct_tp_dst',
 };
 
+/** OVS registers by any of their names: reg0-15, xreg0-7, xxreg0-3, NXM_NX_REGn, OXM_OF_PKT_REG. */
+const REGISTER_RE = /^(x{0,2}reg\d+|nxm_nx_reg\d+(_w)?|oxm_of_pkt_reg\d+)$/i;
+
 /** Keys OVS accepts in a flow that this subset does not (named in the error). */
 const KNOWN_UNSUPPORTED_FIELDS = new Set([
   'nw_tos', 'nw_ecn', 'nw_ttl', 'ip_dscp', 'ip_ecn', 'nw_frag', 'ip_frag', 'dl_vlan_pcp', 'vlan_vid', 'vlan_pcp',
@@ -428,6 +440,7 @@ function parseMatchToken(ctx: Ctx, b: MatchBuilder, t: Token): void {
   }
   const alias = FIELD_ALIASES[key];
   if (!alias) {
+    if (REGISTER_RE.test(key)) ctx.fail(`match field "${t.key}": registers are not supported yet (issue 15)`, t.keyOff);
     if (KNOWN_UNSUPPORTED_FIELDS.has(key)) ctx.fail(`match field "${t.key}" is not supported by ctoffload`, t.keyOff);
     if (key === 'normal' || key === 'output' || key === 'drop') ctx.fail(`"${t.key}" looks like an action: actions go after "actions="`, t.keyOff);
     ctx.fail(`unknown match field "${t.key}"`, t.keyOff);
@@ -441,6 +454,13 @@ function parseMatchToken(ctx: Ctx, b: MatchBuilder, t: Token): void {
     case 'in_port': {
       if (!/^(0x[0-9a-f]+|\d+)$/i.test(v)) ctx.fail(`in_port: port names are not supported ("${v}"): use a port number`, o);
       const p = parseUint(ctx, v, o, 32, 'in_port');
+      // ofputil_port_from_string: OVS takes 0..0xffff (and OpenFlow 1.1 reserved 0xffffff00 up,
+      // not in this subset); in_port=70000 is "invalid or unknown port for in_port" [obs].
+      if (p > BigInt(MAX_PORT)) {
+        ctx.fail(p > 0xffffn
+          ? `in_port=${v}: invalid port ${p}: OVS takes 0-65535 ("invalid or unknown port for in_port"); ports a packet arrives on are 1-${MAX_PORT}`
+          : `in_port=${v}: port ${p} is a reserved OpenFlow port (65280 and up), not supported by ctoffload: use a port 1-${MAX_PORT}`, o);
+      }
       setField(ctx, b, 'in_port', p, fullMask(32), t.keyOff, key);
       return;
     }
@@ -568,6 +588,13 @@ function checkPrereqs(ctx: Ctx, b: MatchBuilder): void {
       case 'ct_nw_proto':
       case 'ct_tp_src':
       case 'ct_tp_dst': {
+        // Observed on OVS 3.1 [obs, tested in test/model/pipeline/parse.test.ts]: a flow with
+        // ct_tp_src/ct_tp_dst but no ct_nw_proto is installed — with or without ct_state — and
+        // the ct_tp_* match is dropped (dump-flows shows none), so on OVS the flow would match
+        // every port. Refused here, saying so, before any other prerequisite (OVS checks none).
+        if ((field.name === 'ct_tp_src' || field.name === 'ct_tp_dst') && !f.has('ct_nw_proto')) {
+          ctx.fail(`${field.name} needs a ct_nw_proto match: without one OVS 3.1 installs the flow but drops the ${field.name} match, so it would match every port; ctoffload refuses it rather than widen it silently (add ct_nw_proto=6, 17, …)`, offOf(ctx, field.pos));
+        }
         // MFP_CT_VALID (lib/meta-flow.c `mf_are_prereqs_ok` → `is_ct_valid`): the flow must
         // match a ct_state with new, est, rel or rpl set and inv not set.
         const cs = f.get('ct_state');
@@ -575,13 +602,9 @@ function checkPrereqs(ctx: Ctx, b: MatchBuilder): void {
         if (!valid) fail(field, field.name, 'a ct_state match with +new, +est, +rel or +rpl (and not +inv)');
         if ((field.name === 'ct_nw_src' || field.name === 'ct_nw_dst') && !isIp) fail(field, field.name, 'an IPv4 match ("ip")');
         if ((field.name === 'ct_ipv6_src' || field.name === 'ct_ipv6_dst') && !isIp6) fail(field, field.name, 'an IPv6 match ("ipv6")');
-        if (!isIp && !isIp6) fail(field, field.name, 'an IP match ("ip" or "ipv6")');
-        // Observed on OVS 3.1: ct_tp_src/ct_tp_dst without a ct_nw_proto match are accepted by
-        // ovs-ofctl but dropped from the installed flow (ofproto/trace shows no ct_tp_* match),
-        // so the policy would silently mean something else on OVS: refuse it here.
-        if ((field.name === 'ct_tp_src' || field.name === 'ct_tp_dst') && !f.has('ct_nw_proto')) {
-          fail(field, field.name, 'a ct_nw_proto match (OVS 3.1 silently ignores ct_tp_src/ct_tp_dst without one)');
-        }
+        // OVS 3.1 accepts ct_nw_proto and ct_tp_* without an IP match (with a valid ct_state)
+        // [obs]; this subset still asks for one, and says that the rule is its own.
+        if (!isIp && !isIp6) ctx.fail(`${field.name} requires an IP match ("ip" or "ipv6") in ctoffload (OVS 3.1 accepts it without one when ct_state is matched)`, offOf(ctx, field.pos));
         break;
       }
       default:
@@ -633,6 +656,15 @@ function parseCtSubfield(ctx: Ctx, text: string, off: number): { field: 'ct_mark
     if (lo > hi || hi >= width) ctx.fail(`bit range [${lo}..${hi}] out of ${field} (${width} bits)`, off);
   }
   return { field, lo, hi };
+}
+
+/** The register a set_field/load/move reads or writes (`->reg4`, `NXM_NX_REG0[0..15]`), or null. */
+function registerIn(text: string): string | null {
+  for (const part of text.split('->')) {
+    const m = /^\s*([a-z0-9_]+)\s*(\[[^\]]*\])?\s*$/i.exec(part.replace(/^.*?:/, ''));
+    if (m && REGISTER_RE.test(m[1]!)) return m[1]!;
+  }
+  return null;
 }
 
 /** True when `dst` of a set_field/load/move names a ct field (ofpacts `field_requires_ct`). */
@@ -802,6 +834,10 @@ function parseActions(ctx: Ctx, from: number, to: number, table: number): Parsed
       case 'load':
       case 'move':
         if (namesCtField(t.value ?? '')) ctx.fail('cannot set CT fields outside of ct action (write ct_mark/ct_label inside ct(commit,exec(...)))', t.keyOff);
+        {
+          const reg = registerIn(t.value ?? '');
+          if (reg) ctx.fail(`${k}: register ${reg}: registers are not supported yet (issue 15)`, t.keyOff);
+        }
         ctx.fail(`${k} is not supported by ctoffload (the pipeline does not rewrite packets)`, t.keyOff);
         break;
       case 'normal':
@@ -811,6 +847,10 @@ function parseActions(ctx: Ctx, from: number, to: number, table: number): Parsed
         ctx.fail(`${k} is not supported by ctoffload: use output:PORT`, t.keyOff);
         break;
       default:
+        // ofpacts_parse_action: a bare word that is no action is taken as a port to output to.
+        if (t.value === null && /^[a-z][\w.-]*$/i.test(t.key)) {
+          ctx.fail(`"${t.key}": not an action ctoffload knows, and OVS would read it as output to a port named "${t.key}": port names are not supported: use a port number (output:N)`, t.keyOff);
+        }
         ctx.fail(`unknown or unsupported action "${t.key}"`, t.keyOff);
     }
   }
@@ -837,7 +877,7 @@ function parseFlowLine(ctx: Ctx): Flow {
   while (first < s.length && DELIMS.includes(s[first]!)) first++;
   for (const t of toks) {
     const k = t.key.toLowerCase();
-    if (k === 'actions' && t.sep === '=') {
+    if (isActionsKey(k) && t.sep === '=') {
       actionsTok = t;
       break;
     }
@@ -950,7 +990,28 @@ function flowIdentity(f: Flow): string {
  * Parse a whole policy. Throws FlowParseError (code CTO_FLOW_PARSE) at the first error, naming
  * `source:line:column`.
  */
+/**
+ * A policy is UTF-8 text (as ovs-ofctl reads it). Read as UTF-8, a UTF-16 file shows NUL bytes
+ * (or a U+FFFD for its byte-order mark) and a binary file both: say that, at the first one,
+ * instead of "unknown match field" on the garbage. A UTF-8 byte-order mark is skipped.
+ */
+function checkPolicyText(text: string, source: string): string {
+  const t = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const bad = t.search(/[\u0000\ufffd]/);
+  if (bad < 0) return t; // columns as an editor shows them (it hides the BOM)
+  const before = t.slice(0, bad);
+  const line = before.split('\n').length;
+  const column = bad - before.lastIndexOf('\n');
+  const utf16 = /^(\ufffd\ufffd|[^\n]?\u0000)/.test(t) || /[\x20-\x7e]\u0000[\x20-\x7e]\u0000/.test(t.slice(0, 64));
+  throw new FlowParseError(
+    t[bad] === '\u0000'
+      ? `not a text policy: NUL byte${utf16 ? ' (the file looks like UTF-16: convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8)' : ' (binary data?)'}`
+      : `not valid UTF-8 text${utf16 ? ' (the file looks like UTF-16: convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8)' : ''}`,
+    line, column, source);
+}
+
 export function parsePolicy(text: string, source = '<policy>'): Policy {
+  text = checkPolicyText(text, source);
   const all: Flow[] = [];
   const directives: Directive[] = [];
   const directiveLines = new Set<number>();

@@ -68,14 +68,14 @@ describe('selftest faults (decorators around the seam)', () => {
     expect((await run('selftest', '--variant', 'noSuchFault')).code).toBe(2);
   });
 
-  it('exit 2 when bmv2/p4c are missing', async () => {
+  it('exit 3 (environment) when bmv2/p4c are missing', async () => {
     const saved = { PATH: process.env.PATH, B: process.env.CTOFFLOAD_BMV2, P: process.env.CTOFFLOAD_P4C };
     process.env.PATH = '/nonexistent';
     process.env.CTOFFLOAD_BMV2 = '/nonexistent/simple_switch_grpc';
     delete process.env.CTOFFLOAD_P4C;
     try {
       const r = await run('selftest', '--runs', '1');
-      expect(r.code).toBe(2);
+      expect(r.code).toBe(3);
       expect(r.err).toMatch(/simple_switch_grpc/);
     } finally {
       process.env.PATH = saved.PATH;

@@ -70,8 +70,18 @@ describeWithTools('probe header on a bmv2 dataplane port (veth + tcpdump)', root
     const [grpcPort, thriftPort] = [await freePort(), await freePort()];
     const address = `127.0.0.1:${grpcPort}`;
     sw = spawn(findTool('simple_switch_grpc', 'CTOFFLOAD_BMV2')!, ['--device-id', '1', '-i', `2@${ifA}`, '--thrift-port', String(thriftPort), '--log-level', 'off', '--no-p4', '--', '--grpc-server-addr', address, '--cpu-port', '510'], { stdio: 'ignore' });
-    dump = spawn(findTool('tcpdump')!, ['-i', ifB, '-U', '-w', '-', '-n', '-s', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    dump = spawn(findTool('tcpdump')!, ['-i', ifB, '-U', '-w', '-', '-n', '-s', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     dump.stdout!.on('data', (d: Buffer) => pcap.push(d));
+    // tcpdump says "listening on IF" once it captures: wait for that, not for a fixed time
+    // (issue 12: a sleep decides the outcome on a loaded machine).
+    const listening = new Promise<void>((resolve, reject) => {
+      let text = '';
+      dump.stderr!.on('data', (d: Buffer) => {
+        text += d.toString();
+        if (/listening on/.test(text)) resolve();
+      });
+      dump.once('exit', (code) => reject(new Error(`tcpdump exited (${code}) before capturing: ${text}`)));
+    });
     expect(await waitForP4Runtime(address, 10_000)).toBe('1.3.0');
     client = await P4RuntimeClient.connect(address, { deviceId: 1n, electionId: 1n, deadlineMs: 10_000 });
     const idx = P4InfoIndex.from(readFileSync(res.files.find((f) => f.endsWith('.p4info.bin'))!));
@@ -82,7 +92,7 @@ describeWithTools('probe header on a bmv2 dataplane port (veth + tcpdump)', root
       tcp: { stateOrig: 'ESTABLISHED', stateReply: 'ESTABLISHED' }, helper: null, parentId: null, related: false,
     } as unknown as ConnInfo;
     await client.write(toUpdates([...prog.entries, ...connectionEntries(conn, prog.plan)], idx));
-    await new Promise((r) => setTimeout(r, 1000)); // tcpdump needs a moment to start capturing
+    await listening;
   }, 60_000);
 
   afterAll(async () => {
@@ -97,7 +107,8 @@ describeWithTools('probe header on a bmv2 dataplane port (veth + tcpdump)', root
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function captured(tag: number, timeoutMs = 5000) {
+  // Generous: the frame is on the wire within milliseconds; only a broken probe waits this out.
+  async function captured(tag: number, timeoutMs = 30_000) {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const hit = pcap.frames.map(decodeProbe).find((d) => d && d.probe.tag === tag);
@@ -113,7 +124,7 @@ describeWithTools('probe header on a bmv2 dataplane port (veth + tcpdump)', root
     // ...and the one recirculating lookup (ct(zone=4,table=1)) as the hardware saw it
     expect(probe).toEqual({ flags: PROBE_F_OUTPUT, tag: 0xabcdef01, state: 0x22, zone: 4, mark: 0x99, label: 1n << 100n, lookups: [{ table: 1, state: 0x22, zone: 4, mark: 0x99, label: 1n << 100n }] });
     expect([...frame]).toEqual([...buildFrame(ack)]);
-  });
+  }, 60_000);
 
   it('a PacketOut DIRECT leaves with the controller\'s probe fields', async () => {
     const f = buildFrame({ ip: { src: B, dst: A }, udp: { sport: 53, dport: 999 } });
@@ -121,5 +132,5 @@ describeWithTools('probe header on a bmv2 dataplane port (veth + tcpdump)', root
     const { probe, frame } = await captured(77);
     expect(probe).toEqual({ flags: PROBE_F_OUTPUT | PROBE_F_PACKET_OUT, tag: 77, state: 0x21, zone: 4, mark: 1, label: 2n, lookups: [] });
     expect([...frame]).toEqual([...f]);
-  });
+  }, 60_000);
 });

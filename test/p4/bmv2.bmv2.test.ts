@@ -166,12 +166,12 @@ describeWithTools('bmv2 driver, dataplane and nanomsg channels, p4c (real toolch
       const pending = ch.sendWindowed(packets);
       pending.catch(() => undefined);
       setTimeout(() => process.kill(sw.pid!, 'SIGKILL'), 100);
-      const t0 = Date.now();
       const err = (await pending.catch((e: unknown) => e)) as Error & { code: string };
+      // The death itself ends the call (CTO_BMV2_EXIT, not a deadline's CTO_*_TIMEOUT): prompt by
+      // construction, without timing it (issue 12: no wall-clock assertion in tests).
       expect(err.code).toBe('CTO_BMV2_EXIT');
       expect(err.message).toMatch(/killed by SIGKILL/);
       expect(err.message).toContain(sw.logPath);
-      expect(Date.now() - t0).toBeLessThan(5000);
       // Later calls fail at once too.
       await expect(ch.send(1, frame(0))).rejects.toMatchObject({ code: 'CTO_BMV2_EXIT' });
       ch.close();

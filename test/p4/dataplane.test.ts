@@ -172,10 +172,21 @@ describe('DataplaneChannel (fake DataplaneInterface)', () => {
 
   it('a stream refused for another reason fails with CTO_DATAPLANE', async () => {
     // Occupy the single stream slot with a raw client.
+    // Held until released, and known to be open (fn runs on the open stream): no sleep decides
+    // which client gets the slot (issue 12: deadlines must not decide outcomes under load).
     const other = new DataplaneChannel({ address: fake.address, deviceId: 1 });
-    const hold = other.captureUntracked(() => new Promise<void>((r) => setTimeout(r, 200)));
-    await new Promise((r) => setTimeout(r, 50));
+    let release!: () => void;
+    let opened!: () => void;
+    const isOpen = new Promise<void>((r) => (opened = r));
+    const streamsBefore = fake.streams;
+    const hold = other.captureUntracked(() => {
+      opened();
+      return new Promise<void>((r) => (release = r));
+    });
+    await isOpen;
+    await expect.poll(() => fake.streams).toBeGreaterThan(streamsBefore);
     await expect(ch.send(1, frame(0))).rejects.toMatchObject({ code: 'CTO_DATAPLANE', grpcCode: grpc.status.RESOURCE_EXHAUSTED });
+    release();
     await hold;
     other.close();
     // The channel is usable afterwards.

@@ -3,6 +3,7 @@
  * (CTO_TRAFFIC_OPTIONS) naming the option, raised when the arbitrary is built, not mid-run.
  */
 import { CtoffloadError } from '../../../model/errors.js';
+import { msText } from '../../../model/clock.js';
 import type { PortMap, TrafficKinds, TrafficOptions } from '../types.js';
 
 export class TrafficOptionsError extends CtoffloadError {
@@ -48,8 +49,52 @@ function prob(v: number | undefined, dflt: number, name: string): number {
   return v;
 }
 
+/**
+ * Ports generated packets arrive on: OpenFlow physical ports 1..0xfeff (OVS `ofport_request`;
+ * 0 is no port and 0xff00 up are reserved, OpenFlow 1.0 OFPP_MAX).
+ */
+export const MAX_TRAFFIC_PORT = 0xfeff;
+/**
+ * Longest generated gap between two events: 2^31 − 1 ms (24.8 days). The OVS oracle's clock is
+ * driven with `time/warp`, whose cost in ovs-vswitchd grows with the warp (measured: about
+ * 0.15 s per 10^9 ms with one connection, and a 136-year warp does not finish), so no trace may
+ * go past it (harness/targets/ovs/target.ts OVS_MAX_TIME_MS); a day-long timeout is the longest
+ * anyone needs (tcp_established).
+ */
+export const MAX_GAP_MS = 2 ** 31 - 1;
+
+const KNOWN_KEYS: readonly (keyof TrafficOptions)[] = [
+  'include', 'flows', 'events', 'ports', 'outsideOrigin', 'hosts', 'timeouts', 'timeScale', 'jitter', 'longGapRate', 'shortGapMax',
+];
+const KNOWN_INCLUDE: readonly string[] = ['tcp', 'tcpAnomalies', 'udp', 'icmp', 'icmpErrors', 'ftp', 'tftp', 'ipv6', 'malformed'];
+
+/**
+ * The keys of a traffic options object that TrafficOptions does not have (`include.tpc`,
+ * `flow`), so a typo is an error instead of silently ignored.
+ */
+export function unknownTrafficKeys(o: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(o)) if (!(KNOWN_KEYS as readonly string[]).includes(k)) out.push(k);
+  const nested: [string, readonly string[]][] = [['include', KNOWN_INCLUDE], ['flows', ['min', 'max']], ['events', ['min', 'max']], ['ports', ['inside', 'outside']]];
+  for (const [k, known] of nested) {
+    const v = o[k];
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) for (const kk of Object.keys(v)) if (!known.includes(kk)) out.push(`${k}.${kk}`);
+  }
+  return out;
+}
+
 export function resolveOptions(o: TrafficOptions = {}): ResolvedOptions {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw new TrafficOptionsError(`must be a JSON object such as {"flows":{"max":8}}, got ${o === null ? 'null' : Array.isArray(o) ? 'an array' : typeof o}`, '(the whole object)');
+  }
+  const unknown = unknownTrafficKeys(o as Record<string, unknown>);
+  if (unknown.length) throw new TrafficOptionsError(`unknown option (known: ${KNOWN_KEYS.join(', ')}; include.${KNOWN_INCLUDE.join('|')}; flows/events.min|max; ports.inside|outside)`, unknown.join(', '));
+  for (const k of ['include', 'flows', 'events'] as const) {
+    const v = o[k];
+    if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) throw new TrafficOptionsError(`must be an object, got ${JSON.stringify(v)}`, k);
+  }
   const inc = o.include ?? {};
+  for (const [k, v] of Object.entries(inc)) if (typeof v !== 'boolean') throw new TrafficOptionsError(`must be true or false, got ${JSON.stringify(v)}`, `include.${k}`);
   const kinds: TrafficKinds = {
     tcp: inc.tcp ?? true,
     tcpAnomalies: inc.tcpAnomalies ?? true,
@@ -71,17 +116,23 @@ export function resolveOptions(o: TrafficOptions = {}): ResolvedOptions {
   const eventsMax = count(o.events?.max, Math.max(6, eventsMin), 'events.max', 200);
   if (eventsMin > eventsMax) throw new TrafficOptionsError(`min ${eventsMin} > max ${eventsMax}`, 'events');
   const ports = o.ports ?? { inside: [1], outside: [2] };
+  if (typeof ports !== 'object' || ports === null || Array.isArray(ports)) throw new TrafficOptionsError('must be an object { inside: [ports], outside: [ports] }', 'ports');
   for (const k of ['inside', 'outside'] as const) {
     const l = ports[k];
-    if (!Array.isArray(l) || l.length === 0 || !l.every((p) => Number.isInteger(p) && p >= 0 && p <= 0xffffffff)) {
-      throw new TrafficOptionsError('must be a non-empty list of port numbers', `ports.${k}`);
-    }
+    if (!Array.isArray(l) || l.length === 0) throw new TrafficOptionsError('must be a non-empty list of port numbers', `ports.${k}`);
+    const bad = l.find((p) => !(Number.isInteger(p) && p >= 1 && p <= MAX_TRAFFIC_PORT));
+    if (bad !== undefined) throw new TrafficOptionsError(`${JSON.stringify(bad)} is not a port a packet can arrive on (1..${MAX_TRAFFIC_PORT}: OpenFlow physical ports)`, `ports.${k}`);
   }
   const timeScale = o.timeScale ?? 1;
-  if (!(timeScale > 0 && Number.isFinite(timeScale))) throw new TrafficOptionsError(`must be a positive number, got ${timeScale}`, 'timeScale');
+  if (typeof timeScale !== 'number' || !(timeScale > 0 && Number.isFinite(timeScale))) throw new TrafficOptionsError(`must be a positive number, got ${JSON.stringify(timeScale)}`, 'timeScale');
   const timeouts = o.timeouts ?? OVS_DEFAULT_TIMEOUTS_S;
-  if (!Array.isArray(timeouts) || !timeouts.every((t) => t >= 0 && Number.isFinite(t))) {
+  if (!Array.isArray(timeouts) || !timeouts.every((t) => typeof t === 'number' && t >= 0 && Number.isFinite(t))) {
     throw new TrafficOptionsError('must be a list of non-negative seconds', 'timeouts');
+  }
+  const longest = Math.max(0, ...timeouts) * 1000 * timeScale;
+  if (longest > MAX_GAP_MS) {
+    const which = o.timeScale !== undefined && timeScale !== 1 ? 'timeScale' : 'timeouts';
+    throw new TrafficOptionsError(`makes the longest gap ${msText(longest)}; a generated gap can be at most ${msText(MAX_GAP_MS)} (what every target's clock accepts): lower timeScale or timeouts`, which);
   }
   const jitter = count(o.jitter, 1, 'jitter', 3_600_000);
   return {

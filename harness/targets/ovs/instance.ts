@@ -184,17 +184,22 @@ export class OvsInstance {
   async ensurePorts(ports: Iterable<number>): Promise<void> {
     const missing = [...new Set(ports)].filter((p) => !this.ports.has(p)).sort((a, b) => a - b);
     if (missing.length === 0) return;
-    const args: string[] = [];
     for (const n of missing) {
       if (!Number.isInteger(n) || n < 1 || n > 0xfeff) {
         throw new OvsError('CTO_OVS_UNSUPPORTED', `port ${n} cannot be a dummy OpenFlow port (1..65279)`);
       }
-      args.push('--', 'add-port', BRIDGE, `p${n}`, '--', 'set', 'Interface', `p${n}`, 'type=dummy',
-        // The largest MTU a dummy port takes (DUMMY_MAX_MTU): limits.ts explains.
-        `ofport_request=${n}`, `mtu_request=${OVS_PORT_MTU}`, `options:tx_pcap=${this.pcapPath(n)}`);
     }
-    // Without --no-wait ovs-vsctl returns once ovs-vswitchd applied the change (cur_cfg).
-    await this.vsctl(args);
+    // In chunks: one ovs-vsctl per 64 ports keeps the command line far from ARG_MAX (E2BIG).
+    for (let i = 0; i < missing.length; i += 64) {
+      const args: string[] = [];
+      for (const n of missing.slice(i, i + 64)) {
+        args.push('--', 'add-port', BRIDGE, `p${n}`, '--', 'set', 'Interface', `p${n}`, 'type=dummy',
+          // The largest MTU a dummy port takes (DUMMY_MAX_MTU): limits.ts explains.
+          `ofport_request=${n}`, `mtu_request=${OVS_PORT_MTU}`, `options:tx_pcap=${this.pcapPath(n)}`);
+      }
+      // Without --no-wait ovs-vsctl returns once ovs-vswitchd applied the change (cur_cfg).
+      await this.vsctl(args);
+    }
     for (const n of missing) this.ports.set(n, new PcapTail(this.pcapPath(n)));
   }
 

@@ -1,9 +1,10 @@
 /**
  * Process hygiene for the OVS target: commands with deadlines, long-running daemons that are
  * always reaped, and a registry that kills every daemon and removes every run directory on
- * close, on process exit and on SIGINT/SIGTERM.
+ * close, on process exit and on SIGINT/SIGTERM (unless a command owns shutdown, below).
  *
- * Daemons run as direct (non-detached) children rather than with `--detach`: in this container
+ * Daemons run as direct children (in their own process group) rather than with OVS's
+ * `--detach`: in this container
  * PID 1 does not reap orphans, so `--detach`ed daemons linger as zombies after an exit
  * [observed], and a direct child gives us its exit event (a crash is reported at once instead
  * of as a later timeout). To survive a SIGKILL of Node itself, each instance also starts a
@@ -31,8 +32,10 @@ function quote(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The command line for messages, cut to a readable length (a long one once made an 8 MB error). */
 export function commandLine(cmd: string, args: readonly string[]): string {
-  return [cmd, ...args].map(quote).join(' ');
+  const full = [cmd, ...args].map(quote).join(' ');
+  return full.length <= 600 ? full : `${full.slice(0, 600)}… (${args.length} arguments)`;
 }
 
 /** Run a short command to completion; non-zero exit throws an OvsError carrying its stderr. */
@@ -41,7 +44,7 @@ export function runCommand(cmd: string, args: readonly string[], opts: CommandOp
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(cmd, args, { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      child = spawn(cmd, args, { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     } catch (e) {
       reject(new OvsError('CTO_OVS_COMMAND', `cannot run ${line}: ${(e as Error).message}`, line));
       return;
@@ -95,7 +98,10 @@ export interface Daemon {
 export function startDaemon(name: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Daemon {
   // stdout/stderr go nowhere: daemons log to their --log-file in the run dir (console logging
   // is switched off with -vconsole:off by the caller), so nothing can fill a pipe and stall them.
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'ignore'] });
+  // detached: a process group of its own, so a terminal's Ctrl-C (sent to the whole foreground
+  // group) reaches only ctoffload, which stops its run and then closes the daemons; a child
+  // that still dies with Node is handled by the watchdog and the exit hook below.
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'ignore'], detached: true });
   if (child.pid === undefined) {
     throw new OvsError('CTO_OVS_START', `cannot start ${name}`, commandLine(cmd, args));
   }
@@ -177,7 +183,15 @@ function killAllSync(): void {
   liveRunDirs.clear();
 }
 
+/**
+ * Set (a count) by the command that owns shutdown (harness/cli/signals.ts): it stops its run
+ * and then closes its targets, so this last-resort handler must not kill the daemons under a
+ * packet still in flight (issue 12: that produced counterexamples that never happened).
+ */
+const SHUTDOWN_OWNER = Symbol.for('ctoffload.shutdownOwner');
+
 function onSignal(sig: NodeJS.Signals): void {
+  if (((process as unknown as Record<symbol, number | undefined>)[SHUTDOWN_OWNER] ?? 0) > 0) return;
   process.removeListener(sig, onSignal);
   // Kill, then give the exit events a moment so the daemons are reaped (PID 1 of this container
   // does not reap orphans), then keep the default behaviour (terminate) unless someone else

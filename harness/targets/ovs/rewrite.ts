@@ -88,6 +88,9 @@ export interface OvsPolicyPlan {
 const TOP_FREE_TABLE = MAX_TABLE - 1;
 const SENTINEL_PRIORITY = 0xffff;
 
+/** Most distinct ports a policy may name for the OVS target (one dummy interface each). */
+export const OVS_MAX_POLICY_PORTS = 1024;
+
 /** Build the OVS form of a parsed policy (`parsePolicy(text, source)`). */
 export function planOvsPolicy(policy: Policy): OvsPolicyPlan {
   const at = (p: SourcePos): string => `${policy.source}:${p.line}:${p.column}`;
@@ -96,17 +99,23 @@ export function planOvsPolicy(policy: Policy): OvsPolicyPlan {
   const usedTables = new Set<number>();
   const ctTargets = new Set<number>();
   const ports = new Set<number>();
-  const addPort = (n: number): void => {
-    if (n >= 1 && n <= MAX_PORT) ports.add(n);
+  const addPort = (n: number, pos: SourcePos): void => {
+    if (!(n >= 1 && n <= MAX_PORT) || ports.has(n)) return;
+    // Each port is a dummy interface in ovs-vswitchd: thousands would take minutes to create
+    // and once overflowed the command line (spawn E2BIG, issue 12). Refuse at the line instead.
+    if (ports.size >= OVS_MAX_POLICY_PORTS) {
+      throw new OvsError('CTO_OVS_UNSUPPORTED', `${at(pos)}: port ${n} is the policy's ${OVS_MAX_POLICY_PORTS + 1}th distinct port; the OVS target creates one dummy port per port a policy names and supports at most ${OVS_MAX_POLICY_PORTS}`);
+    }
+    ports.add(n);
   };
   for (const f of policy.flows) {
     if (f.table === 0 && f.priority >= SENTINEL_PRIORITY) {
       throw new OvsError('CTO_OVS_UNSUPPORTED', `${at(f.pos)}: priority 65535 in table 0 is reserved for the OVS target's sentinel flow`);
     }
     usedTables.add(f.table);
-    for (const m of f.match) if (m.name === 'in_port') addPort(Number(m.value));
+    for (const m of f.match) if (m.name === 'in_port') addPort(Number(m.value), m.pos);
     for (const a of f.actions) {
-      if (a.kind === 'output') addPort(a.port); // OFPP_IN_PORT is out of range
+      if (a.kind === 'output') addPort(a.port, a.pos); // OFPP_IN_PORT is out of range
       else if (a.kind === 'resubmit' || a.kind === 'goto_table') usedTables.add(a.table);
       else if (a.kind === 'ct' && a.table !== null) ctTargets.add(a.table);
       else if (a.kind === 'controller' && reservedUserdata(a.args)) {

@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import type { CtLookup, Verdict, VerdictOutput } from '../../../model/verdict.js';
 import { PORT_CONTROLLER } from '../../../model/verdict.js';
 import { parsePolicy } from '../../../model/pipeline/index.js';
+import { checkTraceTime } from '../../../model/clock.js';
 import type { PolicySource, SendStep, Target, TargetState } from '../target.js';
 import { OvsError } from './errors.js';
 import { OVS_MAX_FRAME, OVS_MIN_FRAME } from './limits.js';
@@ -46,7 +47,14 @@ export interface OvsTargetOptions extends OvsInstanceOptions {
 
 const SENTINEL_MAGIC = 0xc70ff1ad;
 
-
+/**
+ * The longest trace the OVS oracle can be driven through: 2^31 − 1 ms (24.8 days). Warps are
+ * sent as exact decimal integers (never exponent text: OVS reads them with atoll, so "1e21"
+ * warped 1 ms, issue 12), and ovs-vswitchd's cost for a warp grows with its length: measured on
+ * 3.1 with one connection, 2^31 ms takes 0.3 s, 2^33 ms 1.2–1.4 s, and a 2^32 s (136-year) warp
+ * does not finish (docs/conntrack-semantics.md §6.4 for the commands).
+ */
+export const OVS_MAX_TIME_MS = 2 ** 31 - 1;
 
 /** The non-empty lines of an appctl answer, trimmed. */
 function textLines(text: string): string[] {
@@ -87,6 +95,7 @@ function isFragment(f: Uint8Array): boolean {
 
 export class OvsTarget implements Target {
   readonly name = 'ovs';
+  readonly maxTimeMs = OVS_MAX_TIME_MS;
   private inst: OvsInstance | null = null;
   private plan: OvsPolicyPlan | null = null;
   private policy: PolicySource | null = null;
@@ -221,7 +230,8 @@ export class OvsTarget implements Target {
   async snapshot(time = this.prevTime): Promise<TargetState> {
     this.checkOpen();
     if (!this.plan) throw new OvsError('CTO_OVS_STATE', 'snapshot() before a successful load()');
-    if (!Number.isInteger(time) || time < this.prevTime) throw new OvsError('CTO_OVS_STATE', `snapshot at ${time} ms is before the last packet's ${this.prevTime} ms`);
+    checkTraceTime(time, 'ovs snapshot', OVS_MAX_TIME_MS, 'the ovs target');
+    if (time < this.prevTime) throw new OvsError('CTO_OVS_STATE', `snapshot at ${time} ms is before the last packet's ${this.prevTime} ms`);
     const inst = this.instance;
     await this.warpTo(time);
     const lines = textLines(await inst.appctl('dpctl/dump-conntrack', '-m', '-s'));
@@ -236,7 +246,8 @@ export class OvsTarget implements Target {
   async send(step: SendStep): Promise<Verdict> {
     this.checkOpen();
     if (!this.plan) throw new OvsError('CTO_OVS_STATE', 'send() before a successful load()');
-    if (!Number.isInteger(step.time) || step.time < this.prevTime) {
+    checkTraceTime(step.time, `packet on port ${step.port}`, OVS_MAX_TIME_MS, 'the ovs target');
+    if (step.time < this.prevTime) {
       throw new OvsError('CTO_OVS_STATE', `trace time ${step.time} ms is not an integer ≥ the previous ${this.prevTime} ms (OVS time cannot go back; call reset())`);
     }
     if (step.frame.length < OVS_MIN_FRAME) throw new OvsError('CTO_OVS_INJECT', `runt frame of ${step.frame.length} bytes: OVS cannot inject a frame shorter than an Ethernet header (${OVS_MIN_FRAME} bytes)`);
@@ -306,6 +317,7 @@ export class OvsTarget implements Target {
   /** Move OVS's stopped clock forward to trace time `time` and wait for the sweeper (below). */
   private async warpTo(time: number): Promise<void> {
     if (time <= this.prevTime) return;
+    // Both times are checked integers ≤ OVS_MAX_TIME_MS: String() is exact decimal text here.
     await this.instance.appctl('time/warp', String(time - this.prevTime));
     this.prevTime = time;
     await this.sweepBarrier();

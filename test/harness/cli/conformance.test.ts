@@ -1,5 +1,5 @@
 /**
- * `ctoffload conformance`: options, exit codes (0 agree, 1 disagreement, 2 usage/environment,
+ * `ctoffload conformance`: options, exit codes (0 agree, 1 disagreement, 2 usage, 3 environment,
  * 130 interrupted), the JSON summary, and that the printed replay command and --replay FILE
  * reproduce the counterexample. The target is injected through the CLI's test hook (a model
  * wrapper with a known defect); OVS runs are in test/harness/runner/ovs-differential.test.ts.
@@ -82,12 +82,12 @@ describe('ctoffload conformance', () => {
     expect(x.o).toMatch(/'hardware' \(default\) checks the deployed configuration/);
   });
 
-  it('exits 2 with the install hint when ovs-vswitchd is not installed', async () => {
+  it('exits 3 (environment) with the install hint when ovs-vswitchd is not installed', async () => {
     const path = process.env.PATH;
     process.env.PATH = join(dir, 'empty-path');
     try {
       const x = io();
-      expect(await runConformanceCli(['--target', 'ovs', '--policy', policyFile], x)).toBe(2);
+      expect(await runConformanceCli(['--target', 'ovs', '--policy', policyFile], x)).toBe(3);
       expect(x.e).toContain('ovs-vswitchd not found');
       expect(x.e).toContain('apt-get install openvswitch-switch');
     } finally {

@@ -118,7 +118,7 @@ describe('generateRuns', () => {
 });
 
 describe('deadlines and interruption', () => {
-  it('turns a hanging packet into a target-error naming the trace and packet, and goes on', async () => {
+  it('a hanging packet is a target failure naming the trace and packet; one that does not reproduce is no counterexample (issue 12)', async () => {
     let made = 0;
     const hanging = async (): Promise<DefectTarget> => {
       const t = DefectTarget.model((_s, v) => v, 'hangs') as DefectTarget & { log?: () => string };
@@ -126,16 +126,18 @@ describe('deadlines and interruption', () => {
       t.log = () => 'line 1\nlast words of the fake target\n';
       return t;
     };
-    const r = await runConformance({ ...base, target: hanging, runs: 30, packetTimeoutMs: 300 });
-    expect(r.status).toBe('failed');
-    const d = r.counterexample!.differences;
-    expect(d.map((x) => x.kind)).toEqual(['target-error']);
-    expect(String(d[0]!.observed)).toMatch(/CTO_RUN_TIMEOUT/);
-    expect(String(d[0]!.observed)).toContain('last words of the fake target'); // the target's log tail
-    expect(d[0]!.message).toMatch(/trace \d+, packet \d+|run \d+, packet \d+/);
+    // The deadline only bounds a packet that never answers; 2 s keeps a slow machine's model
+    // packets well inside it (issue 12: deadlines must not decide outcomes under load).
+    const r = await runConformance({ ...base, target: hanging, runs: 30, packetTimeoutMs: 2000 });
+    // The replacement instance does not stall: re-running the trace for shrinking agreed, so
+    // this is a target failure (status error, exit 3 in the CLI), not a counterexample.
+    expect(r.status).toBe('error');
+    expect(r.counterexample).toBeNull();
+    expect(r.error).toMatch(/agreed when run again on fresh targets/);
+    expect(r.error).toMatch(/target-error: (trace|run) \d+, packet \d+/);
+    expect(r.error).toMatch(/CTO_RUN_TIMEOUT/);
+    expect(r.error).toContain('last words of the fake target'); // the target's log tail
     expect(r.counts.targetErrors).toBe(1);
-    // The replacement instance does not stall: re-running the trace for shrinking agreed.
-    expect(r.counterexample!.reproduced).toBe(false);
     expect(r.shrink.traces).toBe(1);
     expect(made).toBeGreaterThan(1); // the stalled instance was replaced
   });

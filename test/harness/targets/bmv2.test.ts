@@ -246,18 +246,18 @@ describeWithTools('bmv2 target (generated program + slow-path controller) vs mod
   }, 90_000);
 
   it('a switch killed in the middle of a speculative round fails the batch promptly with the death cause; load() starts a new one', async () => {
-    const t = await createBmv2Target({ policy: POLICY });
+    // A step deadline far beyond the test's own timeout: the batch can only fail through the
+    // death itself, which proves no deadline was waited out without timing anything (issue 12).
+    const t = await createBmv2Target({ policy: POLICY, stepTimeoutMs: 600_000 });
     try {
       await t.sendBatch(tcpSession(0).slice(0, 3)); // established: the data below stays in hardware
       const data: SendStep[] = [];
       for (let i = 0; i < 3000; i++) data.push(step(10 + i, 1, tcp('a', 'A', 1001, 5001)));
-      const t0 = performance.now();
       setTimeout(() => process.kill(t.switch!.pid!, 'SIGKILL'), 150);
       const err = (await t.sendBatch(data).then(() => null, (e: unknown) => e)) as { code?: string; message: string } | null;
       expect(err, 'the batch should fail').not.toBeNull();
       expect(err!.code).toBe('CTO_BMV2_EXIT');
       expect(err!.message).toMatch(/killed by SIGKILL/);
-      expect(performance.now() - t0).toBeLessThan(5000); // well inside stepTimeoutMs: no waiting out a deadline
       // the target is usable again after a load (the runner replaces it anyway)
       await t.load(POLICY);
       const v = await t.sendBatch(tcpSession(0).slice(0, 3));

@@ -1,0 +1,84 @@
+/**
+ * One owner of shutdown. While a command runs, SIGINT and SIGTERM belong to it: the first signal
+ * aborts the run (the runner stops before the next packet, keeps what it found and the command
+ * then closes its targets), a second one writes every open report as `interrupted` and exits at
+ * once (the targets' exit hooks kill their processes and remove their run directories).
+ *
+ * The targets' own last-resort handlers (harness/targets/ovs/process.ts, p4/bmv2.ts) stand
+ * aside while an owner is registered under the global symbol below, so no daemon is killed
+ * while the command is still finishing a packet — the cause of counterexamples that never
+ * happened (issue 12). Without an owner (a library user, a test) they keep cleaning up.
+ */
+import { finishLiveWriters } from '../report/writer.js';
+import { signalExitCode, type CliIo } from './command.js';
+
+/** Shared with the target modules (which cannot import the CLI): a count of active owners. */
+export const SHUTDOWN_OWNER = Symbol.for('ctoffload.shutdownOwner');
+
+type Owned = NodeJS.Process & { [SHUTDOWN_OWNER]?: number };
+
+export type StopSignal = 'SIGINT' | 'SIGTERM';
+
+export interface SignalScope {
+  /** Aborts on the first SIGINT/SIGTERM (or when `external` aborts). */
+  readonly signal: AbortSignal;
+  /** The signal that stopped the run, null when none did. */
+  received(): StopSignal | null;
+  /** The exit code for an interrupted run: 130 for SIGINT (and an external abort), 143 for SIGTERM. */
+  exitCode(): number;
+  /** Give the signals back (always call, in a finally). */
+  release(): void;
+}
+
+/**
+ * Take SIGINT/SIGTERM for the command `cmd`. With `external` (tests) no process handler is
+ * installed: aborting it stops the run like a SIGINT.
+ */
+export function ownSignals(cmd: string, io: CliIo, external?: AbortSignal): SignalScope {
+  const ac = new AbortController();
+  let got: StopSignal | null = null;
+  let count = 0;
+  const handlers = new Map<StopSignal, () => void>();
+  const onSignal = (sig: StopSignal): void => {
+    if (++count > 1) {
+      // Second signal: stop now. Reports are final (`interrupted`), children die in the exit hooks.
+      finishLiveWriters('interrupted', `stopped at once by a second ${sig}`);
+      process.exit(signalExitCode(got ?? sig));
+    }
+    got = sig;
+    io.err(`\nctoffload ${cmd}: ${sig === 'SIGINT' ? 'interrupted' : 'terminated'}, finishing the current packet, closing the targets and writing reports (${sig === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to stop at once)\n`);
+    ac.abort();
+  };
+  if (external) {
+    if (external.aborted) ac.abort();
+    else external.addEventListener('abort', () => ac.abort(), { once: true });
+  } else {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      const h = (): void => onSignal(sig);
+      handlers.set(sig, h);
+      process.on(sig, h);
+    }
+    const p = process as Owned;
+    p[SHUTDOWN_OWNER] = (p[SHUTDOWN_OWNER] ?? 0) + 1;
+  }
+  let released = false;
+  return {
+    signal: ac.signal,
+    received: () => got,
+    exitCode: () => signalExitCode(got ?? 'SIGINT'),
+    release: () => {
+      if (released) return;
+      released = true;
+      for (const [sig, h] of handlers) process.off(sig, h);
+      if (!external) {
+        const p = process as Owned;
+        p[SHUTDOWN_OWNER] = Math.max(0, (p[SHUTDOWN_OWNER] ?? 1) - 1);
+      }
+    },
+  };
+}
+
+/** For the target modules' handlers: is a command currently the owner of shutdown? */
+export function shutdownOwned(): boolean {
+  return ((process as Owned)[SHUTDOWN_OWNER] ?? 0) > 0;
+}

@@ -1,0 +1,95 @@
+/**
+ * Fault campaign of issue 12 on the bmv2 target (simple_switch_grpc + p4c), when installed: the
+ * built CLI as a child process with a private TMPDIR (the switch's directory and working
+ * directory go there), SIGINT/SIGTERM at start-up and mid-trace, and the switch killed mid-run.
+ * Every case: the documented exit code, a final report, no counterexample, no switch left.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import type { ConformanceReport } from '../../../harness/report/index.js';
+import { cliBuilt, lineCount, processesMentioning, startCli, waitFor } from '../../support/cli-child.js';
+import { BMV2_TOOL, describeWithTools, P4C_TOOL } from '../../support/tools.js';
+import { POLICY } from '../runner/fake-target.js';
+
+const dir = mkdtempSync('/tmp/ctb-');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const policyFile = join(dir, 'p.flows');
+writeFileSync(policyFile, POLICY.text);
+let n = 0;
+function caseDirs(): { tmp: string; rep: string } {
+  const c = join(dir, `c${++n}`);
+  mkdirSync(join(c, 't'), { recursive: true });
+  return { tmp: join(c, 't'), rep: join(c, 'r') };
+}
+const report = (rep: string): ConformanceReport => JSON.parse(readFileSync(join(rep, 'report.json'), 'utf8')) as ConformanceReport;
+const switchDirs = (tmp: string): string[] => readdirSync(tmp).filter((d) => d.startsWith('bmv2-'));
+
+/**
+ * No process and no switch directory left — except `kept`: the directories of switches this
+ * test killed, which p4/bmv2.ts keeps after an unexpected death for the post-mortem (its log).
+ */
+async function expectNothingLeft(tmp: string, rep: string, kept: string[] = []): Promise<void> {
+  await waitFor(() => processesMentioning(tmp).length === 0, `no process in ${tmp}`);
+  const left = switchDirs(tmp).filter((d) => !kept.includes(join(tmp, d)));
+  expect(left, 'switch directories left').toEqual([]);
+  expect(readdirSync(rep).filter((f) => f.endsWith('.tmp') || f === 'report.lock')).toEqual([]);
+}
+
+describeWithTools('fault campaign on the bmv2 target (issue 12)', [BMV2_TOOL, P4C_TOOL], () => {
+  const built = cliBuilt();
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it.runIf(built)(`${sig} during start-up: exit ${code}, report interrupted, no switch left`, async () => {
+      const { tmp, rep } = caseDirs();
+      const c = startCli(['conformance', '--target', 'bmv2', '--policy', policyFile, '--runs', '100000', '--report', rep], { TMPDIR: tmp });
+      await waitFor(() => readdirSync(tmp).length > 0, 'start-up began (a temporary directory appears)', c);
+      c.child.kill(sig);
+      const r = await c.exited;
+      expect(r.code, r.err).toBe(code);
+      expect(report(rep).status).toBe('interrupted');
+      expect(report(rep).properties.every((p) => p.counterexample === null)).toBe(true);
+      await expectNothingLeft(tmp, rep);
+    }, 300_000);
+
+    it.runIf(built)(`${sig} mid-trace: exit ${code}, no counterexample, no switch left`, async () => {
+      const { tmp, rep } = caseDirs();
+      const c = startCli(['conformance', '--target', 'bmv2', '--policy', policyFile, '--runs', '100000', '--seed', '7', '--report', rep], { TMPDIR: tmp });
+      await waitFor(() => lineCount(join(rep, 'traces.jsonl')) >= 2, 'two traces done', c);
+      c.child.kill(sig);
+      const r = await c.exited;
+      expect(r.code, r.err).toBe(code);
+      const p = report(rep).properties[0]!;
+      expect(report(rep).status).toBe('interrupted');
+      expect(p.counterexample).toBeNull();
+      expect(p.counts.targetErrors).toBe(0);
+      await expectNothingLeft(tmp, rep);
+    }, 300_000);
+  }
+
+  it.runIf(built)('the switch killed mid-run: exit 3 (target failure), no counterexample, no switch left', async () => {
+    const { tmp, rep } = caseDirs();
+    const c = startCli(['conformance', '--target', 'bmv2', '--policy', policyFile, '--runs', '40', '--seed', '7', '--report', rep], { TMPDIR: tmp });
+    await waitFor(() => lineCount(join(rep, 'traces.jsonl')) >= 2, 'two traces done', c);
+    const sw = processesMentioning(tmp).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('simple_switch_grpc');
+      } catch {
+        return false;
+      }
+    });
+    expect(sw.length).toBeGreaterThan(0);
+    const killedDirs = sw.map((pid) => readlinkSync(`/proc/${pid}/cwd`));
+    for (const pid of sw) process.kill(pid, 'SIGKILL');
+    const r = await c.exited;
+    const rp = report(rep);
+    if (r.code === 0) {
+      // The kill landed between two traces: the runner replaced the switch before it was used.
+      expect(rp.status).toBe('passed');
+    } else {
+      expect(r.code, r.err).toBe(3);
+      expect(rp.status).toBe('error');
+      expect(rp.properties[0]!.counterexample).toBeNull();
+    }
+    await expectNothingLeft(tmp, rep, killedDirs);
+  }, 300_000);
+});
