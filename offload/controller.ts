@@ -964,6 +964,40 @@ export class SlowPathController {
     }
     await this.chain.catch(() => undefined);
   }
+
+  // --- daemon support (reconnect) ---
+  // Used by the `ctoffload controller` daemon (offload/daemon/) after it re-established a
+  // P4Runtime session: the hardware may have lost what the books say is installed (switch
+  // restarted, pipeline pushed again) or kept entries whose writes failed while the stream was
+  // down.
+
+  /**
+   * Forget what the books say is installed and write every model connection's entries again
+   * (INSERT; ALREADY_EXISTS → MODIFY; other failures leave the connection in the slow path, as
+   * at a punt). No connection leaves the model. Runs on the serial chain. Resolves with the
+   * model connections seen and the entries installed afterwards.
+   */
+  resync(): Promise<{ connections: number; entries: number }> {
+    return this.serial(async () => {
+      this.installed.clear();
+      this.owner.clear();
+      this.lastHits.clear();
+      this.slowOnly.clear();
+      this.sigs.clear();
+      const t = this.ct.table;
+      const all = new Map<number, number>();
+      for (let c = 0; c < t.cap; c++) if (t.isLive(c)) all.set(t.id[c]!, c);
+      await this.sync(all, new Set());
+      let entries = 0;
+      for (const i of this.installed.values()) entries += i.entries.size;
+      return { connections: all.size, entries };
+    });
+  }
+
+  /** Run `fn` on the serial chain: no PacketIn is served, no advance or write runs meanwhile. */
+  exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.serial(fn);
+  }
 }
 
 function describeMd(md: unknown): string {

@@ -19,3 +19,4 @@ export * from './generate.js';
 export * from './controller.js';
 export * from './controller-p4rt.js';
 export * from './faults.js';
+export * from './daemon/index.js';
