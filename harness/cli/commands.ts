@@ -8,11 +8,13 @@ import { replayCommand } from './replay.js';
 import { conformanceCommand } from './conformance.js';
 import { statusCommand } from './status.js';
 import { selftestCommand } from './selftest.js';
+import { controllerCommand } from './controller.js';
 
 export const COMMANDS: readonly CliCommand[] = [
   replayCommand,
   conformanceCommand,
   { name: 'generate', summary: 'compile a policy into a P4-16 program for bmv2 (+ entries, P4Info)', run: (argv, io) => runGenerate(argv, io) },
   statusCommand,
+  controllerCommand,
   selftestCommand,
 ];
