@@ -1,0 +1,234 @@
+/**
+ * `ctoffload controller` against a real simple_switch_grpc, as deployed: the daemon is a child
+ * process (the built CLI), its clock is the wall clock, ageing comes from the switch's direct
+ * counters and idle notifications, and packets go in and out through bmv2's dataplane gRPC
+ * service. Every wait polls a condition with a generous deadline; figures (handshake → offload,
+ * UDP expiry, restart recovery) are printed, never asserted as short.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildFrame, type FrameSpec } from '../../../model/packet/build.js';
+import { openDataplane, type DataplaneChannel } from '../../../p4/index.js';
+import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
+import { DaemonProcess, TestSwitch, ensureBuilt, until } from './controller-support.js';
+
+const TOOLS = [BMV2_TOOL, P4C_TOOL];
+
+const dir = mkdtempSync(join(tmpdir(), 'cto-ctl-bmv2-'));
+const POLICY = join(dir, 'fw.flows');
+writeFileSync(
+  POLICY,
+  `# short UDP timeouts keep the ageing test fast (ctoffload directive, README)
+timeout_policy short udp_first=1,udp_single=1,udp_multiple=2
+table=0,priority=10,ip,actions=ct(table=1,zone=5)
+table=0,priority=0,actions=drop
+table=1,priority=10,ip,in_port=1,ct_state=+trk+new,actions=ct(commit,zone=5,timeout=short),output:2
+table=1,priority=10,ip,in_port=1,ct_state=+trk+est,actions=output:2
+table=1,priority=10,ip,in_port=2,ct_state=+trk+est,actions=output:1
+table=1,priority=0,actions=drop
+`,
+);
+
+const A = '10.0.0.1';
+const B = '192.168.1.2';
+const tcp = (from: 'a' | 'b', flags: string, seq: number, ack: number, sport: number, payload?: string): Uint8Array =>
+  buildFrame({
+    ...(from === 'a' ? { ip: { src: A, dst: B }, tcp: { sport, dport: 80, seq, ack, flags, win: 65535 } } : { ip: { src: B, dst: A }, tcp: { sport: 80, dport: sport, seq, ack, flags, win: 65535 } }),
+    ...(payload ? { payload } : {}),
+  } as FrameSpec);
+const udp = (from: 'a' | 'b', sport: number): Uint8Array =>
+  buildFrame(from === 'a' ? { ip: { src: A, dst: B }, udp: { sport, dport: 53 }, payload: 'query' } : { ip: { src: B, dst: A }, udp: { sport: 53, dport: sport }, payload: 'answer' });
+
+const fig = (s: string): void => void process.stderr.write(`[controller-bmv2 figure] ${s}\n`);
+
+/** Conntrack entries of one connection (by its client port) in the switch. */
+async function ctEntriesOf(sw: TestSwitch, sport: number): Promise<number> {
+  return (await sw.ct()).filter((e) => e.match.sport?.kind === 'exact' && (e.match.sport.value === BigInt(sport) || e.match.dport?.kind === 'exact' && e.match.dport.value === BigInt(sport))).length;
+}
+
+describe('ctoffload controller (child process): usage errors', () => {
+  beforeAll(() => ensureBuilt(), 600_000);
+
+  it('a bad argument exits 2 with the option named, no stack trace', async () => {
+    const d = new DaemonProcess(['--policy', POLICY, '--p4runtime', '127.0.0.1:1', '--poll-interval', 'soon']);
+    const { code } = await d.exit;
+    expect(code).toBe(2);
+    expect(d.log).toMatch(/--poll-interval: "soon" is not a non-negative integer/);
+    expect(d.log).not.toMatch(/\n\s+at /);
+  });
+});
+
+describeWithTools('ctoffload controller (child process) against simple_switch_grpc', TOOLS, () => {
+  let sw: TestSwitch | undefined;
+  let dp: DataplaneChannel | undefined;
+  const daemons: DaemonProcess[] = [];
+
+  beforeAll(() => ensureBuilt(), 600_000);
+
+  afterEach(async () => {
+    dp?.close();
+    dp = undefined;
+    for (const d of daemons.splice(0)) await d.destroy();
+    await sw?.stop('SIGKILL');
+    sw = undefined;
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function daemon(...extra: string[]): DaemonProcess {
+    const d = new DaemonProcess(['--policy', POLICY, '--p4runtime', sw!.address, '--metrics', '127.0.0.1:0', '--log-level', 'debug', ...extra]);
+    daemons.push(d);
+    return d;
+  }
+
+  async function ready(d: DaemonProcess): Promise<void> {
+    await d.waitLine(/serving PacketIns/, 120_000);
+    await until('the metrics URL', () => d.metricsUrl);
+    dp ??= await openDataplane({ address: sw!.dataplaneAddress, deviceId: 1 }, { readyDeadlineMs: 30_000 });
+  }
+
+  /** Send one frame; resolves with the ports of its hardware outputs. */
+  async function send(port: number, frame: Uint8Array): Promise<number[]> {
+    const r = await dp!.send(port, frame);
+    return r.outputs.map((o) => o.port);
+  }
+
+  /** Send a punted frame and wait until the daemon has taken its PacketIn. */
+  async function punt(d: DaemonProcess, port: number, frame: Uint8Array): Promise<void> {
+    const n = await d.metric('packet_ins_total');
+    const out = await send(port, frame);
+    expect(out, 'a punted packet has no hardware output').toEqual([]);
+    await until('the PacketIn to be served', async () => (await d.metric('packet_ins_total')) > n);
+  }
+
+  /** TCP handshake through the slow path; resolves once both entries are in the switch. */
+  async function handshake(d: DaemonProcess, sport: number): Promise<number> {
+    await punt(d, 1, tcp('a', 'S', 1000, 0, sport));
+    await punt(d, 2, tcp('b', 'SA', 5000, 1001, sport));
+    const t0 = performance.now();
+    await send(1, tcp('a', 'A', 1001, 5001, sport));
+    await until(`both entries of TCP connection :${sport} in the switch`, async () => (await ctEntriesOf(sw!, sport)) === 2);
+    return performance.now() - t0;
+  }
+
+  it('TCP: after the handshake the session is decided in hardware (no PacketIn for data, entries present)', async () => {
+    sw = await TestSwitch.create();
+    const d = daemon();
+    await ready(d);
+    expect(d.log).toMatch(/pipeline pushed \(the switch had no pipeline\); static entries: \d+ inserted/);
+    const ms = await handshake(d, 40000);
+    fig(`handshake ACK sent → both conntrack entries in the switch: ${ms.toFixed(0)} ms`);
+    const pins = await d.metric('packet_ins_total');
+    for (let i = 0; i < 5; i++) {
+      expect(await send(1, tcp('a', 'PA', 1001 + i * 4, 5001, 40000, 'data'))).toEqual([2]);
+      expect(await send(2, tcp('b', 'A', 5001, 1005 + i * 4, 40000))).toEqual([1]);
+    }
+    expect(await d.metric('packet_ins_total')).toBe(pins);
+    const ents = await sw.ct();
+    expect(ents).toHaveLength(2);
+    expect(ents.every((e) => (e.counterData?.packetCount ?? 0n) >= 5n)).toBe(true);
+    expect(await d.metric('entries_installed')).toBe(2);
+    expect(await d.metric('model_connections')).toBe(1);
+    // the wall clock polls the direct counters and sees the hits
+    await until('a direct-counter poll that refreshed the connection', async () => (await d.metric('refreshed_by_hits_total')) >= 1);
+    expect(await d.metric('punts_total', 'CT_MISS')).toBe(3);
+  }, 180_000);
+
+  it('UDP: aged out by the wall clock (model timeout 2 s, poll 1 s); entries deleted; the next packet punts again', async () => {
+    sw = await TestSwitch.create();
+    const d = daemon('--poll-interval', '1000');
+    await ready(d);
+    await punt(d, 1, udp('a', 7000));
+    await punt(d, 2, udp('b', 7000));
+    await until('the UDP entries in the switch', async () => (await ctEntriesOf(sw!, 7000)) === 2);
+    expect(await send(1, udp('a', 7000))).toEqual([2]);
+    const tLast = performance.now();
+    await until('the UDP entries to age out', async () => (await ctEntriesOf(sw!, 7000)) === 0, 60_000, 50);
+    const agedMs = performance.now() - tLast;
+    fig(`UDP (udp_multiple=2 s, poll 1000 ms): entries gone ${agedMs.toFixed(0)} ms after the last hardware packet`);
+    expect(await d.metric('expired_connections_total')).toBeGreaterThanOrEqual(1);
+    expect(await d.metric('model_connections')).toBe(0);
+    await punt(d, 1, udp('a', 7000)); // a new connection, through the slow path
+  }, 180_000);
+
+  it('switch restart: the daemon reconnects, re-pushes the pipeline and writes every connection back; none lost from the model', async () => {
+    sw = await TestSwitch.create();
+    const d = daemon('--connect-timeout', '60000');
+    await ready(d);
+    for (const sport of [41001, 41002, 41003]) await handshake(d, sport);
+    expect(await sw.ct()).toHaveLength(6);
+    expect(await d.metric('model_connections')).toBe(3);
+    dp!.close();
+    dp = undefined;
+    const lines = d.lines.length;
+    await sw.stop('SIGKILL');
+    await d.waitLine(/connection lost: /, 60_000, lines);
+    const t0 = performance.now();
+    await sw.start();
+    const rec = await d.waitLine(/reconnected after \d+ ms \(pipeline pushed\): 3 model connections, 6 entries written back/, 90_000, lines);
+    fig(`switch restart: P4Runtime up again → daemon reconnected and 6 entries written back: ${(rec.t - t0).toFixed(0)} ms (daemon's own loss → rebuilt: ${/after (\d+) ms/.exec(rec.text)![1]} ms)`);
+    expect(await sw.ct()).toHaveLength(6);
+    expect(await d.metric('model_connections')).toBe(3);
+    expect(await d.metric('reconnects_total')).toBe(1);
+    expect(await d.metric('pipeline_pushes_total')).toBe(2);
+    expect(await d.metric('up')).toBe(1);
+    // the connections are decided in hardware again, without a PacketIn
+    dp = await openDataplane({ address: sw.dataplaneAddress, deviceId: 1 }, { readyDeadlineMs: 30_000 });
+    const pins = await d.metric('packet_ins_total');
+    for (const sport of [41001, 41002, 41003]) expect(await send(1, tcp('a', 'PA', 1001, 5001, sport, 'after'))).toEqual([2]);
+    expect(await d.metric('packet_ins_total')).toBe(pins);
+  }, 240_000);
+
+  it('SIGTERM with --on-exit keep: exit 0, entries stay and keep forwarding; a new daemon attaches without wiping them', async () => {
+    sw = await TestSwitch.create();
+    const d = daemon();
+    await ready(d);
+    await handshake(d, 42000);
+    const t0 = performance.now();
+    d.kill('SIGTERM');
+    const { code } = await d.exit;
+    fig(`SIGTERM (keep) → exit: ${(performance.now() - t0).toFixed(0)} ms`);
+    expect(code).toBe(0);
+    expect(d.log).toMatch(/leaving 2 conntrack entries of 1 connection\(s\) in hardware \(on-exit keep\)/);
+    expect(d.log).toMatch(/stopped$/m);
+    expect(await ctEntriesOf(sw, 42000)).toBe(2);
+    expect(await send(1, tcp('a', 'PA', 1001, 5001, 42000, 'still'))).toEqual([2]);
+    // a second daemon finds its program loaded and keeps the tables
+    const d2 = daemon();
+    await d2.waitLine(/serving PacketIns/, 120_000);
+    expect(d2.log).toMatch(/pipeline attached \(cookie 0x[0-9a-f]+ matches\)/);
+    expect(d2.log).toMatch(/2 conntrack entries left in hardware by an earlier controller/);
+    expect(await ctEntriesOf(sw, 42000)).toBe(2);
+    expect(await send(1, tcp('a', 'PA', 1005, 5001, 42000, 'again'))).toEqual([2]);
+  }, 180_000);
+
+  it('SIGTERM with --on-exit flush: exit 0, every conntrack entry it installed is deleted, the policy stays', async () => {
+    sw = await TestSwitch.create();
+    const d = daemon('--on-exit', 'flush');
+    await ready(d);
+    await handshake(d, 43000);
+    await punt(d, 1, udp('a', 7100));
+    await punt(d, 2, udp('b', 7100));
+    await until('4 conntrack entries', async () => (await sw!.ct()).length === 4);
+    d.kill('SIGTERM');
+    const { code } = await d.exit;
+    expect(code).toBe(0);
+    expect(d.log).toMatch(/flushed 4 of 4 conntrack entries \(on-exit flush\)/);
+    expect(await sw.ct()).toHaveLength(0);
+    expect((await sw.read('stage')).length).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('an unreachable switch: exit 3 after --connect-timeout, the address named', async () => {
+    sw = await TestSwitch.create();
+    const addr = sw.address;
+    await sw.stop('SIGKILL');
+    const d = new DaemonProcess(['--policy', POLICY, '--p4runtime', addr, '--connect-timeout', '3000']);
+    daemons.push(d);
+    const { code } = await d.exit;
+    expect(code).toBe(3);
+    expect(d.log).toMatch(new RegExp(`no usable P4Runtime session with ${addr.replace(/\./g, '\\.')} within 3000 ms`));
+    expect(d.log).not.toMatch(/\n\s+at /);
+  }, 120_000);
+});
