@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildFrame, type FrameSpec } from '../../../model/packet/build.js';
 import { openDataplane, type DataplaneChannel } from '../../../p4/index.js';
+import { PROBE_F_PACKET_OUT, PROBE_MAGIC } from '../../../offload/index.js';
 import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
 import { DaemonProcess, TestSwitch, ensureBuilt, until } from './controller-support.js';
 
@@ -89,10 +90,17 @@ describeWithTools('ctoffload controller (child process) against simple_switch_gr
     dp ??= await openDataplane({ address: sw!.dataplaneAddress, deviceId: 1 }, { readyDeadlineMs: 30_000 });
   }
 
-  /** Send one frame; resolves with the ports of its hardware outputs. */
+  /**
+   * Send one frame; resolves with the ports of its hardware outputs. The daemon's PacketOuts
+   * (slow-path outputs, probe flag PACKET_OUT) are left out: one injected while our packet is in
+   * flight can swap dataplane ids with it (p4-target-interfaces.md §5.3), so outputs that came
+   * back untracked during the send count too, told apart by the probe flag.
+   */
   async function send(port: number, frame: Uint8Array): Promise<number[]> {
+    const u0 = dp!.untracked.length;
     const r = await dp!.send(port, frame);
-    return r.outputs.map((o) => o.port);
+    const slow = (b: Uint8Array): boolean => b.length >= 4 && ((b[0]! << 8) | b[1]!) === PROBE_MAGIC && (b[3]! & PROBE_F_PACKET_OUT) !== 0;
+    return [...r.outputs, ...dp!.untracked.slice(u0)].filter((o) => !slow(o.bytes)).map((o) => o.port);
   }
 
   /** Send a punted frame and wait until the daemon has taken its PacketIn. */
@@ -140,10 +148,15 @@ describeWithTools('ctoffload controller (child process) against simple_switch_gr
     sw = await TestSwitch.create();
     const d = daemon('--poll-interval', '1000');
     await ready(d);
-    await punt(d, 1, udp('a', 7000));
-    await punt(d, 2, udp('b', 7000));
-    await until('the UDP entries in the switch', async () => (await ctEntriesOf(sw!, 7000)) === 2);
-    expect(await send(1, udp('a', 7000))).toEqual([2]);
+    // On a loaded machine the 2 s timeout may run out between the exchange and the hardware
+    // packet: then that packet punts and starts over; retry until one is decided in hardware.
+    let hw: number[] = [];
+    for (let i = 0; i < 10 && hw.length === 0; i++) {
+      await punt(d, 1, udp('a', 7000));
+      await punt(d, 2, udp('b', 7000));
+      hw = await send(1, udp('a', 7000));
+    }
+    expect(hw).toEqual([2]);
     const tLast = performance.now();
     await until('the UDP entries to age out', async () => (await ctEntriesOf(sw!, 7000)) === 0, 60_000, 50);
     const agedMs = performance.now() - tLast;
@@ -209,9 +222,8 @@ describeWithTools('ctoffload controller (child process) against simple_switch_gr
     const d = daemon('--on-exit', 'flush');
     await ready(d);
     await handshake(d, 43000);
-    await punt(d, 1, udp('a', 7100));
-    await punt(d, 2, udp('b', 7100));
-    await until('4 conntrack entries', async () => (await sw!.ct()).length === 4);
+    await handshake(d, 43001);
+    expect(await sw.ct()).toHaveLength(4);
     d.kill('SIGTERM');
     const { code } = await d.exit;
     expect(code).toBe(0);
