@@ -207,8 +207,9 @@ export class ControllerDaemon {
         o.log('warn', `could not read the conntrack tables: ${(e as Error).message}`);
       }
     }
-    this.use(s);
+    // 'ready' first: use() reports a session already lost, which must win.
     this.state = 'ready';
+    this.use(s);
     o.log('info', `serving PacketIns (ageing: direct counters + idle notifications, clock: wall clock every ${o.pollIntervalMs} ms)`);
     this.lastTick = performance.now();
     this.scheduleTick();
@@ -304,9 +305,15 @@ export class ControllerDaemon {
         s.client.close();
         return;
       }
-      this.use(s);
       this.state = 'ready';
-      const r = await this.ctl!.resync();
+      this.use(s);
+      let r: { connections: number; entries: number };
+      try {
+        r = await this.ctl!.resync();
+      } catch (e) {
+        o.log('error', `writing the connections back failed: ${(e as Error).message}`);
+        return;
+      }
       this.counts.reconnects++;
       this.lastRecoveryMs = Date.now() - t0;
       this.lastResyncEntries = r.entries;
