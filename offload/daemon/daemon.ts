@@ -352,10 +352,10 @@ export class ControllerDaemon {
     } catch (e) {
       this.o.log('warn', `clock tick failed: ${(e as Error).message}`);
     }
-    const st = ctl.status();
-    if (st.failures.tableFull > this.lastTableFull) {
-      this.o.log('warn', `conntrack table full: ${st.failures.tableFull - this.lastTableFull} INSERTs refused since the last report; ${st.slowPathOnly} connection(s) served by the slow path only`);
-      this.lastTableFull = st.failures.tableFull;
+    const refused = this.device.insertsRefused;
+    if (refused > this.lastTableFull) {
+      this.o.log('warn', `conntrack table full: ${refused - this.lastTableFull} INSERTs refused since the last report; ${ctl.status().slowPathOnly} connection(s) served by the slow path only`);
+      this.lastTableFull = refused;
     }
   }
 

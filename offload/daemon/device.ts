@@ -16,7 +16,7 @@
  *   idle (entries left by an earlier controller, `--on-exit keep`).
  */
 import { BoundedQueue, P4RuntimeClient, describeTableEntry, type TableEntry } from '../../p4/index.js';
-import { entryKey, type ControllerDevice, type EntryHits, type EntryOp, type OpFailure, type RawPacketIn } from '../controller.js';
+import { STATUS_RESOURCE_EXHAUSTED, STATUS_UNKNOWN, entryKey, type ControllerDevice, type EntryHits, type EntryOp, type OpFailure, type RawPacketIn } from '../controller.js';
 import { p4runtimeDevice } from '../controller-p4rt.js';
 import { matchSpecOf, type DaemonProgram } from './pipeline.js';
 
@@ -27,6 +27,8 @@ export class SessionDevice implements ControllerDevice {
   readonly packetIns: BoundedQueue<RawPacketIn>;
   /** PacketOuts the controller sent while no session could take them. */
   packetOutsLost = 0;
+  /** INSERTs the switch refused as a full table would (cheap to watch; status() walks the model). */
+  insertsRefused = 0;
   /** Idle notifications since the last `takeIdle`, by controller key (raw entry for a DELETE). */
   private readonly idle = new Map<string, TableEntry>();
   private client: P4RuntimeClient | undefined;
@@ -74,7 +76,10 @@ export class SessionDevice implements ControllerDevice {
   async write(ops: EntryOp[]): Promise<OpFailure[]> {
     const d = this.inner;
     if (!d || !this.connected) return ops.map((_, index) => ({ index, code: STATUS_UNAVAILABLE, message: 'no P4Runtime session (reconnecting)' }));
-    return d.write(ops);
+    const fails = await d.write(ops);
+    // Table full: RESOURCE_EXHAUSTED by the spec, UNKNOWN on PI (offload/controller.ts).
+    for (const f of fails) if (ops[f.index]?.type === 'INSERT' && (f.code === STATUS_RESOURCE_EXHAUSTED || f.code === STATUS_UNKNOWN)) this.insertsRefused++;
+    return fails;
   }
 
   packetOut(payload: Uint8Array, metadata: Record<string, bigint>): void {
