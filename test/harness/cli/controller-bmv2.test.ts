@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildFrame, type FrameSpec } from '../../../model/packet/build.js';
-import { openDataplane, type DataplaneChannel } from '../../../p4/index.js';
+import { P4RuntimeClient, openDataplane, type DataplaneChannel } from '../../../p4/index.js';
 import { PROBE_F_PACKET_OUT, PROBE_MAGIC } from '../../../offload/index.js';
 import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
 import { DaemonProcess, TestSwitch, ensureBuilt, until } from './controller-support.js';
@@ -193,6 +193,28 @@ describeWithTools('ctoffload controller (child process) against simple_switch_gr
     for (const sport of [41001, 41002, 41003]) expect(await send(1, tcp('a', 'PA', 1001, 5001, sport, 'after'))).toEqual([2]);
     expect(await d.metric('packet_ins_total')).toBe(pins);
   }, 240_000);
+
+  it('primaryship lost to a higher election id: the daemon waits as backup, then regains it, attaches (tables kept) and writes back', async () => {
+    sw = await TestSwitch.create();
+    const d = daemon('--connect-timeout', '60000');
+    await ready(d);
+    await handshake(d, 44000);
+    const lines = d.lines.length;
+    const other = await P4RuntimeClient.connect(sw.address, { deviceId: 1n, electionId: { high: 2n, low: 0n }, reconnect: false, deadlineMs: 10_000 });
+    try {
+      expect(other.isPrimary).toBe(true);
+      await d.waitLine(/connection lost: primaryship lost to election id 36893488147419103232/, 60_000, lines);
+      await d.waitLine(/backup \(primary election id 36893488147419103232\); waiting to become primary/, 60_000, lines);
+      expect(await d.metric('up')).toBe(0);
+    } finally {
+      other.close();
+    }
+    const rec = await d.waitLine(/reconnected after \d+ ms \(pipeline attached\): 1 model connection, 2 entries written back/, 60_000, lines);
+    fig(`primaryship regained → ${/after (\d+) ms/.exec(rec.text)![1]} ms from loss to entries written back (attached, tables kept)`);
+    expect(await d.metric('pipeline_pushes_total')).toBe(1);
+    expect(await ctEntriesOf(sw, 44000)).toBe(2);
+    expect(await send(1, tcp('a', 'PA', 1001, 5001, 44000, 'x'))).toEqual([2]);
+  }, 180_000);
 
   it('SIGTERM with --on-exit keep: exit 0, entries stay and keep forwarding; a new daemon attaches without wiping them', async () => {
     sw = await TestSwitch.create();
