@@ -25,6 +25,7 @@ writeFileSync(
 timeout_policy short udp_first=1,udp_single=1,udp_multiple=2
 table=0,priority=10,ip,actions=ct(table=1,zone=5)
 table=0,priority=0,actions=drop
+table=1,priority=20,udp,in_port=1,tp_dst=5353,ct_state=+trk+new,actions=ct(commit,zone=5),output:2
 table=1,priority=10,ip,in_port=1,ct_state=+trk+new,actions=ct(commit,zone=5,timeout=short),output:2
 table=1,priority=10,ip,in_port=1,ct_state=+trk+est,actions=output:2
 table=1,priority=10,ip,in_port=2,ct_state=+trk+est,actions=output:1
@@ -39,8 +40,8 @@ const tcp = (from: 'a' | 'b', flags: string, seq: number, ack: number, sport: nu
     ...(from === 'a' ? { ip: { src: A, dst: B }, tcp: { sport, dport: 80, seq, ack, flags, win: 65535 } } : { ip: { src: B, dst: A }, tcp: { sport: 80, dport: sport, seq, ack, flags, win: 65535 } }),
     ...(payload ? { payload } : {}),
   } as FrameSpec);
-const udp = (from: 'a' | 'b', sport: number): Uint8Array =>
-  buildFrame(from === 'a' ? { ip: { src: A, dst: B }, udp: { sport, dport: 53 }, payload: 'query' } : { ip: { src: B, dst: A }, udp: { sport: 53, dport: sport }, payload: 'answer' });
+const udp = (from: 'a' | 'b', sport: number, dport = 53): Uint8Array =>
+  buildFrame(from === 'a' ? { ip: { src: A, dst: B }, udp: { sport, dport }, payload: 'query' } : { ip: { src: B, dst: A }, udp: { sport: dport, dport: sport }, payload: 'answer' });
 
 const fig = (s: string): void => void process.stderr.write(`[controller-bmv2 figure] ${s}\n`);
 
@@ -238,6 +239,26 @@ describeWithTools('ctoffload controller (child process) against simple_switch_gr
     expect(await ctEntriesOf(sw, 42000)).toBe(2);
     expect(await send(1, tcp('a', 'PA', 1005, 5001, 42000, 'again'))).toEqual([2]);
   }, 180_000);
+
+  it('entries left by an earlier daemon are deleted once the switch reports them idle (idle-timeout notifications)', async () => {
+    sw = await TestSwitch.create();
+    const d = daemon();
+    await ready(d);
+    // port 5353: no timeout policy, so the model and the entries' idle timeout are udp_multiple = 30 s
+    await punt(d, 1, udp('a', 7200, 5353));
+    await punt(d, 2, udp('b', 7200, 5353));
+    await until('the UDP entries in the switch', async () => (await ctEntriesOf(sw!, 7200)) === 2);
+    const tLast = performance.now();
+    d.kill('SIGTERM');
+    expect((await d.exit).code).toBe(0);
+    const d2 = daemon();
+    await d2.waitLine(/2 conntrack entries left in hardware by an earlier controller/, 120_000);
+    const del = await d2.waitLine(/deleted 2 idle conntrack entries no model connection owns/, 120_000);
+    fig(`entries left by an earlier daemon (idle timeout 30 s): deleted ${((del.t - tLast) / 1000).toFixed(1)} s after their last packet`);
+    expect(await ctEntriesOf(sw, 7200)).toBe(0);
+    expect(await d2.metric('idle_notifications_total')).toBeGreaterThanOrEqual(2);
+    expect(await d2.metric('stale_entries_deleted_total')).toBe(2);
+  }, 240_000);
 
   it('SIGTERM with --on-exit flush: exit 0, every conntrack entry it installed is deleted, the policy stays', async () => {
     sw = await TestSwitch.create();
