@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CtoffloadError } from '../../model/errors.js';
-import { ControllerDaemon, compileOffload, daemonRegistry, parseConfigJson, resolveConfig, serveMetrics, type DaemonEnd, type DaemonProgram, type LogLevel, type MetricsServer, type OffloadConfig, type OnExit, type PipelineMode } from '../../offload/index.js';
+import { ControllerDaemon, compileOffload, ctTableNames, policyTableNames, daemonRegistry, parseConfigJson, resolveConfig, serveMetrics, type DaemonEnd, type DaemonProgram, type LogLevel, type MetricsServer, type OffloadConfig, type OnExit, type PipelineMode } from '../../offload/index.js';
 import { P4InfoIndex, compileP4, validateBmv2Json } from '../../p4/index.js';
 import { parseEntriesJson } from '../targets/bmv2/index.js';
 import { type CliCommand, type CliIo, EXIT_OK, defaultIo } from './command.js';
@@ -226,6 +226,14 @@ async function loadProgram(a: Args, policyText: string): Promise<DaemonProgram> 
       throw new UsageError(`--artifacts ${join(dir, 'ctoffload.p4info.bin')}: ${(e as Error).message}`);
     }
     const entries = parseEntriesJson(readInput(join(dir, 'ctoffload.entries.json'), '--artifacts').toString('utf8'), join(dir, 'ctoffload.entries.json'));
+    // The connection entries come from the policy's plan: the prebuilt program must have its tables.
+    for (const t of [...ctTableNames(prog.plan), ...policyTableNames(prog.plan)]) {
+      try {
+        p4info.table(t);
+      } catch {
+        throw new UsageError(`--artifacts ${join(dir, 'ctoffload.p4info.bin')}: no table ${t}, which ${a.policy} needs (generated from another policy or config?)`);
+      }
+    }
     return { plan: prog.plan, json, p4info, entries };
   }
   let r: Awaited<ReturnType<typeof compileP4>>;
