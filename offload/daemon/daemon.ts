@@ -451,7 +451,10 @@ export class ControllerDaemon {
     const c = this.client;
     this.client = undefined;
     this.device.close();
-    await Promise.race([this.ctl?.close(), sleep(2000)]);
+    // Bounded, and the timer must not keep the process alive once close() won.
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this.ctl?.close(), new Promise<void>((r) => (t = setTimeout(r, 2000)))]);
+    clearTimeout(t);
     c?.close();
   }
 
