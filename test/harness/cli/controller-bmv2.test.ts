@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildFrame, type FrameSpec } from '../../../model/packet/build.js';
 import { P4RuntimeClient, openDataplane, type DataplaneChannel } from '../../../p4/index.js';
 import { PROBE_F_PACKET_OUT, PROBE_MAGIC } from '../../../offload/index.js';
+import { runStatus } from '../../../harness/cli/status.js';
 import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
 import { DaemonProcess, TestSwitch, ensureBuilt, until } from './controller-support.js';
 
@@ -143,6 +144,11 @@ describeWithTools('ctoffload controller (child process) against simple_switch_gr
     // the wall clock polls the direct counters and sees the hits
     await until('a direct-counter poll that refreshed the connection', async () => (await d.metric('refreshed_by_hits_total')) >= 1);
     expect(await d.metric('punts_total', 'CT_MISS')).toBe(3);
+    // ctoffload status shows the running daemon
+    let out = '';
+    expect(await runStatus(['--metrics-url', d.metricsUrl!], { out: (x) => void (out += x), err: () => undefined })).toBe(0);
+    const st = JSON.parse(out) as { controller: Record<string, unknown> };
+    expect(st.controller).toMatchObject({ up: 1, entries_installed: 2, model_connections: 1, punts_total: { CT_MISS: 3 } });
   }, 180_000);
 
   it('UDP: aged out by the wall clock (model timeout 2 s, poll 1 s); entries deleted; the next packet punts again', async () => {
