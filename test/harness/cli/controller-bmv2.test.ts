@@ -282,6 +282,27 @@ describeWithTools('ctoffload controller (child process) against simple_switch_gr
     expect((await sw.read('stage')).length).toBeGreaterThan(0);
   }, 180_000);
 
+  it('table full: a connection whose INSERT the switch refuses stays in the slow path, logged and counted', async () => {
+    sw = await TestSwitch.create();
+    const cfg = join(dir, 'small.json');
+    writeFileSync(cfg, JSON.stringify({ tableSizes: { conntrack: 2 } }));
+    const d = daemon('--config', cfg);
+    await ready(d);
+    await handshake(d, 45000); // 2 entries: the table is full
+    await punt(d, 1, tcp('a', 'S', 1000, 0, 45001));
+    await punt(d, 2, tcp('b', 'SA', 5000, 1001, 45001));
+    await punt(d, 1, tcp('a', 'A', 1001, 5001, 45001));
+    await d.waitLine(/conntrack table full: \d+ INSERTs refused since the last report; 1 connection\(s\) served by the slow path only/);
+    expect(await d.metric('failures_total', 'table_full')).toBeGreaterThanOrEqual(1);
+    expect(await d.metric('slow_path_only')).toBe(1);
+    expect(await d.metric('model_connections')).toBe(2);
+    expect(await ctEntriesOf(sw, 45001)).toBe(0);
+    // its data still flows, through the slow path
+    const outs = await d.metric('packet_outs_total');
+    await punt(d, 1, tcp('a', 'PA', 1001, 5001, 45001, 'slow'));
+    await until('the PacketOut of the slow-path data packet', async () => (await d.metric('packet_outs_total')) > outs);
+  }, 180_000);
+
   it('an unreachable switch: exit 3 after --connect-timeout, the address named', async () => {
     sw = await TestSwitch.create();
     const addr = sw.address;
