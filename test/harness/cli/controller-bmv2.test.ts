@@ -44,6 +44,8 @@ const tcp = (from: 'a' | 'b', flags: string, seq: number, ack: number, sport: nu
 const udp = (from: 'a' | 'b', sport: number, dport = 53): Uint8Array =>
   buildFrame(from === 'a' ? { ip: { src: A, dst: B }, udp: { sport, dport }, payload: 'query' } : { ip: { src: B, dst: A }, udp: { sport: dport, dport: sport }, payload: 'answer' });
 
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
 const fig = (s: string): void => void process.stderr.write(`[controller-bmv2 figure] ${s}\n`);
 
 /** Conntrack entries of one connection (by its client port) in the switch. */
@@ -77,8 +79,6 @@ describeWithTools('ctoffload controller (child process) against simple_switch_gr
     await sw?.stop('SIGKILL');
     sw = undefined;
   });
-
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   function daemon(...extra: string[]): DaemonProcess {
     const d = new DaemonProcess(['--policy', POLICY, '--p4runtime', sw!.address, '--metrics', '127.0.0.1:0', '--log-level', 'debug', ...extra]);
