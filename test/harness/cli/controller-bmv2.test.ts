@@ -76,7 +76,7 @@ describeWithTools('ctoffload controller (child process) against simple_switch_gr
     dp?.close();
     dp = undefined;
     for (const d of daemons.splice(0)) await d.destroy();
-    await sw?.stop('SIGKILL');
+    await sw?.dispose();
     sw = undefined;
   });
 

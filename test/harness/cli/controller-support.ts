@@ -6,7 +6,7 @@
  * with generous deadlines (never asserting that something happened within a short time).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +109,12 @@ export class TestSwitch {
     const t = setTimeout(() => p.kill('SIGKILL'), 5000);
     await this.exited;
     clearTimeout(t);
+  }
+
+  /** Stop and remove the log directory. */
+  async dispose(): Promise<void> {
+    await this.stop('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Entries of the tables whose name contains `part` (a backup session reads; Read needs no primaryship). */
