@@ -17,3 +17,4 @@ export * from './punt.js';
 export * from './probe.js';
 export * from './generate.js';
 export * from './controller/index.js';
+export * from './daemon/index.js';

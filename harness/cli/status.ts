@@ -6,9 +6,10 @@
  * malformed PacketIns), table-full / slow-path-only connections, ageing, and the target's
  * attribution counters.
  *
- * There is no controller daemon in this build (the controller lives inside the bmv2 target for
- * the harness), so this is the status of a run rather than of a live process; a daemon would
- * print the same `SlowPathController.status()` object.
+ * `ctoffload status --metrics-url URL` instead shows a running `ctoffload controller` daemon:
+ * it scrapes the daemon's Prometheus endpoint (`controller --metrics HOST:PORT`) and prints its
+ * `ctoffload_controller_*` values as one JSON object (the same counters as
+ * `SlowPathController.status()`, plus the daemon's sessions). `curl URL` shows the raw text.
  *
  * Importing this module also registers `--target bmv2` for `ctoffload replay`.
  */
@@ -24,15 +25,19 @@ import { CliTargetError, registerReplayTarget, replayCapture } from './replay.js
 registerReplayTarget('bmv2', () => createBmv2Target());
 
 export const STATUS_USAGE = `usage: ctoffload status --policy FILE --pcap FILE [options]
+       ctoffload status --metrics-url URL
 
 Runs a capture through the offload (generated program on bmv2 simple_switch_grpc + slow-path
-controller) and prints the controller's counters as one JSON object.
+controller) and prints the controller's counters as one JSON object; or, with --metrics-url,
+prints the counters of a running 'ctoffload controller' daemon (its --metrics endpoint, e.g.
+http://127.0.0.1:9464/metrics) as one JSON object (exit 3 if it cannot be scraped).
 
   --policy FILE     policy in OVS flow syntax
   --pcap FILE       capture (pcap or pcapng); timestamps drive the controller's clock
   --config FILE     offload configuration (JSON, as for ctoffload generate)
   --artifacts DIR   use a prebuilt observation build (what ctoffload generate --probe --out DIR writes)
   --in-port N       ingress port for every packet (default: the capture's port; 0 for pcap)
+  --metrics-url URL a running controller daemon's metrics endpoint (instead of the above)
   -h, --help        this text
 
 ${EXIT_STATUS_HELP}`;
@@ -49,6 +54,7 @@ export async function runStatus(argv: string[], io: CliIo): Promise<number> {
         config: { type: 'string' },
         artifacts: { type: 'string' },
         'in-port': { type: 'string' },
+        'metrics-url': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -56,6 +62,7 @@ export async function runStatus(argv: string[], io: CliIo): Promise<number> {
       io.out(STATUS_USAGE);
       return EXIT_OK;
     }
+    if (values['metrics-url'] !== undefined) return await daemonStatus(values['metrics-url'], io);
     if (!values.policy || !values.pcap) {
       io.err(`ctoffload status: --policy and --pcap are required\n${STATUS_USAGE}`);
       return EXIT_BAD_INPUT;
@@ -89,8 +96,50 @@ export async function runStatus(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+/** Prometheus text → `{ metric: value | { label(s): value } }` for the `ctoffload_controller_` family. */
+export function parseControllerMetrics(text: string): Record<string, number | Record<string, number>> {
+  const out: Record<string, number | Record<string, number>> = {};
+  const PREFIX = 'ctoffload_controller_';
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(PREFIX)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const name = m[1]!.slice(PREFIX.length);
+    const value = Number(m[3]);
+    const labels = [...(m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1]!, l[2]!] as const);
+    if (!labels.length) {
+      out[name] = value;
+      continue;
+    }
+    const key = labels.length === 1 ? labels[0]![1] : labels.map(([k, v]) => `${k}=${v}`).join(',');
+    const o = (out[name] ??= {}) as Record<string, number>;
+    o[key] = value;
+  }
+  return out;
+}
+
+async function daemonStatus(url: string, io: CliIo): Promise<number> {
+  let text: string;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    text = await res.text();
+  } catch (e) {
+    const why = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
+    io.err(`ctoffload status: --metrics-url ${url}: cannot scrape the controller daemon: ${why}\n`);
+    return 3;
+  }
+  const metrics = parseControllerMetrics(text);
+  if (!Object.keys(metrics).length) {
+    io.err(`ctoffload status: --metrics-url ${url}: no ctoffload_controller_* metrics there (is it a 'ctoffload controller --metrics' endpoint?)\n`);
+    return 3;
+  }
+  io.out(`${JSON.stringify({ url, controller: metrics }, null, 2)}\n`);
+  return EXIT_OK;
+}
+
 export const statusCommand: CliCommand = {
   name: 'status',
-  summary: 'run a capture through the offload (bmv2 + controller) and print the controller counters',
+  summary: 'print controller counters: of a capture run through the offload, or of a running daemon (--metrics-url)',
   run: runStatus,
 };

@@ -153,7 +153,7 @@ export interface ControllerStatus {
   writes: { insert: number; modify: number; delete: number; rpcs: number };
   failures: { write: number; tableFull: number; alreadyExists: number; deleteNotFound: number; handler: number; unsendable: number; counterRead: number };
   ageingStats: { expired: number; refreshedByHits: number; idleNotifications: number; counterPolls: number; forwardedAccounted: number };
-  /** Times the hardware was rebuilt from the model (`reinstallAll`). */
+  /** Times the hardware was rebuilt from the model (`resync`). */
   reinstalls: number;
 }
 
@@ -668,11 +668,13 @@ export class SlowPathController {
   }
 
   /**
-   * Rebuild the hardware from the model (a switch that restarted or lost its tables): forget
-   * what is installed and INSERT the entries of every live model connection (ALREADY_EXISTS
-   * turns into MODIFY). Resolves with the number of connections offloaded afterwards.
+   * Rebuild the hardware from the model (a switch that restarted or lost its tables, a new
+   * P4Runtime session of the `ctoffload controller` daemon): forget what the books say is
+   * installed and write every live model connection's entries again (INSERT; ALREADY_EXISTS →
+   * MODIFY; other failures leave the connection in the slow path, as at a punt). No connection
+   * leaves the model. Resolves with the model connections seen and the entries installed.
    */
-  reinstallAll(): Promise<number> {
+  resync(): Promise<{ connections: number; entries: number }> {
     return this.serial(async () => {
       this.st.reinstalls++;
       this.installed.clear();
@@ -684,8 +686,15 @@ export class SlowPathController {
       const touched = new Map<number, number>();
       for (const c of this.ct.connections(this.now)) touched.set(c.id, c.index);
       await this.sync(touched, new Set());
-      return this.installed.size;
+      let entries = 0;
+      for (const i of this.installed.values()) entries += i.entries.size;
+      return { connections: touched.size, entries };
     });
+  }
+
+  /** Run `fn` on the serial chain: no PacketIn is served, no advance or write runs meanwhile. */
+  exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.serial(fn);
   }
 
   /**

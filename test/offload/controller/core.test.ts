@@ -133,7 +133,7 @@ describe('controller core', () => {
     await ctl.close();
   });
 
-  it('reinstallAll rebuilds every live connection after the switch lost its tables', async () => {
+  it('resync rebuilds every live connection after the switch lost its tables', async () => {
     const { dev, ctl, events } = setup();
     dev.punt(1, udp('a', 1));
     dev.punt(2, udp('b', 1));
@@ -143,7 +143,7 @@ describe('controller core', () => {
     const before = [...dev.table.keys()].sort();
     expect(before).toHaveLength(4);
     dev.table.clear(); // switch restarted
-    expect(await ctl.reinstallAll()).toBe(2);
+    expect(await ctl.resync()).toEqual({ connections: 2, entries: 4 });
     expect([...dev.table.keys()].sort()).toEqual(before);
     expect(ctl.status()).toMatchObject({ connectionsOffloaded: 2, entriesInstalled: 4, reinstalls: 1 });
     await ctl.close();
