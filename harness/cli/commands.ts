@@ -21,7 +21,7 @@ export const COMMANDS: readonly (CliCommand & { load?: () => Promise<CliCommand>
   lazy('conformance', 'differential run of a policy: model vs ovs|bmv2 over generated traffic, shrunk counterexamples, reports', async () => (await import('./conformance.js')).conformanceCommand),
   lazy('generate', 'compile a policy into a P4-16 program for bmv2 (+ entries, P4Info)', async () => (await import('./generate.js')).generateCommand),
   lazy('controller', 'run the slow-path controller as a daemon for a P4Runtime switch (bmv2)', async () => (await import('./controller.js')).controllerCommand),
-  lazy('status', 'run a capture through the offload (bmv2 + controller) and print the controller counters', async () => (await import('./status.js')).statusCommand),
+  lazy('status', 'print controller counters: of a capture run through the offload, or of a running daemon (--metrics-url)', async () => (await import('./status.js')).statusCommand),
   lazy('report', "merge the report directories of a sharded conformance campaign ('report merge DIR... --out DIR')", async () => (await import('./report.js')).reportCommand),
   lazy('selftest', 'run the bmv2 harness against deliberately broken offload variants; fail unless each is caught', async () => (await import('./selftest.js')).selftestCommand),
 ];

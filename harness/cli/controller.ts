@@ -66,11 +66,12 @@ re-arbitrates, re-pushes the pipeline if the switch lost it, writes every connec
   --log-level LEVEL       error, warn, info (default) or debug; one line per event on stderr
   -h, --help              this text
 
-Exit codes: 0 stopped by SIGTERM/SIGINT (entries handled as --on-exit says); 2 usage or
-input error (bad option, unreadable file, policy or config error: the message names it);
-3 target/environment failure (switch unreachable, not primary or unusable within
---connect-timeout, p4c missing, metrics address in use, flush incomplete); 4 internal error.
-A second SIGTERM/SIGINT during the stop exits at once with 3.
+Exit status: 0 stopped by SIGTERM/SIGINT (entries handled as --on-exit says); 1 never (the
+daemon compares nothing); 2 usage or input error (bad option, unreadable file, policy or
+config error: the message names it); 3 target/environment failure (switch unreachable, not
+primary or unusable within --connect-timeout, p4c missing, metrics address in use, flush
+incomplete); 4 internal error. A signal is a requested stop, so 0 rather than 130 or 143; a
+second SIGTERM/SIGINT during the stop exits at once with 3. (docs/exit-codes.md)
 `;
 
 /** A bad option value: exit 2 with the option named. */

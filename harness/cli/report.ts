@@ -34,7 +34,8 @@ versions, exceptions table), a missing or duplicate shard, a report that is not 
   -h, --help  this text
 
 Exit status: 0 all shards passed, 1 disagreement, 2 usage or input error, 3 a shard ended in
-a target/environment error or never finished, 130 a shard was interrupted.
+a target/environment error or never finished, 4 internal error, 130 a shard was interrupted,
+143 the merge itself was stopped by SIGTERM (docs/exit-codes.md).
 `;
 
 export class ReportCliError extends CtoffloadError {

@@ -140,6 +140,13 @@ export class Bmv2TargetError extends CtoffloadError {
   }
 }
 
+/** A prebuilt artifact set that cannot be used (missing files, a production build): bad input. */
+export class Bmv2ArtifactsError extends CtoffloadError {
+  constructor(message: string) {
+    super('CTO_BMV2_ARTIFACTS', message);
+  }
+}
+
 export interface Bmv2TargetOptions {
   /** Offload configuration (offload/config.ts keys); default: the generator's defaults. */
   offloadConfig?: Partial<OffloadConfig> | Record<string, unknown>;
@@ -308,12 +315,16 @@ export function bmv2OffloadConfig(opts: Pick<Bmv2TargetOptions, 'offloadConfig' 
       const m = JSON.parse(readFileSync(join(opts.artifacts, 'ctoffload.manifest.json'), 'utf8')) as { config?: Record<string, unknown> };
       if (m.config) cfgIn = m.config;
     } catch (e) {
-      throw new Bmv2TargetError(`artifacts ${opts.artifacts}: cannot read ctoffload.manifest.json: ${(e as Error).message}`);
+      throw new Bmv2ArtifactsError(`artifacts ${opts.artifacts}: cannot read ctoffload.manifest.json: ${(e as Error).message}`);
     }
-    return resolveConfig(cfgIn, join(opts.artifacts, 'ctoffload.manifest.json'));
+    const cfg = resolveConfig(cfgIn, join(opts.artifacts, 'ctoffload.manifest.json'));
+    if (!cfg.probe) throw new Bmv2ArtifactsError(OBSERVATION_BUILD_NEEDED);
+    return cfg;
   }
   return resolveConfig({ ...cfgIn, probe: true });
 }
+
+const OBSERVATION_BUILD_NEEDED = 'the bmv2 target needs an observation build (offload config probe: true; artifacts from `ctoffload generate --probe`)';
 
 /** One input in flight: outcome 0 not yet, 1 hardware output, 2 PacketIn held by the controller. */
 interface InFlight {
@@ -411,7 +422,7 @@ export class Bmv2Target implements Target {
         try {
           return readFileSync(join(dir, f));
         } catch (e) {
-          throw new Bmv2TargetError(`artifacts ${dir}: cannot read ${f}: ${(e as Error).message}`);
+          throw new Bmv2ArtifactsError(`artifacts ${dir}: cannot read ${f}: ${(e as Error).message}`);
         }
       };
       const json = read('ctoffload.json');
@@ -470,7 +481,7 @@ export class Bmv2Target implements Target {
       this.forgetInFlight();
       this.prevTime = 0;
       // The barrier protocol needs the probe ECHO path and the DIRECT-to-CPU ping: check both.
-      if (!this.cfg.probe) throw new Bmv2TargetError('the bmv2 target needs an observation build (offload config probe: true; artifacts from `ctoffload generate --probe`)');
+      if (!this.cfg.probe) throw new Bmv2ArtifactsError(OBSERVATION_BUILD_NEEDED);
       await this.echoCheck();
     });
   }

@@ -9,6 +9,6 @@ describe('the command list', () => {
       expect(m.name).toBe(c.name);
       expect(m.summary).toBe(c.summary);
     }
-    expect(COMMANDS.map((c) => c.name)).toEqual(['replay', 'conformance', 'generate', 'status', 'report', 'selftest']);
+    expect(COMMANDS.map((c) => c.name)).toEqual(['replay', 'conformance', 'generate', 'controller', 'status', 'report', 'selftest']);
   }, 60_000);
 });

@@ -34,6 +34,12 @@ table=1,priority=0,actions=drop
 `,
 );
 
+// The daemon runs the observation build (offload/probe.ts), proven equal to the production
+// program but for observation (test/offload/observation-*.test.ts): its outputs carry the probe,
+// so a hardware output can be told from the slow path's reinjected one (probe flag PACKET_OUT).
+const OBSERVE = join(dir, 'observe.json');
+writeFileSync(OBSERVE, JSON.stringify({ probe: true }));
+
 const A = '10.0.0.1';
 const B = '192.168.1.2';
 const tcp = (from: 'a' | 'b', flags: string, seq: number, ack: number, sport: number, payload?: string): Uint8Array =>
@@ -81,7 +87,7 @@ describeWithTools('ctoffload controller (child process) against simple_switch_gr
   });
 
   function daemon(...extra: string[]): DaemonProcess {
-    const d = new DaemonProcess(['--policy', POLICY, '--p4runtime', sw!.address, '--metrics', '127.0.0.1:0', '--log-level', 'debug', ...extra]);
+    const d = new DaemonProcess(['--policy', POLICY, '--p4runtime', sw!.address, '--metrics', '127.0.0.1:0', '--log-level', 'debug', ...(extra.includes('--config') ? [] : ['--config', OBSERVE]), ...extra]);
     daemons.push(d);
     return d;
   }
@@ -285,7 +291,7 @@ describeWithTools('ctoffload controller (child process) against simple_switch_gr
   it('table full: a connection whose INSERT the switch refuses stays in the slow path, logged and counted', async () => {
     sw = await TestSwitch.create();
     const cfg = join(dir, 'small.json');
-    writeFileSync(cfg, JSON.stringify({ tableSizes: { conntrack: 2 } }));
+    writeFileSync(cfg, JSON.stringify({ tableSizes: { conntrack: 2 }, probe: true }));
     const d = daemon('--config', cfg);
     await ready(d);
     await handshake(d, 45000); // 2 entries: the table is full
