@@ -49,7 +49,7 @@ describe('ctoffload controller: arguments', () => {
   it('--help lists the options and the exit codes', async () => {
     const r = await run(['controller', '--help']);
     expect(r.code).toBe(0);
-    for (const s of ['--policy FILE', '--p4runtime HOST:PORT', '--election-id HI,LO', '--poll-interval MS', '--on-exit keep|flush', '--metrics HOST:PORT', '--log-level', 'Exit codes', '127.0.0.1']) expect(r.out).toContain(s);
+    for (const s of ['--policy FILE', '--p4runtime HOST:PORT', '--election-id HI,LO', '--poll-interval MS', '--on-exit keep|flush', '--metrics HOST:PORT', '--log-level', 'Exit status: 0 ', '127.0.0.1']) expect(r.out).toContain(s);
   });
 
   it.each([
