@@ -33,7 +33,7 @@
 import { CT_ICMP_BAD_CODE, CT_ICMP_BAD_INNER, CT_ICMP_BAD_TYPE, CT_ICMP_INNER_SRC, CT_L3_TRUNCATED, CT_L4_ZERO_PORT, FRAG_NONE, ICMP_ERROR, IPPROTO_TCP, L3_IPV4, L3_IPV6, L3_NONE, CT_OK, ICMP_QUERY, PacketView } from '../model/packet/view.js';
 import { PipelineEngine } from '../model/pipeline/engine.js';
 import type { Verdict } from '../model/verdict.js';
-import { compileOffload, connectionEntries, type FlowOp, type OffloadConfig, type Plan } from '../offload/index.js';
+import { compileOffload, connectionEntries, notOffloadableReason, type FlowOp, type OffloadConfig, type Plan } from '../offload/index.js';
 import { HW_UNCHECKED_STATUSES } from './exceptions.js';
 import type { ModelEngine } from './targets/model.js';
 import type { PolicySource } from './targets/target.js';
@@ -96,19 +96,24 @@ export class ContractEngine implements ModelEngine {
     // The hardware keys what its parser accepts: also a zero port, which the tracker refuses
     // (docs/conntrack-semantics.md §3.3) — such a packet can only miss, as no entry has one.
     const status = v.ctStatus;
-    const key = v.l3 !== L3_NONE && (status === CT_OK || status === CT_L4_ZERO_PORT) ? tupleOf(v) : '';
-    if (key) {
+    const keyable = v.l3 !== L3_NONE && (status === CT_OK || status === CT_L4_ZERO_PORT);
+    let key = '';
+    if (keyable) {
       const ct = this.engine.conntrack!;
       v.ctStatus = CT_OK; // a look-up by tuple, as the hardware's
       for (const z of this.zones) {
         const info = ct.lookup(v, z, now);
-        if (!info) continue;
-        for (const e of connectionEntries(info, plan)) {
-          if (matchTuple(e.spec.match as Record<string, bigint>) === key) {
-            hits.set(z, { mark: info.mark, label: info.label });
-            break;
-          }
+        if (!info || notOffloadableReason(info, plan) !== null) continue;
+        // connectionEntries installs the original direction, and the reply once established;
+        // the packet's direction from its ports when they tell (else from the entries' keys).
+        let hit: boolean;
+        if (v.icmpClass !== ICMP_QUERY && v.sport !== v.dport) {
+          hit = (info.orig.sport === v.sport && info.orig.dport === v.dport) || info.proto === 6 || info.seenReply;
+        } else {
+          key ||= tupleOf(v);
+          hit = connectionEntries(info, plan).some((e) => matchTuple(e.spec.match as Record<string, bigint>) === key);
         }
+        if (hit) hits.set(z, { mark: info.mark, label: info.label });
       }
       v.ctStatus = status;
     }
@@ -118,7 +123,7 @@ export class ContractEngine implements ModelEngine {
     const icmpErr = v.icmpClass === ICMP_ERROR;
     const tcpPunt = v.ipProto === IPPROTO_TCP && v.l3 !== L3_NONE && ((v.tcpFlags & TCP_FLAGS_PUNT) !== 0 || (v.tcpFlags & TCP_ACK) === 0);
     // 2. The reference, traced.
-    const r = this.engine.processTraced(port, frame, now);
+    const r = this.engine.processFlows(port, frame, now);
     // Before any table, the program punts what its parser cannot key as OVS would — IPv6
     // extension headers (not walked in hardware), a truncated IP header — and every fragment
     // (offload/p4gen.ts prologue), whatever the policy does with them.
@@ -146,7 +151,7 @@ export class ContractEngine implements ModelEngine {
         if (cfg.slowPath.icmpErrors) reasons.add('ICMP_ERROR');
         continue;
       }
-      if (!key) {
+      if (!keyable) {
         reasons.add('UNTRACKABLE');
         continue;
       }

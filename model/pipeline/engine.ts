@@ -41,6 +41,11 @@ export class PipelineEngine {
     return this.current().processTraced(frame, port, now);
   }
 
+  /** The flows visited and ct() calls of one packet, without the readable trace. */
+  processFlows(port: number, frame: Uint8Array, now: number): PipelineResult {
+    return this.current().processFlows(frame, port, now);
+  }
+
   /** A fresh tracker (no connections, expectations or limit counts) with the policy's directives. */
   reset(): void {
     if (!this.policy) return;

@@ -264,6 +264,8 @@ export class Pipeline {
   private now = 0;
   private out: Verdict | null = null;
   private rec: PipelineResult | null = null;
+  /** Build the readable trace too (processTraced; never on the untraced or flows-only paths). */
+  private tx = false;
 
   /**
    * Builds the executor and installs the policy's directives (timeout policies, zone limits) in
@@ -301,12 +303,26 @@ export class Pipeline {
 
   /** Like `process`, plus every ct() call, the final ct fields and a readable trace. */
   processTraced(frame: Uint8Array, inPort: number, now: number): PipelineResult {
+    return this.recorded(frame, inPort, now, true);
+  }
+
+  /**
+   * Like `processTraced` without the readable trace (`trace` stays empty): the flows visited and
+   * the ct() calls, at a fraction of the cost (the offload contract runs it on every packet).
+   */
+  processFlows(frame: Uint8Array, inPort: number, now: number): PipelineResult {
+    return this.recorded(frame, inPort, now, false);
+  }
+
+  private recorded(frame: Uint8Array, inPort: number, now: number, text: boolean): PipelineResult {
     const r: PipelineResult = { outputs: [], lookups: [], ctCalls: [], final: { ...ZERO_FIELDS }, trace: [], flows: [] };
     this.rec = r;
+    this.tx = text;
     try {
       this.run(r, frame, inPort, now);
     } finally {
       this.rec = null;
+      this.tx = false;
     }
     return r;
   }
@@ -357,10 +373,10 @@ export class Pipeline {
     this.xCleared = d === 0; // an unrecirculated packet is untracked
     this.xError = null;
     this.xInPort = inPort;
-    if (this.rec && d > 0) this.note(d, `recirculation ${d} (recirc_id 0x${recircId.toString(16)}): ${formatCtFields(fieldsOf(this.md[d]!))}, table ${table}`);
+    if (this.tx && d > 0) this.note(d, `recirculation ${d} (recirc_id 0x${recircId.toString(16)}): ${formatCtFields(fieldsOf(this.md[d]!))}, table ${table}`);
     this.xlateTable(d, table);
     if (this.xError !== null) {
-      if (this.rec) this.note(d, `translation failed: ${this.xError}; the packet is dropped (no datapath actions run)`);
+      if (this.tx) this.note(d, `translation failed: ${this.xError}; the packet is dropped (no datapath actions run)`);
       dp.n = 0;
       return;
     }
@@ -386,7 +402,7 @@ export class Pipeline {
       } else if (kind === D_RECIRC) {
         const t = dp.arg[i]!;
         if (d + 1 > this.maxRecirc) {
-          if (this.rec) this.note(d, `recirculation depth ${this.maxRecirc} exceeded: the copy for table ${t} is dropped (lib/dpif-netdev.c MAX_RECIRC_DEPTH)`);
+          if (this.tx) this.note(d, `recirculation depth ${this.maxRecirc} exceeded: the copy for table ${t} is dropped (lib/dpif-netdev.c MAX_RECIRC_DEPTH)`);
           continue;
         }
         this.md[d + 1]!.copyFrom(md);
@@ -417,7 +433,7 @@ export class Pipeline {
     const dp = this.dp[d]!;
     const t = dp.arg[i]!;
     if (d + 1 > this.maxRecirc) {
-      if (this.rec) this.note(d, `recirculation depth ${this.maxRecirc} exceeded: the copy for table ${t} is dropped (lib/dpif-netdev.c MAX_RECIRC_DEPTH)`);
+      if (this.tx) this.note(d, `recirculation depth ${this.maxRecirc} exceeded: the copy for table ${t} is dropped (lib/dpif-netdev.c MAX_RECIRC_DEPTH)`);
       return;
     }
     this.md[d + 1]!.copyFrom(md);
@@ -435,7 +451,7 @@ export class Pipeline {
       ct: dp.cleared[i] ? { state: 0, zone: 0, mark: 0, label: 0n } : fieldsOf(this.md[d]!),
     };
     this.out!.outputs.push(o);
-    if (this.rec) this.note(d, `output to ${o.port === PORT_CONTROLLER ? 'controller' : `port ${o.port}`} with ${formatCtFields(o.ct!)}`);
+    if (this.tx) this.note(d, `output to ${o.port === PORT_CONTROLLER ? 'controller' : `port ${o.port}`} with ${formatCtFields(o.ct!)}`);
   }
 
   // ---------------------------------------------------------------- fragments (slow path)
@@ -450,14 +466,14 @@ export class Pipeline {
     const dp = this.dp[d]!;
     if (this.rec) {
       if (selfMd) this.recordCt(d, dp.arg[i]!, dp.line[i]!, selfMd);
-      else this.note(d, `ct() at line ${dp.line[i]!} → held fragment (lib/ipf.c: the pass stops for this packet)`);
+      else if (this.tx) this.note(d, `ct() at line ${dp.line[i]!} → held fragment (lib/ipf.c: the pass stops for this packet)`);
       if (b.datagram) {
         const f0 = b.frags.find((f) => f.offset === 0) ?? b.frags[0];
         if (f0) this.recordCt(d, dp.arg[i]!, dp.line[i]!, f0.md, `reassembled datagram of ${b.datagram.length} bytes`);
       }
     }
     for (const f of b.frags) pkts.push(batchPkt(f));
-    if (this.rec && b.frags.length !== 0) {
+    if (this.tx && b.frags.length !== 0) {
       const from = b.frags.map((f) => `#${f.tag}${f.tag === this.tag ? ' (this packet)' : ''}`).join(', ');
       this.note(d, `released ${b.frags.length} fragment${b.frags.length === 1 ? '' : 's'} (from input packets ${from}): ${b.frags.map((f) => formatCtFields(fieldsOf(f.md))).join('; ')}`);
     }
@@ -516,7 +532,7 @@ export class Pipeline {
     const f = fieldsOf(md);
     this.rec!.ctCalls.push({ ...f, table, line, depth: d });
     this.rec!.final = f;
-    this.note(d, `ct() at line ${line}${what ? ` on the ${what}` : ''} → ${formatCtFields(f)}`);
+    if (this.tx) this.note(d, `ct() at line ${line}${what ? ` on the ${what}` : ''} → ${formatCtFields(f)}`);
   }
 
   private note(d: number, s: string): void {
@@ -543,14 +559,14 @@ export class Pipeline {
     if (!cf) {
       if (rec) {
         rec.flows.push({ table, line: -1, depth: d });
-        this.note(d, `${'  '.repeat(this.xDepth)}table ${table}: no match (table miss → drop)`);
+        if (this.tx) this.note(d, `${'  '.repeat(this.xDepth)}table ${table}: no match (table miss → drop)`);
       }
       return;
     }
     if (rec) {
       const f = cf.flow;
       rec.flows.push({ table, line: f.pos.line, depth: d });
-      this.note(d, `${'  '.repeat(this.xDepth)}table ${table}: line ${f.pos.line}, priority ${f.priority}${f.match.length ? ', ' + formatMatch(f.match) : ''}`);
+      if (this.tx) this.note(d, `${'  '.repeat(this.xDepth)}table ${table}: line ${f.pos.line}, priority ${f.priority}${f.match.length ? ', ' + formatMatch(f.match) : ''}`);
     }
     const dp = this.dp[d]!;
     const acts = cf.actions;
@@ -561,7 +577,7 @@ export class Pipeline {
           let port = a.arg;
           if (port === OFPP_IN_PORT) port = this.xInPort;
           else if (port === this.xInPort) {
-            if (rec) this.note(d, `${'  '.repeat(this.xDepth + 1)}output:${port}: skipping output to input port`);
+            if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}output:${port}: skipping output to input port`);
             break;
           }
           dp.push(D_OUTPUT, port, this.xCleared ? 1 : 0, null, a.line);
@@ -580,14 +596,14 @@ export class Pipeline {
             this.xError = `over ${this.maxResubmits} resubmit actions`;
             break;
           }
-          if (rec) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}`);
+          if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}`);
           this.xResubmits++;
           this.xDepth++;
           this.xlateTable(d, a.arg);
           this.xDepth--;
           break;
         case OP_CT:
-          if (rec) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}${a.arg >= 0 ? ' (fork: the rest continues untracked)' : ''}`);
+          if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}${a.arg >= 0 ? ' (fork: the rest continues untracked)' : ''}`);
           dp.push(D_CT, a.arg, 0, a.ct, a.line);
           if (a.arg >= 0) dp.push(D_RECIRC, a.arg, 0, null, a.line, a.recirc);
           this.xCleared = true;
