@@ -823,18 +823,31 @@ export class Bmv2Target implements Target {
   reset(): Promise<void> {
     return this.exclusive(async () => {
       if (!this.ctl || !this.client || !this.prog) throw new Bmv2TargetError('reset() before a successful load()');
-      // The drain delivers every output; the ping, every PacketIn still on its way (discarded
-      // inputs'), so nothing of this trace reaches the next one.
-      await this.closeStream();
-      await this.ctl.barrier(this.cfg.cpuPort);
-      await this.ctl.reset();
-      this.forgetInFlight();
-      // Anything the controller does not know of (a write whose outcome was unknown) goes too:
-      // one wildcard Read per conntrack table (docs/p4-target-interfaces.md §4.6), then DELETE what is left.
-      const dels = (await this.readCtEntries()).map((e) => remove(e));
-      if (dels.length) {
-        this.stats.resetLeftovers += dels.length;
-        await this.client.write(dels);
+      const ctl = this.ctl;
+      const client = this.client;
+      // A switch that died says so at once (CTO_BMV2_EXIT, with its log, kept for the
+      // post-mortem), instead of each RPC below running into its deadline.
+      if (this.sw && !this.sw.running) {
+        this.lost();
+        throw this.sw.exitError('during reset');
+      }
+      try {
+        // The drain delivers every output; the ping, every PacketIn still on its way (discarded
+        // inputs'), so nothing of this trace reaches the next one.
+        await this.closeStream();
+        await ctl.barrier(this.cfg.cpuPort);
+        await ctl.reset();
+        this.forgetInFlight();
+        // Anything the controller does not know of (a write whose outcome was unknown) goes too:
+        // one wildcard Read per conntrack table (docs/p4-target-interfaces.md §4.6), then DELETE what is left.
+        const dels = (await this.readCtEntries()).map((e) => remove(e));
+        if (dels.length) {
+          this.stats.resetLeftovers += dels.length;
+          await client.write(dels);
+        }
+      } catch (e) {
+        this.lost();
+        throw (await this.sw?.deathCause(300, 'during reset')) ?? e;
       }
       this.prevTime = 0;
     });

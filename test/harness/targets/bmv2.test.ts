@@ -258,6 +258,10 @@ describeWithTools('bmv2 target (generated program + slow-path controller) vs mod
       expect(err, 'the batch should fail').not.toBeNull();
       expect(err!.code).toBe('CTO_BMV2_EXIT');
       expect(err!.message).toMatch(/killed by SIGKILL/);
+      // reset names the death too (not a bare "Connection dropped"), with the switch's log
+      const r = (await t.reset().then(() => null, (e: unknown) => e)) as { code?: string; message: string } | null;
+      expect(r?.code).toBe('CTO_BMV2_EXIT');
+      expect(r!.message).toMatch(/log/i);
       // the target is usable again after a load (the runner replaces it anyway)
       await t.load(POLICY);
       const v = await t.sendBatch(tcpSession(0).slice(0, 3));
