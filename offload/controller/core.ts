@@ -166,7 +166,7 @@ const PUNT_CODES = new Set<number>(PUNT_REASONS.map((r) => r.code));
 export class SlowPathController {
   readonly plan: Plan;
   readonly engine: PipelineEngine;
-  private device: ControllerDevice;
+  private readonly device: ControllerDevice;
   private readonly log: (msg: string) => void;
   private readonly policy: ControllerOptions['policy'];
   private readonly build: EntryBuilder;
@@ -658,16 +658,6 @@ export class SlowPathController {
   }
 
   /**
-   * Use another device from now on (a new P4Runtime session after a reconnect): the serve loop
-   * moves to its PacketIn source once the old one has ended.
-   */
-  attach(device: ControllerDevice): void {
-    this.device = device;
-    if (this.serving) void this.serving.then(() => this.start());
-    else this.start();
-  }
-
-  /**
    * Rebuild the hardware from the model (a switch that restarted or lost its tables, a new
    * P4Runtime session of the `ctoffload controller` daemon): forget what the books say is
    * installed and write every live model connection's entries again (INSERT; ALREADY_EXISTS →
@@ -677,18 +667,11 @@ export class SlowPathController {
   resync(): Promise<{ connections: number; entries: number }> {
     return this.serial(async () => {
       this.st.reinstalls++;
-      this.installed.clear();
-      this.owner.clear();
-      this.lastHits.clear();
-      this.lastUsed.clear();
-      this.sigs.clear();
-      this.slowOnly.clear();
+      this.forgetInstalled();
       const touched = new Map<number, number>();
       for (const c of this.ct.connections(this.now)) touched.set(c.id, c.index);
       await this.sync(touched, new Set());
-      let entries = 0;
-      for (const i of this.installed.values()) entries += i.entries.size;
-      return { connections: touched.size, entries };
+      return { connections: touched.size, entries: this.entryCount() };
     });
   }
 
@@ -712,12 +695,7 @@ export class SlowPathController {
           if (!f || f.code === STATUS_NOT_FOUND) this.forget(a.id, a.e);
         });
       }
-      this.installed.clear();
-      this.owner.clear();
-      this.lastHits.clear();
-      this.lastUsed.clear();
-      this.slowOnly.clear();
-      this.sigs.clear();
+      this.forgetInstalled();
       this.slots.clear();
       this.engine.reset();
       this.now = 0;
@@ -729,9 +707,24 @@ export class SlowPathController {
     return this.serial(() => undefined);
   }
 
+  /** The books of what is in hardware, emptied (the model's connections stay). */
+  private forgetInstalled(): void {
+    this.installed.clear();
+    this.owner.clear();
+    this.lastHits.clear();
+    this.lastUsed.clear();
+    this.sigs.clear();
+    this.slowOnly.clear();
+  }
+
+  private entryCount(): number {
+    let n = 0;
+    for (const i of this.installed.values()) n += i.entries.size;
+    return n;
+  }
+
   status(): ControllerStatus {
-    let entries = 0;
-    for (const i of this.installed.values()) entries += i.entries.size;
+    const entries = this.entryCount();
     let model = 0;
     for (const _ of this.ct.connections(this.now)) model++;
     return {

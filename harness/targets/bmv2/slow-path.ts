@@ -128,7 +128,6 @@ export class ObservedSlowPath {
   private pingSeq = 0;
   /** 'counters': trace time of the latest accepted hardware-decided input per tuple (see top). */
   private readonly lastSeen = new Map<string, number>();
-  private pump: Promise<void>;
   readonly stats = { heldDiscarded: 0, dropReports: 0, unattributedHitEntries: 0, missingProbe: 0 };
 
   constructor(opts: ObservedSlowPathOptions) {
@@ -155,7 +154,7 @@ export class ObservedSlowPath {
       onServed: (e) => this.file(e),
       log: opts.log,
     });
-    this.pump = this.pumpPacketIns();
+    void this.pumpPacketIns(); // ends with the switch's PacketIn source
   }
 
   // ------------------------------------------------------------------ PacketIn routing
@@ -258,13 +257,12 @@ export class ObservedSlowPath {
       if (!obs) return;
       rec.controllerOutputs.push({ port: PORT_CONTROLLER, bytes: obs.frame, ct: e.meta.ct });
       if (obs.lookups) rec.lookups = obs.lookups;
-    }
-    else if (e.kind === 'punt' && e.verdict) {
+    } else if (e.kind === 'punt' && e.verdict) {
       rec.punts.push(e.meta.reason);
       rec.verdicts.push(e.verdict);
       rec.packetOuts += e.packetOuts;
       for (const o of e.verdict.outputs) if (o.port === PORT_CONTROLLER) rec.controllerOutputs.push(o);
-    } else if (e.kind === 'unsolicited') rec.dropped = true;
+    }
   }
 
   private record(tag: number): TagRecord {
@@ -416,7 +414,6 @@ export class ObservedSlowPath {
     await this.core.close();
     this.ended = true;
     this.wakeCore?.();
-    void this.pump;
   }
 }
 
