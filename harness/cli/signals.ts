@@ -4,13 +4,21 @@
  * then closes its targets), a second one writes every open report as `interrupted` and exits at
  * once (the targets' exit hooks kill their processes and remove their run directories).
  *
+ * Every command that starts a target takes its signals here (docs/exit-codes.md, "Signals"):
+ * `conformance` through `ownSignals` (its runner watches the AbortSignal itself), `status` and
+ * `selftest` through `runOwningSignals`, which also turns whatever the interruption cut short
+ * into exit 130/143; a packet loop that knows nothing of signals is stopped before its next
+ * packet by `stopBeforeNextPacket` around its target.
+ *
  * The targets' own last-resort handlers (harness/targets/ovs/process.ts, p4/bmv2.ts) stand
  * aside while an owner is registered under the global symbol below, so no daemon is killed
  * while the command is still finishing a packet — the cause of counterexamples that never
- * happened (issue 12). Without an owner (a library user, a test) they keep cleaning up.
+ * happened (issue 12) — and the process is never terminated behind the command's back. Without
+ * an owner (a library user, a test) they keep cleaning up.
  */
 import { finishLiveWriters } from '../report/writer.js';
-import { signalExitCode, type CliIo } from './command.js';
+import type { Target } from '../targets/target.js';
+import { reportError, signalExitCode, type CliIo } from './command.js';
 
 /** Shared with the target modules (which cannot import the CLI): a count of active owners. */
 export const SHUTDOWN_OWNER = Symbol.for('ctoffload.shutdownOwner');
@@ -81,4 +89,51 @@ export function ownSignals(cmd: string, io: CliIo, external?: AbortSignal): Sign
 /** For the target modules' handlers: is a command currently the owner of shutdown? */
 export function shutdownOwned(): boolean {
   return ((process as Owned)[SHUTDOWN_OWNER] ?? 0) > 0;
+}
+
+/**
+ * Run the command `cmd` owning SIGINT/SIGTERM (see `ownSignals`) and give them back after. Once a
+ * signal came, the exit code is 130/143 whatever `body` returned or threw: a failure caused by
+ * the interruption (a start-up cut short, a packet loop stopped by `stopBeforeNextPacket`) is
+ * the interruption, said in one line, never a stack trace. Other errors are reported by class
+ * (harness/cli/command.ts `reportError`).
+ */
+export async function runOwningSignals(cmd: string, io: CliIo, body: (scope: SignalScope) => Promise<number>, external?: AbortSignal): Promise<number> {
+  const scope = ownSignals(cmd, io, external);
+  try {
+    const code = await body(scope);
+    return scope.signal.aborted ? scope.exitCode() : code;
+  } catch (e) {
+    if (scope.signal.aborted) {
+      const why = e === scope.signal.reason ? 'stopped before the next packet, targets closed' : (e as Error)?.message ?? String(e);
+      io.err(`ctoffload ${cmd}: interrupted: ${why}\n`);
+      return scope.exitCode();
+    }
+    return reportError(cmd, e, io);
+  } finally {
+    scope.release();
+  }
+}
+
+/** The calls that drive a target; close() and the accessors (name, counters, status…) are not. */
+const DRIVING = new Set<PropertyKey>(['load', 'send', 'sendBatch', 'reset', 'snapshot']);
+
+/**
+ * `t` as seen by a packet loop that does not watch `signal` (harness/cli/replay.ts
+ * `replayCapture`, `replayTargetStream`): once `signal` aborted, every call that would drive the
+ * target throws the abort reason before touching it, so the loop stops before its next packet
+ * (the packet in flight finishes) and the caller's `finally` closes the target. Everything else
+ * — close() first of all, and a target's own extras such as the bmv2 target's status() — passes
+ * through to `t` itself.
+ */
+export function stopBeforeNextPacket<T extends Target>(t: T, signal: AbortSignal): T {
+  return new Proxy(t, {
+    get(obj, key) {
+      const v: unknown = Reflect.get(obj, key, obj);
+      if (typeof v !== 'function') return v;
+      const f = v as (...a: unknown[]) => unknown;
+      if (!DRIVING.has(key)) return f.bind(obj);
+      return (...a: unknown[]) => (signal.aborted ? Promise.reject(signal.reason) : f.apply(obj, a));
+    },
+  });
 }

@@ -17,7 +17,8 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadReplayInputs } from '../../model/replay.js';
 import { createBmv2Target } from '../targets/bmv2/index.js';
-import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, EXIT_STATUS_HELP, joinOptionValues, reportError } from './command.js';
+import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, EXIT_STATUS_HELP, joinOptionValues } from './command.js';
+import { runOwningSignals, stopBeforeNextPacket, type SignalScope } from './signals.js';
 import { errnoText } from '../../model/errors.js';
 import { parseConfigJson } from '../../offload/config.js';
 import { CliTargetError, registerReplayTarget, replayCapture } from './replay.js';
@@ -40,60 +41,72 @@ http://127.0.0.1:9464/metrics) as one JSON object (exit 3 if it cannot be scrape
   --metrics-url URL a running controller daemon's metrics endpoint (instead of the above)
   -h, --help        this text
 
+Ctrl-C or SIGTERM stops before the next packet, closes the switch and exits 130/143 without
+printing counters.
+
 ${EXIT_STATUS_HELP}`;
 
-export async function runStatus(argv: string[], io: CliIo): Promise<number> {
-  try {
-    const { values } = parseArgs({
-      args: joinOptionValues(argv, ['--in-port']),
-      strict: true,
-      allowPositionals: false,
-      options: {
-        policy: { type: 'string' },
-        pcap: { type: 'string' },
-        config: { type: 'string' },
-        artifacts: { type: 'string' },
-        'in-port': { type: 'string' },
-        'metrics-url': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-    if (values.help) {
-      io.out(STATUS_USAGE);
-      return EXIT_OK;
-    }
-    if (values['metrics-url'] !== undefined) return await daemonStatus(values['metrics-url'], io);
-    if (!values.policy || !values.pcap) {
-      io.err(`ctoffload status: --policy and --pcap are required\n${STATUS_USAGE}`);
-      return EXIT_BAD_INPUT;
-    }
-    const inPort = values['in-port'] === undefined ? undefined : /^\d+$/.test(values['in-port']) ? Number(values['in-port']) : NaN;
-    if (inPort !== undefined && !(Number.isInteger(inPort) && inPort >= 0 && inPort <= 510)) throw new CliTargetError(`--in-port: "${values['in-port']}" is not a bmv2 port (0..510)`);
-    let offloadConfig: Record<string, unknown> | undefined;
-    if (values.config) {
-      let cfgText: string;
-      try {
-        cfgText = await readFile(values.config, 'utf8');
-      } catch (e) {
-        throw new CliTargetError(`--config ${values.config}: cannot read the offload configuration: ${errnoText(e)}`);
-      }
-      // Checked here, against the file's name (CTO_OFFLOAD_CONFIG "FILE: key: …"), before any switch starts.
-      parseConfigJson(cfgText, values.config);
-      offloadConfig = JSON.parse(cfgText) as Record<string, unknown>;
-    }
-    const { records } = await loadReplayInputs(values.policy, values.pcap);
-    const text = await readFile(values.policy, 'utf8');
-    const t = await createBmv2Target({ policy: { text, source: values.policy }, ...(offloadConfig ? { offloadConfig } : {}), ...(values.artifacts ? { artifacts: values.artifacts } : {}) });
-    try {
-      await replayCapture(t, records, inPort);
-      io.out(`${JSON.stringify({ packets: records.length, controller: t.status(), target: t.stats }, null, 2)}\n`);
-    } finally {
-      await t.close();
-    }
+/**
+ * Owns SIGINT/SIGTERM from the first line (harness/cli/signals.ts): a signal during start-up or
+ * mid-capture stops before the next packet, closes the switch and exits 130/143 with no counters
+ * printed (they would describe a capture that was not run). `external` stands for the signal in
+ * tests.
+ */
+export function runStatus(argv: string[], io: CliIo, external?: AbortSignal): Promise<number> {
+  return runOwningSignals('status', io, (sig) => statusBody(argv, io, sig), external);
+}
+
+async function statusBody(argv: string[], io: CliIo, sig: SignalScope): Promise<number> {
+  const { values } = parseArgs({
+    args: joinOptionValues(argv, ['--in-port']),
+    strict: true,
+    allowPositionals: false,
+    options: {
+      policy: { type: 'string' },
+      pcap: { type: 'string' },
+      config: { type: 'string' },
+      artifacts: { type: 'string' },
+      'in-port': { type: 'string' },
+      'metrics-url': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    io.out(STATUS_USAGE);
     return EXIT_OK;
-  } catch (e) {
-    return reportError('status', e, io);
   }
+  if (values['metrics-url'] !== undefined) return await daemonStatus(values['metrics-url'], io, sig.signal);
+  if (!values.policy || !values.pcap) {
+    io.err(`ctoffload status: --policy and --pcap are required\n${STATUS_USAGE}`);
+    return EXIT_BAD_INPUT;
+  }
+  const inPort = values['in-port'] === undefined ? undefined : /^\d+$/.test(values['in-port']) ? Number(values['in-port']) : NaN;
+  if (inPort !== undefined && !(Number.isInteger(inPort) && inPort >= 0 && inPort <= 510)) throw new CliTargetError(`--in-port: "${values['in-port']}" is not a bmv2 port (0..510)`);
+  let offloadConfig: Record<string, unknown> | undefined;
+  if (values.config) {
+    let cfgText: string;
+    try {
+      cfgText = await readFile(values.config, 'utf8');
+    } catch (e) {
+      throw new CliTargetError(`--config ${values.config}: cannot read the offload configuration: ${errnoText(e)}`);
+    }
+    // Checked here, against the file's name (CTO_OFFLOAD_CONFIG "FILE: key: …"), before any switch starts.
+    parseConfigJson(cfgText, values.config);
+    offloadConfig = JSON.parse(cfgText) as Record<string, unknown>;
+  }
+  const { records } = await loadReplayInputs(values.policy, values.pcap);
+  const text = await readFile(values.policy, 'utf8');
+  sig.signal.throwIfAborted(); // a signal while the inputs were read: no switch is started
+  const t = await createBmv2Target({ policy: { text, source: values.policy }, ...(offloadConfig ? { offloadConfig } : {}), ...(values.artifacts ? { artifacts: values.artifacts } : {}) });
+  try {
+    await replayCapture(stopBeforeNextPacket(t, sig.signal), records, inPort);
+    // A signal during the last packet: interrupted all the same (exit 130/143 prints no counters).
+    sig.signal.throwIfAborted();
+    io.out(`${JSON.stringify({ packets: records.length, controller: t.status(), target: t.stats }, null, 2)}\n`);
+  } finally {
+    await t.close();
+  }
+  return EXIT_OK;
 }
 
 /** Prometheus text → `{ metric: value | { label(s): value } }` for the `ctoffload_controller_` family. */
@@ -118,13 +131,14 @@ export function parseControllerMetrics(text: string): Record<string, number | Re
   return out;
 }
 
-async function daemonStatus(url: string, io: CliIo): Promise<number> {
+async function daemonStatus(url: string, io: CliIo, stop: AbortSignal): Promise<number> {
   let text: string;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(url, { signal: AbortSignal.any([AbortSignal.timeout(10_000), stop]) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     text = await res.text();
   } catch (e) {
+    if (stop.aborted) throw e; // the signal's exit code (runOwningSignals), not a scrape failure
     const why = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
     io.err(`ctoffload status: --metrics-url ${url}: cannot scrape the controller daemon: ${why}\n`);
     return 3;
@@ -141,5 +155,5 @@ async function daemonStatus(url: string, io: CliIo): Promise<number> {
 export const statusCommand: CliCommand = {
   name: 'status',
   summary: 'print controller counters: of a capture run through the offload, or of a running daemon (--metrics-url)',
-  run: runStatus,
+  run: (argv, io) => runStatus(argv, io),
 };

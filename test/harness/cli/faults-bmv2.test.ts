@@ -1,13 +1,21 @@
 /**
  * Fault campaign of issue 12 on the bmv2 target (simple_switch_grpc + p4c), when installed: the
  * built CLI as a child process with a private TMPDIR (the switch's directory and working
- * directory go there), SIGINT/SIGTERM at start-up and mid-trace, and the switch killed mid-run.
- * Every case: the documented exit code, a final report, no counterexample, no switch left.
+ * directory go there), SIGINT/SIGTERM at start-up and mid-trace, and the switch killed mid-run;
+ * in process: SIGINT/SIGTERM mid-shrink (a selftest defect, harness/selftest/faults.ts, wrapped
+ * around the bmv2 target from outside, so the run disagrees and shrinks).
+ * Every case: the documented exit code, a final report, no counterexample that did not happen,
+ * no switch or switch directory left.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import type { CliIo } from '../../../harness/cli/command.js';
+import { runConformanceCli, type ConformanceCliHooks } from '../../../harness/cli/conformance.js';
 import type { ConformanceReport } from '../../../harness/report/index.js';
+import { faultDecorators } from '../../../harness/selftest/faults.js';
+import { SELFTEST_POLICY, SELFTEST_TRAFFIC } from '../../../harness/selftest/run.js';
+import { bmv2Run } from '../../../harness/targets/bmv2/index.js';
 import { cliBuilt, lineCount, processesMentioning, startCli, waitFor } from '../../support/cli-child.js';
 import { BMV2_TOOL, describeWithTools, P4C_TOOL } from '../../support/tools.js';
 import { POLICY } from '../runner/fake-target.js';
@@ -92,4 +100,72 @@ describeWithTools('fault campaign on the bmv2 target (issue 12)', [BMV2_TOOL, P4
     }
     await expectNothingLeft(tmp, rep, killedDirs);
   }, 300_000);
+
+  // The selftest's noReplyEntry defect (reply entries without the reply-direction bit) over the
+  // default bmv2 run; its policy and traffic, seed 1: caught within 30 runs (test/harness/selftest.test.ts).
+  const defectPolicy = join(dir, 'selftest.flows');
+  writeFileSync(defectPolicy, SELFTEST_POLICY.text);
+  const defectTraffic = join(dir, 'selftest-traffic.json');
+  writeFileSync(defectTraffic, JSON.stringify(SELFTEST_TRAFFIC.noReplyEntry));
+  const defectHooks = (extra: Partial<ConformanceCliHooks> = {}): ConformanceCliHooks => ({
+    progress: false,
+    ...extra,
+    targetFactory: async (name: string) => (name === 'bmv2defect' ? bmv2Run({ text: SELFTEST_POLICY.text, source: defectPolicy }, { decorators: faultDecorators('noReplyEntry') }).target : null),
+  });
+  const defectArgs = ['--target', 'bmv2defect', '--policy', defectPolicy, '--traffic', defectTraffic];
+
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${sig} mid-shrink (seeded defect): exit ${code}, the counterexample so far kept and replaying as a disagreement, no switch left`, async () => {
+      const { tmp, rep } = caseDirs();
+      const prevTmp = process.env.TMPDIR;
+      process.env.TMPDIR = tmp; // the switches' directories go there (os.tmpdir())
+      let signalledAt: string | null = null;
+      const x: CliIo & { o: string; e: string } = {
+        o: '',
+        e: '',
+        out: (t: string) => void (x.o += t),
+        err: (t: string) => {
+          x.e += t;
+          // The CLI reports it is shrinking (its progress line): the signal goes now, through
+          // the real process handlers (the command's owner and p4/bmv2.ts's).
+          if (signalledAt === null && t.includes('shrinking:')) {
+            signalledAt = t.trim();
+            process.emit(sig, sig);
+          }
+        },
+      };
+      try {
+        const got = await runConformanceCli([...defectArgs, '--runs', '30', '--seed', '1', '--report', rep], x, defectHooks({ progress: true }));
+        expect(got, x.e + x.o).toBe(code);
+        expect(signalledAt, 'the run reached shrinking').not.toBeNull();
+        const rp = report(rep);
+        expect(rp.status).toBe('interrupted');
+        expect(rp.finishedAt).toBeDefined();
+        const p = rp.properties[0]!;
+        expect(p.status).toBe('interrupted');
+        // Nothing reported that did not happen: no target error, the shrink steps it ran.
+        expect(p.counts.targetErrors).toBe(0);
+        expect(p.shrink.traces).toBeGreaterThanOrEqual(1);
+        const cx = p.counterexample!;
+        expect(cx, 'the counterexample found before the signal is kept').not.toBeNull();
+        expect(cx.final).toBe(false);
+        expect(cx.differences.length).toBeGreaterThan(0);
+        expect(cx.differences.every((d) => d.kind !== 'target-error')).toBe(true);
+        // Its files are complete (not temporary) and describe the same counterexample.
+        const file = JSON.parse(readFileSync(join(rep, `counterexample-${cx.id}.json`), 'utf8')) as { path?: string; final?: boolean };
+        expect(file.path).toBe(cx.path);
+        expect(file.final).toBe(false);
+        expect(existsSync(join(rep, `counterexample-${cx.id}.pcapng`))).toBe(true);
+        expect(x.o).toContain('INTERRUPTED');
+        await expectNothingLeft(tmp, rep);
+        // It happened: replayed on fresh (equally defective) switches it disagrees again.
+        const y = { o: '', e: '', out: (t: string) => void (y.o += t), err: (t: string) => void (y.e += t) };
+        expect(await runConformanceCli([...defectArgs, '--replay', join(rep, `counterexample-${cx.id}.json`)], y, defectHooks()), y.e + y.o).toBe(1);
+        await expectNothingLeft(tmp, rep);
+      } finally {
+        if (prevTmp === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = prevTmp;
+      }
+    }, 300_000);
+  }
 });

@@ -1,8 +1,10 @@
 /**
  * `ctoffload status`: a capture through bmv2 + controller, counters as JSON; and `replay
- * --target bmv2`, registered by the status module.
+ * --target bmv2`, registered by the status module. Signals (issue 12): the command owns
+ * SIGINT/SIGTERM (harness/cli/signals.ts), so they end it with 130/143 after closing the switch,
+ * never by the switch module's handler re-raising the signal.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -10,6 +12,8 @@ import { buildFrame } from '../../../model/packet/build.js';
 import { writePcapng } from '../../../model/packet/pcapng.js';
 import { runStatus } from '../../../harness/cli/status.js';
 import { runReplay } from '../../../harness/cli/replay.js';
+import { liveSwitchCount } from '../../../p4/bmv2.js';
+import { cliBuilt, processesMentioning, startCli, waitFor } from '../../support/cli-child.js';
 import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
 
 const TOOLS = [
@@ -68,4 +72,46 @@ describeWithTools('ctoffload status / replay --target bmv2', TOOLS, () => {
     // a header line, then one line per packet
     expect(x.out.trim().split('\n').filter((l) => /^\s*\d+\s/.test(l))).toHaveLength(3);
   }, 60_000);
+
+  it('a signal before the switch starts: exit 130, no counters, no switch started', async () => {
+    const x = io();
+    const before = liveSwitchCount();
+    expect(await runStatus(['--policy', POLICY, '--pcap', PCAPNG], { out: x.o, err: x.e }, AbortSignal.abort())).toBe(130);
+    expect(x.out).toBe('');
+    expect(x.err).toMatch(/ctoffload status: interrupted: /);
+    expect(x.err).not.toMatch(/\n\s+at /);
+    expect(liveSwitchCount()).toBe(before);
+  });
+
+  // The built CLI with real signals, sent once its switch is running: 20 000 packets take the
+  // switch far longer than the signal takes to arrive, so the run is cut short either still
+  // starting or mid-capture — both must end the same way.
+  const built = cliBuilt();
+  const many = join(dir, 'many.pcapng');
+  writeFileSync(many, writePcapng(Array.from({ length: 20_000 }, (_, i) => ({ timeNs: T + BigInt(i) * 1_000_000n, port: i % 2 ? 2 : 1, data: i % 2 ? r : q, origLen: q.length }))));
+  let n = 0;
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it.runIf(built)(`${sig} with the switch running: exit ${code}, no counters, no switch or switch directory left`, async () => {
+      const tmp = join(dir, `sig${++n}`);
+      mkdirSync(tmp);
+      const c = startCli(['status', '--policy', POLICY, '--pcap', many], { TMPDIR: tmp });
+      const switches = (): number[] => processesMentioning(tmp).filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('simple_switch_grpc');
+        } catch {
+          return false;
+        }
+      });
+      await waitFor(() => switches().length > 0, 'the switch is running', c);
+      c.child.kill(sig);
+      const res = await c.exited;
+      expect(res.signal, 'the process ended by exiting, not by the signal').toBeNull();
+      expect(res.code, res.err).toBe(code);
+      expect(res.out).toBe('');
+      expect(res.err).toMatch(new RegExp(`ctoffload status: ${sig === 'SIGINT' ? 'interrupted' : 'terminated'}, finishing the current packet`));
+      expect(res.err).not.toMatch(/\n\s+at /);
+      await waitFor(() => processesMentioning(tmp).length === 0, `no process in ${tmp}`);
+      expect(readdirSync(tmp).filter((d) => d.startsWith('bmv2-')), 'switch directories left').toEqual([]);
+    }, 300_000);
+  }
 });
