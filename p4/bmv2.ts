@@ -98,16 +98,29 @@ export interface Bmv2StartOptions {
 // ---------------------------------------------------------------------------------------------
 // Process-wide registry: no orphaned switch after a failed test, an exception or Ctrl-C.
 
-const live = new Set<ChildProcess>();
+/** Running switches, each with the directory to remove with it (its own temp dir, unless kept). */
+const live = new Map<ChildProcess, string | undefined>();
 let exitHookInstalled = false;
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/**
+ * Kill every running switch and remove its temp dir, synchronously (it runs in the 'exit' hook:
+ * after a second Ctrl-C the CLI exits at once, and stop() never runs to remove the directory —
+ * issue 12, "no leftover directory"). A switch that already died unexpectedly is no longer
+ * here: its directory stays for its log, as stop() keeps it.
+ */
 function killAllNow(): void {
-  for (const c of live) {
+  for (const [c, dir] of live) {
     try {
       c.kill('SIGKILL');
     } catch {
       // already gone
+    }
+    // The killed switch's open log is unlinked with the directory; nothing else writes there.
+    try {
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // best effort at exit: never turn an exit into a crash
     }
   }
   live.clear();
@@ -148,8 +161,8 @@ function uninstallSignalHandlers(): void {
   signalHandlers.clear();
 }
 
-function register(c: ChildProcess): void {
-  live.add(c);
+function register(c: ChildProcess, dir: string | undefined): void {
+  live.set(c, dir);
   installSignalHandlers();
   c.once('exit', () => {
     live.delete(c);
@@ -394,7 +407,7 @@ export class Bmv2Switch implements AsyncDisposable {
         proc.emit('exit', null, null);
       }
     });
-    if (proc.pid !== undefined) register(proc);
+    if (proc.pid !== undefined) register(proc, ownsDir && !(opts.keepDir ?? false) ? dir : undefined);
     return sw;
   }
 

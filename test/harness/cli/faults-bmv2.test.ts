@@ -74,6 +74,36 @@ describeWithTools('fault campaign on the bmv2 target (issue 12)', [BMV2_TOOL, P4
     }, 300_000);
   }
 
+  it.runIf(built)('SIGINT twice: stops at once, exit 130, report final, no switch or switch directory left (exit hooks)', async () => {
+    const { tmp, rep } = caseDirs();
+    const c = startCli(['conformance', '--target', 'bmv2', '--policy', policyFile, '--runs', '100000', '--seed', '7', '--report', rep], { TMPDIR: tmp });
+    await waitFor(() => lineCount(join(rep, 'traces.jsonl')) >= 1, 'a trace done', c);
+    c.child.kill('SIGINT');
+    await waitFor(() => c.err().includes('interrupted, finishing the current packet'), 'the first signal is taken', c);
+    c.child.kill('SIGINT');
+    const r = await c.exited;
+    expect(r.code, r.err).toBe(130);
+    expect(report(rep).status).toBe('interrupted');
+    expect(report(rep).properties[0]!.counterexample).toBeNull();
+    await expectNothingLeft(tmp, rep);
+  }, 300_000);
+
+  it.runIf(built)('selftest: SIGTERM while a variant runs: exit 143, the results so far printed, no switch or switch directory left', async () => {
+    const { tmp } = caseDirs();
+    const c = startCli(['selftest', '--variant', 'noReplyEntry', '--no-baseline', '--runs', '100000', '--seed', '3'], { TMPDIR: tmp });
+    await waitFor(() => switchDirs(tmp).length > 0 && c.err().includes('selftest: noReplyEntry'), 'the variant\'s switch is starting', c);
+    c.child.kill('SIGTERM');
+    const r = await c.exited;
+    expect(r.signal, 'ended by exiting, not by the signal').toBeNull();
+    expect(r.code, r.err).toBe(143);
+    expect(r.err).toContain('ctoffload selftest: terminated, finishing the current packet');
+    expect(r.err).not.toMatch(/\n\s+at /);
+    // The stopped variant is shown as not completed, never as caught or missed.
+    expect(r.out).toMatch(/noReplyEntry\s+ERROR/);
+    await waitFor(() => processesMentioning(tmp).length === 0, `no process in ${tmp}`);
+    expect(switchDirs(tmp), 'switch directories left').toEqual([]);
+  }, 300_000);
+
   it.runIf(built)('the switch killed mid-run: exit 3 (target failure), no counterexample, no switch left', async () => {
     const { tmp, rep } = caseDirs();
     const c = startCli(['conformance', '--target', 'bmv2', '--policy', policyFile, '--runs', '40', '--seed', '7', '--report', rep], { TMPDIR: tmp });
