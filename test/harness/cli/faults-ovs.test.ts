@@ -99,39 +99,51 @@ describeWithTools('fault campaign on the OVS oracle (issue 12)', [OVS_TOOL], () 
     await expectNothingLeft(tmp, rep);
   }, 120_000);
 
-  it('SIGINT mid-shrink (a defect injected over OVS): exit 130, the counterexample so far replays as a disagreement on OVS', async () => {
-    const rep = join(dir, 'shrink-rep');
-    let resets = 0;
-    let signalled = false;
-    const hooks = {
-      progress: false,
-      targetFactory: async (name: string) => (name === 'ovsdefect' ? async () => {
-        const inner = await OvsTarget.create();
-        const t = new DefectTarget(inner, estAfterRstBecomesNew, 'ovsdefect');
-        const reset = t.reset.bind(t);
-        t.reset = async () => {
-          // Once the first counterexample is on disk, the next resets are shrink candidates.
-          if (!signalled && existsSync(join(rep, 'counterexample-1.json')) && ++resets === 3) {
-            signalled = true;
-            process.emit('SIGINT', 'SIGINT');
-          }
-          return reset();
-        };
-        return t;
-      } : null),
-    };
-    const x = io();
-    const code = await runConformanceCli(['--target', 'ovsdefect', '--policy', policyFile, '--runs', '300', '--seed', '5', '--report', rep], x, hooks);
-    expect(code, x.e).toBe(130);
-    expect(signalled).toBe(true);
-    const rp = report(rep);
-    expect(rp.status).toBe('interrupted');
-    const cx = rp.properties[0]!.counterexample!;
-    expect(cx.final).toBe(false);
-    expect(cx.differences.every((d) => d.kind !== 'target-error')).toBe(true);
-    const again = { progress: false, targetFactory: async (name: string) => (name === 'ovsdefect' ? async () => new DefectTarget(await OvsTarget.create(), estAfterRstBecomesNew, 'ovsdefect') : null) };
-    expect(await runConformanceCli(['--target', 'ovsdefect', '--policy', policyFile, '--replay', join(rep, 'counterexample-1.json')], io(), again)).toBe(1);
-  }, 300_000);
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${sig} mid-shrink (a defect injected over OVS): exit ${code}, the counterexample so far replays as a disagreement on OVS`, async () => {
+      const { tmp, rep } = caseDirs();
+      const prevTmp = process.env.TMPDIR;
+      process.env.TMPDIR = tmp; // the OVS run directories go there
+      let resets = 0;
+      let signalled = false;
+      const hooks = {
+        progress: false,
+        targetFactory: async (name: string) => (name === 'ovsdefect' ? async () => {
+          const inner = await OvsTarget.create();
+          const t = new DefectTarget(inner, estAfterRstBecomesNew, 'ovsdefect');
+          const reset = t.reset.bind(t);
+          t.reset = async () => {
+            // Once the first counterexample is on disk, the next resets are shrink candidates.
+            if (!signalled && existsSync(join(rep, 'counterexample-1.json')) && ++resets === 3) {
+              signalled = true;
+              process.emit(sig, sig);
+            }
+            return reset();
+          };
+          return t;
+        } : null),
+      };
+      try {
+        const x = io();
+        const got = await runConformanceCli(['--target', 'ovsdefect', '--policy', policyFile, '--runs', '300', '--seed', '5', '--report', rep], x, hooks);
+        expect(got, x.e).toBe(code);
+        expect(signalled).toBe(true);
+        const rp = report(rep);
+        expect(rp.status).toBe('interrupted');
+        const cx = rp.properties[0]!.counterexample!;
+        expect(cx.final).toBe(false);
+        expect(cx.differences.every((d) => d.kind !== 'target-error')).toBe(true);
+        expect(rp.properties[0]!.counts.targetErrors).toBe(0);
+        await expectNothingLeft(tmp, rep);
+        const again = { progress: false, targetFactory: async (name: string) => (name === 'ovsdefect' ? async () => new DefectTarget(await OvsTarget.create(), estAfterRstBecomesNew, 'ovsdefect') : null) };
+        expect(await runConformanceCli(['--target', 'ovsdefect', '--policy', policyFile, '--replay', join(rep, 'counterexample-1.json')], io(), again)).toBe(1);
+        await expectNothingLeft(tmp, rep);
+      } finally {
+        if (prevTmp === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = prevTmp;
+      }
+    }, 300_000);
+  }
 
   it('ovs-vswitchd killed mid-run: exit 3, report error naming the packet, no counterexample, no OVS left', async () => {
     const { tmp, rep } = caseDirs();

@@ -149,35 +149,39 @@ describe('signals on the model-backed target', () => {
     expect(existsSync(join(rep, 'counterexample-1.json'))).toBe(false);
   });
 
-  it('SIGINT mid-shrink: exit 130, the smallest counterexample so far, which replays as a disagreement', async () => {
-    // A first run (no signal) says how many resets the search takes; the second is signalled a
-    // few shrink steps later.
-    const probe = newRep();
-    const l0: Ledger = { made: 0, closed: 0 };
-    let resets = 0;
-    const counting = factory(l0, { defect: true, hook: (k) => void (k === 'reset' && resets++) });
-    expect(await runConformanceCli(['--target', 'fake', '--policy', policyFile, '--runs', '300', '--seed', '5', '--report', probe], io(), counting)).toBe(1);
-    const full = report(probe).properties[0]!;
-    expect(full.shrink.traces).toBeGreaterThan(3);
-    const searchResets = full.counts.traces * 2; // reference and target reset per trace
-    void resets;
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${sig} mid-shrink: exit ${code}, the smallest counterexample so far, which replays as a disagreement`, async () => {
+      // A first run (no signal) says how many resets the search takes; the second is signalled a
+      // few shrink steps later.
+      const probe = newRep();
+      const l0: Ledger = { made: 0, closed: 0 };
+      let resets = 0;
+      const counting = factory(l0, { defect: true, hook: (k) => void (k === 'reset' && resets++) });
+      expect(await runConformanceCli(['--target', 'fake', '--policy', policyFile, '--runs', '300', '--seed', '5', '--report', probe], io(), counting)).toBe(1);
+      const full = report(probe).properties[0]!;
+      expect(full.shrink.traces).toBeGreaterThan(3);
+      const searchResets = full.counts.traces * 2; // reference and target reset per trace
+      void resets;
 
-    const rep = newRep();
-    const ledger: Ledger = { made: 0, closed: 0 };
-    const hooks = factory(ledger, { defect: true, hook: (k, n) => {
-      if (k === 'reset' && n === searchResets + 6) process.emit('SIGINT', 'SIGINT'); // the 3rd shrink candidate
-    } });
-    const x = io();
-    expect(await runConformanceCli(['--target', 'fake', '--policy', policyFile, '--runs', '300', '--seed', '5', '--report', rep], x, hooks)).toBe(130);
-    const r = expectFinal(rep, 'interrupted', ledger);
-    const cx = r.properties[0]!.counterexample!;
-    expect(cx).not.toBeNull();
-    expect(cx.final).toBe(false);
-    // It happened: replaying the file on the same (defective) target disagrees again.
-    const again: Ledger = { made: 0, closed: 0 };
-    const y = io();
-    expect(await runConformanceCli(['--target', 'fake', '--policy', policyFile, '--replay', join(rep, 'counterexample-1.json')], y, factory(again, { defect: true }))).toBe(1);
-  });
+      const rep = newRep();
+      const ledger: Ledger = { made: 0, closed: 0 };
+      const hooks = factory(ledger, { defect: true, hook: (k, n) => {
+        if (k === 'reset' && n === searchResets + 6) process.emit(sig, sig); // the 3rd shrink candidate
+      } });
+      const x = io();
+      expect(await runConformanceCli(['--target', 'fake', '--policy', policyFile, '--runs', '300', '--seed', '5', '--report', rep], x, hooks)).toBe(code);
+      const r = expectFinal(rep, 'interrupted', ledger);
+      const cx = r.properties[0]!.counterexample!;
+      expect(cx).not.toBeNull();
+      expect(cx.final).toBe(false);
+      expect(cx.differences.every((d) => d.kind !== 'target-error')).toBe(true);
+      expect(r.properties[0]!.counts.targetErrors).toBe(0);
+      // It happened: replaying the file on the same (defective) target disagrees again.
+      const again: Ledger = { made: 0, closed: 0 };
+      const y = io();
+      expect(await runConformanceCli(['--target', 'fake', '--policy', policyFile, '--replay', join(rep, 'counterexample-1.json')], y, factory(again, { defect: true }))).toBe(1);
+    });
+  }
 
   it('a second signal finishes every open report as interrupted (the forced exit path)', () => {
     const rep = newRep();
