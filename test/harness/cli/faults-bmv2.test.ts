@@ -12,10 +12,16 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import type { CliIo } from '../../../harness/cli/command.js';
 import { runConformanceCli, type ConformanceCliHooks } from '../../../harness/cli/conformance.js';
+import { ownSignals } from '../../../harness/cli/signals.js';
+import { generateRuns } from '../../../harness/runner/index.js';
+import { scenarioArb, type Scenario } from '../../../harness/arbitraries/index.js';
+import { buildFrame } from '../../../model/packet/build.js';
+import { writePcapng } from '../../../model/packet/pcapng.js';
+import { liveSwitchCount } from '../../../p4/bmv2.js';
 import type { ConformanceReport } from '../../../harness/report/index.js';
 import { faultDecorators } from '../../../harness/selftest/faults.js';
 import { SELFTEST_POLICY, SELFTEST_TRAFFIC } from '../../../harness/selftest/run.js';
-import { bmv2Run } from '../../../harness/targets/bmv2/index.js';
+import { bmv2Run, createBmv2Target, type Bmv2Target } from '../../../harness/targets/bmv2/index.js';
 import { cliBuilt, lineCount, processesMentioning, startCli, waitFor } from '../../support/cli-child.js';
 import { BMV2_TOOL, describeWithTools, P4C_TOOL } from '../../support/tools.js';
 import { POLICY } from '../runner/fake-target.js';
@@ -102,6 +108,71 @@ describeWithTools('fault campaign on the bmv2 target (issue 12)', [BMV2_TOOL, P4
     expect(r.out).toMatch(/noReplyEntry\s+ERROR/);
     await waitFor(() => processesMentioning(tmp).length === 0, `no process in ${tmp}`);
     expect(switchDirs(tmp), 'switch directories left').toEqual([]);
+  }, 300_000);
+
+  it('while a command owns the signals, the bmv2 module neither stops its switch nor ends the process', async () => {
+    const { tmp, rep } = caseDirs();
+    mkdirSync(rep);
+    const prevTmp = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    const x = { o: '', e: '', out: (t: string) => void (x.o += t), err: (t: string) => void (x.e += t) };
+    const scope = ownSignals('test', x); // the real process handlers, as a command installs them
+    let t: Bmv2Target | undefined;
+    try {
+      t = await createBmv2Target({ policy: POLICY });
+      const before = liveSwitchCount();
+      expect(before).toBeGreaterThan(0);
+      // Through every process listener: the command's owner and p4/bmv2.ts's.
+      process.emit('SIGINT', 'SIGINT');
+      expect(scope.received()).toBe('SIGINT');
+      expect(x.e).toContain('ctoffload test: interrupted, finishing the current packet');
+      // The switch is still there and still answers: the packet in flight would finish.
+      expect(liveSwitchCount()).toBe(before);
+      const frame = buildFrame({ ip: { src: '10.0.0.1', dst: '10.0.0.2' }, udp: { sport: 1, dport: 2 } });
+      const v = await t.send({ time: 0, port: 1, frame });
+      expect(v.outputs.map((o) => o.port)).toEqual([2]);
+    } finally {
+      scope.release();
+      await t?.close();
+      if (prevTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = prevTmp;
+    }
+    await expectNothingLeft(tmp, rep);
+  }, 300_000);
+
+  it.runIf(built)('a stored scenario beyond the trace clock (2^53 ms): exit 2 naming the packet, no switch left', async () => {
+    const { tmp, rep } = caseDirs();
+    const sc = generateRuns(scenarioArb({}), 11, 0, 1)[0] as Scenario;
+    sc.flows[0]!.start = 2 ** 53;
+    const f = join(dir, 'far-scenario.json');
+    writeFileSync(f, JSON.stringify({ schema: 'ctoffload-counterexample/1', property: 'p', target: 'bmv2', policy: { source: policyFile }, seed: 11, path: '0', final: true, replay: '', traffic: {}, scenario: sc }));
+    const r = await startCli(['conformance', '--target', 'bmv2', '--policy', policyFile, '--replay', f, '--report', rep], { TMPDIR: tmp }).exited;
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/packet 0 .*is out of range: the trace clock accepts whole milliseconds 0\.\.4503599627370496 ms/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(report(rep).status).toBe('error');
+    await expectNothingLeft(tmp, rep);
+  }, 300_000);
+
+  it.runIf(built)('a capture spanning 570 years (the longest a pcapng can): bmv2 gives the model\'s verdicts (the connection expired)', async () => {
+    const { tmp } = caseDirs();
+    const fr = buildFrame({ ip: { src: '10.0.0.1', dst: '10.0.0.2' }, udp: { sport: 1, dport: 2 } });
+    const pcap = join(dir, 'far.pcapng');
+    writeFileSync(pcap, writePcapng([
+      { timeNs: 1_000_000_000n, port: 1, data: fr, origLen: fr.length },
+      { timeNs: 1_000_000_000n + 1_000_000n, port: 1, data: fr, origLen: fr.length },
+      { timeNs: 18_000_000_000_000_000_000n, port: 1, data: fr, origLen: fr.length }, // ~570 years later
+    ]));
+    const rows = (out: string): string[] => out.split('\n').filter((l) => /^\d+\s/.test(l));
+    const model = await startCli(['replay', '--policy', policyFile, '--pcap', pcap]).exited;
+    const bmv2 = await startCli(['replay', '--policy', policyFile, '--pcap', pcap, '--target', 'bmv2'], { TMPDIR: tmp }).exited;
+    expect(model.code, model.err).toBe(0);
+    expect(bmv2.code, bmv2.err).toBe(0);
+    expect(rows(bmv2.out)).toHaveLength(3);
+    expect(rows(bmv2.out)).toEqual(rows(model.out));
+    expect(rows(bmv2.out)[2]).toMatch(/new\|trk/);
+    await waitFor(() => processesMentioning(tmp).length === 0, `no process in ${tmp}`);
+    expect(switchDirs(tmp)).toEqual([]);
   }, 300_000);
 
   it.runIf(built)('the switch killed mid-run: exit 3 (target failure), no counterexample, no switch left', async () => {

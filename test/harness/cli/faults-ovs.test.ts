@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import type { CliIo } from '../../../harness/cli/command.js';
 import { runConformanceCli } from '../../../harness/cli/conformance.js';
+import { ownSignals } from '../../../harness/cli/signals.js';
+import { generateRuns } from '../../../harness/runner/index.js';
+import { scenarioArb, type Scenario } from '../../../harness/arbitraries/index.js';
 import type { ConformanceReport } from '../../../harness/report/index.js';
 import { OvsTarget } from '../../../harness/targets/ovs/index.js';
 import { writePcapng } from '../../../model/packet/pcapng.js';
@@ -144,6 +147,51 @@ describeWithTools('fault campaign on the OVS oracle (issue 12)', [OVS_TOOL], () 
       }
     }, 300_000);
   }
+
+  it('while a command owns the signals, the OVS module neither stops its daemons nor ends the process', async () => {
+    const { tmp } = caseDirs();
+    const prevTmp = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    const x = io();
+    const scope = ownSignals('test', x); // the real process handlers, as a command installs them
+    let t: OvsTarget | undefined;
+    try {
+      t = await OvsTarget.create();
+      await t.load(POLICY);
+      const pids = t.instance.pids();
+      // Through every process listener: the command's owner and harness/targets/ovs/process.ts's.
+      process.emit('SIGTERM', 'SIGTERM');
+      expect(scope.received()).toBe('SIGTERM');
+      expect(scope.exitCode()).toBe(143);
+      expect(x.e).toContain('ctoffload test: terminated, finishing the current packet');
+      // The daemons are still there and still answer: the packet in flight would finish.
+      for (const pid of pids) expect(() => process.kill(pid, 0), `daemon ${pid} alive`).not.toThrow();
+      const frame = buildFrame({ ip: { src: '10.0.0.1', dst: '10.0.0.2' }, udp: { sport: 1, dport: 2 } });
+      const v = await t.send({ time: 0, port: 1, frame });
+      expect(v.outputs.map((o) => o.port)).toEqual([2]);
+    } finally {
+      scope.release();
+      await t?.close();
+      if (prevTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = prevTmp;
+    }
+    // The command's close path cleans up, as it does after every signal.
+    await expectNothingLeft(tmp);
+  }, 120_000);
+
+  it.runIf(built)('a stored scenario beyond what OVS accepts (2^31 − 1 ms): exit 2 naming the packet, no OVS left', async () => {
+    const { tmp, rep } = caseDirs();
+    const sc = generateRuns(scenarioArb({}), 11, 0, 1)[0] as Scenario;
+    sc.flows[0]!.start = 5e12;
+    const f = join(dir, 'far-scenario.json');
+    writeFileSync(f, JSON.stringify({ schema: 'ctoffload-counterexample/1', property: 'p', target: 'ovs', policy: { source: policyFile }, seed: 11, path: '0', final: true, replay: '', traffic: {}, scenario: sc }));
+    const r = await startCli(['conformance', '--target', 'ovs', '--policy', policyFile, '--replay', f, '--report', rep], { TMPDIR: tmp }).exited;
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/packet 0 .*: time 5000000000000 ms .* is out of range: the ovs target accepts whole milliseconds 0\.\.2147483647 ms/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(report(rep).status).toBe('error');
+    await expectNothingLeft(tmp, rep);
+  }, 120_000);
 
   it('ovs-vswitchd killed mid-run: exit 3, report error naming the packet, no counterexample, no OVS left', async () => {
     const { tmp, rep } = caseDirs();
