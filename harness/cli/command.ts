@@ -12,10 +12,13 @@
  *       unreachable, the disk is full
  *   4   internal error (a bug in ctoffload): the message and where to report it; the stack
  *       trace only with CTOFFLOAD_DEBUG=1
- *   130 interrupted by SIGINT, 143 by SIGTERM (reports are written and final)
+ *   130 interrupted by SIGINT, 143 by SIGTERM (reports are written and final; an
+ *       InterruptedError, CTO_INTERRUPTED, carries which)
  * Errors are classified by their stable `code` (docs/style.md §5: coded errors),
  * never by message text: `exitCodeFor` below is the one table.
  */
+import { CtoffloadError } from '../../model/errors.js';
+
 export interface CliIo {
   /** Standard output; strings carry their own newlines. */
   out: (s: string) => void;
@@ -67,6 +70,19 @@ export function signalExitCode(sig: 'SIGINT' | 'SIGTERM'): number {
 }
 
 /**
+ * A command stopped by SIGINT/SIGTERM (harness/cli/signals.ts): not a failure — it carries the
+ * exit code (130/143) and `reportError` prints its message in one line and returns that code.
+ */
+export class InterruptedError extends CtoffloadError {
+  constructor(readonly exitCode: number, message: string) {
+    super('CTO_INTERRUPTED', message);
+  }
+}
+
+/** Codes of a command stopped by a signal (130/143, carried by the error): never a failure. */
+const INTERRUPTED_CODES = ['CTO_INTERRUPTED'];
+
+/**
  * Codes of user input problems (exit 2). Prefixes end with `_`. Everything the user can fix by
  * changing an option, a file or a policy belongs here, including a policy a target refuses
  * (CTO_OVS_POLICY) and times a target cannot be driven to (CTO_TIME_RANGE).
@@ -93,10 +109,11 @@ const ENVIRONMENT_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE
 
 const matches = (list: readonly string[], code: string): boolean => list.some((p) => (p.endsWith('_') ? code.startsWith(p) : code === p));
 
-export type ErrorClass = 'usage' | 'environment' | 'internal';
+export type ErrorClass = 'usage' | 'environment' | 'internal' | 'interrupted';
 
 /** The class of one `code` (CTO_* or an errno name); unknown CTO_ codes count as environment. */
 export function classifyCode(code: string): ErrorClass {
+  if (matches(INTERRUPTED_CODES, code)) return 'interrupted';
   if (matches(INTERNAL_CODES, code)) return 'internal';
   if (matches(USAGE_CODES, code)) return 'usage';
   if (matches(ENVIRONMENT_CODES, code)) return 'environment';
@@ -107,7 +124,7 @@ export function classifyCode(code: string): ErrorClass {
 
 /** Is `code` in one of the lists above (not left to the CTO_ fallback)? For the table's test. */
 export function isClassified(code: string): boolean {
-  return matches(INTERNAL_CODES, code) || matches(USAGE_CODES, code) || matches(ENVIRONMENT_CODES, code);
+  return matches(INTERRUPTED_CODES, code) || matches(INTERNAL_CODES, code) || matches(USAGE_CODES, code) || matches(ENVIRONMENT_CODES, code);
 }
 
 /** The `code`s along an error's cause chain, outermost first. */
@@ -128,14 +145,17 @@ function codeChain(e: unknown): string[] {
 export function classifyError(e: unknown): ErrorClass {
   const codes = codeChain(e);
   if (codes.some((c) => c.startsWith('ERR_PARSE_ARGS'))) return 'usage';
+  // A signal decides whatever it cut short (a start-up failing under it is the interruption).
+  if (codes.some((c) => matches(INTERRUPTED_CODES, c))) return 'interrupted';
   const cto = codes.filter((c) => c.startsWith('CTO_'));
   if (cto.length) return classifyCode(cto[cto.length - 1]!);
   for (const c of codes) if (ENVIRONMENT_ERRNOS.has(c)) return 'environment';
   return 'internal';
 }
 
+/** The exit code of a class (an interruption without its error: 130, as for SIGINT). */
 export function exitCodeFor(cls: ErrorClass): number {
-  return cls === 'usage' ? EXIT_USAGE : cls === 'environment' ? EXIT_ENVIRONMENT : EXIT_INTERNAL;
+  return cls === 'usage' ? EXIT_USAGE : cls === 'environment' ? EXIT_ENVIRONMENT : cls === 'interrupted' ? EXIT_SIGINT : EXIT_INTERNAL;
 }
 
 export const debugEnabled = (): boolean => process.env.CTOFFLOAD_DEBUG === '1';
@@ -164,6 +184,13 @@ export function reportError(cmd: string, e: unknown, io: CliIo): number {
   }
   const text = err instanceof Error ? err.message : String(e);
   io.err(`ctoffload ${cmd}: ${text}\n`);
+  if (cls === 'interrupted') {
+    // The outermost interruption carries the signal's code (130 SIGINT, 143 SIGTERM).
+    for (let x = e as { code?: unknown; exitCode?: unknown; cause?: unknown } | undefined, n = 0; x && n < 16; x = x.cause as typeof x, n++) {
+      if (x.code === 'CTO_INTERRUPTED' && typeof x.exitCode === 'number') return x.exitCode;
+    }
+    return exitCodeFor(cls);
+  }
   if (debugEnabled() && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
   return exitCodeFor(cls);
 }

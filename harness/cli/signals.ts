@@ -8,7 +8,9 @@
  * `conformance` through `ownSignals` (its runner watches the AbortSignal itself), `status` and
  * `selftest` through `runOwningSignals`, which also turns whatever the interruption cut short
  * into exit 130/143; a packet loop that knows nothing of signals is stopped before its next
- * packet by `stopBeforeNextPacket` around its target.
+ * packet by `stopBeforeNextPacket` around its target. `driveOwningSignals` is the same for a
+ * command that owns the signals only while it drives a target (`replay --target ovs|bmv2`:
+ * a model replay has no target to close and keeps the default signal behaviour).
  *
  * The targets' own last-resort handlers (harness/targets/ovs/process.ts, p4/bmv2.ts) stand
  * aside while an owner is registered under the global symbol below, so no daemon is killed
@@ -18,7 +20,7 @@
  */
 import { finishLiveWriters } from '../report/writer.js';
 import type { Target } from '../targets/target.js';
-import { reportError, signalExitCode, type CliIo } from './command.js';
+import { InterruptedError, reportError, signalExitCode, type CliIo } from './command.js';
 
 /** Shared with the target modules (which cannot import the CLI): a count of active owners. */
 export const SHUTDOWN_OWNER = Symbol.for('ctoffload.shutdownOwner');
@@ -136,4 +138,40 @@ export function stopBeforeNextPacket<T extends Target>(t: T, signal: AbortSignal
       return (...a: unknown[]) => (signal.aborted ? Promise.reject(signal.reason) : f.apply(obj, a));
     },
   });
+}
+
+/**
+ * Start a target with `start`, give it to `use` and close it, owning SIGINT/SIGTERM from just
+ * before the start until the target is closed — for a command whose only part that needs a clean
+ * stop is the target it drives (`replay --target ovs|bmv2`). After a signal `use` is stopped
+ * before its next packet (`stopBeforeNextPacket`), the target is closed, and what is thrown is an
+ * `InterruptedError` (CTO_INTERRUPTED) carrying 130/143, which `reportError` prints in one line
+ * and returns as the exit code. A signal that comes while `use` finishes its last packet
+ * interrupts all the same: the command was stopped. Other errors pass through unchanged.
+ */
+export async function driveOwningSignals<T extends Target, R>(cmd: string, io: CliIo, start: () => Promise<T>, use: (t: T) => Promise<R>, external?: AbortSignal): Promise<R> {
+  const scope = ownSignals(cmd, io, external);
+  const interrupted = (e?: unknown): InterruptedError => {
+    const why = e === undefined || e === scope.signal.reason ? 'stopped before the next packet, target closed' : (e as Error)?.message ?? String(e);
+    return new InterruptedError(scope.exitCode(), `interrupted: ${why}`);
+  };
+  try {
+    let t: T;
+    try {
+      t = await start();
+    } catch (e) {
+      throw scope.signal.aborted ? interrupted(e) : e;
+    }
+    try {
+      const r = await use(stopBeforeNextPacket(t, scope.signal));
+      if (scope.signal.aborted) throw interrupted();
+      return r;
+    } catch (e) {
+      throw scope.signal.aborted && (e as { code?: unknown })?.code !== 'CTO_INTERRUPTED' ? interrupted(e) : e;
+    } finally {
+      await t.close();
+    }
+  } finally {
+    scope.release();
+  }
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  classifyCode, classifyError, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_USAGE, isClassified, joinOptionValues, reportError, type CliIo,
+  classifyCode, classifyError, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_USAGE, InterruptedError, isClassified, joinOptionValues, reportError, type CliIo,
 } from '../../../harness/cli/command.js';
 import { COMMANDS } from '../../../harness/cli/commands.js';
 import { runConformanceCli } from '../../../harness/cli/conformance.js';
@@ -58,6 +58,7 @@ describe('the exit-code table', () => {
     expect(classifyCode('CTO_BMV2_TIMEOUT')).toBe('environment');
     expect(classifyCode('CTO_REPORT_WRITE')).toBe('environment');
     expect(classifyCode('CTO_OVS_STATE')).toBe('internal');
+    expect(classifyCode('CTO_INTERRUPTED')).toBe('interrupted');
     expect(classifyCode('ENOSPC')).toBe('environment');
     expect(classifyCode('EACCES')).toBe('internal'); // an unwrapped errno is our bug: it names no path
   });
@@ -70,6 +71,16 @@ describe('the exit-code table', () => {
     expect(classifyError(new CtoffloadError('CTO_RUN_TARGET', 'cannot start', { cause: Object.assign(new Error('spawn E2BIG'), { code: 'E2BIG' }) }))).toBe('environment');
     expect(classifyError(new TypeError('x is undefined'))).toBe('internal');
     expect(classifyError(Object.assign(new Error('write ENOSPC'), { code: 'ENOSPC' }))).toBe('environment');
+  });
+
+  it('an interruption decides whatever it cut short, and carries its signal\'s code (130/143)', () => {
+    const term = new InterruptedError(143, 'interrupted: stopped before the next packet, target closed');
+    expect(classifyError(term)).toBe('interrupted');
+    expect(classifyError(new CtoffloadError('CTO_RUN_TARGET', 'cannot start', { cause: term }))).toBe('interrupted');
+    const x = io();
+    expect(reportError('replay', term, x)).toBe(143);
+    expect(x.e).toBe('ctoffload replay: interrupted: stopped before the next packet, target closed\n');
+    expect(reportError('replay', new CtoffloadError('CTO_RUN_TARGET', 'cannot start', { cause: new InterruptedError(130, 'x') }), io())).toBe(130);
   });
 
   it('an internal error: message, where to report, a stack only with CTOFFLOAD_DEBUG=1', () => {

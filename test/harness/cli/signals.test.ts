@@ -2,12 +2,15 @@
  * The one owner of SIGINT/SIGTERM (harness/cli/signals.ts): `runOwningSignals` turns whatever a
  * signal cut short into 130/143 and gives the signals back however the command ends;
  * `stopBeforeNextPacket` stops a packet loop that does not watch the signal before its next
- * packet and lets close() and the target's own extras through. Real process signals go through
+ * packet and lets close() and the target's own extras through; `driveOwningSignals` (the hook
+ * for `replay --target`) owns the signals only while its target runs and ends in an
+ * InterruptedError that `reportError` turns into 130/143. Real process signals go through
  * `process.emit`, i.e. every listener the process has, as a kill(2) would.
  */
 import { describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../harness/cli/command.js';
-import { runOwningSignals, shutdownOwned, stopBeforeNextPacket } from '../../../harness/cli/signals.js';
+import { reportError, type CliIo } from '../../../harness/cli/command.js';
+import { driveOwningSignals, runOwningSignals, shutdownOwned, stopBeforeNextPacket } from '../../../harness/cli/signals.js';
+import type { SendStep } from '../../../harness/targets/target.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
 import { PipelineEngine } from '../../../model/pipeline/index.js';
 import { buildFrame } from '../../../model/packet/build.js';
@@ -97,5 +100,69 @@ describe('stopBeforeNextPacket', () => {
     expect(calls).toEqual(['load', 'send']); // nothing reached the target after the signal
     await t.close();
     expect(calls).toEqual(['load', 'send', 'close']);
+  });
+});
+
+describe('driveOwningSignals (a command that owns the signals only while it drives a target)', () => {
+  /** A model target counting what reached it; `onSend(n)` runs before the n-th send. */
+  function counted(onSend: (n: number) => void = () => {}): { make: () => Promise<ModelTarget>; sent: () => number; closed: () => boolean } {
+    let sent = 0;
+    let closed = false;
+    const make = async (): Promise<ModelTarget> => {
+      const t = new ModelTarget(new PipelineEngine());
+      await t.load(POLICY);
+      const send = t.send.bind(t);
+      const close = t.close.bind(t);
+      t.send = async (st: SendStep) => {
+        onSend(++sent);
+        return send(st);
+      };
+      t.close = async () => {
+        closed = true;
+        return close();
+      };
+      return t;
+    };
+    return { make, sent: () => sent, closed: () => closed };
+  }
+  const loop = async (t: ModelTarget): Promise<number> => {
+    for (let i = 0; i < 10; i++) await t.send({ time: i, port: 1, frame });
+    return 10;
+  };
+
+  it('without a signal: the loop\'s result, the target closed, the signals given back', async () => {
+    const c = counted();
+    expect(await driveOwningSignals('replay', io(), c.make, loop)).toBe(10);
+    expect(c.sent()).toBe(10);
+    expect(c.closed()).toBe(true);
+    expect(shutdownOwned()).toBe(false);
+  });
+
+  it('a real SIGTERM at packet 3: the packet in flight finishes, no 4th packet, target closed, exit 143 in one line', async () => {
+    const c = counted((n) => void (n === 3 && process.emit('SIGTERM', 'SIGTERM')));
+    const x = io();
+    const e = await driveOwningSignals('replay', x, c.make, loop).then(() => null, (err: unknown) => err);
+    expect((e as { code?: string }).code).toBe('CTO_INTERRUPTED');
+    expect(c.sent()).toBe(3);
+    expect(c.closed()).toBe(true);
+    expect(shutdownOwned()).toBe(false);
+    expect(reportError('replay', e, x)).toBe(143);
+    expect(x.e).toContain('ctoffload replay: interrupted: stopped before the next packet, target closed\n');
+    expect(x.e).not.toMatch(/\n\s+at /);
+  });
+
+  it('a start-up that fails under the signal is the interruption (130); one that fails without a signal keeps its error', async () => {
+    const ac = new AbortController();
+    const e1 = await driveOwningSignals('replay', io(), async () => {
+      ac.abort();
+      throw new CtoffloadError('CTO_OVS_START', 'ovs-vswitchd exited during start-up');
+    }, loop, ac.signal).then(() => null, (err: unknown) => err);
+    expect(reportError('replay', e1, io())).toBe(130);
+    const e2 = await driveOwningSignals('replay', io(), async () => {
+      throw new CtoffloadError('CTO_OVS_START', 'ovs-vswitchd exited during start-up');
+    }, loop).then(() => null, (err: unknown) => err);
+    expect((e2 as { code?: string }).code).toBe('CTO_OVS_START');
+    expect(reportError('replay', e2, io())).toBe(3);
+    expect(shutdownOwned()).toBe(false);
   });
 });
