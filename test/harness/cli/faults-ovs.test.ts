@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import type { CliIo } from '../../../harness/cli/command.js';
 import { runConformanceCli } from '../../../harness/cli/conformance.js';
-import { ownSignals } from '../../../harness/cli/signals.js';
+import { driveOwningSignals, ownSignals } from '../../../harness/cli/signals.js';
+import { replayCapture } from '../../../harness/cli/replay.js';
+import { reportError } from '../../../harness/cli/command.js';
+import { execFileSync } from 'node:child_process';
 import { generateRuns } from '../../../harness/runner/index.js';
 import { scenarioArb, type Scenario } from '../../../harness/arbitraries/index.js';
 import type { ConformanceReport } from '../../../harness/report/index.js';
@@ -178,6 +181,58 @@ describeWithTools('fault campaign on the OVS oracle (issue 12)', [OVS_TOOL], () 
     // The command's close path cleans up, as it does after every signal.
     await expectNothingLeft(tmp);
   }, 120_000);
+
+  it('the replay hook (driveOwningSignals) over OVS: SIGTERM at packet 5 of 40: no 6th packet, exit 143, no OVS left', async () => {
+    const { tmp } = caseDirs();
+    const prevTmp = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    const frame = buildFrame({ ip: { src: '10.0.0.1', dst: '10.0.0.2' }, udp: { sport: 1, dport: 2 } });
+    const records = Array.from({ length: 40 }, (_, i) => ({ timeNs: 1_000_000_000n + BigInt(i) * 1_000_000n, port: 1, data: frame, origLen: frame.length }));
+    let sent = 0;
+    const x = io();
+    try {
+      const e = await driveOwningSignals('replay', x, async () => {
+        const t = await OvsTarget.create();
+        await t.load(POLICY);
+        const send = t.send.bind(t);
+        t.send = async (st) => {
+          if (++sent === 5) process.emit('SIGTERM', 'SIGTERM');
+          return send(st);
+        };
+        return t;
+      }, (t) => replayCapture(t, records, undefined)).then(() => null, (err: unknown) => err);
+      expect(sent).toBe(5);
+      expect(reportError('replay', e, x)).toBe(143);
+      expect(x.e).toContain('ctoffload replay: interrupted: stopped before the next packet, target closed');
+    } finally {
+      if (prevTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = prevTmp;
+    }
+    await expectNothingLeft(tmp);
+  }, 120_000);
+
+  it.runIf(built && process.getuid?.() === 0)('the report disk fills up (a 16 KiB tmpfs) under an OVS run: exit 3, report error, no OVS left', async () => {
+    const { tmp } = caseDirs();
+    const m = join(dir, 'full');
+    mkdirSync(m);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', m], { stdio: 'ignore' });
+    } catch {
+      process.stderr.write('\n*** faults-ovs.test.ts: cannot mount a tmpfs: the disk-full case runs on the model target only (faults.test.ts, writer.test.ts) ***\n');
+      return;
+    }
+    try {
+      const rep = join(m, 'out');
+      const r = await startCli(['conformance', '--target', 'ovs', '--policy', policyFile, '--runs', '100000', '--report', rep], { TMPDIR: tmp }).exited;
+      expect(r.code, r.err).toBe(3);
+      expect(r.err).toMatch(/ENOSPC \(no space left on device\)/);
+      expect(r.err).not.toMatch(/\n\s+at /);
+      expect(report(rep).status).toBe('error');
+      await expectNothingLeft(tmp, rep);
+    } finally {
+      execFileSync('umount', [m], { stdio: 'ignore' });
+    }
+  }, 300_000);
 
   it.runIf(built)('a stored scenario beyond what OVS accepts (2^31 − 1 ms): exit 2 naming the packet, no OVS left', async () => {
     const { tmp, rep } = caseDirs();
