@@ -7,7 +7,8 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildFrame } from '../../../model/packet/build.js';
 import { writePcapng } from '../../../model/packet/pcapng.js';
 import { runStatus } from '../../../harness/cli/status.js';
@@ -114,4 +115,28 @@ describeWithTools('ctoffload status / replay --target bmv2', TOOLS, () => {
       expect(readdirSync(tmp).filter((d) => d.startsWith('bmv2-')), 'switch directories left').toEqual([]);
     }, 300_000);
   }
+});
+
+describe('ctoffload status --metrics-url under a signal', () => {
+  it('a signal while the daemon does not answer: exit 130 at once, one line, not a scrape failure (3)', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const ac = new AbortController();
+    // Accepts and never answers; the signal comes once the scrape is connected.
+    const srv = createServer((sock) => {
+      sockets.push(sock);
+      ac.abort();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const port = (srv.address() as { port: number }).port;
+      const x = io();
+      expect(await runStatus(['--metrics-url', `http://127.0.0.1:${port}/metrics`], { out: x.o, err: x.e }, ac.signal)).toBe(130);
+      expect(x.out).toBe('');
+      expect(x.err).toMatch(/^ctoffload status: interrupted: /);
+      expect(x.err).not.toContain('cannot scrape');
+    } finally {
+      for (const s of sockets) s.destroy();
+      srv.close();
+    }
+  });
 });
