@@ -234,6 +234,22 @@ describeWithTools('fault campaign on the OVS oracle (issue 12)', [OVS_TOOL], () 
     }
   }, 300_000);
 
+  it.runIf(built)('replay --target ovs: SIGTERM mid-capture ends it as 143 (by the signal today, by exit once replay owns it) with no OVS left', async () => {
+    const { tmp } = caseDirs();
+    const f = buildFrame({ ip: { src: '10.0.0.1', dst: '10.0.0.2' }, udp: { sport: 1, dport: 2 } });
+    const pcap = join(dir, 'long.pcapng');
+    writeFileSync(pcap, writePcapng(Array.from({ length: 20_000 }, (_, i) => ({ timeNs: 1_000_000_000n + BigInt(i) * 1_000_000n, port: 1, data: f, origLen: f.length }))));
+    const c = startCli(['replay', '--policy', policyFile, '--pcap', pcap, '--target', 'ovs'], { TMPDIR: tmp });
+    // Rows are printed as packets go through OVS: the first rows mean the capture is under way.
+    await waitFor(() => c.out().split('\n').filter((l) => /^\d+\s/.test(l)).length >= 1, 'the first packet row', c);
+    c.child.kill('SIGTERM');
+    const r = await c.exited;
+    // What a shell reports either way: 143.
+    expect(r.signal === 'SIGTERM' || r.code === 143, `code ${r.code} signal ${r.signal}: ${r.err}`).toBe(true);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    await expectNothingLeft(tmp);
+  }, 120_000);
+
   it.runIf(built)('a stored scenario beyond what OVS accepts (2^31 − 1 ms): exit 2 naming the packet, no OVS left', async () => {
     const { tmp, rep } = caseDirs();
     const sc = generateRuns(scenarioArb({}), 11, 0, 1)[0] as Scenario;
