@@ -14,4 +14,5 @@ export { scenarioArb } from './scenario.js';
 export { traceArb } from './trace.js';
 export { renderScenario, renderScenarioDetailed, DEFAULT_PORTS } from './render.js';
 export { describeScenario, type DescribeOptions } from './describe.js';
+export { fitTraffic, type FittedTraffic } from './fit.js';
 export { TrafficOptionsError, OVS_DEFAULT_TIMEOUTS_S } from './_internals/options.js';

@@ -43,7 +43,7 @@
  */
 import fc from 'fast-check';
 import {
-  describeScenario, renderScenarioDetailed, scenarioArb, type Scenario, type TrafficOptions,
+  describeScenario, fitTraffic, renderScenarioDetailed, scenarioArb, type Scenario, type TrafficOptions,
 } from '../arbitraries/index.js';
 import type { DiffKind } from '../compare/types.js';
 import { EXCEPTIONS, validateExceptions, type ExceptionRule } from '../exceptions.js';
@@ -150,6 +150,21 @@ export interface ConformanceOptions {
   stateSnapshot?: boolean;
 }
 
+/**
+ * The traffic options fitted to the policy (harness/arbitraries fitTraffic: ports, pools and
+ * server ports the options leave out); recorded in the report, so a replay gets the same. A
+ * policy that does not parse is left to the targets, which report it as they always have.
+ */
+function fittedTraffic(o: ConformanceOptions): TrafficOptions {
+  const t = o.traffic;
+  if (t !== undefined && (typeof t !== 'object' || t === null || Array.isArray(t))) return t; // scenarioArb says what is wrong
+  try {
+    return fitTraffic(o.policy.text, o.policy.source, o.traffic ?? {}).options;
+  } catch {
+    return o.traffic ?? {};
+  }
+}
+
 function checkOptions(o: ConformanceOptions): { runs: number; jobs: number; seed: number } {
   const runs = o.runs ?? 100;
   const jobs = o.jobs ?? 1;
@@ -238,7 +253,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Property
 async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
   const { runs, jobs, seed } = checkOptions(o);
   const exceptions = o.exceptions ?? EXCEPTIONS;
-  const traffic = o.traffic ?? {};
+  const traffic = fittedTraffic(o);
   const arb = scenarioArb(traffic); // CTO_TRAFFIC_OPTIONS at once for bad options
   const packetTimeoutMs = o.packetTimeoutMs ?? 20_000;
   const startTimeoutMs = o.startTimeoutMs ?? 120_000;
