@@ -15,4 +15,5 @@ export { traceArb } from './trace.js';
 export { renderScenario, renderScenarioDetailed, DEFAULT_PORTS } from './render.js';
 export { describeScenario, type DescribeOptions } from './describe.js';
 export { fitTraffic, type FittedTraffic } from './fit.js';
+export { hostMac, ROUTER, STRAY } from './_internals/addresses.js';
 export { TrafficOptionsError, OVS_DEFAULT_TIMEOUTS_S } from './_internals/options.js';

@@ -45,9 +45,11 @@ export interface AddressPools {
  * IPv6 extension header before L4 (`ext`; the hardware does not walk them and punts).
  */
 export interface HeaderShape {
-  vlan?: { vid: number; tpid: 0x8100 | 0x88a8 }[];
+  /** `pcp` 0–7 (802.1p priority) defaults to 0. */
+  vlan?: { vid: number; tpid: 0x8100 | 0x88a8; pcp?: number }[];
   ipOptions?: number;
-  ext?: 'hbh' | 'dstopt' | 'routing';
+  /** `ah`: an Authentication Header (RFC 4302) with a 4-byte ICV. */
+  ext?: 'hbh' | 'dstopt' | 'routing' | 'ah';
 }
 
 /** A deliberate defect applied to the frame of one event (docs/conntrack-semantics.md §3). */

@@ -20,7 +20,7 @@ import { CtoffloadError, errnoText } from '../../model/errors.js';
 import { parsePolicy, PipelineEngine } from '../../model/pipeline/index.js';
 import type { Scenario, TrafficOptions } from '../arbitraries/index.js';
 import { EXCEPTIONS } from '../exceptions.js';
-import { checkReport, coverageLine, stateTextLines, type PropertyReport } from '../report/index.js';
+import { checkReport, coverageLine, stateTextLines, trafficCoverageLine, type PropertyReport } from '../report/index.js';
 import { runConformance, type Progress, type TargetFactory } from '../runner/index.js';
 import { ModelTarget } from '../targets/model.js';
 import { bmv2Run, type Bmv2Run } from '../targets/bmv2/index.js';
@@ -173,6 +173,7 @@ export function summaryText(r: PropertyReport, reportDir?: string): string {
     `  seed ${r.config.seed}${r.config.path ? `, path ${r.config.path}` : ''}${r.config.shard ? `, shard ${r.config.shard.index}/${r.config.shard.count} of ${r.config.runs} runs` : ''}; ${c.traces} traces, ${c.packets} packets, ${c.agreements} agreeing, ${c.disagreements} disagreeing trace(s), ${c.targetErrors} target error(s); ${r.timing.packetsPerSecond} packets/s over ${fmtDur(r.timing.elapsedMs)}`,
   ];
   if (r.coverage) lines.push(`  coverage: ${coverageLine(r.coverage)}`);
+  if (r.trafficCoverage) lines.push(`  traffic: ${trafficCoverageLine(r.trafficCoverage)}`);
   const exc = Object.entries(c.exceptionsApplied);
   if (exc.length) lines.push(`  exceptions applied: ${exc.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   if (r.error) lines.push(`  error: ${r.error}`);
@@ -214,6 +215,7 @@ export function summaryJson(r: PropertyReport, reportDir?: string): Record<strin
     ...(offloadRatio(r) !== undefined ? { offloadRatio: offloadRatio(r) } : {}),
     ...(r.targetCounters ? { targetCounters: r.targetCounters } : {}),
     ...(r.coverage ? { coverage: r.coverage } : {}),
+    ...(r.trafficCoverage ? { trafficCoverage: r.trafficCoverage } : {}),
     ...(r.error ? { error: r.error } : {}),
     counterexample: x
       ? {

@@ -51,6 +51,7 @@ import type { PolicySource } from '../targets/target.js';
 import type { Counterexample, PropertyReport, ShardSpec } from '../report/schema.js';
 import { configHash, configIdentity } from '../report/config-hash.js';
 import { addCoverage, emptyCoverage } from '../report/coverage.js';
+import { KeyCoverageObserver } from '../report/key-coverage.js';
 import { PUNT_REASONS } from '../../offload/index.js';
 import { CTOFFLOAD_VERSION, fastCheckVersion, ReportWriter, type WriterFs } from '../report/writer.js';
 import { RunnerError } from './errors.js';
@@ -155,14 +156,31 @@ export interface ConformanceOptions {
  * server ports the options leave out); recorded in the report, so a replay gets the same. A
  * policy that does not parse is left to the targets, which report it as they always have.
  */
-function fittedTraffic(o: ConformanceOptions): TrafficOptions {
+function fittedTraffic(o: ConformanceOptions): { traffic: TrafficOptions; notes: string[] } {
   const t = o.traffic;
-  if (t !== undefined && (typeof t !== 'object' || t === null || Array.isArray(t))) return t; // scenarioArb says what is wrong
+  if (t !== undefined && (typeof t !== 'object' || t === null || Array.isArray(t))) return { traffic: t, notes: [] }; // scenarioArb says what is wrong
   try {
-    return fitTraffic(o.policy.text, o.policy.source, o.traffic ?? {}).options;
+    const f = fitTraffic(o.policy.text, o.policy.source, o.traffic ?? {});
+    return { traffic: f.options, notes: f.notes };
   } catch {
-    return o.traffic ?? {};
+    return { traffic: o.traffic ?? {}, notes: [] };
   }
+}
+
+/** Key-bit and parser-path coverage of the search's traffic; null when the policy does not compile (the targets say why). */
+function keyObserver(o: ConformanceOptions, traffic: TrafficOptions, notes: string[]): KeyCoverageObserver | null {
+  try {
+    const ports = traffic.ports ?? { inside: [1], outside: [2] };
+    return new KeyCoverageObserver({
+      policy: o.policy, ports: [...ports.inside, ...ports.outside], ipv6: traffic.include?.ipv6 !== false, fitted: notes, weighting: traffic.weighting ?? 'uniform',
+    });
+  } catch {
+    return null;
+  }
+}
+
+function mode0(o: ConformanceOptions): 'search' | 'replay' {
+  return o.path !== undefined || o.scenario !== undefined ? 'replay' : 'search';
 }
 
 function checkOptions(o: ConformanceOptions): { runs: number; jobs: number; seed: number } {
@@ -253,8 +271,9 @@ export async function runConformance(opts: ConformanceOptions): Promise<Property
 async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
   const { runs, jobs, seed } = checkOptions(o);
   const exceptions = o.exceptions ?? EXCEPTIONS;
-  const traffic = fittedTraffic(o);
+  const { traffic, notes: fitNotes } = fittedTraffic(o);
   const arb = scenarioArb(traffic); // CTO_TRAFFIC_OPTIONS at once for bad options
+  const keys = mode0(o) === 'search' ? keyObserver(o, traffic, fitNotes) : null;
   const packetTimeoutMs = o.packetTimeoutMs ?? 20_000;
   const startTimeoutMs = o.startTimeoutMs ?? 120_000;
   const signal = o.signal;
@@ -331,6 +350,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       // Long runs: keep at most ~512 samples by halving the resolution (the chart stays readable).
       if (report.timing.samples.length > 512) report.timing.samples = report.timing.samples.filter((_, k) => k % 2 === 0);
     }
+    if (keys) report.trafficCoverage = keys.report();
     const done = report.counts.traces;
     o.onProgress?.({
       phase, traces: done, runs: mode === 'replay' ? 1 : searchRuns, packets: totalPackets, packetsPerSecond: report.timing.packetsPerSecond, elapsedMs: ms,
@@ -462,7 +482,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
             const i = traceAt(j);
             if (i >= limit) return;
             const scenario = valueAt(j);
-            const out = await runTrace(w.ref, w.tgt, renderScenarioDetailed(scenario), { exceptions, packetTimeoutMs, signal, label: `trace ${i}` });
+            const out = await runTrace(w.ref, w.tgt, renderScenarioDetailed(scenario), { exceptions, packetTimeoutMs, signal, label: `trace ${i}`, ...(keys ? { observe: keys.observe.bind(keys) } : {}) });
             report.timing.searchMs = Math.round(performance.now() - ts);
             account(out, 'search', i);
             if (out.status === 'fail') {

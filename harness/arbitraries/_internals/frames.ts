@@ -47,6 +47,7 @@ function l3Spec(h: Hop, id: number): FrameSpec['ip'] {
     const opts = n > 0 ? Uint8Array.from({ length: n }, (_, i) => (i === n - 1 ? 0 : 1)) : undefined;
     return { src: h.src, dst: h.dst, id: id & 0xffff, dontFragment: true, ...(opts ? { options: opts } : {}) };
   }
+  // (AH is inserted after the build, withAh.)
   const ext = sh?.ext === 'hbh' || sh?.ext === 'dstopt' || sh?.ext === 'routing' ? [{ type: sh.ext }] : undefined;
   return { src: h.src, dst: h.dst, ...(ext ? { ext } : {}) };
 }
@@ -64,8 +65,8 @@ export function withTags(frame: Uint8Array, shape: HeaderShape | undefined): Uin
   out.set(frame.subarray(0, 12), 0);
   tags.forEach((t, i) => {
     const tpid = TPIDS.includes(t?.tpid) ? t.tpid : 0x8100;
-    const vid = Math.trunc(Number(t?.vid) || 0) & 0xfff;
-    out.set([tpid >> 8, tpid & 0xff, vid >> 8, vid & 0xff], 12 + 4 * i);
+    const tci = ((Math.trunc(Number(t?.pcp) || 0) & 7) << 13) | (Math.trunc(Number(t?.vid) || 0) & 0xfff);
+    out.set([tpid >> 8, tpid & 0xff, tci >> 8, tci & 0xff], 12 + 4 * i);
   });
   out.set(frame.subarray(12), 12 + 4 * tags.length);
   return out;
@@ -77,7 +78,28 @@ export function withTags(frame: Uint8Array, shape: HeaderShape | undefined): Uin
  */
 export function buildWith(h: Hop, spec: Omit<FrameSpec, 'ip' | 'ethSrc' | 'ethDst'>, id: number, bad: Corruption | undefined, baseStatus = CT_OK): Built {
   const b = buildUntagged(h, spec, id, bad, baseStatus);
-  return { frame: withTags(b.frame, h.shape), ctStatus: b.ctStatus };
+  const frame = h.family === 6 && h.shape?.ext === 'ah' ? withAh(b.frame, id) : b.frame;
+  return { frame: withTags(frame, h.shape), ctStatus: b.ctStatus };
+}
+
+/**
+ * An untagged IPv6 frame with an Authentication Header (RFC 4302 2: next header, payload length
+ * in 4-octet units minus 2, SPI, sequence number, ICV) inserted right after the fixed header:
+ * 16 bytes with a 4-byte ICV, a multiple of 8 as IPv6 requires. model/packet's builder has no AH.
+ * The upper-layer checksum does not cover extension headers (RFC 8200 8.1): it stays right.
+ */
+export function withAh(frame: Uint8Array, id: number): Uint8Array {
+  if (frame.length < 54 || ((frame[12]! << 8) | frame[13]!) !== 0x86dd) return frame;
+  const ah = Uint8Array.from([frame[20]!, 2, 0, 0, 0, 0, 0x01, 0x00, (id >> 24) & 0xff, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff, 0, 0, 0, 0]);
+  const out = new Uint8Array(frame.length + ah.length);
+  out.set(frame.subarray(0, 54), 0);
+  out.set(ah, 54);
+  out.set(frame.subarray(54), 54 + ah.length);
+  out[20] = 51;
+  const plen = ((out[18]! << 8) | out[19]!) + ah.length;
+  out[18] = (plen >> 8) & 0xff;
+  out[19] = plen & 0xff;
+  return out;
 }
 
 function buildUntagged(h: Hop, spec: Omit<FrameSpec, 'ip' | 'ethSrc' | 'ethDst'>, id: number, bad: Corruption | undefined, baseStatus: number): Built {

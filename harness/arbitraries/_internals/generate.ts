@@ -110,19 +110,19 @@ export class ScenarioGen {
   shape(f: Flow): HeaderShape | undefined {
     const g = this.g;
     const sh: HeaderShape = {};
-    const vid = (): number => g.int(1, 4094);
+    const tag = (tpid: 0x8100 | 0x88a8): { tpid: 0x8100 | 0x88a8; vid: number; pcp: number } => ({ tpid, vid: g.int(1, 4094), pcp: g.int(0, 7) });
     const tags = g.weighted([
       [14, 0],
       [3, 1],
       [1, 2],
       [1, 3],
     ] as const);
-    if (tags === 1) sh.vlan = [{ tpid: 0x8100, vid: vid() }];
-    else if (tags === 2) sh.vlan = [{ tpid: 0x88a8, vid: vid() }, { tpid: 0x8100, vid: vid() }];
-    else if (tags === 3) sh.vlan = [{ tpid: 0x8100, vid: vid() }, { tpid: 0x8100, vid: vid() }];
+    if (tags === 1) sh.vlan = [tag(0x8100)];
+    else if (tags === 2) sh.vlan = [tag(0x88a8), tag(0x8100)];
+    else if (tags === 3) sh.vlan = [tag(0x8100), tag(0x8100)];
     const hasIcmpError = (f.events as { kind: string }[]).some((e) => e.kind === 'icmpError');
     if (f.family === 4 && g.bool(0.1)) sh.ipOptions = g.pick([4, 8, 40]);
-    if (f.family === 6 && !hasIcmpError && g.bool(0.1)) sh.ext = g.pick(['hbh', 'dstopt', 'routing'] as const);
+    if (f.family === 6 && !hasIcmpError && g.bool(0.2)) sh.ext = g.pick(['hbh', 'dstopt', 'routing', 'ah'] as const);
     return Object.keys(sh).length ? sh : undefined;
   }
 
@@ -363,8 +363,14 @@ export class ScenarioGen {
     const g = this.g;
     const ev: NoGap<NoiseEvent>[] = [];
     const k = this.o.kinds;
-    const kinds: NoiseEvent['kind'][] = [...(k.malformed ? (['arp', 'runt', 'badVersion'] as const) : (['arp'] as const)), ...(k.headerShapes ? (['otherProto'] as const) : [])];
-    for (let j = g.int(1, 3); j > 0; j--) ev.push({ dir: g.bool() ? 'orig' : 'reply', kind: g.pick(kinds) });
+    const kind = (): NoiseEvent['kind'] =>
+      g.weighted([
+        [3, 'arp'],
+        [1, 'runt'],
+        [1, 'badVersion'],
+        [k.headerShapes ? 1 : 0, 'otherProto'],
+      ] as const);
+    for (let j = g.int(1, 3); j > 0; j--) ev.push({ dir: g.bool() ? 'orig' : 'reply', kind: kind() });
     return { proto: 'noise', ...this.base(this.family()), events: this.withGaps<NoiseEvent>(ev) };
   }
 
@@ -385,7 +391,7 @@ export class ScenarioGen {
       [k.icmp ? 1 : 0, 'icmp'],
       [k.ftp ? 1 : 0, 'ftp'],
       [k.tftp ? 1 : 0, 'tftp'],
-      [k.malformed ? 0.5 : 0, 'noise'],
+      [k.malformed ? 1 : 0, 'noise'],
     ] as const);
     switch (kind) {
       case 'tcp':
