@@ -66,7 +66,11 @@ target, compares them packet by packet and shrinks the first disagreement to a m
                     replayed into the controller, which no NIC reports; it is labelled in the
                     report and never the default
   --traffic FILE    traffic options as JSON (harness/arbitraries TrafficOptions); must be given
-                    again when replaying with --seed/--path
+                    again when replaying with --seed/--path. Without it, ports, address pools
+                    and server ports are fitted to the policy (README "Traffic")
+  --traffic-weighting W  'uniform' (default) or 'coverage': each run keeps, of a few candidate
+                    scenarios, the one hitting most of what earlier runs (model only) missed;
+                    replays need it again with --seed/--path (it is the traffic option weighting)
   --packet-timeout MS  deadline for one packet on one side (default 20000)
   --shrink-time S   stop shrinking after S seconds and report the smallest counterexample
                     so far (default 600; 0 = no limit)
@@ -246,7 +250,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
       args: joinOptionValues(argv, ['--seed', '--runs', '--jobs', '--window', '--packet-timeout', '--shrink-time']), strict: true, allowPositionals: false,
       options: {
         target: { type: 'string' }, policy: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' },
-        replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, window: { type: 'string' }, ageing: { type: 'string' }, traffic: { type: 'string' },
+        replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, window: { type: 'string' }, ageing: { type: 'string' }, traffic: { type: 'string' }, 'traffic-weighting': { type: 'string' },
         shard: { type: 'string' }, 'packet-timeout': { type: 'string' }, 'shrink-time': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -287,6 +291,11 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     if (values.traffic) traffic = readTrafficFile(values.traffic); // located CTO_CLI_TRAFFIC errors
     const replay = values.replay ? readReplay(values.replay) : undefined;
     if (replay?.traffic && !values.traffic) traffic = replay.traffic;
+    const weighting = values['traffic-weighting'];
+    if (weighting !== undefined) {
+      if (weighting !== 'uniform' && weighting !== 'coverage') throw new ConformanceCliError(`--traffic-weighting ${weighting}: expected uniform (default) or coverage`);
+      traffic = { ...traffic, weighting };
+    }
     if (replay?.policySource && replay.policySource !== values.policy) {
       io.err(`ctoffload conformance: warning: ${values.replay} was found with policy ${replay.policySource}, replaying it with ${values.policy}\n`);
     }
@@ -313,7 +322,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     }
     const reference: TargetFactory = bmv2?.reference ?? (async () => new ModelTarget(new PipelineEngine()));
 
-    const base = ['ctoffload', 'conformance', '--target', name, '--policy', shellQuote(values.policy), ...(values.traffic ? ['--traffic', shellQuote(values.traffic)] : [])];
+    const base = ['ctoffload', 'conformance', '--target', name, '--policy', shellQuote(values.policy), ...(values.traffic ? ['--traffic', shellQuote(values.traffic)] : []), ...(weighting ? ['--traffic-weighting', weighting] : [])];
     const command = ['ctoffload', 'conformance', ...argv.map(shellQuote)].join(' ');
     const showProgress = hooks.progress ?? process.stderr.isTTY === true;
     let lastLen = 0;

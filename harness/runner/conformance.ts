@@ -43,7 +43,7 @@
  */
 import fc from 'fast-check';
 import {
-  describeScenario, fitTraffic, renderScenarioDetailed, scenarioArb, type Scenario, type TrafficOptions,
+  CoverageSteering, describeScenario, fitTraffic, modelCoverageOracle, renderScenarioDetailed, scenarioArb, type Scenario, type TrafficOptions,
 } from '../arbitraries/index.js';
 import type { DiffKind } from '../compare/types.js';
 import { EXCEPTIONS, validateExceptions, type ExceptionRule } from '../exceptions.js';
@@ -179,6 +179,17 @@ function keyObserver(o: ConformanceOptions, traffic: TrafficOptions, notes: stri
   }
 }
 
+/** The steering of a coverage-weighted run; a policy the model cannot load is left to the targets (uniform traffic meanwhile). */
+function steeringOf(o: ConformanceOptions, traffic: TrafficOptions, seed: number): CoverageSteering | null {
+  let oracle;
+  try {
+    oracle = modelCoverageOracle(o.policy);
+  } catch {
+    return null;
+  }
+  return new CoverageSteering(traffic, oracle, seed);
+}
+
 function mode0(o: ConformanceOptions): 'search' | 'replay' {
   return o.path !== undefined || o.scenario !== undefined ? 'replay' : 'search';
 }
@@ -274,6 +285,9 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
   const { traffic, notes: fitNotes } = fittedTraffic(o);
   const arb = scenarioArb(traffic); // CTO_TRAFFIC_OPTIONS at once for bad options
   const keys = mode0(o) === 'search' ? keyObserver(o, traffic, fitNotes) : null;
+  // Coverage weighting (harness/arbitraries/steering.ts): run k's scenario is a pure function of
+  // the seed and k, computed with the model only, so search, shards and `--path` replays agree.
+  const steering = traffic.weighting === 'coverage' && o.scenario === undefined ? steeringOf(o, traffic, seed) : null;
   const packetTimeoutMs = o.packetTimeoutMs ?? 20_000;
   const startTimeoutMs = o.startTimeoutMs ?? 120_000;
   const signal = o.signal;
@@ -459,11 +473,13 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       const values = new Map<number, Scenario>();
       const valueAt = (j: number): Scenario => {
         let v = values.get(traceAt(j));
+        if (v === undefined && steering) v = steering.scenarioAt(traceAt(j));
         if (v === undefined) {
           const start = j - (j % CHUNK);
           generateStrided(arb, seed, traceAt(start), stride, Math.min(CHUNK, searchRuns - start)).forEach((sc, k) => values.set(traceAt(start + k), sc));
           v = values.get(traceAt(j))!;
         }
+        values.set(traceAt(j), v);
         return v;
       };
       // Workers take this shard's traces in increasing order; `limit` is the lowest failing
@@ -517,7 +533,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     let outOfBudget = false;
     /** An input error met inside the property (fast-check would take a throw for a failure). */
     let fatal: unknown = null;
-    const prop = fc.asyncProperty(arb, async (s) => {
+    const prop = fc.asyncProperty(steering ? steering.arbitraryFor(Number(basePath!.split(':')[0])) : arb, async (s) => {
       if (signal?.aborted) {
         interrupted = true;
         throw new fc.PreconditionFailure(true);
