@@ -239,6 +239,13 @@ export interface TrafficKinds {
    * extension headers, later fragments, other IP protocols (issue 16: every parser path).
    */
   headerShapes: boolean;
+  /**
+   * Two VLAN tags (802.1Q in 802.1Q, or in an outer 802.1ad tag); default false. The model and
+   * the generated program parse both tags and key the inner EtherType, while Open vSwitch with
+   * its default `other_config:vlan-limit=1` treats the second tag as payload (dl_type 0x8100,
+   * docs/conntrack-semantics.md §3.5), so against OVS these frames disagree by design.
+   */
+  doubleVlan: boolean;
 }
 
 export interface TrafficOptions {

@@ -67,7 +67,8 @@ target, compares them packet by packet and shrinks the first disagreement to a m
                     report and never the default
   --traffic FILE    traffic options as JSON (harness/arbitraries TrafficOptions); must be given
                     again when replaying with --seed/--path. Without it, ports, address pools
-                    and server ports are fitted to the policy (README "Traffic")
+                    and server ports are fitted to the policy (README "Traffic"); frames with
+                    two VLAN tags are generated except with --target ovs (include.doubleVlan)
   --traffic-weighting W  'uniform' (default) or 'coverage': each run keeps, of a few candidate
                     scenarios, the one hitting most of what earlier runs (model only) missed;
                     replays need it again with --seed/--path (it is the traffic option weighting)
@@ -291,6 +292,9 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     if (values.traffic) traffic = readTrafficFile(values.traffic); // located CTO_CLI_TRAFFIC errors
     const replay = values.replay ? readReplay(values.replay) : undefined;
     if (replay?.traffic && !values.traffic) traffic = replay.traffic;
+    // Two VLAN tags: parsed by the model and the generated program, not by OVS with its default
+    // vlan-limit=1 (docs/conntrack-semantics.md §3.5): on by default except against OVS.
+    if (values.target !== 'ovs' && traffic.include?.doubleVlan === undefined) traffic = { ...traffic, include: { ...traffic.include, doubleVlan: true } };
     const weighting = values['traffic-weighting'];
     if (weighting !== undefined) {
       if (weighting !== 'uniform' && weighting !== 'coverage') throw new ConformanceCliError(`--traffic-weighting ${weighting}: expected uniform (default) or coverage`);

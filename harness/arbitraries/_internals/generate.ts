@@ -114,10 +114,10 @@ export class ScenarioGen {
     const tags = g.weighted([
       [14, 0],
       [3, 1],
-      [1, 2],
-      [1, 3],
+      [this.o.kinds.doubleVlan ? 1 : 0, 2],
+      [this.o.kinds.doubleVlan ? 1 : 0, 3],
     ] as const);
-    if (tags === 1) sh.vlan = [tag(0x8100)];
+    if (tags === 1) sh.vlan = [tag(g.bool(0.25) ? 0x88a8 : 0x8100)];
     else if (tags === 2) sh.vlan = [tag(0x88a8), tag(0x8100)];
     else if (tags === 3) sh.vlan = [tag(0x8100), tag(0x8100)];
     const hasIcmpError = (f.events as { kind: string }[]).some((e) => e.kind === 'icmpError');

@@ -72,7 +72,7 @@ const KNOWN_KEYS: readonly (keyof TrafficOptions)[] = [
   'include', 'flows', 'events', 'ports', 'outsideOrigin', 'hosts', 'timeouts', 'timeScale', 'jitter', 'longGapRate', 'shortGapMax',
   'addresses', 'serverPorts', 'weighting',
 ];
-const KNOWN_INCLUDE: readonly string[] = ['tcp', 'tcpAnomalies', 'udp', 'icmp', 'icmpErrors', 'ftp', 'tftp', 'ipv6', 'malformed', 'headerShapes'];
+const KNOWN_INCLUDE: readonly string[] = ['tcp', 'tcpAnomalies', 'udp', 'icmp', 'icmpErrors', 'ftp', 'tftp', 'ipv6', 'malformed', 'headerShapes', 'doubleVlan'];
 
 /**
  * The keys of a traffic options object that TrafficOptions does not have (`include.tpc`,
@@ -112,6 +112,7 @@ export function resolveOptions(o: TrafficOptions = {}): ResolvedOptions {
     ipv6: inc.ipv6 ?? true,
     malformed: inc.malformed ?? true,
     headerShapes: inc.headerShapes ?? true,
+    doubleVlan: inc.doubleVlan ?? false,
   };
   if (!kinds.tcp && !kinds.udp && !kinds.icmp && !kinds.ftp && !kinds.tftp && !kinds.malformed) {
     throw new TrafficOptionsError('no flow kind enabled (tcp, udp, icmp, ftp, tftp or malformed)', 'include');
