@@ -9,6 +9,7 @@
  * matching the case values (numbers, `v &&& m`, tuples, constants, `default`) in order, as P4
  * does (P4-16 spec 12.6). An expression it does not know is an error, not a guess.
  */
+import { CtoffloadError } from '../../model/errors.js';
 import type { P4Program, ParserState } from '../../offload/index.js';
 
 export interface ParserPaths {
@@ -20,8 +21,11 @@ export interface ParserPaths {
   walk(frame: Uint8Array, port: number): string[];
 }
 
-export class ParserPathsError extends Error {
-  readonly code = 'CTO_PARSER_PATHS';
+/** The program's parser uses something the walker does not know (CTO_PARSER_PATHS): extend the walker. */
+export class ParserPathsError extends CtoffloadError {
+  constructor(message: string) {
+    super('CTO_PARSER_PATHS', message);
+  }
 }
 
 interface HeaderInfo {
