@@ -75,6 +75,26 @@ export function parserPaths(program: P4Program): ParserPaths {
     else if (d.kind === 'parser') states = d.states;
   }
   const byName = new Map(states.map((s) => [s.name, s]));
+  // Everything the walker will meet is checked now, so that a walk never throws mid-run.
+  for (const s of states) {
+    for (const st of s.body) {
+      if (st.k !== 'call' || !st.text.trim().startsWith('packet.extract(')) continue;
+      const x = /^packet\.extract\(hdr\.(\w+)(?:,\s*(.+))?\)$/.exec(st.text.trim());
+      if (!x || !headerTypes.has(members.get(x[1]!) ?? '') || (x[2] !== undefined && !/hdr\.ipv4\.ihl/.test(x[2]))) throw new ParserPathsError(`parser state ${s.name}: '${st.text}' is not an extract the path walker knows`);
+    }
+    const t = s.transition;
+    if (typeof t === 'string') continue;
+    for (const e of t.select.split(',')) {
+      const x = e.trim();
+      if (x !== 'standard_metadata.ingress_port' && !/^packet\.lookahead<bit<\d+>>\(\)$/.test(x) && !/^hdr\.\w+\.\w+(?:\[\d+:\d+\])?$/.test(x)) {
+        throw new ParserPathsError(`parser state ${s.name}: select expression '${x}' is not one the path walker knows`);
+      }
+    }
+    for (const c of t.cases) {
+      const parts = c.value.trim().replace(/^\((.*)\)$/, '$1').split(',');
+      for (const p of parts) for (const v of p.split('&&&')) if (!['default', '_'].includes(v.trim())) num(v, consts);
+    }
+  }
   const paths: string[] = [];
   const excluded: Record<string, string> = {};
   for (const s of states) {

@@ -29,6 +29,15 @@ describe('parserPaths', () => {
     expect(pp.paths.some((p) => p.includes('parse_packet_out'))).toBe(false);
   });
 
+  it('refuses, when built, a parser it cannot walk (CTO_PARSER_PATHS), instead of guessing mid-run', () => {
+    const bad = JSON.parse(JSON.stringify(prog)) as typeof prog;
+    const parser = bad.decls.find((d) => d.kind === 'parser')!;
+    if (parser.kind !== 'parser') throw new Error('no parser');
+    const st = parser.states.find((s) => s.name === 'parse_ipv4_l4')!;
+    st.transition = { select: 'hdr.ipv4.protocol ^ 1', cases: [{ value: 'default', state: 'accept' }] };
+    expect(() => parserPaths(bad)).toThrow(expect.objectContaining({ code: 'CTO_PARSER_PATHS' }));
+  });
+
   it('walks a frame the way the program parses it', () => {
     const tagged = buildFrame({ vlan: { vid: 7 }, ip: { src: '10.0.0.1', dst: '10.0.0.2', options: new Uint8Array([1, 1, 1, 0]) }, tcp: { sport: 1, dport: 2 } });
     expect(pp.walk(tagged, 1)).toEqual([
