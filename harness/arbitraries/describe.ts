@@ -42,8 +42,9 @@ function flowHeader(f: Flow, i: number, s: Scenario): string {
   const fam = f.family === 6 ? 6 : 4;
   const cs = f.origin === 'outside' ? 'outside' : 'inside';
   const ss = otherSide(cs);
-  const c = hostAddr(cs, fam, f.client);
-  const sv = hostAddr(ss, fam, f.server);
+  const pools = s.addrs && typeof s.addrs === 'object' ? s.addrs : null;
+  const c = hostAddr(cs, fam, f.client, pools);
+  const sv = hostAddr(ss, fam, f.server, pools);
   const br = (a: string): string => (fam === 6 ? `[${a}]` : a);
   let tuple: string;
   switch (f.proto) {
@@ -64,7 +65,15 @@ function flowHeader(f: Flow, i: number, s: Scenario): string {
       tuple = `${c} ↔ ${sv}`;
   }
   const ports = `client ${cs} in_port ${portOf(s.ports, cs, f.pair)}, server ${ss} in_port ${portOf(s.ports, ss, f.pair)}`;
-  const head = `flow ${i}: ${f.proto}/IPv${fam} ${tuple} (${ports}), start ${f.start} ms`;
+  const sh = f.shape;
+  const shape = sh
+    ? [
+        ...(Array.isArray(sh.vlan) && sh.vlan.length ? [`vlan ${sh.vlan.map((t) => `0x${Number(t.tpid).toString(16)}/${t.vid}`).join(' ')}`] : []),
+        ...(sh.ipOptions ? [`${sh.ipOptions} bytes of IPv4 options`] : []),
+        ...(sh.ext ? [`IPv6 ${sh.ext} header`] : []),
+      ].join(', ')
+    : '';
+  const head = `flow ${i}: ${f.proto}/IPv${fam} ${tuple} (${ports}), start ${f.start} ms${shape ? `, ${shape}` : ''}`;
   const extra: string[] = [];
   if (f.proto === 'tcp' || f.proto === 'ftp') extra.push(`  ${tcpParams(f.tcp)}`);
   if (f.proto === 'ftp') extra.push(`  data connection: sport ${f.ftp.dataSport}, ${tcpParams(f.ftp.data)}`);

@@ -14,4 +14,8 @@ export { scenarioArb } from './scenario.js';
 export { traceArb } from './trace.js';
 export { renderScenario, renderScenarioDetailed, DEFAULT_PORTS } from './render.js';
 export { describeScenario, type DescribeOptions } from './describe.js';
+export { fitTraffic, type FittedTraffic } from './fit.js';
+export { hostMac, ROUTER, STRAY } from './_internals/addresses.js';
+export { CoverageSteering, steeringScore, STEERING_CANDIDATES, type CoverageOracle } from './steering.js';
+export { modelCoverageOracle } from './coverage-oracle.js';
 export { TrafficOptionsError, OVS_DEFAULT_TIMEOUTS_S } from './_internals/options.js';

@@ -6,15 +6,17 @@
  */
 import type { Trace } from '../../model/verdict.js';
 import { hostAddr, hostMac, otherSide, portOf, routerAddr, ROUTER } from './_internals/addresses.js';
-import { arpFrame, badVersionFrame, buildWith, embedOffender, icmpErrorCode, runtFrame, type Built, type Hop } from './_internals/frames.js';
+import { arpFrame, badVersionFrame, buildWith, embedOffender, icmpErrorCode, otherProtoFrame, runtFrame, withTags, type Built, type Hop } from './_internals/frames.js';
 import { activeAnnounce, passiveAnnounce } from './_internals/ftp.js';
 import { patternPayload, TcpPair, type TcpSegment } from './_internals/tcp-sim.js';
 import type {
+  AddressPools,
   Corruption,
   Dir,
   Family,
   Flow,
   FtpFlow,
+  HeaderShape,
   IcmpErrorEvent,
   PortMap,
   RenderedScenario,
@@ -48,15 +50,25 @@ interface Conn {
   s: End;
   sport: number;
   dport: number;
+  shape: HeaderShape | undefined;
 }
 
-function end(ports: PortMap, side: Side, family: Family, host: number, pair: number): End {
-  return { side, addr: hostAddr(side, family, host), mac: hostMac(side, family, host), port: portOf(ports, side, pair) };
+function end(ports: PortMap, side: Side, family: Family, host: number, pair: number, pools: AddressPools | null): End {
+  return { side, addr: hostAddr(side, family, host, pools), mac: hostMac(side, family, host), port: portOf(ports, side, pair) };
 }
 
 function hopOf(conn: Conn, dir: Dir): Hop {
   const [a, b] = dir === 'reply' ? [conn.s, conn.c] : [conn.c, conn.s];
-  return { family: conn.family, src: a.addr, dst: b.addr, ethSrc: a.mac, ethDst: b.mac };
+  return { family: conn.family, src: a.addr, dst: b.addr, ethSrc: a.mac, ethDst: b.mac, shape: conn.shape };
+}
+
+/** The scenario's pools, or null (legacy layout) when absent or not an object. */
+function poolsOf(a: unknown): AddressPools | null {
+  return a && typeof a === 'object' && !Array.isArray(a) ? (a as AddressPools) : null;
+}
+
+function shapeOf(v: unknown): HeaderShape | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as HeaderShape) : undefined;
 }
 
 function int(v: unknown, dflt = 0): number {
@@ -91,6 +103,7 @@ class FlowRenderer {
     private readonly fi: number,
     private readonly flow: Flow,
     private readonly ports: PortMap,
+    private readonly pools: AddressPools | null,
     private readonly out: Item[],
   ) {
     this.t = Math.max(0, int(flow.start));
@@ -111,10 +124,11 @@ class FlowRenderer {
     const o = this.origin;
     return {
       family: this.family,
-      c: end(this.ports, o, this.family, int(f.client), int(f.pair)),
-      s: end(this.ports, otherSide(o), this.family, int(f.server), int(f.pair)),
+      c: end(this.ports, o, this.family, int(f.client), int(f.pair), this.pools),
+      s: end(this.ports, otherSide(o), this.family, int(f.server), int(f.pair), this.pools),
       sport,
       dport,
+      shape: shapeOf(f.shape),
     };
   }
 
@@ -142,13 +156,13 @@ class FlowRenderer {
     const sender = dir === 'reply' ? conn.s : conn.c; // gets the error
     const target = dir === 'reply' ? conn.c : conn.s; // the offender's destination
     const fromRouter = ev.from === 'router';
-    const src = fromRouter ? routerAddr(target.side, conn.family) : target.addr;
+    const src = fromRouter ? routerAddr(target.side, conn.family, this.pools) : target.addr;
     const mac = fromRouter ? hostMac(target.side, conn.family, ROUTER) : target.mac;
     const variant = ev.variant === 'noFlow' || ev.variant === 'badSource' || ev.variant === 'short' ? ev.variant : 'ok';
     const type = ev.type === 'timeExceeded' || ev.type === 'tooBig' ? ev.type : 'unreach';
     const { inner, ctStatus } = embedOffender(offender, conn.family, variant, ev.full === true);
     const code = icmpErrorCode(conn.family, type, fromRouter ? 'router' : 'host');
-    const hop: Hop = { family: conn.family, src, dst: sender.addr, ethSrc: mac, ethDst: sender.mac };
+    const hop: Hop = { family: conn.family, src, dst: sender.addr, ethSrc: mac, ethDst: sender.mac, shape: conn.shape };
     const b = buildWith(hop, { icmpError: { type: code.type, code: code.code, rest: code.rest, inner } }, this.nextId(), bad, ctStatus);
     const anomaly = variant === 'noFlow' ? 'ICMP error about an untracked flow' : undefined;
     this.emit(ei, target.port, b, `${dir} icmpError ${type}/${variant} from ${fromRouter ? 'router' : 'host'}${bad ? ` bad=${bad.op}` : ''}`, anomaly);
@@ -208,13 +222,13 @@ class FlowRenderer {
     const wrong = ftp.wrongHost === null || ftp.wrongHost === undefined ? null : int(ftp.wrongHost);
     // 229 names no address (RFC 2428 3): a passive IPv6 data connection goes to the server.
     const useWrong = wrong !== null && !(mode === 'passive' && fam === 6);
-    const announced: End = useWrong ? { ...announcer, addr: hostAddr(announcer.side, fam, wrong), mac: hostMac(announcer.side, fam, wrong) } : announcer;
+    const announced: End = useWrong ? { ...announcer, addr: hostAddr(announcer.side, fam, wrong, this.pools), mac: hostMac(announcer.side, fam, wrong) } : announcer;
     const text = mode === 'active' ? activeAnnounce(fam, announced.addr, p) : passiveAnnounce(fam, announced.addr, p);
     // §8.3: PORT/EPRT → the server connects to the client's port P; 227/229 → the client connects to P.
     const dataConn: Conn =
       mode === 'active'
-        ? { family: fam, c: ctl.s, s: announced, sport: port16(ftp.dataSport, 20), dport: p }
-        : { family: fam, c: ctl.c, s: announced, sport: port16(ftp.dataSport, 40100), dport: p };
+        ? { family: fam, c: ctl.s, s: announced, sport: port16(ftp.dataSport, 20), dport: p, shape: ctl.shape }
+        : { family: fam, c: ctl.c, s: announced, sport: port16(ftp.dataSport, 40100), dport: p, shape: ctl.shape };
     const ctlPair = new TcpPair(f.tcp, fam);
     const dataPair = new TcpPair(ftp.data, fam);
     (Array.isArray(f.events) ? f.events : []).forEach((ev, ei) => {
@@ -313,8 +327,12 @@ class FlowRenderer {
       this.advance(ev.gap);
       const dir = dirOf(ev.dir);
       const hop = hopOf(conn, dir);
-      const b = ev.kind === 'arp' ? arpFrame(hop) : ev.kind === 'runt' ? runtFrame(hop, this.nextId()) : ev.kind === 'badVersion' ? badVersionFrame(hop, this.nextId()) : null;
-      const why = ev.kind === 'badVersion' ? 'IP version nibble contradicts the EtherType (OVS ignores it)' : 'not a trackable IP packet';
+      const raw =
+        ev.kind === 'arp' ? arpFrame(hop) : ev.kind === 'runt' ? runtFrame(hop, this.nextId()) : ev.kind === 'badVersion' ? badVersionFrame(hop, this.nextId()) : ev.kind === 'otherProto' ? otherProtoFrame(hop, this.nextId()) : null;
+      const why =
+        ev.kind === 'badVersion' ? 'IP version nibble contradicts the EtherType (OVS ignores it)' : ev.kind === 'otherProto' ? 'an IP protocol other than TCP/UDP/ICMP (GRE)' : 'not a trackable IP packet';
+      // otherProtoFrame is built through buildWith (tagged already); the others get the tags here.
+      const b = raw && ev.kind !== 'otherProto' ? { ...raw, frame: withTags(raw.frame, hop.shape) } : raw;
       if (b) this.emit(ei, (dir === 'orig' ? conn.c : conn.s).port, b, `${dir} ${ev.kind}`, why);
     });
   }
@@ -343,10 +361,11 @@ class FlowRenderer {
 /** Render with per-step intent (labels, expected ctStatus) for reports and tests. */
 export function renderScenarioDetailed(s: Scenario): RenderedScenario {
   const ports = sanitizePorts(s?.ports);
+  const pools = poolsOf(s?.addrs);
   const flows: Flow[] = Array.isArray(s?.flows) ? s.flows : [];
   const items: Item[] = [];
   flows.forEach((f, fi) => {
-    if (f && typeof f === 'object') new FlowRenderer(fi, f, ports, items).render();
+    if (f && typeof f === 'object') new FlowRenderer(fi, f, ports, pools, items).render();
   });
   // Merge the flows by time; ties keep flow order, then event order: time is monotonic.
   items.sort((a, b) => a.time - b.time || a.flow - b.flow || a.n - b.n);

@@ -29,6 +29,29 @@ export interface PortMap {
   outside: number[];
 }
 
+/**
+ * CIDR prefixes of the address pools per side and family (`10.0.0.0/8`, `fd00::/16`); see
+ * _internals/addresses.ts for how host k of a pool is laid out (issue 16: every key bit varies).
+ */
+export interface AddressPools {
+  inside: { v4: string; v6: string };
+  outside: { v4: string; v6: string };
+}
+
+/**
+ * Link-layer and IP header shape of every packet of a flow (the parser paths of the generated
+ * program, docs/offload-design.md §3): VLAN tags (outer first, TPID 0x8100, or 0x88a8 for an
+ * outer 802.1ad tag), IPv4 options (`ipOptions` bytes of NOPs ending in EOL: IHL > 5) and an
+ * IPv6 extension header before L4 (`ext`; the hardware does not walk them and punts).
+ */
+export interface HeaderShape {
+  /** `pcp` 0–7 (802.1p priority) defaults to 0. */
+  vlan?: { vid: number; tpid: 0x8100 | 0x88a8; pcp?: number }[];
+  ipOptions?: number;
+  /** `ah`: an Authentication Header (RFC 4302) with a 4-byte ICV. */
+  ext?: 'hbh' | 'dstopt' | 'routing' | 'ah';
+}
+
 /** A deliberate defect applied to the frame of one event (docs/conntrack-semantics.md §3). */
 export type Corruption =
   | { op: 'ipChecksum' } // IPv4 header checksum; for IPv6 (no header checksum) the L4 checksum
@@ -40,7 +63,11 @@ export type Corruption =
    * Sent as a first fragment (IPv4 MF, IPv6 Fragment header with M): far below the 1200/1280-byte
    * minimum of a non-final fragment, so OVS reports it inv|trk and passes it on (§3.4).
    */
-  | { op: 'fragment' };
+  | { op: 'fragment' }
+  /** IPv4: a later fragment (offset ≠ 0, MF clear); IPv6: a Fragment header with offset ≠ 0. */
+  | { op: 'laterFragment' }
+  /** IPv4: IHL below 4 (0–3); IPv6: as badIhl. */
+  | { op: 'tinyIhl'; ihl: number };
 
 interface EventBase {
   /** Milliseconds after the previous event of the same flow (or after the flow's start). */
@@ -101,7 +128,7 @@ export type IcmpEvent = EventBase &
  * Odd frames: ARP and runts (a 10-byte IP header) never reach the tracker; `badVersion` is a UDP
  * packet whose IP version nibble contradicts the EtherType, which OVS 3.1 tracks all the same.
  */
-export type NoiseEvent = EventBase & { kind: 'arp' | 'runt' | 'badVersion' };
+export type NoiseEvent = EventBase & { kind: 'arp' | 'runt' | 'badVersion' | 'otherProto' };
 
 /** Per-endpoint TCP parameters, [client, server]. */
 export interface TcpParams {
@@ -123,6 +150,8 @@ interface FlowBase {
   client: number;
   server: number;
   start: number;
+  /** Header shape of all its packets (absent: untagged, no IPv4 options). */
+  shape?: HeaderShape;
 }
 
 export interface TcpFlow extends FlowBase {
@@ -187,6 +216,8 @@ export type Flow = TcpFlow | FtpFlow | UdpFlow | TftpFlow | IcmpFlow | NoiseFlow
 export interface Scenario {
   v: 1;
   ports: PortMap;
+  /** Address pools (spread layout); absent in scenarios stored before issue 16 (legacy layout). */
+  addrs?: AddressPools;
   flows: Flow[];
 }
 
@@ -203,6 +234,18 @@ export interface TrafficKinds {
   ipv6: boolean;
   /** Corrupted frames, invalid TCP flag combinations, non-IP frames. */
   malformed: boolean;
+  /**
+   * Header shapes beyond plain Ethernet + IP: VLAN tags (one or two), IPv4 options, IPv6
+   * extension headers, later fragments, other IP protocols (issue 16: every parser path).
+   */
+  headerShapes: boolean;
+  /**
+   * Two VLAN tags (802.1Q in 802.1Q, or in an outer 802.1ad tag); default false. The model and
+   * the generated program parse both tags and key the inner EtherType, while Open vSwitch with
+   * its default `other_config:vlan-limit=1` treats the second tag as payload (dl_type 0x8100,
+   * docs/conntrack-semantics.md §3.5), so against OVS these frames disagree by design.
+   */
+  doubleVlan: boolean;
 }
 
 export interface TrafficOptions {
@@ -227,6 +270,19 @@ export interface TrafficOptions {
   longGapRate?: number;
   /** Upper bound of an ordinary gap in ms (default 200). */
   shortGapMax?: number;
+  /**
+   * Address pool prefixes per side and family (default: fitted to the policy, else
+   * _internals/addresses.ts DEFAULT_POOLS).
+   */
+  addresses?: { inside?: { v4?: string; v6?: string }; outside?: { v4?: string; v6?: string } };
+  /** Server ports drawn for TCP and UDP flows besides the defaults (default: fitted to the policy). */
+  serverPorts?: { tcp?: number[]; udp?: number[] };
+  /**
+   * 'uniform' (default): every run draws from the same distribution. 'coverage': each run picks,
+   * among a few candidates drawn from its own random stream, the one that hits most of what the
+   * model-only coverage of the earlier runs has not (harness/arbitraries/steering.ts).
+   */
+  weighting?: 'uniform' | 'coverage';
 }
 
 /** What the renderer intended for one trace step (reports, tests). */

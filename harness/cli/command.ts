@@ -103,7 +103,7 @@ const ENVIRONMENT_CODES = [
  * Codes that can only mean a bug in ctoffload (exit 4): an object used out of order. They win
  * over the prefixes above (CTO_OVS_STATE is "target used after close", not an OVS failure).
  */
-const INTERNAL_CODES = ['CTO_OVS_STATE', 'CTO_PIPELINE_STATE', 'CTO_MODEL_STATE', 'CTO_CONTROLLER_CLOCK', 'CTO_P4_PROTO', 'CTO_P4_VALUE', 'CTO_P4_ENTITY'];
+const INTERNAL_CODES = ['CTO_OVS_STATE', 'CTO_PIPELINE_STATE', 'CTO_MODEL_STATE', 'CTO_CONTROLLER_CLOCK', 'CTO_P4_PROTO', 'CTO_P4_VALUE', 'CTO_P4_ENTITY', 'CTO_PARSER_PATHS'];
 /** errno codes of the machine, not of ctoffload (exit 3 even when nothing wrapped them). */
 const ENVIRONMENT_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'ENOMEM', 'E2BIG', 'EAGAIN']);
 

@@ -20,7 +20,7 @@ import { CtoffloadError, errnoText } from '../../model/errors.js';
 import { parsePolicy, PipelineEngine } from '../../model/pipeline/index.js';
 import type { Scenario, TrafficOptions } from '../arbitraries/index.js';
 import { EXCEPTIONS } from '../exceptions.js';
-import { checkReport, coverageLine, stateTextLines, type PropertyReport } from '../report/index.js';
+import { checkReport, coverageLine, stateTextLines, trafficCoverageLine, type PropertyReport } from '../report/index.js';
 import { runConformance, type Progress, type TargetFactory } from '../runner/index.js';
 import { ModelTarget } from '../targets/model.js';
 import { bmv2Run, type Bmv2Run } from '../targets/bmv2/index.js';
@@ -66,7 +66,12 @@ target, compares them packet by packet and shrinks the first disagreement to a m
                     replayed into the controller, which no NIC reports; it is labelled in the
                     report and never the default
   --traffic FILE    traffic options as JSON (harness/arbitraries TrafficOptions); must be given
-                    again when replaying with --seed/--path
+                    again when replaying with --seed/--path. Without it, ports, address pools
+                    and server ports are fitted to the policy (README "Traffic"); frames with
+                    two VLAN tags are generated except with --target ovs (include.doubleVlan)
+  --traffic-weighting W  'uniform' (default) or 'coverage': each run keeps, of a few candidate
+                    scenarios, the one hitting most of what earlier runs (model only) missed;
+                    replays need it again with --seed/--path (it is the traffic option weighting)
   --packet-timeout MS  deadline for one packet on one side (default 20000)
   --shrink-time S   stop shrinking after S seconds and report the smallest counterexample
                     so far (default 600; 0 = no limit)
@@ -173,6 +178,7 @@ export function summaryText(r: PropertyReport, reportDir?: string): string {
     `  seed ${r.config.seed}${r.config.path ? `, path ${r.config.path}` : ''}${r.config.shard ? `, shard ${r.config.shard.index}/${r.config.shard.count} of ${r.config.runs} runs` : ''}; ${c.traces} traces, ${c.packets} packets, ${c.agreements} agreeing, ${c.disagreements} disagreeing trace(s), ${c.targetErrors} target error(s); ${r.timing.packetsPerSecond} packets/s over ${fmtDur(r.timing.elapsedMs)}`,
   ];
   if (r.coverage) lines.push(`  coverage: ${coverageLine(r.coverage)}`);
+  if (r.trafficCoverage) lines.push(`  traffic: ${trafficCoverageLine(r.trafficCoverage)}`);
   const exc = Object.entries(c.exceptionsApplied);
   if (exc.length) lines.push(`  exceptions applied: ${exc.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   if (r.error) lines.push(`  error: ${r.error}`);
@@ -214,6 +220,7 @@ export function summaryJson(r: PropertyReport, reportDir?: string): Record<strin
     ...(offloadRatio(r) !== undefined ? { offloadRatio: offloadRatio(r) } : {}),
     ...(r.targetCounters ? { targetCounters: r.targetCounters } : {}),
     ...(r.coverage ? { coverage: r.coverage } : {}),
+    ...(r.trafficCoverage ? { trafficCoverage: r.trafficCoverage } : {}),
     ...(r.error ? { error: r.error } : {}),
     counterexample: x
       ? {
@@ -244,7 +251,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
       args: joinOptionValues(argv, ['--seed', '--runs', '--jobs', '--window', '--packet-timeout', '--shrink-time']), strict: true, allowPositionals: false,
       options: {
         target: { type: 'string' }, policy: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' },
-        replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, window: { type: 'string' }, ageing: { type: 'string' }, traffic: { type: 'string' },
+        replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, window: { type: 'string' }, ageing: { type: 'string' }, traffic: { type: 'string' }, 'traffic-weighting': { type: 'string' },
         shard: { type: 'string' }, 'packet-timeout': { type: 'string' }, 'shrink-time': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -285,6 +292,14 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     if (values.traffic) traffic = readTrafficFile(values.traffic); // located CTO_CLI_TRAFFIC errors
     const replay = values.replay ? readReplay(values.replay) : undefined;
     if (replay?.traffic && !values.traffic) traffic = replay.traffic;
+    // Two VLAN tags: parsed by the model and the generated program, not by OVS with its default
+    // vlan-limit=1 (docs/conntrack-semantics.md §3.5): on by default except against OVS.
+    if (values.target !== 'ovs' && traffic.include?.doubleVlan === undefined) traffic = { ...traffic, include: { ...traffic.include, doubleVlan: true } };
+    const weighting = values['traffic-weighting'];
+    if (weighting !== undefined) {
+      if (weighting !== 'uniform' && weighting !== 'coverage') throw new ConformanceCliError(`--traffic-weighting ${weighting}: expected uniform (default) or coverage`);
+      traffic = { ...traffic, weighting };
+    }
     if (replay?.policySource && replay.policySource !== values.policy) {
       io.err(`ctoffload conformance: warning: ${values.replay} was found with policy ${replay.policySource}, replaying it with ${values.policy}\n`);
     }
@@ -311,7 +326,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     }
     const reference: TargetFactory = bmv2?.reference ?? (async () => new ModelTarget(new PipelineEngine()));
 
-    const base = ['ctoffload', 'conformance', '--target', name, '--policy', shellQuote(values.policy), ...(values.traffic ? ['--traffic', shellQuote(values.traffic)] : [])];
+    const base = ['ctoffload', 'conformance', '--target', name, '--policy', shellQuote(values.policy), ...(values.traffic ? ['--traffic', shellQuote(values.traffic)] : []), ...(weighting ? ['--traffic-weighting', weighting] : [])];
     const command = ['ctoffload', 'conformance', ...argv.map(shellQuote)].join(' ');
     const showProgress = hooks.progress ?? process.stderr.isTTY === true;
     let lastLen = 0;

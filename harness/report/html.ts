@@ -7,6 +7,7 @@
  */
 import type { Difference } from '../compare/types.js';
 import { neverHitReasons } from './coverage.js';
+import { keyFieldSummary } from './key-coverage.js';
 import type { ConformanceReport, PacketReport, PropertyReport, StateReport, StateSnapshot, VerdictReport } from './schema.js';
 
 export function htmlEscape(s: string): string {
@@ -26,7 +27,7 @@ table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d8dde6;paddi
 th{background:#eef1f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600;font-size:12px}
 .passed{background:#2e7d32}.failed{background:#c62828}.interrupted{background:#ef6c00}.error{background:#6a1b9a}.running{background:#1565c0}
-tr.bad td{background:#fdecea}tr.excused td{background:#fff8e1}
+tr.bad td{background:#fdecea}tr.excused td{background:#fff8e1}tr.uncovered td{background:#fff3e0}
 .diff{color:#b71c1c}.exc{color:#8d6e00}.muted{color:#6b7280}
 .side{display:grid;grid-template-columns:1fr 1fr;gap:12px}.side>div{background:#fff;border:1px solid #d8dde6;border-radius:4px;padding:6px 10px}
 mark{background:#ffcdd2;color:#000}.charts{display:flex;gap:24px;flex-wrap:wrap}
@@ -159,6 +160,20 @@ ${c.state ? stateSection(c.state) : ''}
 <details><summary>Scenario</summary><pre>${e(c.description)}</pre></details></div>`;
 }
 
+/** Traffic coverage: key bits seen varying per field, parser paths taken (harness/report/key-coverage.ts). */
+function trafficSection(p: PropertyReport): string {
+  const c = p.trafficCoverage;
+  if (!c) return '';
+  const fit = c.fitted.length ? `<p>traffic fitted to the policy: ${c.fitted.map((n) => e(n)).join('; ')}</p>` : '';
+  const keys = `<table><tr><th>key field</th><th>bits varied / reachable / width</th><th>never varied</th></tr>${keyFieldSummary(c)
+    .map((f) => `<tr${f.missing ? ' class="uncovered"' : ''}><td><code>${e(f.field)}</code></td><td class="num">${f.varying} / ${f.reachable} / ${f.width}</td><td><code>${f.missing ? e(f.missing) : ''}</code></td></tr>`)
+    .join('')}</table>`;
+  const paths = `<table><tr><th>parser path</th><th>packets</th></tr>${c.parser.paths
+    .map((x) => `<tr${c.parser.taken[x] ? '' : ' class="uncovered"'}><td><code>${e(x)}</code></td><td class="num">${c.parser.taken[x] ?? 0}</td></tr>`)
+    .join('')}${Object.entries(c.parser.excluded).map(([x, why]) => `<tr class="muted"><td><code>${e(x)}</code></td><td>${e(why)}</td></tr>`).join('')}</table>`;
+  return `<details><summary>traffic coverage (search phase, ${e(c.weighting)} weighting)</summary>${fit}${keys}${paths}</details>`;
+}
+
 /** Coverage: ct_state combinations per lookup site, and punt reasons with the never-hit ones highlighted. */
 function coverageSection(p: PropertyReport): string {
   const c = p.coverage;
@@ -216,7 +231,7 @@ ${exceptionsSection(r)}
 <h2>Counterexamples</h2>
 ${cxs.length ? cxs.map(counterexampleSection).join('\n') : '<p>None: the target agreed with the reference on every packet.</p>'}
 <h2>Properties</h2>
-${r.properties.map((p) => `<div class="card"><h3>${e(p.name)} ${badge(p.status)}</h3><p>policy <code>${e(p.policy.source)}</code>, seed <code>${p.config.seed}</code>, runs ${p.config.runs}, jobs ${p.config.jobs}${p.config.path ? `, path <code>${e(p.config.path)}</code>` : ''}${p.config.shard ? `, shard ${p.config.shard.index}/${p.config.shard.count}` : ''}${p.configHash ? `, configuration <code>${e(p.configHash.slice(0, 16))}</code>` : ''}; shrinking: ${p.shrink.traces} traces, ${p.shrink.steps} steps; search ${fmtMs(p.timing.searchMs)}, shrink ${fmtMs(p.timing.shrinkMs)}.</p>${p.error ? `<p class="diff">${e(p.error)}</p>` : ''}${shardsSection(p)}${coverageSection(p)}<details><summary>policy text</summary><pre>${e(p.policy.text)}</pre></details></div>`).join('\n')}
+${r.properties.map((p) => `<div class="card"><h3>${e(p.name)} ${badge(p.status)}</h3><p>policy <code>${e(p.policy.source)}</code>, seed <code>${p.config.seed}</code>, runs ${p.config.runs}, jobs ${p.config.jobs}${p.config.path ? `, path <code>${e(p.config.path)}</code>` : ''}${p.config.shard ? `, shard ${p.config.shard.index}/${p.config.shard.count}` : ''}${p.configHash ? `, configuration <code>${e(p.configHash.slice(0, 16))}</code>` : ''}; shrinking: ${p.shrink.traces} traces, ${p.shrink.steps} steps; search ${fmtMs(p.timing.searchMs)}, shrink ${fmtMs(p.timing.shrinkMs)}.</p>${p.error ? `<p class="diff">${e(p.error)}</p>` : ''}${shardsSection(p)}${coverageSection(p)}${trafficSection(p)}<details><summary>policy text</summary><pre>${e(p.policy.text)}</pre></details></div>`).join('\n')}
 </body></html>
 `;
 }

@@ -8,3 +8,8 @@ export { ReportWriter, CTOFFLOAD_VERSION, fastCheckVersion, type ReportWriterOpt
 export { mergeReportDirs, readShardDir, counterexampleTrace, MergeError, type MergeResult, type ShardDir } from './merge.js';
 export { configIdentity, configHash, canonicalJson, IDENTITY_FIELDS, type ConfigIdentity } from './config-hash.js';
 export { addCoverage, coverageLine, emptyCoverage, neverHitReasons } from './coverage.js';
+export {
+  KeyCoverageObserver, addTrafficCoverage, trafficCoverageLine, keyFieldSummary, missingBits, untakenPaths, varyingBits,
+  type TrafficCoverage, type KeyBits, type KeyCoverageSetup,
+} from './key-coverage.js';
+export { parserPaths, type ParserPaths } from './parser-paths.js';

@@ -33,6 +33,7 @@ import { canonicalJson, configIdentity, IDENTITY_FIELDS, type ConfigIdentity } f
 import { renderHtml } from './html.js';
 import { renderJunit } from './junit.js';
 import { addCoverage, emptyCoverage } from './coverage.js';
+import { addTrafficCoverage, type TrafficCoverage } from './key-coverage.js';
 import { counterexamplePcapng } from './pcapng.js';
 import { checkReport, overallStatus, REPORT_SCHEMA, type ConformanceReport, type CoverageReport, type PropertyReport, type ShardReport } from './schema.js';
 import type { CounterexampleFile } from './writer.js';
@@ -131,6 +132,7 @@ function mergeProperty(shards: readonly ShardDir[], k: number): { merged: Proper
   const shrink = { traces: 0, packets: 0, steps: 0 };
   let counters: Record<string, number> | undefined;
   let coverage: CoverageReport | undefined;
+  let traffic: TrafficCoverage | undefined;
   let jobs = 0;
   for (const { p } of ps) {
     for (const k of ['traces', 'packets', 'agreements', 'disagreements', 'targetErrors'] as const) counts[k] += p.counts[k];
@@ -142,6 +144,7 @@ function mergeProperty(shards: readonly ShardDir[], k: number): { merged: Proper
     jobs += p.config.jobs;
     if (p.targetCounters) sumInto((counters ??= {}), p.targetCounters);
     if (p.coverage) addCoverage((coverage ??= emptyCoverage([])), p.coverage);
+    if (p.trafficCoverage) addTrafficCoverage((traffic ??= { fitted: [], weighting: p.trafficCoverage.weighting, keys: {}, parser: { paths: [], excluded: {}, taken: {} } }), p.trafficCoverage);
   }
   // The first failure: lowest trace index, ties (cannot happen: shards are disjoint) by shard.
   let from: { s: ShardDir; p: PropertyReport } | null = null;
@@ -174,6 +177,7 @@ function mergeProperty(shards: readonly ShardDir[], k: number): { merged: Proper
     counterexample: from ? (JSON.parse(JSON.stringify(from.p.counterexample)) as PropertyReport['counterexample']) : null,
     ...(counters ? { targetCounters: counters } : {}),
     ...(coverage ? { coverage } : {}),
+    ...(traffic ? { trafficCoverage: traffic } : {}),
   };
   const infos: ShardReport[] = ps.map(({ s, p }) => ({
     index: p.config.shard!.index, count: p.config.shard!.count, dir: s.dir, status: p.status, configHash: p.configHash!,

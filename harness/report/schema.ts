@@ -61,6 +61,7 @@
  *   ShardReport = { index, count, dir, status, configHash, traces, packets, disagreements,
  *                   firstFailure: null | { trace: int, path, files: [string] } }
  */
+import type { TrafficCoverage } from './key-coverage.js';
 import type { Difference, DiffKind, ExcusedDifference } from '../compare/types.js';
 import type { ExceptionKind } from '../exceptions.js';
 import type { Scenario, TrafficOptions } from '../arbitraries/index.js';
@@ -198,6 +199,8 @@ export interface PropertyReport {
   configHash?: string;
   /** What the search exercised (written by runs since coverage exists). */
   coverage?: CoverageReport;
+  /** Key bits and parser paths the search's traffic exercised (harness/report/key-coverage.ts, issue 16). */
+  trafficCoverage?: TrafficCoverage;
   /** Merged reports only (`ctoffload report merge`): the shards, in index order. */
   shards?: ShardReport[];
   status: RunStatus;

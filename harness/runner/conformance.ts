@@ -43,7 +43,7 @@
  */
 import fc from 'fast-check';
 import {
-  describeScenario, renderScenarioDetailed, scenarioArb, type Scenario, type TrafficOptions,
+  CoverageSteering, describeScenario, fitTraffic, modelCoverageOracle, renderScenarioDetailed, scenarioArb, type Scenario, type TrafficOptions,
 } from '../arbitraries/index.js';
 import type { DiffKind } from '../compare/types.js';
 import { EXCEPTIONS, validateExceptions, type ExceptionRule } from '../exceptions.js';
@@ -51,6 +51,7 @@ import type { PolicySource } from '../targets/target.js';
 import type { Counterexample, PropertyReport, ShardSpec } from '../report/schema.js';
 import { configHash, configIdentity } from '../report/config-hash.js';
 import { addCoverage, emptyCoverage } from '../report/coverage.js';
+import { KeyCoverageObserver } from '../report/key-coverage.js';
 import { PUNT_REASONS } from '../../offload/index.js';
 import { CTOFFLOAD_VERSION, fastCheckVersion, ReportWriter, type WriterFs } from '../report/writer.js';
 import { RunnerError } from './errors.js';
@@ -150,6 +151,49 @@ export interface ConformanceOptions {
   stateSnapshot?: boolean;
 }
 
+/**
+ * The traffic options fitted to the policy (harness/arbitraries fitTraffic: ports, pools and
+ * server ports the options leave out); recorded in the report, so a replay gets the same. A
+ * policy that does not parse is left to the targets, which report it as they always have.
+ */
+function fittedTraffic(o: ConformanceOptions): { traffic: TrafficOptions; notes: string[] } {
+  const t = o.traffic;
+  if (t !== undefined && (typeof t !== 'object' || t === null || Array.isArray(t))) return { traffic: t, notes: [] }; // scenarioArb says what is wrong
+  try {
+    const f = fitTraffic(o.policy.text, o.policy.source, o.traffic ?? {});
+    return { traffic: f.options, notes: f.notes };
+  } catch {
+    return { traffic: o.traffic ?? {}, notes: [] };
+  }
+}
+
+/** Key-bit and parser-path coverage of the search's traffic; null when the policy does not compile (the targets say why). */
+function keyObserver(o: ConformanceOptions, traffic: TrafficOptions, notes: string[]): KeyCoverageObserver | null {
+  try {
+    const ports = traffic.ports ?? { inside: [1], outside: [2] };
+    return new KeyCoverageObserver({
+      policy: o.policy, ports: [...ports.inside, ...ports.outside], ipv6: traffic.include?.ipv6 !== false, fitted: notes, weighting: traffic.weighting ?? 'uniform',
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** The steering of a coverage-weighted run; a policy the model cannot load is left to the targets (uniform traffic meanwhile). */
+function steeringOf(o: ConformanceOptions, traffic: TrafficOptions, seed: number): CoverageSteering | null {
+  let oracle;
+  try {
+    oracle = modelCoverageOracle(o.policy);
+  } catch {
+    return null;
+  }
+  return new CoverageSteering(traffic, oracle, seed);
+}
+
+function mode0(o: ConformanceOptions): 'search' | 'replay' {
+  return o.path !== undefined || o.scenario !== undefined ? 'replay' : 'search';
+}
+
 function checkOptions(o: ConformanceOptions): { runs: number; jobs: number; seed: number } {
   const runs = o.runs ?? 100;
   const jobs = o.jobs ?? 1;
@@ -238,8 +282,12 @@ export async function runConformance(opts: ConformanceOptions): Promise<Property
 async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
   const { runs, jobs, seed } = checkOptions(o);
   const exceptions = o.exceptions ?? EXCEPTIONS;
-  const traffic = o.traffic ?? {};
+  const { traffic, notes: fitNotes } = fittedTraffic(o);
   const arb = scenarioArb(traffic); // CTO_TRAFFIC_OPTIONS at once for bad options
+  const keys = mode0(o) === 'search' ? keyObserver(o, traffic, fitNotes) : null;
+  // Coverage weighting (harness/arbitraries/steering.ts): run k's scenario is a pure function of
+  // the seed and k, computed with the model only, so search, shards and `--path` replays agree.
+  const steering = traffic.weighting === 'coverage' && o.scenario === undefined ? steeringOf(o, traffic, seed) : null;
   const packetTimeoutMs = o.packetTimeoutMs ?? 20_000;
   const startTimeoutMs = o.startTimeoutMs ?? 120_000;
   const signal = o.signal;
@@ -316,6 +364,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       // Long runs: keep at most ~512 samples by halving the resolution (the chart stays readable).
       if (report.timing.samples.length > 512) report.timing.samples = report.timing.samples.filter((_, k) => k % 2 === 0);
     }
+    if (keys) report.trafficCoverage = keys.report();
     const done = report.counts.traces;
     o.onProgress?.({
       phase, traces: done, runs: mode === 'replay' ? 1 : searchRuns, packets: totalPackets, packetsPerSecond: report.timing.packetsPerSecond, elapsedMs: ms,
@@ -424,11 +473,13 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
       const values = new Map<number, Scenario>();
       const valueAt = (j: number): Scenario => {
         let v = values.get(traceAt(j));
+        if (v === undefined && steering) v = steering.scenarioAt(traceAt(j));
         if (v === undefined) {
           const start = j - (j % CHUNK);
           generateStrided(arb, seed, traceAt(start), stride, Math.min(CHUNK, searchRuns - start)).forEach((sc, k) => values.set(traceAt(start + k), sc));
           v = values.get(traceAt(j))!;
         }
+        values.set(traceAt(j), v);
         return v;
       };
       // Workers take this shard's traces in increasing order; `limit` is the lowest failing
@@ -447,7 +498,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
             const i = traceAt(j);
             if (i >= limit) return;
             const scenario = valueAt(j);
-            const out = await runTrace(w.ref, w.tgt, renderScenarioDetailed(scenario), { exceptions, packetTimeoutMs, signal, label: `trace ${i}` });
+            const out = await runTrace(w.ref, w.tgt, renderScenarioDetailed(scenario), { exceptions, packetTimeoutMs, signal, label: `trace ${i}`, ...(keys ? { observe: keys.observe.bind(keys) } : {}) });
             report.timing.searchMs = Math.round(performance.now() - ts);
             account(out, 'search', i);
             if (out.status === 'fail') {
@@ -482,7 +533,7 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     let outOfBudget = false;
     /** An input error met inside the property (fast-check would take a throw for a failure). */
     let fatal: unknown = null;
-    const prop = fc.asyncProperty(arb, async (s) => {
+    const prop = fc.asyncProperty(steering ? steering.arbitraryFor(Number(basePath!.split(':')[0])) : arb, async (s) => {
       if (signal?.aborted) {
         interrupted = true;
         throw new fc.PreconditionFailure(true);

@@ -43,6 +43,8 @@ export interface TraceRunOptions {
   signal?: AbortSignal;
   /** Names the trace in error messages, e.g. `trace 17` or `shrink step 3`. */
   label: string;
+  /** Sees every packet the reference answered, with its lookups (key and parser coverage, harness/report/key-coverage.ts). */
+  observe?: (port: number, frame: Uint8Array, lookups: Verdict['lookups']) => void;
 }
 
 export interface TraceOutcome {
@@ -260,6 +262,7 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
           site[k] = (site[k] ?? 0) + 1;
         }
         for (const a of ev.offload?.allowed ?? []) out.coverage.allowed[a] = (out.coverage.allowed[a] ?? 0) + 1;
+        o.observe?.(step.port, step.frame, ev.lookups);
       }
       if (ov?.offload?.punts) {
         const c = out.coverage.punts;

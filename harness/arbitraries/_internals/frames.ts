@@ -18,7 +18,7 @@ import {
   CT_OK,
   PacketView,
 } from '../../../model/packet/view.js';
-import type { Corruption, Family, IcmpErrorEvent } from '../types.js';
+import type { Corruption, Family, HeaderShape, IcmpErrorEvent } from '../types.js';
 
 export interface Built {
   frame: Uint8Array;
@@ -33,12 +33,43 @@ export interface Hop {
   dst: string;
   ethSrc: string;
   ethDst: string;
+  /** Header shape of the flow the packet belongs to (VLAN tags, IPv4 options, IPv6 extension header). */
+  shape?: HeaderShape | undefined;
 }
 
 const view = new PacketView();
 
 function l3Spec(h: Hop, id: number): FrameSpec['ip'] {
-  return h.family === 4 ? { src: h.src, dst: h.dst, id: id & 0xffff, dontFragment: true } : { src: h.src, dst: h.dst };
+  const sh = h.shape;
+  if (h.family === 4) {
+    const n = Math.min(40, Math.max(0, Math.trunc(Number(sh?.ipOptions) || 0) & ~3));
+    // NOPs then EOL (RFC 791): options no router acts on, only the header length changes.
+    const opts = n > 0 ? Uint8Array.from({ length: n }, (_, i) => (i === n - 1 ? 0 : 1)) : undefined;
+    return { src: h.src, dst: h.dst, id: id & 0xffff, dontFragment: true, ...(opts ? { options: opts } : {}) };
+  }
+  // (AH is inserted after the build, withAh.)
+  const ext = sh?.ext === 'hbh' || sh?.ext === 'dstopt' || sh?.ext === 'routing' ? [{ type: sh.ext }] : undefined;
+  return { src: h.src, dst: h.dst, ...(ext ? { ext } : {}) };
+}
+
+const TPIDS = [0x8100, 0x88a8];
+
+/**
+ * The frame with the shape's VLAN tags inserted after the MAC addresses (outer first). Done on
+ * the finished bytes so that every corruption keeps working at the untagged offsets.
+ */
+export function withTags(frame: Uint8Array, shape: HeaderShape | undefined): Uint8Array {
+  const tags = Array.isArray(shape?.vlan) ? shape.vlan.slice(0, 2) : [];
+  if (tags.length === 0 || frame.length < 14) return frame;
+  const out = new Uint8Array(frame.length + 4 * tags.length);
+  out.set(frame.subarray(0, 12), 0);
+  tags.forEach((t, i) => {
+    const tpid = TPIDS.includes(t?.tpid) ? t.tpid : 0x8100;
+    const tci = ((Math.trunc(Number(t?.pcp) || 0) & 7) << 13) | (Math.trunc(Number(t?.vid) || 0) & 0xfff);
+    out.set([tpid >> 8, tpid & 0xff, tci >> 8, tci & 0xff], 12 + 4 * i);
+  });
+  out.set(frame.subarray(12), 12 + 4 * tags.length);
+  return out;
 }
 
 /**
@@ -46,6 +77,32 @@ function l3Spec(h: Hop, id: number): FrameSpec['ip'] {
  * `baseStatus` is the status of the clean frame (ICMP error variants are not 0).
  */
 export function buildWith(h: Hop, spec: Omit<FrameSpec, 'ip' | 'ethSrc' | 'ethDst'>, id: number, bad: Corruption | undefined, baseStatus = CT_OK): Built {
+  const b = buildUntagged(h, spec, id, bad, baseStatus);
+  const frame = h.family === 6 && h.shape?.ext === 'ah' ? withAh(b.frame, id) : b.frame;
+  return { frame: withTags(frame, h.shape), ctStatus: b.ctStatus };
+}
+
+/**
+ * An untagged IPv6 frame with an Authentication Header (RFC 4302 2: next header, payload length
+ * in 4-octet units minus 2, SPI, sequence number, ICV) inserted right after the fixed header:
+ * 16 bytes with a 4-byte ICV, a multiple of 8 as IPv6 requires. model/packet's builder has no AH.
+ * The upper-layer checksum does not cover extension headers (RFC 8200 8.1): it stays right.
+ */
+export function withAh(frame: Uint8Array, id: number): Uint8Array {
+  if (frame.length < 54 || ((frame[12]! << 8) | frame[13]!) !== 0x86dd) return frame;
+  const ah = Uint8Array.from([frame[20]!, 2, 0, 0, 0, 0, 0x01, 0x00, (id >> 24) & 0xff, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff, 0, 0, 0, 0]);
+  const out = new Uint8Array(frame.length + ah.length);
+  out.set(frame.subarray(0, 54), 0);
+  out.set(ah, 54);
+  out.set(frame.subarray(54), 54 + ah.length);
+  out[20] = 51;
+  const plen = ((out[18]! << 8) | out[19]!) + ah.length;
+  out[18] = (plen >> 8) & 0xff;
+  out[19] = plen & 0xff;
+  return out;
+}
+
+function buildUntagged(h: Hop, spec: Omit<FrameSpec, 'ip' | 'ethSrc' | 'ethDst'>, id: number, bad: Corruption | undefined, baseStatus: number): Built {
   const full: FrameSpec = { ...spec, ethSrc: h.ethSrc, ethDst: h.ethDst, ip: l3Spec(h, id) };
   const hasPorts = spec.tcp !== undefined || spec.udp !== undefined;
   let op = bad?.op;
@@ -56,8 +113,11 @@ export function buildWith(h: Hop, spec: Omit<FrameSpec, 'ip' | 'ethSrc' | 'ethDs
     if (full.udp) full.udp = { ...full.udp, sport: 0 };
     return { frame: buildFrame(full), ctStatus: CT_L4_ZERO_PORT };
   }
-  if (op === 'fragment') {
-    full.ip = h.family === 4 ? { ...full.ip!, dontFragment: false, moreFragments: true } : { ...full.ip!, ext: [{ type: 'fragment', fragOffset: 0, more: true, id: id }] };
+  if (op === 'fragment' || op === 'laterFragment') {
+    // A later fragment: offset 1480 (a multiple of 8 past any first fragment), MF clear.
+    const later = op === 'laterFragment';
+    const ext = [...(full.ip!.ext ?? []), { type: 'fragment' as const, fragOffset: later ? 1480 : 0, more: !later, id: id }];
+    full.ip = h.family === 4 ? { ...full.ip!, dontFragment: false, moreFragments: !later, ...(later ? { fragOffset: 1480 } : {}) } : { ...full.ip!, ext };
     return { frame: buildFrame(full), ctStatus: CT_FRAGMENT };
   }
   if (op === 'ipChecksum') {
@@ -81,7 +141,12 @@ export function buildWith(h: Hop, spec: Omit<FrameSpec, 'ip' | 'ethSrc' | 'ethDs
     const min = h.family === 4 ? 20 : 40;
     return { frame: frame.slice(0, l3Off + keep), ctStatus: keep < min ? CT_L3_TRUNCATED : CT_L3_BAD_HEADER };
   }
-  if (op === 'badIhl') {
+  if (op === 'tinyIhl' && h.family === 4) {
+    // IHL 0–3: the program's parser takes its `0 &&& 0xc` case (offload/p4gen.ts), OVS answers inv (§3.1).
+    frame[14] = (frame[14]! & 0xf0) | (Math.abs(Math.trunc(Number((bad as { ihl?: unknown }).ihl) || 0)) & 3);
+    return { frame, ctStatus: CT_L3_BAD_HEADER };
+  }
+  if (op === 'badIhl' || op === 'tinyIhl') {
     // IPv4: IHL 4 (< 5); IPv6 (no IHL, and OVS ignores the version nibble): a payload length
     // 8 bytes beyond the frame. Both fail the parser's header sanity check (§3.1, §3.2).
     if (h.family === 4) frame[14] = (frame[14]! & 0xf0) | 4;
@@ -124,15 +189,26 @@ export function runtFrame(h: Hop, id: number): Built {
  */
 export function badVersionFrame(h: Hop, id: number): Built {
   const f = buildFrame({ ethSrc: h.ethSrc, ethDst: h.ethDst, ip: l3Spec(h, id), udp: { sport: 9, dport: 9 }, payload: 'x' });
+  const hl = (f[14]! & 0x0f) * 4; // 20, or more with the flow's IPv4 options
   f[14] = (f[14]! & 0x0f) | (h.family === 4 ? 0x60 : 0x40);
   if (h.family === 4) {
     f[24] = 0;
     f[25] = 0;
-    const c = finishChecksum(sum16(f, 14, 20));
+    const c = finishChecksum(sum16(f, 14, hl));
     f[24] = c >> 8;
     f[25] = c & 0xff;
   }
   return { frame: f, ctStatus: CT_OK };
+}
+
+/**
+ * A GRE packet (IP protocol 47, RFC 2784 base header, no payload behind it): neither TCP, UDP nor
+ * ICMP, so the program's parser takes its `default` L4 case (offload/p4gen.ts) and conntrack its
+ * generic tracker (docs/style.md §1).
+ */
+export function otherProtoFrame(h: Hop, id: number): Built {
+  const full: FrameSpec = { ethSrc: h.ethSrc, ethDst: h.ethDst, ip: { ...l3Spec(h, id)!, proto: 47 }, payload: Uint8Array.from([0, 0, 0x08, 0x00]) };
+  return { frame: withTags(buildFrame(full), h.shape), ctStatus: CT_OK };
 }
 
 /** ICMP type/code/rest-of-header for an error kind (RFC 792, RFC 1191, RFC 4443). */

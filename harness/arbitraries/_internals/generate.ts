@@ -11,6 +11,7 @@ import type {
   Family,
   Flow,
   FtpFlow,
+  HeaderShape,
   IcmpErrorEvent,
   IcmpEvent,
   NoiseEvent,
@@ -22,7 +23,7 @@ import type {
   TftpEvent,
   UdpEvent,
 } from '../types.js';
-import { CLIENT_PORTS, pairCount, TCP_SERVER_PORTS, UDP_SERVER_PORTS } from './addresses.js';
+import { CLIENT_PORTS, pairCount, STRAY } from './addresses.js';
 import { FTP_CHATTER as C } from './ftp.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -90,10 +91,39 @@ export class ScenarioGen {
       family,
       pair: g.int(0, pairCount(this.o.ports) - 1),
       origin: g.bool(this.o.outsideOrigin) ? 'outside' : 'inside',
-      client: g.int(0, this.o.hosts - 1),
-      server: g.int(0, this.o.hosts - 1),
+      client: this.host(),
+      server: this.host(),
       start: g.bool(0.15) ? this.gap() : g.int(0, 1000),
     };
+  }
+
+  /** A pool host; now and then the stray host outside every prefix (the prefix bits vary too). */
+  private host(): number {
+    return this.g.bool(0.05) ? STRAY : this.g.int(0, this.o.hosts - 1);
+  }
+
+  /**
+   * The header shape of a flow (issue 16, every parser path of the program): mostly plain;
+   * sometimes one VLAN tag, two (802.1Q in 802.1Q, or in an outer 802.1ad tag), IPv4 options, or
+   * an IPv6 extension header (not on flows with ICMP errors: the quoted packet would carry it).
+   */
+  shape(f: Flow): HeaderShape | undefined {
+    const g = this.g;
+    const sh: HeaderShape = {};
+    const tag = (tpid: 0x8100 | 0x88a8): { tpid: 0x8100 | 0x88a8; vid: number; pcp: number } => ({ tpid, vid: g.int(1, 4094), pcp: g.int(0, 7) });
+    const tags = g.weighted([
+      [14, 0],
+      [3, 1],
+      [this.o.kinds.doubleVlan ? 1 : 0, 2],
+      [this.o.kinds.doubleVlan ? 1 : 0, 3],
+    ] as const);
+    if (tags === 1) sh.vlan = [tag(g.bool(0.25) ? 0x88a8 : 0x8100)];
+    else if (tags === 2) sh.vlan = [tag(0x88a8), tag(0x8100)];
+    else if (tags === 3) sh.vlan = [tag(0x8100), tag(0x8100)];
+    const hasIcmpError = (f.events as { kind: string }[]).some((e) => e.kind === 'icmpError');
+    if (f.family === 4 && g.bool(0.1)) sh.ipOptions = g.pick([4, 8, 40]);
+    if (f.family === 6 && !hasIcmpError && g.bool(0.2)) sh.ext = g.pick(['hbh', 'dstopt', 'routing', 'ah'] as const);
+    return Object.keys(sh).length ? sh : undefined;
   }
 
   private clientPort(): number {
@@ -118,6 +148,8 @@ export class ScenarioGen {
       [2, { op: 'truncate', bytes: g.int(1, 40) }],
       [1, { op: 'badIhl' }],
       [1, { op: 'fragment' }],
+      [this.o.kinds.headerShapes ? 1 : 0, { op: 'laterFragment' }],
+      [this.o.kinds.headerShapes ? 1 : 0, { op: 'tinyIhl', ihl: g.int(0, 3) }],
     ]);
   }
 
@@ -222,7 +254,7 @@ export class ScenarioGen {
       proto: 'tcp',
       ...this.base(fam),
       sport: this.clientPort(),
-      dport: this.g.pick(TCP_SERVER_PORTS),
+      dport: this.g.pick(this.o.tcpServerPorts),
       tcp: this.tcpParams(fam),
       events: this.withGaps<TcpEvent>(this.tcpSession()),
     };
@@ -296,7 +328,7 @@ export class ScenarioGen {
       ev.push(this.maybeBad({ dir, kind: 'dgram', len: g.int(0, 200), ...(fam === 4 && g.bool(0.1) ? { noChecksum: true } : {}) }));
       if (this.o.kinds.icmpErrors && g.bool(0.15)) ev.push(this.icmpError(dir));
     }
-    return { proto: 'udp', ...this.base(fam), sport: this.clientPort(), dport: g.pick(UDP_SERVER_PORTS), events: this.withGaps<UdpEvent>(ev) };
+    return { proto: 'udp', ...this.base(fam), sport: this.clientPort(), dport: g.pick(this.o.udpServerPorts), events: this.withGaps<UdpEvent>(ev) };
   }
 
   icmpFlow(): Flow {
@@ -330,11 +362,28 @@ export class ScenarioGen {
   noiseFlow(): Flow {
     const g = this.g;
     const ev: NoGap<NoiseEvent>[] = [];
-    for (let j = g.int(1, 3); j > 0; j--) ev.push({ dir: g.bool() ? 'orig' : 'reply', kind: g.pick(['arp', 'runt', 'badVersion'] as const) });
+    const k = this.o.kinds;
+    const kind = (): NoiseEvent['kind'] =>
+      g.weighted([
+        [3, 'arp'],
+        [1, 'runt'],
+        [1, 'badVersion'],
+        [k.headerShapes ? 1 : 0, 'otherProto'],
+      ] as const);
+    for (let j = g.int(1, 3); j > 0; j--) ev.push({ dir: g.bool() ? 'orig' : 'reply', kind: kind() });
     return { proto: 'noise', ...this.base(this.family()), events: this.withGaps<NoiseEvent>(ev) };
   }
 
   flow(): Flow {
+    const f = this.flowOfKind();
+    if (this.o.kinds.headerShapes) {
+      const sh = this.shape(f);
+      if (sh) f.shape = sh;
+    }
+    return f;
+  }
+
+  private flowOfKind(): Flow {
     const k = this.o.kinds;
     const kind = this.g.weighted([
       [k.tcp ? 5 : 0, 'tcp'],
@@ -342,7 +391,7 @@ export class ScenarioGen {
       [k.icmp ? 1 : 0, 'icmp'],
       [k.ftp ? 1 : 0, 'ftp'],
       [k.tftp ? 1 : 0, 'tftp'],
-      [k.malformed ? 0.5 : 0, 'noise'],
+      [k.malformed ? 1 : 0, 'noise'],
     ] as const);
     switch (kind) {
       case 'tcp':
@@ -364,6 +413,8 @@ export class ScenarioGen {
     const n = small ? this.o.flowsMin : this.g.int(this.o.flowsMin, this.o.flowsMax);
     const flows: Flow[] = [];
     for (let i = 0; i < n; i++) flows.push(this.flow());
-    return { v: 1, ports: { inside: [...this.o.ports.inside], outside: [...this.o.ports.outside] }, flows };
+    const p = this.o.pools;
+    const addrs = { inside: { ...p.inside }, outside: { ...p.outside } };
+    return { v: 1, ports: { inside: [...this.o.ports.inside], outside: [...this.o.ports.outside] }, addrs, flows };
   }
 }

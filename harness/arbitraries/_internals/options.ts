@@ -4,7 +4,8 @@
  */
 import { CtoffloadError } from '../../../model/errors.js';
 import { msText } from '../../../model/clock.js';
-import type { PortMap, TrafficKinds, TrafficOptions } from '../types.js';
+import type { AddressPools, PortMap, TrafficKinds, TrafficOptions } from '../types.js';
+import { DEFAULT_POOLS, parsePrefix, TCP_SERVER_PORTS, UDP_SERVER_PORTS } from './addresses.js';
 
 export class TrafficOptionsError extends CtoffloadError {
   constructor(
@@ -36,6 +37,10 @@ export interface ResolvedOptions {
   jitter: number;
   longGapRate: number;
   shortGapMax: number;
+  pools: AddressPools;
+  tcpServerPorts: number[];
+  udpServerPorts: number[];
+  weighting: 'uniform' | 'coverage';
 }
 
 function count(v: number | undefined, dflt: number, name: string, max = 1000): number {
@@ -65,8 +70,9 @@ export const MAX_GAP_MS = 2 ** 31 - 1;
 
 const KNOWN_KEYS: readonly (keyof TrafficOptions)[] = [
   'include', 'flows', 'events', 'ports', 'outsideOrigin', 'hosts', 'timeouts', 'timeScale', 'jitter', 'longGapRate', 'shortGapMax',
+  'addresses', 'serverPorts', 'weighting',
 ];
-const KNOWN_INCLUDE: readonly string[] = ['tcp', 'tcpAnomalies', 'udp', 'icmp', 'icmpErrors', 'ftp', 'tftp', 'ipv6', 'malformed'];
+const KNOWN_INCLUDE: readonly string[] = ['tcp', 'tcpAnomalies', 'udp', 'icmp', 'icmpErrors', 'ftp', 'tftp', 'ipv6', 'malformed', 'headerShapes', 'doubleVlan'];
 
 /**
  * The keys of a traffic options object that TrafficOptions does not have (`include.tpc`,
@@ -75,7 +81,7 @@ const KNOWN_INCLUDE: readonly string[] = ['tcp', 'tcpAnomalies', 'udp', 'icmp', 
 export function unknownTrafficKeys(o: Record<string, unknown>): string[] {
   const out: string[] = [];
   for (const k of Object.keys(o)) if (!(KNOWN_KEYS as readonly string[]).includes(k)) out.push(k);
-  const nested: [string, readonly string[]][] = [['include', KNOWN_INCLUDE], ['flows', ['min', 'max']], ['events', ['min', 'max']], ['ports', ['inside', 'outside']]];
+  const nested: [string, readonly string[]][] = [['include', KNOWN_INCLUDE], ['flows', ['min', 'max']], ['events', ['min', 'max']], ['ports', ['inside', 'outside']], ['addresses', ['inside', 'outside']], ['serverPorts', ['tcp', 'udp']]];
   for (const [k, known] of nested) {
     const v = o[k];
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) for (const kk of Object.keys(v)) if (!known.includes(kk)) out.push(`${k}.${kk}`);
@@ -105,6 +111,8 @@ export function resolveOptions(o: TrafficOptions = {}): ResolvedOptions {
     tftp: inc.tftp ?? true,
     ipv6: inc.ipv6 ?? true,
     malformed: inc.malformed ?? true,
+    headerShapes: inc.headerShapes ?? true,
+    doubleVlan: inc.doubleVlan ?? false,
   };
   if (!kinds.tcp && !kinds.udp && !kinds.icmp && !kinds.ftp && !kinds.tftp && !kinds.malformed) {
     throw new TrafficOptionsError('no flow kind enabled (tcp, udp, icmp, ftp, tftp or malformed)', 'include');
@@ -135,6 +143,17 @@ export function resolveOptions(o: TrafficOptions = {}): ResolvedOptions {
     throw new TrafficOptionsError(`makes the longest gap ${msText(longest)}; a generated gap can be at most ${msText(MAX_GAP_MS)} (what every target's clock accepts): lower timeScale or timeouts`, which);
   }
   const jitter = count(o.jitter, 1, 'jitter', 3_600_000);
+  const pools = resolvePools(o.addresses);
+  const serverPorts = o.serverPorts ?? {};
+  if (typeof serverPorts !== 'object' || serverPorts === null || Array.isArray(serverPorts)) throw new TrafficOptionsError('must be an object { tcp: [ports], udp: [ports] }', 'serverPorts');
+  const sp = (k: 'tcp' | 'udp', dflt: readonly number[]): number[] => {
+    const l = serverPorts[k];
+    if (l === undefined) return [...dflt];
+    if (!Array.isArray(l) || !l.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535)) throw new TrafficOptionsError(`must be a list of port numbers 1..65535, got ${JSON.stringify(l)}`, `serverPorts.${k}`);
+    return [...new Set([...l, ...dflt])];
+  };
+  const weighting = o.weighting ?? 'uniform';
+  if (weighting !== 'uniform' && weighting !== 'coverage') throw new TrafficOptionsError(`must be "uniform" or "coverage", got ${JSON.stringify(weighting)}`, 'weighting');
   return {
     kinds,
     flowsMin,
@@ -148,5 +167,29 @@ export function resolveOptions(o: TrafficOptions = {}): ResolvedOptions {
     jitter,
     longGapRate: prob(o.longGapRate, 0.08, 'longGapRate'),
     shortGapMax: count(o.shortGapMax, 200, 'shortGapMax', 3_600_000),
+    pools,
+    tcpServerPorts: sp('tcp', TCP_SERVER_PORTS),
+    udpServerPorts: sp('udp', UDP_SERVER_PORTS),
+    weighting,
   };
+}
+
+/** The address pools: each prefix given checked (family, syntax), the others the defaults. */
+function resolvePools(a: TrafficOptions['addresses']): AddressPools {
+  if (a !== undefined && (typeof a !== 'object' || a === null || Array.isArray(a))) throw new TrafficOptionsError('must be an object { inside: { v4, v6 }, outside: { v4, v6 } }', 'addresses');
+  const out: AddressPools = { inside: { ...DEFAULT_POOLS.inside }, outside: { ...DEFAULT_POOLS.outside } };
+  for (const side of ['inside', 'outside'] as const) {
+    const s = a?.[side];
+    if (s === undefined) continue;
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new TrafficOptionsError('must be an object { v4: "A/len", v6: "A/len" }', `addresses.${side}`);
+    for (const k of Object.keys(s)) if (k !== 'v4' && k !== 'v6') throw new TrafficOptionsError('unknown key (known: v4, v6)', `addresses.${side}.${k}`);
+    for (const fam of ['v4', 'v6'] as const) {
+      const t = s[fam];
+      if (t === undefined) continue;
+      const p = typeof t === 'string' ? parsePrefix(t) : null;
+      if (!p || p.family !== (fam === 'v4' ? 4 : 6)) throw new TrafficOptionsError(`must be an IP${fam} prefix such as ${JSON.stringify(DEFAULT_POOLS[side][fam])}, got ${JSON.stringify(t)}`, `addresses.${side}.${fam}`);
+      out[side][fam] = t;
+    }
+  }
+  return out;
 }

@@ -104,6 +104,12 @@ function* shrinkFlow(f: Flow): Generator<Flow> {
   yield* shrinkField(f, 'start', 0);
   if (f.pair !== 0) yield { ...f, pair: 0 };
   if (f.origin !== 'inside') yield { ...f, origin: 'inside' };
+  if (f.shape) {
+    // Plain Ethernet + IP first, then one VLAN tag fewer (a header shape is rarely the cause).
+    const { shape, ...plain } = f;
+    yield plain as Flow;
+    if (shape.vlan && shape.vlan.length > 1) yield { ...f, shape: { ...shape, vlan: shape.vlan.slice(1) } };
+  }
   if (f.client !== 0) yield { ...f, client: 0 };
   if (f.server !== 0) yield { ...f, server: 0 };
   if (f.proto === 'ftp' && f.ftp.wrongHost !== null) yield { ...f, ftp: { ...f.ftp, wrongHost: null } };
