@@ -15,12 +15,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadReplayInputs } from '../../model/replay.js';
+import { loadPolicyFile, openCapture } from '../../model/replay.js';
 import { createBmv2Target } from '../targets/bmv2/index.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, EXIT_STATUS_HELP, joinOptionValues, reportError } from './command.js';
 import { errnoText } from '../../model/errors.js';
 import { parseConfigJson } from '../../offload/config.js';
-import { CliTargetError, registerReplayTarget, replayCapture } from './replay.js';
+import { CliTargetError, registerReplayTarget, replayTargetStream } from './replay.js';
 
 registerReplayTarget('bmv2', () => createBmv2Target());
 
@@ -81,14 +81,21 @@ export async function runStatus(argv: string[], io: CliIo): Promise<number> {
       parseConfigJson(cfgText, values.config);
       offloadConfig = JSON.parse(cfgText) as Record<string, unknown>;
     }
-    const { records } = await loadReplayInputs(values.policy, values.pcap);
-    const text = await readFile(values.policy, 'utf8');
-    const t = await createBmv2Target({ policy: { text, source: values.policy }, ...(offloadConfig ? { offloadConfig } : {}), ...(values.artifacts ? { artifacts: values.artifacts } : {}) });
+    // The capture streams through the offload like `replay` (memory bounded by state, not by
+    // the capture's length); policy and capture header are checked before any switch starts.
+    await loadPolicyFile(values.policy);
+    const reader = await openCapture(values.pcap);
     try {
-      await replayCapture(t, records, inPort);
-      io.out(`${JSON.stringify({ packets: records.length, controller: t.status(), target: t.stats }, null, 2)}\n`);
+      const text = await readFile(values.policy, 'utf8');
+      const t = await createBmv2Target({ policy: { text, source: values.policy }, ...(offloadConfig ? { offloadConfig } : {}), ...(values.artifacts ? { artifacts: values.artifacts } : {}) });
+      try {
+        const stats = await replayTargetStream(t, reader, () => {}, { rows: false, inPort });
+        io.out(`${JSON.stringify({ packets: stats.packets, controller: t.status(), target: t.stats }, null, 2)}\n`);
+      } finally {
+        await t.close();
+      }
     } finally {
-      await t.close();
+      await reader.close();
     }
     return EXIT_OK;
   } catch (e) {

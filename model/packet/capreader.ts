@@ -25,7 +25,7 @@
  * pcapng resolutions up to 2^36 units per second; beyond that a bigint path keeps them exact),
  * so the replay loop never builds a bigint per packet.
  */
-import { read as fsRead, open as fsOpen, close as fsClose } from 'node:fs';
+import { read as fsRead, open as fsOpen, close as fsClose, fstatSync } from 'node:fs';
 import { CaptureFormatError } from '../errors.js';
 import { type CaptureRecord, LINKTYPE_ETHERNET } from './caprecord.js';
 
@@ -574,6 +574,15 @@ export class FdSource implements ByteSource {
   }
 }
 
+function stdinIsPipe(): boolean {
+  try {
+    const st = fstatSync(0);
+    return st.isFIFO() || st.isSocket();
+  } catch {
+    return false;
+  }
+}
+
 /** Chunks from an async iterable (a Node Readable, a generator) copied into the parser's window. */
 export class ChunkSource implements ByteSource {
   private readonly it: AsyncIterator<Uint8Array | string>;
@@ -618,9 +627,13 @@ export class CaptureReader {
     this.parser = new CaptureParser(file, opts);
   }
 
-  /** Opens a path (`-` = stdin) for streaming. */
+  /**
+   * Opens a path (`-` = stdin) for streaming. Standard input that is a pipe or a socket is read
+   * as a stream (`process.stdin`, non-blocking): closing the reader then stops reading at once,
+   * while a blocking read of an idle pipe would hold the process until its writer wrote again.
+   */
   static async open(path: string, opts: CaptureReadOptions = {}): Promise<CaptureReader> {
-    const src = await FdSource.open(path);
+    const src = path === '-' && stdinIsPipe() ? new ChunkSource(process.stdin) : await FdSource.open(path);
     const r = new CaptureReader(src, path === '-' ? '<stdin>' : path, opts);
     try {
       await r.start();
