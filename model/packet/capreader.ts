@@ -589,7 +589,14 @@ export class ChunkSource implements ByteSource {
   private chunk: Uint8Array | null = null;
   private at = 0;
 
-  constructor(src: AsyncIterable<Uint8Array | string>) {
+  /**
+   * `stop`, when given, ends the source at `close` (a Readable's `destroy`): an iterator's
+   * `return` waits for a read in flight, which on an idle pipe may never complete.
+   */
+  constructor(
+    src: AsyncIterable<Uint8Array | string>,
+    private readonly stop?: () => void,
+  ) {
     this.it = src[Symbol.asyncIterator]();
   }
 
@@ -607,7 +614,8 @@ export class ChunkSource implements ByteSource {
   }
 
   async close(): Promise<void> {
-    await this.it.return?.();
+    if (this.stop) this.stop();
+    else await this.it.return?.();
   }
 }
 
@@ -633,7 +641,7 @@ export class CaptureReader {
    * while a blocking read of an idle pipe would hold the process until its writer wrote again.
    */
   static async open(path: string, opts: CaptureReadOptions = {}): Promise<CaptureReader> {
-    const src = path === '-' && stdinIsPipe() ? new ChunkSource(process.stdin) : await FdSource.open(path);
+    const src = path === '-' && stdinIsPipe() ? new ChunkSource(process.stdin, () => process.stdin.destroy()) : await FdSource.open(path);
     const r = new CaptureReader(src, path === '-' ? '<stdin>' : path, opts);
     try {
       await r.start();
