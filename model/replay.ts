@@ -9,7 +9,7 @@
  * previous time, since the tracker's clock never goes backwards; the row keeps the capture's
  * own timestamp.
  *
- * Streaming (`replayStream`): records come one at a time from a `CaptureReader` (a view into
+ * Streaming (`replayStream`): records come one at a time from a `CaptureReader` (a reused view of
  * its window, no object per record), go through the untraced pipeline (`Pipeline.process`)
  * unless a trace is asked for, and their rows are encoded straight into bytes (./replayout.ts)
  * and handed to the sink a buffer at a time, waiting whenever the sink pushes back. Memory is
