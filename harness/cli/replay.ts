@@ -59,7 +59,9 @@ written as they are produced; the capture is read incrementally (any size, FIFOs
                    with the dummy datapath) or bmv2 (generated offload program + controller)
   -h, --help       this text
 
-Progress is shown on standard error when it is a terminal.
+Progress is shown on standard error when it is a terminal. Ctrl-C (SIGINT) or SIGTERM stops
+the replay before its next packet: the rows so far are whole, --summary says "interrupted", the
+target is closed, exit 130/143.
 
 --target ovs limits (Open vSwitch's own, reported on the packet's row, the replay goes on):
 frames under 14 bytes cannot be injected (netdev-dummy/receive); frames over
