@@ -304,6 +304,12 @@ export interface ReplayLoopOptions {
   /** Names the engine in that error (`--target ovs`). */
   engine?: string;
   /**
+   * The sink is done with a chunk when it returns (or when the promise it returns resolves):
+   * the chunk's memory then holds later rows, instead of a fresh buffer per chunk (each one
+   * new pages for the kernel to map). Default false: a sink may keep its chunks.
+   */
+  reuseChunks?: boolean;
+  /**
    * Stops the replay before the next packet (and while waiting for input): the rows of the
    * packets done are written whole, the statistics say `stopped`, the reader stays open.
    */
@@ -354,6 +360,7 @@ export async function replayLoop(reader: CaptureReader, sink: ByteSink, step: Re
   const maxTime = opts.maxTimeMs ?? MAX_TRACE_TIME_MS;
   const inPort = opts.inPort;
   const onProgress = opts.onProgress;
+  const reuse = opts.reuseChunks ?? false;
   // The abort is noted in a plain variable (read once per packet) and, while the loop waits
   // for input, races the read: a stopped replay does not wait for a producer that went quiet.
   const signal = opts.signal;
@@ -399,8 +406,10 @@ export async function replayLoop(reader: CaptureReader, sink: ByteSink, step: Re
         if (rows) w.row(index, sec, nsec, now, port, r, detail ? (r as RowExtra) : undefined);
       }
       if (w.full) {
-        const p = sink(w.take());
+        const chunk = w.take();
+        const p = sink(chunk);
         if (p) await p;
+        if (reuse) w.recycle(chunk);
       }
       if (onProgress && (stats.packets & 0x3ff) === 0) onProgress(stats.packets);
     }

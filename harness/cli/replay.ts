@@ -144,9 +144,9 @@ function parsePort(s: string): number {
 }
 
 /** Rows to standard output: the byte stream with its backpressure, else the string callback. */
-function outputSink(io: CliIo): { sink: ByteSink; closed: () => boolean } {
+function outputSink(io: CliIo): { sink: ByteSink; closed: () => boolean; reuse: boolean } {
   const stream = io.outStream;
-  if (!stream) return { sink: (b) => io.out(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')), closed: () => false };
+  if (!stream) return { sink: (b) => io.out(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')), closed: () => false, reuse: true };
   let broken = false;
   let failure: Error | null = null;
   // A reader that goes away (`| head`) ends the replay quietly, as for any Unix filter.
@@ -155,6 +155,18 @@ function outputSink(io: CliIo): { sink: ByteSink; closed: () => boolean } {
     else failure = e;
   };
   stream.on('error', onError);
+  // Standard output hands each chunk to the kernel before its write callback (a file or a pipe:
+  // written at once; a socket: when libuv's write completes), so once the callback ran the
+  // chunk's memory can hold later rows (ReplayLoopOptions.reuseChunks). Any other stream may
+  // keep the chunk it was given: it gets fresh chunks and only its backpressure is awaited.
+  if (stream === process.stdout) {
+    const sink: ByteSink = (b) => {
+      if (failure) throw failure;
+      if (broken) throw new ReplayStopped();
+      return new Promise<void>((res) => void stream.write(b, () => res()));
+    };
+    return { sink, closed: () => broken, reuse: true };
+  }
   const sink: ByteSink = (b) => {
     if (failure) throw failure;
     if (broken) throw new ReplayStopped();
@@ -170,7 +182,7 @@ function outputSink(io: CliIo): { sink: ByteSink; closed: () => boolean } {
       });
     }
   };
-  return { sink, closed: () => broken };
+  return { sink, closed: () => broken, reuse: false };
 }
 
 class ReplayStopped extends Error {}
@@ -243,10 +255,10 @@ export async function runReplay(argv: string[], io: CliIo, hooks: { signal?: Abo
       throw new CliTargetError(`${reader.file}: a classic pcap records no ingress port; give --in-port N for --target ${target}`);
     }
     for (const w of policy.warnings) io.err(`ctoffload replay: warning: ${values.policy}:${w.pos.line}:${w.pos.column}: ${w.message}\n`);
-    const { sink, closed } = outputSink(io);
+    const { sink, closed, reuse } = outputSink(io);
     const started = Date.now();
     const prog = progress(io, started);
-    const common = { json: values.json, rows: !values.summary, skip, count, onProgress: prog.tick, inPort, signal: sig.signal };
+    const common = { json: values.json, rows: !values.summary, skip, count, onProgress: prog.tick, inPort, signal: sig.signal, reuseChunks: reuse };
     let stats: ReplayStats;
     try {
       if (!factory) {

@@ -376,6 +376,33 @@ function startCli(args: string[], env: NodeJS.ProcessEnv = process.env): Child {
   return { code, out: () => out, err: () => err, firstLine, proc };
 }
 
+describe('ctoffload replay to standard output (the built CLI in a child process)', () => {
+  it.runIf(existsSync(CLI))('rows written through standard output (chunk memory reused) equal the in-process rows, text and JSON', async () => {
+    // Many chunks of rows, varied shapes (new/est/reply, drops and outputs) so the cached row tails are exercised.
+    const frames = Array.from({ length: 30_000 }, (_, i) => {
+      const k = i % 3;
+      return { timeNs: T + BigInt(i) * 1_000_000n, port: k === 1 ? 2 : 1, data: k === 0 ? ab : k === 1 ? ba : stray, origLen: ab.length };
+    });
+    const cap = file('stdout.pcapng', writePcapng(frames));
+    // ct_mark stays 0, so the writer caches row tails (model/replayout.ts), which must not alias reused memory
+    const policy = file('commit.flows', 'table=0,ip,actions=ct(commit,table=1)\ntable=1,ip,in_port=1,actions=output:2\ntable=1,priority=0,actions=drop\n');
+    for (const json of [false, true]) {
+      const args = ['replay', '--policy', policy, '--pcap', cap, ...(json ? ['--json'] : [])];
+      // The reference: in process, through a stream that keeps its chunks (fresh memory per chunk).
+      const kept: Buffer[] = [];
+      const keep = new Writable({ write: (c: Buffer, _e, cb) => void (kept.push(c), cb()) });
+      expect(await main(args, { out: () => {}, err: () => {}, outStream: keep })).toBe(0);
+      const reference = Buffer.concat(kept).toString('utf8');
+      const child = startCli(args);
+      child.proc.stdin!.end();
+      const { code } = await child.code;
+      expect(code, child.err()).toBe(0);
+      expect(child.out().length).toBeGreaterThan(1 << 20);
+      expect(child.out() === reference).toBe(true);
+    }
+  });
+});
+
 describe('ctoffload replay owns SIGINT/SIGTERM (harness/cli/signals.ts)', () => {
   const built = existsSync(CLI);
   if (!built) console.warn('SKIPPED: replay signal tests need dist/ (npm test builds it first)');
