@@ -9,7 +9,7 @@
  * previous time, since the tracker's clock never goes backwards; the row keeps the capture's
  * own timestamp.
  *
- * Streaming (`replayStream`): records come one at a time from a `CaptureReader` (a view into
+ * Streaming (`replayStream`): records come one at a time from a `CaptureReader` (a reused view of
  * its window, no object per record), go through the untraced pipeline (`Pipeline.process`)
  * unless a trace is asked for, and their rows are encoded straight into bytes (./replayout.ts)
  * and handed to the sink a buffer at a time, waiting whenever the sink pushes back. Memory is
@@ -18,6 +18,7 @@
  * lookups ignore expired entries either way, so the sweep changes no ct_state).
  */
 import { readFile } from 'node:fs/promises';
+import { MAX_TRACE_TIME_MS, checkTraceTime } from './clock.js';
 import { Conntrack, type ConntrackOptions } from './conntrack/index.js';
 import { formatCtState } from './ctstate.js';
 import { CtoffloadError } from './errors.js';
@@ -25,7 +26,7 @@ import { type CaptureRecord, CaptureReader, REC_END, REC_READY, readCaptureFile 
 import type { Policy } from './pipeline/ast.js';
 import { type CtCall, Pipeline, type PipelineOptions } from './pipeline/exec.js';
 import { parsePolicy } from './pipeline/parse.js';
-import { RowWriter, portName } from './replayout.js';
+import { RowWriter, type RowExtra, portName } from './replayout.js';
 import type { CtLookup, Verdict } from './verdict.js';
 
 export { RowWriter, TEXT_COLUMNS, portName, type RowCtCall, type RowExtra } from './replayout.js';
@@ -225,6 +226,8 @@ export class ReplayStats {
   live = -1;
   /** Virtual time of the last packet (ms since the first). */
   spanMs = 0;
+  /** The replay was stopped (ReplayLoopOptions.signal) before the end of its packets. */
+  stopped = false;
 
   add(v: Verdict | null, timeMs: number): void {
     this.packets++;
@@ -279,7 +282,8 @@ export class ReplayStats {
   }
 }
 
-export interface ReplayStreamOptions extends ReplayOptions {
+/** How the shared loop (`replayLoop`) walks a capture: the same for the model and every target. */
+export interface ReplayLoopOptions {
   /** JSON Lines instead of the text table. */
   json?: boolean;
   /** Write per-packet rows (default true; false for a summary-only run). */
@@ -288,86 +292,189 @@ export interface ReplayStreamOptions extends ReplayOptions {
   skip?: number;
   /** Replay at most N records. */
   count?: number;
+  /** Use this ingress port for every packet instead of the capture's. */
+  inPort?: number | undefined;
+  /** Called every 1024 packets with the number replayed so far (the callee throttles). */
+  onProgress?: (packets: number) => void;
+  /**
+   * Longest trace time (ms) the engine takes; default the trace clock's (model/clock.ts). A
+   * later packet is an input error naming it, as a target would refuse it.
+   */
+  maxTimeMs?: number;
+  /** Names the engine in that error (`--target ovs`). */
+  engine?: string;
+  /**
+   * The sink is done with a chunk when it returns (or when the promise it returns resolves):
+   * the chunk's memory then holds later rows, instead of a fresh buffer per chunk (each one
+   * new pages for the kernel to map). Default false: a sink may keep its chunks.
+   */
+  reuseChunks?: boolean;
+  /**
+   * Stops the replay before the next packet (and while waiting for input): the rows of the
+   * packets done are written whole, the statistics say `stopped`, the reader stays open.
+   */
+  signal?: AbortSignal;
+}
+
+export interface ReplayStreamOptions extends ReplayOptions, ReplayLoopOptions {
+  /** Use this ingress port for every packet instead of the capture's. */
+  inPort?: number;
   /** Count connections created and removed (a tracker hook; slightly slower). */
   countConnections?: boolean;
-  /** Called every 65 536 packets with the number replayed so far. */
-  onProgress?: (packets: number) => void;
 }
 
 /** Virtual time between sweeps of expired connections (bounds memory; changes no result). */
 export const SWEEP_INTERVAL_MS = 1000;
 
 /**
- * Streams a capture through the model: rows to `sink` as they are produced (with
- * backpressure), and the statistics at the end. The reader is read to its end (or to
- * skip + count) but not closed.
+ * What one packet did on an engine: its Verdict (a traced model Verdict also carries its
+ * ct() calls and steps, printed on the row), or why the engine refused this one packet (the
+ * row says so and the replay goes on).
  */
-export async function replayStream(policy: Policy, reader: CaptureReader, sink: ByteSink, opts: ReplayStreamOptions = {}): Promise<ReplayStats> {
+export type StepResult = Verdict | string;
+
+/**
+ * One packet through an engine at virtual time `now`: synchronous for the model, a promise for
+ * a target. `frame` is a view into the reader's window, valid during the call only: an engine
+ * that keeps it copies it.
+ */
+export type ReplayStep = (frame: Uint8Array, port: number, now: number) => StepResult | Promise<StepResult>;
+
+/**
+ * The one replay loop (the model's `replayStream` and the CLI's targets both run it): records
+ * from `reader` in capture order, --skip/--count by capture number, the virtual clock, one
+ * `step` per packet, rows encoded into bytes and handed to `sink` a buffer at a time (waiting
+ * when it pushes back), statistics at the end. `detail`: the step's Verdicts carry the traced
+ * detail (ct_calls, trace) to print. The reader is read to its end (or to skip + count, or
+ * until `signal` aborts) but not closed.
+ */
+export async function replayLoop(reader: CaptureReader, sink: ByteSink, step: ReplayStep, opts: ReplayLoopOptions = {}, detail = false): Promise<ReplayStats> {
   if (opts.inPort !== undefined) checkReplayPort(opts.inPort);
-  const ct = new Conntrack(opts.conntrack);
-  const pipeline = new Pipeline(policy, ct, opts.pipeline);
   const stats = new ReplayStats();
-  if (opts.countConnections) {
-    stats.created = 0;
-    stats.removed = 0;
-    ct.onSlotEvent = (kind) => {
-      if (kind === 'new') stats.created++;
-      else if (kind === 'destroy') stats.removed++;
-    };
-  }
   const w = new RowWriter(opts.json ?? false);
   const rows = opts.rows ?? true;
   if (rows) w.header();
   const clock = new VirtualClock();
   const skip = opts.skip ?? 0;
   const last = opts.count === undefined ? Infinity : skip + opts.count;
-  const trace = opts.trace ?? false;
+  const maxTime = opts.maxTimeMs ?? MAX_TRACE_TIME_MS;
   const inPort = opts.inPort;
   const onProgress = opts.onProgress;
-  const rec = reader.rec;
-  let lastSweep = 0;
-  let now = 0;
-  for (;;) {
-    const s = reader.nextSync();
-    if (s !== REC_READY) {
-      if (s === REC_END) break;
-      await reader.fill();
-      continue;
-    }
-    const index = rec.index;
-    if (index <= skip) continue;
-    if (index > last) break;
-    now = clock.at(rec.sec, rec.nsec);
-    if (now - lastSweep >= SWEEP_INTERVAL_MS) {
-      ct.sweep(now);
-      lastSweep = now;
-    }
-    const port = inPort ?? rec.port;
-    if (trace) {
-      const r = pipeline.processTraced(rec.data, port, now);
-      stats.add(r, now);
-      if (rows) w.row(index, rec.sec, rec.nsec, now, port, r, r);
-    } else {
-      const v = pipeline.process(rec.data, port, now);
-      stats.add(v, now);
-      if (rows) w.row(index, rec.sec, rec.nsec, now, port, v);
-    }
-    if (w.full) {
-      const p = sink(w.take());
-      if (p) await p;
-    }
-    if (onProgress && (stats.packets & 0xffff) === 0) onProgress(stats.packets);
+  const reuse = opts.reuseChunks ?? false;
+  // The abort is noted in a plain variable (read once per packet) and, while the loop waits
+  // for input, races the read: a stopped replay does not wait for a producer that went quiet.
+  const signal = opts.signal;
+  let stop = signal?.aborted ?? false;
+  let aborted: Promise<void> | null = null;
+  let unlisten = (): void => {};
+  if (signal && !stop) {
+    aborted = new Promise<void>((res) => {
+      const on = (): void => {
+        stop = true;
+        res();
+      };
+      signal.addEventListener('abort', on, { once: true });
+      unlisten = () => signal.removeEventListener('abort', on);
+    });
   }
+  const rec = reader.rec;
+  try {
+    while (!stop) {
+      const s = reader.nextSync();
+      if (s !== REC_READY) {
+        if (s === REC_END) break;
+        if (aborted) await Promise.race([reader.fill(), aborted]);
+        else await reader.fill();
+        continue;
+      }
+      const index = rec.index;
+      if (index <= skip) continue;
+      if (index > last) break;
+      const now = clock.at(rec.sec, rec.nsec);
+      // A time the engine cannot be driven to is an input error naming the packet (issue 12).
+      if (now > maxTime) checkTraceTime(now, `${reader.file} packet ${index} (after the first packet)`, maxTime, opts.engine ?? 'the trace clock');
+      const port = inPort ?? rec.port;
+      const sec = rec.sec;
+      const nsec = rec.nsec;
+      let r = step(rec.data, port, now);
+      if (r instanceof Promise) r = await r;
+      if (typeof r === 'string') {
+        stats.add(null, now);
+        if (rows) w.row(index, sec, nsec, now, port, null, { error: r });
+      } else {
+        stats.add(r, now);
+        if (rows) w.row(index, sec, nsec, now, port, r, detail ? (r as RowExtra) : undefined);
+      }
+      if (w.full) {
+        const chunk = w.take();
+        const p = sink(chunk);
+        if (p) await p;
+        if (reuse) w.recycle(chunk);
+      }
+      if (onProgress && (stats.packets & 0x3ff) === 0) onProgress(stats.packets);
+    }
+    stats.stopped = stop;
+  } finally {
+    unlisten();
+  }
+  // Rows are whole in the buffer (a row is encoded at once), so a stopped replay ends on a line.
   if (w.pending) {
     const p = sink(w.take());
     if (p) await p;
   }
+  return stats;
+}
+
+/**
+ * Streams a capture through the model: `replayLoop` with a fresh tracker and the untraced
+ * pipeline (`Pipeline.process`), or the traced one with `trace`. Expired connections are swept
+ * as virtual time passes, so memory is bounded by the connections live, not the capture.
+ */
+export async function replayStream(policy: Policy, reader: CaptureReader, sink: ByteSink, opts: ReplayStreamOptions = {}): Promise<ReplayStats> {
+  const ct = new Conntrack({ initialCapacity: STREAM_INITIAL_CONNECTIONS, ...opts.conntrack });
+  const pipeline = new Pipeline(policy, ct, opts.pipeline);
+  let created = 0;
+  let removed = 0;
+  if (opts.countConnections) {
+    ct.onSlotEvent = (kind) => {
+      if (kind === 'new') created++;
+      else if (kind === 'destroy') removed++;
+    };
+  }
+  let lastSweep = 0;
+  let now = 0;
+  const sweep = (t: number): void => {
+    now = t;
+    if (t - lastSweep >= SWEEP_INTERVAL_MS) {
+      ct.sweep(t);
+      lastSweep = t;
+    }
+  };
+  const step: ReplayStep = opts.trace
+    ? (frame, port, t) => {
+        sweep(t);
+        return pipeline.processTraced(frame, port, t);
+      }
+    : (frame, port, t) => {
+        sweep(t);
+        return pipeline.process(frame, port, t);
+      };
+  const stats = await replayLoop(reader, sink, step, opts, opts.trace ?? false);
   if (opts.countConnections) {
     ct.sweep(now);
+    stats.created = created;
+    stats.removed = removed;
     stats.live = ct.size;
   }
   return stats;
 }
+
+/**
+ * Connection slots a streaming replay starts with. A capture stream is long: starting at 64 Ki
+ * slots skips the first ten doublings of the table (each copies every column), and costs
+ * little, since slots are taken lowest index first and pages never written are never mapped.
+ */
+export const STREAM_INITIAL_CONNECTIONS = 1 << 16;
 
 // ---- presentation -------------------------------------------------------------------------
 

@@ -102,6 +102,7 @@ function tailKey(v: Verdict): number {
 
 export class RowWriter {
   private buf: Buffer = Buffer.allocUnsafe(FLUSH_AT * 2);
+  private spare: Buffer | null = null;
   private len = 0;
   private readonly digits = new Uint8Array(24);
   private secValue = NaN;
@@ -121,12 +122,22 @@ export class RowWriter {
     return this.len >= FLUSH_AT;
   }
 
-  /** The buffered bytes; the writer continues in a fresh buffer (the caller may keep these). */
+  /**
+   * The buffered bytes; the writer continues in a fresh buffer (the caller may keep these), or
+   * in the memory of a chunk given back with `recycle`.
+   */
   take(): Uint8Array {
     const out = this.buf.subarray(0, this.len);
-    this.buf = Buffer.allocUnsafe(Math.max(FLUSH_AT * 2, this.buf.length));
+    this.buf = this.spare ?? Buffer.allocUnsafe(Math.max(FLUSH_AT * 2, this.buf.length));
+    this.spare = null;
     this.len = 0;
     return out;
+  }
+
+  /** Gives back a chunk from `take` whose bytes are no longer needed: the next `take` reuses its memory. */
+  recycle(chunk: Uint8Array): void {
+    const ab = chunk.buffer;
+    if (chunk.byteOffset === 0 && ab.byteLength >= FLUSH_AT * 2 && ab !== this.buf.buffer) this.spare = Buffer.from(ab, 0, ab.byteLength);
   }
 
   /** The text table's header line (no-op for JSON Lines). */
@@ -171,7 +182,8 @@ export class RowWriter {
       this.tailCount++;
       const m = inner ?? new Map<number, Uint8Array>();
       if (!inner) this.tails.set(key, m);
-      m.set(outKey, this.buf.slice(start, this.len));
+      // A copy (Buffer#slice would be a view of memory that later rows overwrite).
+      m.set(outKey, Uint8Array.prototype.slice.call(this.buf, start, this.len));
     }
   }
 

@@ -16,26 +16,22 @@
  */
 import { parseArgs } from 'node:util';
 import { CtoffloadError } from '../../model/errors.js';
-import { type CaptureReader, type CaptureRecord, REC_END, REC_READY } from '../../model/packet/capture.js';
+import type { CaptureReader } from '../../model/packet/capture.js';
 import { formatPolicy } from '../../model/pipeline/ast.js';
 import {
   type ByteSink,
-  type ReplayRow,
+  type ReplayLoopOptions,
   ReplayStats,
-  RowWriter,
-  VirtualClock,
   loadPolicyFile,
   openCapture,
+  replayLoop,
   replayStream,
-  rowFromVerdict,
-  virtualTimes,
 } from '../../model/replay.js';
 import type { Verdict } from '../../model/verdict.js';
 import { OVS_MAX_FRAME } from '../targets/ovs/limits.js';
 import type { Target } from '../targets/target.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, EXIT_STATUS_HELP, joinOptionValues, reportError } from './command.js';
-import { checkTraceTime, MAX_TRACE_TIME_MS } from '../../model/clock.js';
-import { OVS_MAX_TIME_MS } from '../targets/ovs/target.js';
+import { type SignalScope, ownSignals } from './signals.js';
 
 export const REPLAY_USAGE = `usage: ctoffload replay --policy FILE --pcap FILE [options]
 
@@ -63,7 +59,9 @@ written as they are produced; the capture is read incrementally (any size, FIFOs
                    with the dummy datapath) or bmv2 (generated offload program + controller)
   -h, --help       this text
 
-Progress is shown on standard error when it is a terminal.
+Progress is shown on standard error when it is a terminal. Ctrl-C (SIGINT) or SIGTERM stops
+the replay before its next packet: the rows so far are whole, --summary says "interrupted", the
+target is closed, exit 130/143.
 
 --target ovs limits (Open vSwitch's own, reported on the packet's row, the replay goes on):
 frames under 14 bytes cannot be injected (netdev-dummy/receive); frames over
@@ -117,78 +115,21 @@ async function sendOne(t: Target, time: number, port: number, frame: Uint8Array)
   }
 }
 
-/**
- * Send a capture through a loaded target on the replay's virtual clock (model/replay.ts
- * `virtualTimes`): one send per record, in order, on `inPort` or the record's own port. The one
- * capture loop of `status` over records in memory; `replay` streams with `replayTargetStream`.
- */
-export async function replayCapture(t: Target, records: readonly CaptureRecord[], inPort: number | undefined): Promise<ReplayRow[]> {
-  const times = virtualTimes(records);
-  const rows: ReplayRow[] = [];
-  for (let i = 0; i < records.length; i++) {
-    const rec = records[i]!;
-    const port = inPort ?? rec.port;
-    const v = await sendOne(t, times[i]!, port, rec.data);
-    if (typeof v === 'string') rows.push({ ...rowFromVerdict(i + 1, rec, times[i]!, port, { outputs: [], lookups: [] }), error: v });
-    else rows.push(rowFromVerdict(i + 1, rec, times[i]!, port, v));
-  }
-  return rows;
-}
-
-export interface TargetStreamOptions {
-  inPort?: number | undefined;
-  json?: boolean;
-  rows?: boolean;
-  skip?: number;
-  count?: number;
-  onProgress?: (packets: number) => void;
-  /** Longest trace time the target takes (ms); default the trace clock's (model/clock.ts). */
-  maxTimeMs?: number;
-}
+export interface TargetStreamOptions extends ReplayLoopOptions {}
 
 /**
- * Streams a capture through a loaded target: the same clock, skip/count, rows and statistics
- * as the model's `replayStream`, one awaited send per packet (each frame copied, since the
- * reader's window moves on).
+ * Streams a capture through a loaded target: the one replay loop (model/replay.ts
+ * `replayLoop`: clock, skip/count, rows, statistics, stop signal) with one awaited send per
+ * packet (each frame copied, since the reader's window moves on), up to the target's
+ * `maxTimeMs`. `replay --target` and `status` run it.
  */
-export async function replayTargetStream(t: Target, reader: CaptureReader, sink: ByteSink, opts: TargetStreamOptions = {}): Promise<ReplayStats> {
-  const w = new RowWriter(opts.json ?? false);
-  const rows = opts.rows ?? true;
-  if (rows) w.header();
-  const stats = new ReplayStats();
-  const clock = new VirtualClock();
-  const skip = opts.skip ?? 0;
-  const last = opts.count === undefined ? Infinity : skip + opts.count;
-  const rec = reader.rec;
-  for (;;) {
-    const s = reader.nextSync();
-    if (s !== REC_READY) {
-      if (s === REC_END) break;
-      await reader.fill();
-      continue;
-    }
-    const index = rec.index;
-    if (index <= skip) continue;
-    if (index > last) break;
-    const now = clock.at(rec.sec, rec.nsec);
-    // A time the target cannot be driven to is an input error naming the packet (issue 12).
-    if (now > (opts.maxTimeMs ?? MAX_TRACE_TIME_MS)) checkTraceTime(now, `${reader.file} packet ${index} (after the first packet)`, opts.maxTimeMs ?? MAX_TRACE_TIME_MS, `--target ${t.name}`);
-    const port = opts.inPort ?? rec.port;
-    const sec = rec.sec;
-    const nsec = rec.nsec;
-    const v = await sendOne(t, now, port, rec.data.slice());
-    if (typeof v === 'string') {
-      stats.add(null, now);
-      if (rows) w.row(index, sec, nsec, now, port, null, { error: v });
-    } else {
-      stats.add(v, now);
-      if (rows) w.row(index, sec, nsec, now, port, v);
-    }
-    if (w.full) await sink(w.take());
-    if (opts.onProgress && (stats.packets & 0x3ff) === 0) opts.onProgress(stats.packets);
-  }
-  if (w.pending) await sink(w.take());
-  return stats;
+export function replayTargetStream(t: Target, reader: CaptureReader, sink: ByteSink, opts: TargetStreamOptions = {}): Promise<ReplayStats> {
+  const maxTimeMs = opts.maxTimeMs ?? t.maxTimeMs;
+  return replayLoop(reader, sink, (frame, port, now) => sendOne(t, now, port, frame.slice()), {
+    ...opts,
+    ...(maxTimeMs !== undefined ? { maxTimeMs } : {}),
+    engine: `--target ${t.name}`,
+  });
 }
 
 function parseCount(name: string, s: string | undefined): number | undefined {
@@ -203,9 +144,9 @@ function parsePort(s: string): number {
 }
 
 /** Rows to standard output: the byte stream with its backpressure, else the string callback. */
-function outputSink(io: CliIo): { sink: ByteSink; closed: () => boolean } {
+function outputSink(io: CliIo): { sink: ByteSink; closed: () => boolean; reuse: boolean } {
   const stream = io.outStream;
-  if (!stream) return { sink: (b) => io.out(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')), closed: () => false };
+  if (!stream) return { sink: (b) => io.out(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')), closed: () => false, reuse: true };
   let broken = false;
   let failure: Error | null = null;
   // A reader that goes away (`| head`) ends the replay quietly, as for any Unix filter.
@@ -214,6 +155,18 @@ function outputSink(io: CliIo): { sink: ByteSink; closed: () => boolean } {
     else failure = e;
   };
   stream.on('error', onError);
+  // Standard output hands each chunk to the kernel before its write callback (a file or a pipe:
+  // written at once; a socket: when libuv's write completes), so once the callback ran the
+  // chunk's memory can hold later rows (ReplayLoopOptions.reuseChunks). Any other stream may
+  // keep the chunk it was given: it gets fresh chunks and only its backpressure is awaited.
+  if (stream === process.stdout) {
+    const sink: ByteSink = (b) => {
+      if (failure) throw failure;
+      if (broken) throw new ReplayStopped();
+      return new Promise<void>((res) => void stream.write(b, () => res()));
+    };
+    return { sink, closed: () => broken, reuse: true };
+  }
   const sink: ByteSink = (b) => {
     if (failure) throw failure;
     if (broken) throw new ReplayStopped();
@@ -229,7 +182,7 @@ function outputSink(io: CliIo): { sink: ByteSink; closed: () => boolean } {
       });
     }
   };
-  return { sink, closed: () => broken };
+  return { sink, closed: () => broken, reuse: false };
 }
 
 class ReplayStopped extends Error {}
@@ -253,11 +206,9 @@ function progress(io: CliIo, started: number): { tick: (n: number) => void; end:
   };
 }
 
-/** Trace times the target takes (model/clock.ts); the OVS oracle's are shorter. */
-const MAX_TIME: Record<string, number> = { ovs: OVS_MAX_TIME_MS };
-
-export async function runReplay(argv: string[], io: CliIo): Promise<number> {
+export async function runReplay(argv: string[], io: CliIo, hooks: { signal?: AbortSignal } = {}): Promise<number> {
   let reader: CaptureReader | null = null;
+  let sig: SignalScope | null = null;
   try {
     const { values } = parseArgs({
       args: joinOptionValues(argv, ['--in-port']),
@@ -293,16 +244,21 @@ export async function runReplay(argv: string[], io: CliIo): Promise<number> {
       const avail = ['model', ...targets.keys()].join(', ');
       throw new CliTargetError(PLANNED[target] ? `--target ${target}: ${PLANNED[target]}` : `--target ${target}: unknown target (available: ${avail})`);
     }
+    // From here on SIGINT/SIGTERM belong to this command (harness/cli/signals.ts): the first one
+    // stops the replay before its next packet, the rows so far are written whole, the summary
+    // says "interrupted", the target is closed (its processes and run directory go), and the
+    // exit status is 130/143. A second one exits at once.
+    sig = ownSignals('replay', io, hooks.signal);
     const policy = await loadPolicyFile(values.policy);
     reader = await openCapture(values.pcap);
     if (factory && !reader.hasPorts && inPort === undefined) {
       throw new CliTargetError(`${reader.file}: a classic pcap records no ingress port; give --in-port N for --target ${target}`);
     }
     for (const w of policy.warnings) io.err(`ctoffload replay: warning: ${values.policy}:${w.pos.line}:${w.pos.column}: ${w.message}\n`);
-    const { sink, closed } = outputSink(io);
+    const { sink, closed, reuse } = outputSink(io);
     const started = Date.now();
     const prog = progress(io, started);
-    const common = { json: values.json, rows: !values.summary, skip, count, onProgress: prog.tick, inPort };
+    const common = { json: values.json, rows: !values.summary, skip, count, onProgress: prog.tick, inPort, signal: sig.signal, reuseChunks: reuse };
     let stats: ReplayStats;
     try {
       if (!factory) {
@@ -312,7 +268,7 @@ export async function runReplay(argv: string[], io: CliIo): Promise<number> {
         try {
           // Targets get the policy as parsed (directives included), so they see the same flows.
           await t.load({ text: formatPolicy(policy), source: values.policy });
-          stats = await replayTargetStream(t, reader, sink, { ...common, ...(MAX_TIME[target] !== undefined ? { maxTimeMs: MAX_TIME[target] } : {}) });
+          stats = await replayTargetStream(t, reader, sink, common);
         } finally {
           await t.close();
         }
@@ -323,22 +279,28 @@ export async function runReplay(argv: string[], io: CliIo): Promise<number> {
       throw e;
     }
     prog.end();
+    const stoppedBy = stats.stopped || sig.signal.aborted ? sig.received() ?? 'SIGINT' : null;
     if (values.summary) {
       const secs = (Date.now() - started) / 1000;
       const rate = secs > 0 ? Math.round(stats.packets / secs) : 0;
-      if (values.json) io.out(`${JSON.stringify(stats.toJSON({ wall_s: secs, packets_per_s: rate }))}\n`);
-      else io.out(stats.toText([['wall time', `${secs.toFixed(3)} s`], ['rate', `${rate} packets/s`]]));
+      if (values.json) io.out(`${JSON.stringify(stats.toJSON({ wall_s: secs, packets_per_s: rate, ...(stoppedBy ? { interrupted: stoppedBy } : {}) }))}\n`);
+      else {
+        const extra: [string, string][] = [['wall time', `${secs.toFixed(3)} s`], ['rate', `${rate} packets/s`]];
+        if (stoppedBy) extra.push(['interrupted', `by ${stoppedBy} after ${stats.packets} packets (the counts above cover those)`]);
+        io.out(stats.toText(extra));
+      }
     }
-    return EXIT_OK;
+    return stoppedBy ? sig.exitCode() : EXIT_OK;
   } catch (e) {
     return reportError('replay', e, io);
   } finally {
     await reader?.close();
+    sig?.release();
   }
 }
 
 export const replayCommand: CliCommand = {
   name: 'replay',
   summary: 'run a capture through a policy, one line per packet (ct_state, outputs)',
-  run: runReplay,
+  run: (argv, io) => runReplay(argv, io),
 };

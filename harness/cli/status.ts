@@ -15,13 +15,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadReplayInputs } from '../../model/replay.js';
+import { loadPolicyFile, openCapture } from '../../model/replay.js';
 import { createBmv2Target } from '../targets/bmv2/index.js';
 import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_OK, EXIT_STATUS_HELP, joinOptionValues } from './command.js';
 import { runOwningSignals, stopBeforeNextPacket, type SignalScope } from './signals.js';
 import { errnoText } from '../../model/errors.js';
 import { parseConfigJson } from '../../offload/config.js';
-import { CliTargetError, registerReplayTarget, replayCapture } from './replay.js';
+import { CliTargetError, registerReplayTarget, replayTargetStream } from './replay.js';
 
 registerReplayTarget('bmv2', () => createBmv2Target());
 
@@ -94,17 +94,24 @@ async function statusBody(argv: string[], io: CliIo, sig: SignalScope): Promise<
     parseConfigJson(cfgText, values.config);
     offloadConfig = JSON.parse(cfgText) as Record<string, unknown>;
   }
-  const { records } = await loadReplayInputs(values.policy, values.pcap);
-  const text = await readFile(values.policy, 'utf8');
-  sig.signal.throwIfAborted(); // a signal while the inputs were read: no switch is started
-  const t = await createBmv2Target({ policy: { text, source: values.policy }, ...(offloadConfig ? { offloadConfig } : {}), ...(values.artifacts ? { artifacts: values.artifacts } : {}) });
+  // The capture streams through the offload like `replay` (memory bounded by state, not by the
+  // capture's length); policy and capture header are checked before any switch starts.
+  await loadPolicyFile(values.policy);
+  const reader = await openCapture(values.pcap);
   try {
-    await replayCapture(stopBeforeNextPacket(t, sig.signal), records, inPort);
-    // A signal during the last packet: interrupted all the same (exit 130/143 prints no counters).
-    sig.signal.throwIfAborted();
-    io.out(`${JSON.stringify({ packets: records.length, controller: t.status(), target: t.stats }, null, 2)}\n`);
+    const text = await readFile(values.policy, 'utf8');
+    sig.signal.throwIfAborted(); // a signal while the inputs were read: no switch is started
+    const t = await createBmv2Target({ policy: { text, source: values.policy }, ...(offloadConfig ? { offloadConfig } : {}), ...(values.artifacts ? { artifacts: values.artifacts } : {}) });
+    try {
+      const stats = await replayTargetStream(stopBeforeNextPacket(t, sig.signal), reader, () => {}, { rows: false, inPort });
+      // A signal during the last packet: interrupted all the same (exit 130/143 prints no counters).
+      sig.signal.throwIfAborted();
+      io.out(`${JSON.stringify({ packets: stats.packets, controller: t.status(), target: t.stats }, null, 2)}\n`);
+    } finally {
+      await t.close();
+    }
   } finally {
-    await t.close();
+    await reader.close();
   }
   return EXIT_OK;
 }

@@ -13,6 +13,7 @@ import {
   formatReplayText,
   formatTimestamp,
   replayRecords,
+  replayLoop,
   replayRowJson,
   replayStream,
   virtualTimes,
@@ -113,6 +114,40 @@ describe('replayStream (streaming, untraced fast path)', () => {
     const jt = (await collect(records, { json: true, trace: true })).text.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(jt).toEqual(traced.map(replayRowJson));
     expect((await collect(records, { trace: true })).text).toContain('\n    table 0: line');
+  });
+
+  it('replayLoop drives any engine (an async step); a refused packet gets its reason; the signal stops it before the next packet with whole rows', async () => {
+    const ac = new AbortController();
+    const seen: { port: number; now: number; bytes: number }[] = [];
+    const parts: Uint8Array[] = [];
+    const stats = await replayLoop(
+      reader(records),
+      (b) => void parts.push(b),
+      async (frame, port, now) => {
+        seen.push({ port, now, bytes: frame.length });
+        if (seen.length === 2) ac.abort();
+        return seen.length === 1 ? 'refused: too short' : { outputs: [], lookups: [{ table: 1, state: CS_TRACKED | CS_NEW, zone: 9, mark: 0, label: 0n }] };
+      },
+      { json: true, signal: ac.signal },
+    );
+    expect(seen).toEqual([{ port: 1, now: 0, bytes: ab.length }, { port: 2, now: 500, bytes: ba.length }]);
+    expect(stats.stopped).toBe(true);
+    expect(stats.packets).toBe(2);
+    expect(stats.errors).toBe(1);
+    const text = Buffer.concat(parts).toString('utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const rows = text.trimEnd().split('\n').map((l) => JSON.parse(l) as { index: number; error?: string; ct_zone: number | null });
+    expect(rows.map((r) => [r.index, r.error, r.ct_zone])).toEqual([[1, 'refused: too short', null], [2, undefined, 9]]);
+    // an already aborted signal replays nothing
+    const none = await replayLoop(reader(records), () => {}, () => ({ outputs: [], lookups: [] }), { signal: AbortSignal.abort() });
+    expect([none.packets, none.stopped]).toEqual([0, true]);
+  });
+
+  it('a time past the engine\'s range is an input error naming the packet', async () => {
+    await expect(replayLoop(reader(records), () => {}, () => ({ outputs: [], lookups: [] }), { maxTimeMs: 1000, engine: '--target slow' })).rejects.toMatchObject({
+      code: 'CTO_TIME_RANGE',
+      message: expect.stringMatching(/^r\.pcapng packet 4 \(after the first packet\): time 3500 ms .*--target slow accepts whole milliseconds 0\.\.1000 ms/),
+    });
   });
 
   it('--skip leaves packets out (the clock starts at the first replayed one), --count stops', async () => {

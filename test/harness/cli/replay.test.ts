@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -309,4 +309,177 @@ describeWithTools('ctoffload replay --target ovs (real ovs-vswitchd)', [OVS_TOOL
     expect(rows[1]!.outputs).toEqual(model[1]!.outputs.map((x) => ({ port: x.port })));
     expect(rows[3]!.ct_state).toBe(model[3]!.ct_state);
   }, 60_000);
+});
+
+// ---- signals: the built CLI in a child process, real SIGINT/SIGTERM --------------------------
+
+const CLI = join(process.cwd(), 'dist', 'harness', 'cli', 'main.js');
+
+/**
+ * Writes an endless classic pcap (the firewall's two packets, 1 ms apart) into `w` with
+ * backpressure, until `bytes` were accepted by the pipe or the reader went away (EPIPE once the
+ * replay stopped reading). Resolves to the bytes written.
+ */
+async function feedCapture(w: Writable, bytes = Infinity): Promise<number> {
+  let gone = false;
+  w.on('error', () => void (gone = true));
+  w.on('close', () => void (gone = true));
+  let sent = 0;
+  let n = 0;
+  const write = async (b: Uint8Array): Promise<void> => {
+    sent += b.length;
+    if (w.write(b)) return;
+    await new Promise<void>((res) => {
+      const done = (): void => {
+        w.off('drain', done);
+        w.off('error', done);
+        w.off('close', done);
+        res();
+      };
+      w.on('drain', done);
+      w.on('error', done);
+      w.on('close', done);
+    });
+  };
+  await write(writePcap([]));
+  while (!gone && sent < bytes) {
+    const batch = Array.from({ length: 1000 }, () => {
+      const i = n++;
+      return { timeNs: T + BigInt(i) * 1_000_000n, port: 0, data: i % 2 ? ba : ab, origLen: ab.length };
+    });
+    await write(writePcap(batch).subarray(24));
+  }
+  return sent;
+}
+
+interface Child {
+  code: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  out: () => string;
+  err: () => string;
+  /** Resolves once standard output holds a complete first line. */
+  firstLine: Promise<void>;
+  proc: ReturnType<typeof spawn>;
+}
+
+function startCli(args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
+  let out = '';
+  let err = '';
+  let lineSeen: () => void = () => {};
+  const firstLine = new Promise<void>((res) => (lineSeen = res));
+  proc.stdout!.on('data', (b: Buffer) => {
+    out += b.toString('utf8');
+    if (out.includes('\n')) lineSeen();
+  });
+  proc.stderr!.on('data', (b: Buffer) => void (err += b.toString('utf8')));
+  const code = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.on('close', (c, s) => res({ code: c, signal: s })));
+  return { code, out: () => out, err: () => err, firstLine, proc };
+}
+
+describe('ctoffload replay to standard output (the built CLI in a child process)', () => {
+  it.runIf(existsSync(CLI))('rows written through standard output (chunk memory reused) equal the in-process rows, text and JSON', async () => {
+    // Many chunks of rows, varied shapes (new/est/reply, drops and outputs) so the cached row tails are exercised.
+    const frames = Array.from({ length: 30_000 }, (_, i) => {
+      const k = i % 3;
+      return { timeNs: T + BigInt(i) * 1_000_000n, port: k === 1 ? 2 : 1, data: k === 0 ? ab : k === 1 ? ba : stray, origLen: ab.length };
+    });
+    const cap = file('stdout.pcapng', writePcapng(frames));
+    // ct_mark stays 0, so the writer caches row tails (model/replayout.ts), which must not alias reused memory
+    const policy = file('commit.flows', 'table=0,ip,actions=ct(commit,table=1)\ntable=1,ip,in_port=1,actions=output:2\ntable=1,priority=0,actions=drop\n');
+    for (const json of [false, true]) {
+      const args = ['replay', '--policy', policy, '--pcap', cap, ...(json ? ['--json'] : [])];
+      // The reference: in process, through a stream that keeps its chunks (fresh memory per chunk).
+      const kept: Buffer[] = [];
+      const keep = new Writable({ write: (c: Buffer, _e, cb) => void (kept.push(c), cb()) });
+      expect(await main(args, { out: () => {}, err: () => {}, outStream: keep })).toBe(0);
+      const reference = Buffer.concat(kept).toString('utf8');
+      const child = startCli(args);
+      child.proc.stdin!.end();
+      const { code } = await child.code;
+      expect(code, child.err()).toBe(0);
+      expect(child.out().length).toBeGreaterThan(1 << 20);
+      expect(child.out() === reference).toBe(true);
+    }
+  });
+});
+
+describe('ctoffload replay owns SIGINT/SIGTERM (harness/cli/signals.ts)', () => {
+  const built = existsSync(CLI);
+  if (!built) console.warn('SKIPPED: replay signal tests need dist/ (npm test builds it first)');
+
+  it.runIf(built)('SIGINT after the first rows: exit 130, every row written is whole, the producer is let go', async () => {
+    const c = startCli(['replay', '--policy', POLICY, '--pcap', '-', '--json']);
+    const fed = feedCapture(c.proc.stdin!);
+    await c.firstLine;
+    c.proc.kill('SIGINT');
+    const { code, signal } = await c.code;
+    await fed;
+    expect(signal).toBeNull();
+    expect(code, c.err()).toBe(130);
+    expect(c.err()).toMatch(/ctoffload replay: interrupted, finishing the current packet/);
+    const out = c.out();
+    expect(out.endsWith('\n')).toBe(true);
+    const rows = out.slice(0, -1).split('\n').map((l) => JSON.parse(l) as { index: number; ct_state: string });
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.map((r) => r.index)).toEqual(rows.map((_, i) => i + 1));
+    expect(rows[0]!.ct_state).toBe('new|trk');
+  });
+
+  it.runIf(built)('SIGTERM while the producer is idle: the summary says interrupted, exit 143, no wait for more input', async () => {
+    const c = startCli(['replay', '--policy', POLICY, '--pcap', '-', '--summary', '--json']);
+    // 4 MB accepted by the pipe: beyond the pipe, the stream buffer and the reader's 1 MB
+    // window, so packets have been replayed. Then the producer stays open and silent.
+    await feedCapture(c.proc.stdin!, 4 << 20);
+    c.proc.kill('SIGTERM');
+    const { code, signal } = await c.code;
+    c.proc.stdin!.destroy();
+    expect(signal).toBeNull();
+    expect(code, c.err()).toBe(143);
+    const s = JSON.parse(c.out()) as { packets: number; interrupted: string; ct_state: Record<string, number> };
+    expect(s.interrupted).toBe('SIGTERM');
+    expect(s.packets).toBeGreaterThan(1000);
+    // the counts cover exactly the packets replayed before the stop
+    expect(Object.values(s.ct_state).reduce((a, b) => a + b, 0)).toBe(s.packets);
+  });
+
+  it.runIf(built)('text summary names the signal and the packets done', async () => {
+    const c = startCli(['replay', '--policy', POLICY, '--pcap', '-', '--summary']);
+    await feedCapture(c.proc.stdin!, 4 << 20);
+    c.proc.kill('SIGINT');
+    const { code } = await c.code;
+    c.proc.stdin!.destroy();
+    expect(code, c.err()).toBe(130);
+    expect(c.out()).toMatch(/^interrupted\s+by SIGINT after \d+ packets/m);
+  });
+});
+
+describeWithTools('ctoffload replay --target ovs: SIGTERM (real ovs-vswitchd)', [OVS_TOOL], () => {
+  it.runIf(existsSync(CLI))('exit 143 after the first rows; no daemon and no run directory left behind', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'cto-replay-sig-'));
+    const c = startCli(['replay', '--policy', POLICY, '--pcap', '-', '--in-port', '1', '--target', 'ovs'], { ...process.env, TMPDIR: tmp });
+    const fed = feedCapture(c.proc.stdin!);
+    await c.firstLine; // the header
+    await new Promise<void>((res) => {
+      const check = (): void => {
+        if (c.out().split('\n').length > 3) {
+          c.proc.stdout!.off('data', check);
+          res();
+        }
+      };
+      c.proc.stdout!.on('data', check);
+      check();
+    });
+    c.proc.kill('SIGTERM');
+    const { code } = await c.code;
+    await fed;
+    expect(code, c.err()).toBe(143);
+    expect(c.out().endsWith('\n')).toBe(true);
+    const rows = c.out().slice(0, -1).split('\n').slice(1);
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const [i, r] of rows.entries()) expect(r.split(/\s+/)[0]).toBe(String(i + 1));
+    // the target closed: its run directory is gone and no process of it runs
+    expect(readdirSync(tmp).filter((f) => f.startsWith('cto-ovs-'))).toEqual([]);
+    expect(spawnSync('pgrep', ['-f', tmp]).status).toBe(1);
+    rmSync(tmp, { recursive: true, force: true });
+  }, 120_000);
 });

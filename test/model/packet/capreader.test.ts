@@ -56,6 +56,32 @@ function* generated(n: number): Generator<{ sec: number; nsec: number; port: num
 
 describe('CaptureParser / CaptureReader (streaming)', () => {
   for (const format of ['pcap', 'pcapng'] as const) {
+    it(`${format}: records of one length share one reused view (no object per packet), with each record's bytes`, async () => {
+      const frames = [f1, f2, f1.map((b, i) => (i > 40 ? b ^ 0xff : b)), f2.map((b, i) => (i > 60 ? b ^ 0x5a : b)), f1];
+      const image = encodeCapture(format, frames.map((data, i) => ({ timeNs: BigInt(i) * 1000n, port: 1, data, origLen: data.length })), { nanos: true });
+      const r = new CaptureReader(new ChunkSource(chunks(image, 40)), 'c');
+      await r.start();
+      const seen: Uint8Array[] = [];
+      for (;;) {
+        const st = r.nextSync();
+        if (st === REC_NEED_MORE) {
+          await r.fill();
+          continue;
+        }
+        if (st === REC_END) break;
+        expect(Buffer.from(r.rec.data)).toEqual(Buffer.from(frames[seen.length]!));
+        seen.push(r.rec.data);
+      }
+      expect(seen).toHaveLength(5);
+      expect(seen[2]).toBe(seen[0]);
+      expect(seen[4]).toBe(seen[0]);
+      expect(seen[3]).toBe(seen[1]);
+      // so a record's bytes last until the next record: the last one's are the last frame's
+      expect(Buffer.from(seen[0]!)).toEqual(Buffer.from(f1));
+    });
+  }
+
+  for (const format of ['pcap', 'pcapng'] as const) {
     it(`${format}: any chunking gives the records of the whole-file reader`, async () => {
       const image = encodeCapture(format, recs, { nanos: true });
       const whole = readCapture(image, 'x', { port: 7 });
