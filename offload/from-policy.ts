@@ -6,7 +6,7 @@
  * `ct(timeout=NAME)` only matters when a connection is created, which is software's job.
  */
 import type { Action, Flow, Policy } from '../model/pipeline/ast.js';
-import { OFPP_IN_PORT } from '../model/pipeline/ast.js';
+import { OFPP_IN_PORT, formatAction, formatSubfield } from '../model/pipeline/ast.js';
 import { isKeyFieldName } from './fields.js';
 import type { ActionIR, CtActionIR, FlowIR, FlowMatchIR, PolicyIR } from './ir.js';
 
@@ -24,8 +24,14 @@ export function actionToIR(a: Action): ActionIR {
       return { kind: 'goto', table: a.table, resubmit: false };
     case 'ct_clear':
       return { kind: 'ct_clear' };
+    case 'load':
+    case 'move':
+      return { kind: 'unsupported', text: formatAction(a), reason: 'REGISTERS' };
+    case 'conjunction':
+      return { kind: 'unsupported', text: formatAction(a), reason: 'CONJUNCTION' };
     case 'ct': {
       const ir: CtActionIR = { kind: 'ct', zone: a.zone, commit: a.commit, force: a.force, table: a.table, alg: a.alg, nat: false };
+      if (a.zoneSrc) ir.zoneFromField = formatSubfield(a.zoneSrc);
       for (const w of a.exec) {
         if (w.field === 'ct_mark') {
           const prev = ir.mark ?? { value: 0, mask: 0 };
