@@ -157,7 +157,7 @@ describeWithTools('registers and conjunctions: model vs OVS 3.1', [OVS_TOOL], ()
     }, 120_000);
   }
 
-  it('the Neutron example: TCP to port 2 accepted through conjunctions, its reply through ct_zone 645, and blocked after ct_mark=1', async () => {
+  it('the Neutron example: TCP to port 2 accepted through conjunctions, its reply through ct_zone 645; SG1 on a port it may not use is dropped', async () => {
     const fs = await import('node:fs');
     const text = fs.readFileSync(new URL('../../../examples/neutron-sg.flows', import.meta.url), 'utf8');
     const src = { text, source: 'neutron-sg.flows' };
