@@ -14,10 +14,16 @@
  * - lib/ofp-actions.c `parse_CT`, `check_CT`, `ofpacts_verify_nested`, `decode_NXAST_RAW_CT`
  *   and `ofpacts_parse__` for the action rules and messages (docs/conntrack-semantics.md §1.1).
  *
+ * Registers, metadata, load/set_field/move, ct(zone=FIELD[a..b]) and conjunction/conj_id follow
+ * docs/policy-language.md (OVS's own messages where it has one).
+ *
  * Deliberate differences (each also in the report of the change that introduced it):
  * - A field given twice with different values is an error (OVS silently keeps the last one).
- * - Actions outside the subset (normal, flood, set_field on packet fields, learn, …) are errors
- *   naming the action instead of being accepted; `nat` is "not supported yet".
+ * - Actions outside the subset (normal, flood, set_field/load/move into packet fields, learn,
+ *   resubmit(,T,ct), …) are errors naming the action instead of being accepted; `nat` is "not
+ *   supported yet".
+ * - Flows of one conjunctive flow (table, priority, id) that disagree on the number of clauses are
+ *   refused (docs/policy-language.md §4).
  * - Table names (`table=name`) and port names are not supported: numbers only.
  *
  * ─── ctoffload extension directives (NOT OVS syntax; ovs-ofctl would reject these lines) ───
