@@ -19,7 +19,7 @@ export function actionToIR(a: Action): ActionIR {
     case 'drop':
       return { kind: 'drop' };
     case 'resubmit':
-      return { kind: 'goto', table: a.table, resubmit: true };
+      return a.ct ? { kind: 'unsupported', text: formatAction(a) } : { kind: 'goto', table: a.table, resubmit: true };
     case 'goto_table':
       return { kind: 'goto', table: a.table, resubmit: false };
     case 'ct_clear':

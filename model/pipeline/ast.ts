@@ -166,6 +166,11 @@ export interface DropAction {
 export interface ResubmitAction {
   kind: 'resubmit';
   table: number;
+  /**
+   * `resubmit(,T,ct)`: the lookup in T sees the connection's original-direction tuple in place
+   * of the packet's (docs/policy-language.md §6).
+   */
+  ct?: boolean;
   pos: SourcePos;
 }
 
@@ -472,7 +477,7 @@ export function formatAction(a: Action, opts: FormatOptions = {}): string {
     case 'drop':
       return 'drop';
     case 'resubmit':
-      return `resubmit(,${a.table})`;
+      return a.ct ? `resubmit(,${a.table},ct)` : `resubmit(,${a.table})`;
     case 'goto_table':
       return `goto_table:${a.table}`;
     case 'ct_clear':

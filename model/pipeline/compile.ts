@@ -58,6 +58,8 @@ export const OP_CT_CLEAR = 5;
 export const OP_LOAD = 6;
 /** move: `data` = per bit [source offset in the field words, source bit, pipeline word, bit]; `fids` to load first. */
 export const OP_MOVE = 7;
+/** resubmit(,T,ct): `arg` = table; the lookup swaps in the original-direction tuple. */
+export const OP_RESUBMIT_CT = 8;
 
 /**
  * Bit copy plan of a source subfield (`move`, `ct(zone=FIELD)`): the field ids to load into
@@ -241,7 +243,7 @@ function compileAction(a: Action, ct: Conntrack): CompiledAction[] {
     case 'conjunction':
       return [];
     case 'resubmit':
-      return [act(OP_RESUBMIT, a.table, a)];
+      return [act(a.ct ? OP_RESUBMIT_CT : OP_RESUBMIT, a.table, a)];
     case 'goto_table':
       return [act(OP_GOTO, a.table, a)];
     case 'ct_clear':

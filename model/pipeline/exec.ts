@@ -110,6 +110,7 @@ import {
   OP_RESUBMIT,
   OP_LOAD,
   OP_MOVE,
+  OP_RESUBMIT_CT,
   F_CONJ_ID,
   F_METADATA,
   F_REG0,
@@ -121,6 +122,10 @@ import {
 import { ConjunctiveTable } from './conjunction.js';
 import { PIPE_METADATA_HI, PIPE_METADATA_LO, PIPE_WORDS } from './fields-regs.js';
 import type { ClassifierMode, FieldWords } from './classifier.js';
+
+/** Field pairs `tuple_swap` exchanges (IPv4 / IPv6), for resubmit(,T,ct). */
+const SWAP_V4 = Int32Array.of(F_NW_PROTO, F_CT_NW_PROTO, F_NW_SRC, F_CT_NW_SRC, F_NW_DST, F_CT_NW_DST, F_TP_SRC, F_CT_TP_SRC, F_TP_DST, F_CT_TP_DST);
+const SWAP_V6 = Int32Array.of(F_NW_PROTO, F_CT_NW_PROTO, F_IPV6_SRC, F_CT_IPV6_SRC, F_IPV6_DST, F_CT_IPV6_DST, F_TP_SRC, F_CT_TP_SRC, F_TP_DST, F_CT_TP_DST);
 
 /** ofproto-dpif-xlate.c MAX_DEPTH. */
 export const MAX_RESUBMIT_DEPTH = 64;
@@ -577,16 +582,39 @@ export class Pipeline {
    * The flow of `table` the packet hits: load the fields the table's flows read (ct fields as
    * the translation sees them now), then the table's classifier.
    */
-  private lookup(d: number, table: number): CompiledFlow | null {
+  private lookup(d: number, table: number, swap: boolean): CompiledFlow | null {
     const t = this.compiled.flowTables[table];
     if (!t) return null;
     const fids = t.fids;
     for (let i = 0; i < fids.length; i++) this.load(fids[i]!, d);
+    if (swap) this.swapTuple(d);
     return t.lookup(this.fw);
   }
 
-  private xlateTable(d: number, table: number): void {
-    const cf = this.lookup(d, table);
+  /**
+   * resubmit(,T,ct): the packet's 5-tuple and the connection's original-direction tuple change
+   * places for this one lookup (ofproto-dpif-xlate.c `xlate_table_action` → `tuple_swap`;
+   * IPv4 or IPv6 addresses by the packet's dl_type), docs/policy-language.md §6.
+   */
+  private swapTuple(d: number): void {
+    const v4 = this.view.l3 === 4;
+    const pairs = v4 ? SWAP_V4 : SWAP_V6;
+    const w = this.fw;
+    for (let k = 0; k < pairs.length; k += 2) {
+      const a = pairs[k]!;
+      const b = pairs[k + 1]!;
+      this.load(a, d);
+      this.load(b, d);
+      for (let j = 0; j < 4; j++) {
+        const x = w[a * 4 + j]!;
+        w[a * 4 + j] = w[b * 4 + j]!;
+        w[b * 4 + j] = x;
+      }
+    }
+  }
+
+  private xlateTable(d: number, table: number, swap = false): void {
+    const cf = this.lookup(d, table, swap);
     const rec = this.rec;
     if (!cf) {
       if (rec) {
@@ -653,6 +681,27 @@ export class Pipeline {
           this.xCleared = true;
           break;
         }
+        case OP_RESUBMIT_CT:
+          if (this.xDepth >= this.maxDepth) {
+            this.xError = `over max translation depth ${this.maxDepth}`;
+            break;
+          }
+          if (this.xResubmits >= this.maxResubmits) {
+            this.xError = `over ${this.maxResubmits} resubmit actions`;
+            break;
+          }
+          // xlate_table_action: no ct tuple in the flow (untracked, cleared by a ct() of this
+          // pass, or ct_nw_proto 0) → reported and skipped; translation goes on.
+          if (this.xCleared || !this.md[d]!.tupleVisible()) {
+            if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}: resubmit(ct) with non-tracked or non-IP packet! (skipped)`);
+            break;
+          }
+          if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}`);
+          this.xResubmits++;
+          this.xDepth++;
+          this.xlateTable(d, a.arg, true);
+          this.xDepth--;
+          break;
         case OP_LOAD: {
           const xr = this.xr;
           const data = a.data!;

@@ -901,14 +901,11 @@ function parseActions(ctx: Ctx, from: number, to: number, table: number): Parsed
         if (t.value === null) ctx.fail('resubmit: expected "resubmit(,TABLE)"', t.keyOff);
         if (t.sep !== '(') ctx.fail('resubmit:PORT (resubmit with a different in_port) is not supported by ctoffload; use resubmit(,TABLE)', t.keyOff);
         const parts = t.value.split(',');
-        if (parts.length > 2) {
-          ctx.fail(parts.length === 3 && parts[2]!.trim() === 'ct'
-            ? 'resubmit(,TABLE,ct) (a lookup keyed on the connection\'s original-direction tuple) is not supported by ctoffload; use resubmit(,TABLE)'
-            : 'resubmit: expected "resubmit(,TABLE)"', t.valueOff);
-        }
+        if (parts.length > 3 || (parts.length === 3 && parts[2]!.trim() !== 'ct')) ctx.fail('resubmit: expected "resubmit(,TABLE)" or "resubmit(,TABLE,ct)"', t.valueOff);
         if (parts[0]!.trim() !== '') ctx.fail('resubmit with a different in_port is not supported by ctoffload; use resubmit(,TABLE)', t.valueOff);
         if (parts.length < 2 || parts[1]!.trim() === '') ctx.fail('resubmit(,TABLE): the table is missing', t.valueOff);
-        push({ kind: 'resubmit', table: parseTable(ctx, parts[1]!, t.valueOff + parts[0]!.length + 1, 'resubmit'), pos });
+        const rt = parseTable(ctx, parts[1]!, t.valueOff + parts[0]!.length + 1, 'resubmit');
+        push(parts.length === 3 ? { kind: 'resubmit', table: rt, ct: true, pos } : { kind: 'resubmit', table: rt, pos });
         break;
       }
       case 'goto_table': {
@@ -1025,6 +1022,10 @@ function checkFlowActions(ctx: Ctx, match: MatchField[], actions: Action[], offs
       if (pre && (dlType !== pre.dlType || (pre.nwProto !== undefined && nwProto !== pre.nwProto))) {
         ctx.fail(`${a.kind === 'move' ? 'move' : 'ct(zone=…)'}: source field ${src.field} needs ${pre.what} in this flow (OVS: source field lacks correct prerequisites, OFPBAC_MATCH_INCONSISTENT)`, offs[i]!);
       }
+    }
+    // check_RESUBMIT: resubmit(,T,ct) needs is_ct_valid on the match (docs/policy-language.md §6).
+    if (a.kind === 'resubmit' && a.ct && !(cs && (cs.value & 0x0fn) !== 0n && (cs.value & 0x10n) === 0n)) {
+      ctx.fail('resubmit(,TABLE,ct) needs a ct_state match with +new, +est, +rel or +rpl (and not +inv) (OVS: OFPBAC_MATCH_INCONSISTENT)', offs[i]!);
     }
     if (a.kind !== 'ct') return;
     const off = offs[i]!;

@@ -126,6 +126,20 @@ const CASES: Case[] = [
     steps: [u(1, '10.0.0.1', '10.0.0.9', 1000, 53), u(1, '10.0.0.1', '10.0.0.9', 1000, 80), u(1, '10.0.0.2', '10.0.0.9', 1000, 80)],
     ports: [[3], [5], [6]],
   },
+  {
+    name: 'resubmit(,T,ct): the lookup uses the original-direction tuple; skipped without one',
+    policy: [
+      'table=0,priority=10,ip,actions=ct(commit,table=1)',
+      'table=1,priority=20,ct_state=+trk+new,udp,tp_dst=54,actions=ct(commit),resubmit(,2,ct),output:6',
+      'table=1,priority=10,ct_state=+trk+new,ip,actions=resubmit(,2,ct)',
+    'table=1,priority=10,ct_state=+trk+est,ip,actions=resubmit(,2,ct)',
+      'table=2,priority=10,udp,nw_src=10.0.0.1,tp_dst=53,actions=output:3',
+      'table=2,priority=5,udp,nw_src=10.0.0.2,actions=output:4',
+      'table=2,priority=1,actions=output:5',
+    ],
+    steps: [u(1, '10.0.0.1', '10.0.0.2', 1000, 53), u(2, '10.0.0.2', '10.0.0.1', 53, 1000, 1), u(1, '10.0.0.1', '10.0.0.2', 1000, 54, 2)],
+    ports: [[3], [3], [6]],
+  },
 ];
 
 describeWithTools('registers and conjunctions: model vs OVS 3.1', [OVS_TOOL], () => {

@@ -45,6 +45,7 @@ describe('parser: registers and friends', () => {
       'table=1,priority=1,ip,actions=ct(table=2,zone=NXM_NX_REG6[0..15])',
       'table=2,priority=5,ip,actions=conjunction(7,1/2),conjunction(8,2/3)',
       'table=2,priority=5,conj_id=7,ip,actions=output:2',
+      'table=2,priority=4,ct_state=+est+trk,ip,actions=resubmit(,3,ct)',
     ];
     for (const t of texts) {
       const f = parseFlow(t);
@@ -81,7 +82,9 @@ describe('parser: registers and friends', () => {
       ['actions=conjunction(1,3/2)', /clause index must be less than or equal to number of clauses/, 21],
       ['actions=conjunction(1)', /"conjunction" syntax is "conjunction\(id,i\/n\)"/, 9],
       ['actions=learn(table=1)', /learn is not supported by ctoffload/, 9],
-      ['actions=resubmit(,2,ct)', /resubmit\(,TABLE,ct\).*not supported/, 18],
+      ['actions=resubmit(,2,ct)', /resubmit\(,TABLE,ct\) needs a ct_state match with \+new, \+est, \+rel or \+rpl.*OFPBAC_MATCH_INCONSISTENT/, 9],
+      ['ct_state=+trk+inv,actions=resubmit(,2,ct)', /resubmit\(,TABLE,ct\) needs a ct_state match/, 27],
+      ['actions=resubmit(,2,xx)', /expected "resubmit\(,TABLE\)" or "resubmit\(,TABLE,ct\)"/, 18],
       ['actions=set_field:1->reg0[0..3]', /bit range on the destination is not allowed/, 22],
     ];
     for (const [text, re, col] of cases) {
@@ -159,6 +162,30 @@ describe('executor: registers', () => {
     expect(b!.outputs.map((o) => o.port)).toEqual([4]);
     expect(c!.lookups[0]!.state & CS_NEW).toBe(CS_NEW); // committed, not yet replied: still new
     expect(c!.trace.join('\n')).toMatch(/\(zone 17\)/);
+  });
+});
+
+describe('executor: resubmit(,T,ct)', () => {
+  const text = [
+    'table=0,priority=10,ip,actions=ct(commit,table=1)',
+    'table=1,priority=20,ct_state=+trk+new,udp,tp_dst=54,actions=ct(commit),resubmit(,2,ct),output:6',
+    'table=1,priority=10,ct_state=+trk+new,ip,actions=resubmit(,2,ct)',
+    'table=1,priority=10,ct_state=+trk+est,ip,actions=resubmit(,2,ct)',
+    'table=2,priority=10,udp,nw_src=10.0.0.1,tp_dst=53,actions=output:3',
+    'table=2,priority=5,udp,nw_src=10.0.0.2,actions=output:4',
+    'table=2,priority=1,actions=output:5',
+  ].join('\n');
+
+  it('the lookup sees the original-direction tuple: a reply matches as its request', () => {
+    const [req, rep] = run(text, [[1, pkt(1000, 53, '10.0.0.1', '10.0.0.2')], [2, pkt(53, 1000, '10.0.0.2', '10.0.0.1')]]);
+    expect(req!.outputs.map((o) => o.port)).toEqual([3]);
+    expect(rep!.outputs.map((o) => o.port)).toEqual([3]);
+  });
+
+  it('after a ct() in the same pass there is no tuple: the resubmit is skipped, the rest runs', () => {
+    const r = run(text, [[1, pkt(1000, 54, '10.0.0.1', '10.0.0.2')]])[0]!;
+    expect(r.outputs.map((o) => o.port)).toEqual([6]);
+    expect(r.trace.join('\n')).toMatch(/resubmit\(ct\) with non-tracked or non-IP packet!/);
   });
 });
 
