@@ -97,7 +97,7 @@ export const PUNT_REASONS = [
   {
     code: 14,
     name: 'REGISTERS',
-    why: 'a flow that matches or writes registers/metadata (reg0-15, xreg, metadata: load, set_field, move): the generated program keeps no register state yet',
+    why: 'a flow that writes registers/metadata (load, set_field, move into reg0-15, xreg, metadata): the program keys on registers but keeps them 0 (nothing writes them in hardware)',
     controller: 'run the model (it keeps the registers per translation and across recirculation); reinject the verdict',
   },
   {

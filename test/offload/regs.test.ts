@@ -1,7 +1,8 @@
 /**
- * Registers, zones from a field and conjunctions in the offload compiler: not compiled to
- * hardware yet, so each is a static punt with its own reason, named in generate's diagnostics
- * (docs/policy-language.md §5, docs/offload-design.md punt table).
+ * Registers, zones from a field and conjunctions in the offload compiler (docs/policy-language.md
+ * §5, docs/offload-design.md punt table): register and metadata matches are keys on metadata the
+ * program sets to 0 (nothing writes them in hardware); writes, conjunctions and zones from a
+ * field are static punts with their own reasons, named in generate's diagnostics.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -32,8 +33,8 @@ describe('offload: registers, zones from a field, conjunctions', () => {
     expect(reason(4)).toMatch(/slow path \(CONJUNCTION\): action conjunction\(3,1\/2\) is not offloadable/);
     expect(reason(5)).toMatch(/slow path \(CONJUNCTION\)/);
     expect(reason(6)).toMatch(/slow path \(CONJUNCTION\): match on conj_id is not offloadable/);
-    expect(reason(7)).toMatch(/slow path \(REGISTERS\): match on reg6 is not offloadable/);
-    expect(reason(8)).toMatch(/slow path \(REGISTERS\): match on metadata is not offloadable/);
+    expect(reason(7)).toBeUndefined(); // reg6=5: a hardware key
+    expect(reason(8)).toBeUndefined(); // metadata=0x1: a hardware key
     expect(reason(9)).toMatch(/slow path \(REGISTERS\): action move:NXM_OF_IN_PORT\[\]->NXM_NX_REG1\[0\.\.15\] is not offloadable/);
     expect(reason(10)).toBeUndefined();
     expect(reason(11)).toMatch(/slow path \(ZONE_FROM_FIELD\)/);
@@ -41,11 +42,19 @@ describe('offload: registers, zones from a field, conjunctions', () => {
 
   it('the punt entries carry the reason codes the controller counts', () => {
     const byLine = (l: number) => p.entries.filter((e) => e.comment.startsWith(`regs.flows:${l}:`));
-    for (const [line, code] of [[1, PUNT.REGISTERS], [11, PUNT.ZONE_FROM_FIELD], [4, PUNT.CONJUNCTION], [6, PUNT.CONJUNCTION], [7, PUNT.REGISTERS]] as const) {
+    for (const [line, code] of [[1, PUNT.REGISTERS], [11, PUNT.ZONE_FROM_FIELD], [4, PUNT.CONJUNCTION], [6, PUNT.CONJUNCTION], [9, PUNT.REGISTERS]] as const) {
       const es = byLine(line);
       expect(es.length, `line ${line}`).toBeGreaterThan(0);
       for (const e of es) expect(e.spec).toMatchObject({ action: 'CtIngress.flow_punt', params: { reason: BigInt(code) } });
     }
+    // Register and metadata matches are keys on zero-initialised metadata.
+    const l7 = byLine(7);
+    expect(l7.length).toBeGreaterThan(0);
+    for (const e of l7) expect(e.spec).toMatchObject({ action: 'CtIngress.flow_output', match: { reg6: { value: 5n, mask: 0xffffffffn } } });
+    for (const e of byLine(8)) expect(e.spec).toMatchObject({ action: 'CtIngress.flow_output', match: { metadata: { value: 1n, mask: 0xffffffffffffffffn } } });
+    expect(p.p4).toMatch(/meta\.fk\.reg6 = 0;/);
+    expect(p.p4).toMatch(/meta\.fk\.metadata = 0;/);
+    expect(p.p4).not.toMatch(/meta\.fk\.reg1 = 0;/); // keyed nowhere
     // The program declares the new reasons (one home: offload/punt.ts).
     expect(p.p4).toMatch(/const bit<8> PUNT_REGISTERS = 14;/);
     expect(p.p4).toMatch(/const bit<8> PUNT_CONJUNCTION = 15;/);
