@@ -762,7 +762,8 @@ function parseConjunction(ctx: Ctx, t: Token, pos: SourcePos): ConjunctionAction
 
 /** True when `dst` of a set_field/load/move names a ct field (ofpacts `field_requires_ct`). */
 function namesCtField(text: string): boolean {
-  return /(^|->)\s*(NXM_NX_CT_MARK|NXM_NX_CT_LABEL|ct_mark|ct_label)\b/i.test(text);
+  // The destination only: `move:NXM_NX_CT_MARK[]->reg3` reads ct_mark, which is fine.
+  return /->\s*(NXM_NX_CT_MARK|NXM_NX_CT_LABEL|ct_mark|ct_label)\b/i.test(text);
 }
 
 /** One write inside ct(exec(...)). */

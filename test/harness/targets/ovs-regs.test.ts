@@ -127,6 +127,19 @@ const CASES: Case[] = [
     ports: [[3], [5], [6]],
   },
   {
+    name: 'move from ct_zone/ct_mark: the recirculated copy reads its ct fields; after ct() in the same pass they read 0',
+    policy: [
+      'table=0,priority=10,ip,actions=ct(commit,zone=9,exec(set_field:0x44->ct_mark),table=1),move:NXM_NX_CT_ZONE[]->NXM_NX_REG2[0..15],resubmit(,2)',
+      'table=1,priority=10,ip,actions=move:NXM_NX_CT_ZONE[]->NXM_NX_REG2[0..15],move:NXM_NX_CT_MARK[]->NXM_NX_REG3[],resubmit(,3)',
+      'table=2,priority=10,reg2=0,actions=output:5',
+      'table=2,priority=1,actions=output:6',
+      'table=3,priority=10,reg2=9,reg3=0x44,actions=output:3',
+      'table=3,priority=1,actions=output:4',
+    ],
+    steps: [u(1, '10.0.0.1', '10.0.0.2', 1, 2)],
+    ports: [[3, 5]],
+  },
+  {
     name: 'resubmit(,T,ct): the lookup uses the original-direction tuple; skipped without one',
     policy: [
       'table=0,priority=10,ip,actions=ct(commit,table=1)',

@@ -58,6 +58,7 @@ describe('parser: registers and friends', () => {
       ['reg1', 3n, 0xffffffffn],
       ['metadata', 0x1234n, 0xffffffffffffffffn],
     ]);
+    expect(parseFlow('actions=move:NXM_NX_CT_MARK[]->reg3').actions).toMatchObject([{ kind: 'move', src: { field: 'NXM_NX_CT_MARK', ofs: 0, nBits: 32 }, dst: { field: 'NXM_NX_REG3', ofs: 0, nBits: 32 } }]);
     expect(parseFlow('actions=load:1->reg0').actions).toMatchObject([{ kind: 'load', field: 'reg0', value: 1n, mask: 0xffffffffn }]);
     expect(formatFlow(parseFlow('ip,actions=ct(zone=reg6[0..15])'))).toBe('table=0,priority=32768,ip,actions=ct(zone=NXM_NX_REG6[0..15])');
     expect(parseFlow('ip,action=ct(commit)').actions).toHaveLength(1);
@@ -81,6 +82,7 @@ describe('parser: registers and friends', () => {
       ['actions=conjunction(1,1/1)', /conjunction must have at least 2 clauses/, 21],
       ['actions=conjunction(1,3/2)', /clause index must be less than or equal to number of clauses/, 21],
       ['actions=conjunction(1)', /"conjunction" syntax is "conjunction\(id,i\/n\)"/, 9],
+      ['actions=move:reg0[]->NXM_NX_CT_MARK[]', /cannot set CT fields outside of ct action/, 9],
       ['actions=learn(table=1)', /learn is not supported by ctoffload/, 9],
       ['actions=resubmit(,2,ct)', /resubmit\(,TABLE,ct\) needs a ct_state match with \+new, \+est, \+rel or \+rpl.*OFPBAC_MATCH_INCONSISTENT/, 9],
       ['ct_state=+trk+inv,actions=resubmit(,2,ct)', /resubmit\(,TABLE,ct\) needs a ct_state match/, 27],
