@@ -129,7 +129,12 @@ const MAX_PORT = 510;
 /** Flow actions → FlowOp (independent of the stage). */
 export function compileFlowOp(flow: FlowIR, cfg: OffloadConfig, offloaded: (zone: number) => boolean): FlowOp {
   const punt = (reason: PuntReasonName, why: string): FlowOp => ({ kind: 'punt', reason, why });
-  if (flow.unsupportedMatch.length) return punt('ACTION', `match on ${flow.unsupportedMatch.join(', ')} is not offloadable`);
+  if (flow.unsupportedMatch.length) {
+    // Named punts for the pipeline-state fields (docs/policy-language.md §5), ACTION for the rest.
+    const um = flow.unsupportedMatch;
+    const reason: PuntReasonName = um.includes('conj_id') ? 'CONJUNCTION' : um.some((n) => n === 'metadata' || /^reg\d+$/.test(n)) ? 'REGISTERS' : 'ACTION';
+    return punt(reason, `match on ${um.join(', ')} is not offloadable`);
+  }
   let clear = false;
   let output: number | 'controller' | null = null;
   let outputs = 0;
@@ -171,7 +176,7 @@ export function compileFlowOp(flow: FlowIR, cfg: OffloadConfig, offloaded: (zone
       case 'ct': {
         if (ct) return punt('ACTION', 'more than one ct() in an action list');
         if (a.alg) return punt('ALG', `ct(alg=${a.alg}) needs the software ALG`);
-        if (a.zoneFromField) return punt('ACTION', `ct(zone=${a.zoneFromField}) takes the zone from a field`);
+        if (a.zoneFromField) return punt('ZONE_FROM_FIELD', `ct(zone=${a.zoneFromField}) takes the zone from a field`);
         if (a.nat) return punt('ACTION', 'ct(nat) is not offloaded');
         if (a.force) return punt('ACTION', 'ct(force) may delete the entry');
         if (a.execOther) return punt('ACTION', `ct(exec(${a.execOther}))`);
@@ -180,7 +185,7 @@ export function compileFlowOp(flow: FlowIR, cfg: OffloadConfig, offloaded: (zone
         break;
       }
       case 'unsupported':
-        return punt('ACTION', `action ${a.text} is not offloadable`);
+        return punt(a.reason ?? 'ACTION', `action ${a.text} is not offloadable`);
     }
   }
   if (outputs > 1) return punt('MULTI_OUTPUT', `${outputs} outputs`);

@@ -10,7 +10,7 @@
  * (lib/flow.c `miniflow_extract`): dl_type is the innermost EtherType after VLAN tags,
  * tp_src/tp_dst hold the ICMP type/code for ICMP (OVS stores icmp_type/icmp_code there).
  */
-import { type MatchFieldInfo, type MatchFieldName, MATCH_FIELDS, fullMask } from '../model/pipeline/ast.js';
+import { type MatchFieldInfo, type MatchFieldName, MATCH_FIELDS, type RegisterName, fullMask } from '../model/pipeline/ast.js';
 
 export { fullMask };
 
@@ -41,6 +41,11 @@ const P4_KEYS = {
   ct_zone: { expr: 'meta.ct.zone', comment: 'zone of the last ct()' },
   ct_mark: { expr: 'meta.ct.mark', comment: 'ct_mark' },
   ct_label: { expr: 'meta.ct.label', comment: 'ct_label' },
+  // Registers and metadata (docs/policy-language.md §5): the program never writes them (every
+  // load/set_field/move is a REGISTERS punt), so a packet the hardware still decides has them
+  // all 0, as OVS gives a new packet; the prologue sets them to 0.
+  metadata: { expr: 'meta.fk.metadata', comment: 'OpenFlow metadata (0: written only in the slow path)' },
+  ...(Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`reg${i}`, { expr: `meta.fk.reg${i}`, comment: `register ${i} (0: written only in the slow path)` }])) as Record<RegisterName, P4Key>),
 } as const satisfies Partial<Record<MatchFieldName, P4Key>>;
 
 /** A model match field the hardware keys on. */

@@ -6,7 +6,7 @@
  * `ct(timeout=NAME)` only matters when a connection is created, which is software's job.
  */
 import type { Action, Flow, Policy } from '../model/pipeline/ast.js';
-import { OFPP_IN_PORT } from '../model/pipeline/ast.js';
+import { OFPP_IN_PORT, formatAction, formatSubfield } from '../model/pipeline/ast.js';
 import { isKeyFieldName } from './fields.js';
 import type { ActionIR, CtActionIR, FlowIR, FlowMatchIR, PolicyIR } from './ir.js';
 
@@ -19,13 +19,19 @@ export function actionToIR(a: Action): ActionIR {
     case 'drop':
       return { kind: 'drop' };
     case 'resubmit':
-      return { kind: 'goto', table: a.table, resubmit: true };
+      return a.ct ? { kind: 'unsupported', text: formatAction(a) } : { kind: 'goto', table: a.table, resubmit: true };
     case 'goto_table':
       return { kind: 'goto', table: a.table, resubmit: false };
     case 'ct_clear':
       return { kind: 'ct_clear' };
+    case 'load':
+    case 'move':
+      return { kind: 'unsupported', text: formatAction(a), reason: 'REGISTERS' };
+    case 'conjunction':
+      return { kind: 'unsupported', text: formatAction(a), reason: 'CONJUNCTION' };
     case 'ct': {
       const ir: CtActionIR = { kind: 'ct', zone: a.zone, commit: a.commit, force: a.force, table: a.table, alg: a.alg, nat: false };
+      if (a.zoneSrc) ir.zoneFromField = formatSubfield(a.zoneSrc);
       for (const w of a.exec) {
         if (w.field === 'ct_mark') {
           const prev = ir.mark ?? { value: 0, mask: 0 };

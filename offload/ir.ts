@@ -38,7 +38,8 @@ export type ActionIR =
   | { kind: 'goto'; table: number; resubmit: boolean }
   | { kind: 'ct_clear' }
   | CtActionIR
-  | { kind: 'unsupported'; text: string };
+  /** Not offloadable; `reason` names the punt (default ACTION). */
+  | { kind: 'unsupported'; text: string; reason?: 'REGISTERS' | 'CONJUNCTION' };
 
 export interface FlowIR {
   table: number;

@@ -560,6 +560,9 @@ function ingress(plan: Plan): ControlDecl {
   for (let s = 0; s < plan.stages; s++) stages.push(...stageCode(plan, s));
   const body: Stmt[] = [
     assign('meta.fk.in_port', 'standard_metadata.ingress_port'),
+    // Registers and metadata start at 0 for every packet (docs/policy-language.md §1.1); only
+    // the fields some table keys on exist in meta.fk.
+    ...KEY_FIELDS.filter((k) => k.name === 'metadata' || k.name.startsWith('reg')).filter((k) => plan.stageTables.some((t) => t.keys.includes(k.name))).map((k) => assign(k.expr, '0')),
     assign('meta.run', '1'),
     assign('meta.table_id', '0'),
     assign('meta.punt', '0'),

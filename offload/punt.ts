@@ -95,6 +95,24 @@ export const PUNT_REASONS = [
     controller: 'run the model; reinject the verdict',
   },
   {
+    code: 14,
+    name: 'REGISTERS',
+    why: 'a flow that writes registers/metadata (load, set_field, move into reg0-15, xreg, metadata): the program keys on registers but keeps them 0 (nothing writes them in hardware)',
+    controller: 'run the model (it keeps the registers per translation and across recirculation); reinject the verdict',
+  },
+  {
+    code: 15,
+    name: 'CONJUNCTION',
+    why: 'a conjunction(id,k/n) clause flow or a conj_id= flow: conjunctive matching is not compiled to tables yet',
+    controller: 'run the model (OVS conjunctive-match lookup); reinject the verdict',
+  },
+  {
+    code: 16,
+    name: 'ZONE_FROM_FIELD',
+    why: 'ct(zone=FIELD[a..b]): the zone is read from a register when the action runs, and the conntrack tables key on a zone known at compile time',
+    controller: 'run the model; reinject the verdict',
+  },
+  {
     code: 13,
     name: 'CONTROLLER',
     why: 'the policy output the packet to the controller (`controller` action): this is an output, not a punt',

@@ -17,6 +17,10 @@
 import { ETH_TYPE_ARP, ETH_TYPE_IPV4, ETH_TYPE_IPV6 } from '../packet/view.js';
 import { formatCtStateMatch } from '../ctstate.js';
 import { formatIpv4, formatIpv6, formatMac } from '../packet/addr.js';
+import { type SubfieldRef, formatSubfield } from './fields-regs.js';
+
+export type { SubfieldRef } from './fields-regs.js';
+export { formatSubfield } from './fields-regs.js';
 
 export interface SourcePos {
   /** 1-based line. */
@@ -51,7 +55,18 @@ export type MatchFieldName =
   | 'ct_ipv6_src'
   | 'ct_ipv6_dst'
   | 'ct_tp_src'
-  | 'ct_tp_dst';
+  | 'ct_tp_dst'
+  | 'conj_id'
+  | 'metadata'
+  | RegisterName;
+
+/** OVS's 32-bit registers `reg0`–`reg15` (`NXM_NX_REG0`…; xregN is the pair reg2N:reg2N+1). */
+export type RegisterName =
+  | 'reg0' | 'reg1' | 'reg2' | 'reg3' | 'reg4' | 'reg5' | 'reg6' | 'reg7'
+  | 'reg8' | 'reg9' | 'reg10' | 'reg11' | 'reg12' | 'reg13' | 'reg14' | 'reg15';
+
+/** FLOW_N_REGS (lib/flow.h). */
+export const N_REGS = 16;
 
 export interface MatchFieldInfo {
   name: MatchFieldName;
@@ -87,6 +102,11 @@ export const MATCH_FIELDS: readonly MatchFieldInfo[] = [
   { name: 'ct_ipv6_dst', width: 128, maskable: true },
   { name: 'ct_tp_src', width: 16, maskable: true },
   { name: 'ct_tp_dst', width: 16, maskable: true },
+  // Pipeline metadata (docs/policy-language.md §1): not packet headers, the translation's own
+  // state. conj_id cannot be masked (ovs-ofctl: "invalid mask for field conj_id").
+  { name: 'conj_id', width: 32, maskable: false },
+  { name: 'metadata', width: 64, maskable: true },
+  ...Array.from({ length: 16 }, (_, i): MatchFieldInfo => ({ name: `reg${i}` as RegisterName, width: 32, maskable: true })),
 ];
 
 const FIELD_INDEX = new Map<MatchFieldName, number>(MATCH_FIELDS.map((f, i) => [f.name, i]));
@@ -146,6 +166,11 @@ export interface DropAction {
 export interface ResubmitAction {
   kind: 'resubmit';
   table: number;
+  /**
+   * `resubmit(,T,ct)`: the lookup in T sees the connection's original-direction tuple in place
+   * of the packet's (docs/policy-language.md §6).
+   */
+  ct?: boolean;
   pos: SourcePos;
 }
 
@@ -175,8 +200,13 @@ export interface CtAction {
   kind: 'ct';
   commit: boolean;
   force: boolean;
-  /** 16-bit zone (default 0). */
+  /** 16-bit zone (default 0); ignored when `zoneSrc` is set. */
   zone: number;
+  /**
+   * `zone=FIELD[a..b]` (exactly 16 bits): the zone is read from the field when the action is
+   * translated (docs/policy-language.md §3), or null for an immediate zone.
+   */
+  zoneSrc?: SubfieldRef | null;
   /** Recirculation table, or null (no `table=`: the tracked copy is not re-injected). */
   table: number | null;
   alg: CtAlg | null;
@@ -189,7 +219,40 @@ export interface CtAction {
   pos: SourcePos;
 }
 
+/**
+ * `load:V->DST[a..b]` / `set_field:V[/M]->DST` into pipeline state (docs/policy-language.md §2):
+ * `field` is a register or metadata (an xreg write is split into its two registers), `value`
+ * is already `value & mask` in place.
+ */
+export interface LoadAction {
+  kind: 'load';
+  field: RegisterName | 'metadata';
+  value: bigint;
+  mask: bigint;
+  pos: SourcePos;
+}
+
+/** `move:SRC[a..b]->DST[c..d]`: same widths; DST is pipeline state (docs/policy-language.md §2). */
+export interface MoveAction {
+  kind: 'move';
+  src: SubfieldRef;
+  dst: SubfieldRef;
+  pos: SourcePos;
+}
+
+/** `conjunction(id,k/n)`: clause k (1-based) of conjunctive flow `id` (docs/policy-language.md §4). */
+export interface ConjunctionAction {
+  kind: 'conjunction';
+  id: number;
+  clause: number;
+  nClauses: number;
+  pos: SourcePos;
+}
+
 export type Action =
+  | LoadAction
+  | MoveAction
+  | ConjunctionAction
   | OutputAction
   | ControllerAction
   | DropAction
@@ -374,6 +437,13 @@ export function formatMatchField(f: MatchField, nwProto: number | null): string 
       return `ct_mark=${fmtInt(v, m, 32, 'hex')}`;
     case 'ct_label':
       return `ct_label=${fmtInt(v, m, 128, 'hex')}`;
+    case 'conj_id':
+      return `conj_id=${v}`;
+    case 'metadata':
+      return `metadata=${fmtInt(v, m, 64, 'hex')}`;
+    default:
+      // reg0-reg15
+      return `${f.name}=${fmtInt(v, m, 32, 'hex')}`;
   }
 }
 
@@ -407,16 +477,23 @@ export function formatAction(a: Action, opts: FormatOptions = {}): string {
     case 'drop':
       return 'drop';
     case 'resubmit':
-      return `resubmit(,${a.table})`;
+      return a.ct ? `resubmit(,${a.table},ct)` : `resubmit(,${a.table})`;
     case 'goto_table':
       return `goto_table:${a.table}`;
     case 'ct_clear':
       return 'ct_clear';
+    case 'load':
+      return `set_field:${hex(a.value)}/${hex(a.mask)}->${a.field}`;
+    case 'move':
+      return `move:${formatSubfield(a.src)}->${formatSubfield(a.dst)}`;
+    case 'conjunction':
+      return `conjunction(${a.id},${a.clause}/${a.nClauses})`;
     case 'ct': {
       const args: string[] = [];
       if (a.commit) args.push('commit');
       if (a.force) args.push('force');
-      if (a.zone !== 0) args.push(`zone=${a.zone}`);
+      if (a.zoneSrc) args.push(`zone=${formatSubfield(a.zoneSrc)}`);
+      else if (a.zone !== 0) args.push(`zone=${a.zone}`);
       if (a.table !== null) args.push(`table=${a.table}`);
       if (a.alg) args.push(`alg=${a.alg}`);
       if (a.timeout !== null && !opts.ovs) args.push(`timeout=${a.timeout}`);

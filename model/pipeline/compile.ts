@@ -9,7 +9,9 @@ import { ALG_FTP, ALG_NONE, ALG_TFTP, CtArgs } from '../conntrack/index.js';
 import type { Conntrack, TimeoutAttr } from '../conntrack/index.js';
 import { TIMEOUT_ATTRS } from '../conntrack/index.js';
 import { type ClassifierMode, FlowTable } from './classifier.js';
-import { type Action, type CtAction, type Flow, MATCH_FIELDS, type MatchFieldName, type Policy, matchFieldOrder } from './ast.js';
+import { type Action, type ConjunctionAction, type CtAction, type Flow, MATCH_FIELDS, type MatchFieldName, type Policy, type SubfieldRef, matchFieldOrder } from './ast.js';
+import { ConjunctiveTable } from './conjunction.js';
+import { PIPE_METADATA_HI, PIPE_METADATA_LO, pipeBit, subfieldSpecByNxm } from './fields-regs.js';
 
 /** Field ids = index in MATCH_FIELDS. */
 export const F_IN_PORT = matchFieldOrder('in_port');
@@ -36,6 +38,10 @@ export const F_CT_IPV6_SRC = matchFieldOrder('ct_ipv6_src');
 export const F_CT_IPV6_DST = matchFieldOrder('ct_ipv6_dst');
 export const F_CT_TP_SRC = matchFieldOrder('ct_tp_src');
 export const F_CT_TP_DST = matchFieldOrder('ct_tp_dst');
+export const F_CONJ_ID = matchFieldOrder('conj_id');
+export const F_METADATA = matchFieldOrder('metadata');
+/** reg0; regN is F_REG0 + N (MATCH_FIELDS lists them in order). */
+export const F_REG0 = matchFieldOrder('reg0');
 
 /** Fields whose value depends on the ct metadata (the rest only on the packet and in_port). */
 export function isCtField(fid: number): boolean {
@@ -48,6 +54,43 @@ export const OP_RESUBMIT = 2;
 export const OP_GOTO = 3;
 export const OP_CT = 4;
 export const OP_CT_CLEAR = 5;
+/** Constant write to pipeline state: `arg` = pipeline word (fields-regs.ts layout), `data` = [value, mask]. */
+export const OP_LOAD = 6;
+/** move: `data` = per bit [source offset in the field words, source bit, pipeline word, bit]; `fids` to load first. */
+export const OP_MOVE = 7;
+/** resubmit(,T,ct): `arg` = table; the lookup swaps in the original-direction tuple. */
+export const OP_RESUBMIT_CT = 8;
+
+/**
+ * Bit copy plan of a source subfield (`move`, `ct(zone=FIELD)`): the field ids to load into
+ * the executor's field words and, per bit from the lowest, [offset in the field words, bit].
+ */
+export interface SourceBits {
+  fids: Int32Array;
+  /** 2 entries per bit. */
+  bits: Int32Array;
+}
+
+export function sourceBits(ref: SubfieldRef): SourceBits {
+  const spec = subfieldSpecByNxm(ref.field);
+  const fids: number[] = [];
+  const bits = new Int32Array(ref.nBits * 2);
+  for (let j = 0; j < ref.nBits; j++) {
+    const b = ref.ofs + j;
+    let fid: number;
+    let bb = b;
+    if (spec.xreg !== undefined) {
+      // xregN = reg2N (high) : reg2N+1 (low), lib/flow.h flow_get_xreg.
+      fid = F_REG0 + spec.xreg * 2 + (b < 32 ? 1 : 0);
+      bb = b & 31;
+    } else fid = matchFieldOrder(spec.match!);
+    if (!fids.includes(fid)) fids.push(fid);
+    // Field words: 4 per field, word 0 most significant (./classifier.ts FieldWords).
+    bits[j * 2] = fid * 4 + 3 - (bb >> 5);
+    bits[j * 2 + 1] = bb & 31;
+  }
+  return { fids: Int32Array.from(fids), bits };
+}
 
 export interface CompiledAction {
   op: number;
@@ -65,6 +108,12 @@ export interface CompiledAction {
   src: Action;
   /** `src.pos.line`, kept here so translation does not reach into the AST per packet. */
   line: number;
+  /** OP_LOAD: [value, mask]; OP_MOVE: per bit [pipeline word, bit] of the destination; else null. */
+  data: Int32Array | null;
+  /** OP_MOVE source; OP_CT with `zone=FIELD`: the zone's source (16 bits); else null. */
+  srcBits: SourceBits | null;
+  /** OP_CT with `zone=FIELD`: CtArgs per zone seen, built on first use from `ct` (else null). */
+  ctByZone: Map<number, CtArgs> | null;
 }
 
 export interface CompiledFlow {
@@ -86,13 +135,20 @@ export interface CompiledFlow {
   keyMask: Int32Array;
   keyValue: Int32Array;
   actions: CompiledAction[];
+  /** The flow's `conjunction(...)` actions (a "soft" flow, docs/policy-language.md §4), or null. */
+  conj: ConjunctionAction[] | null;
 }
 
 export interface CompiledPolicy {
   /** Indexed by table id 0-254; empty array when the table has no flows. */
   tables: CompiledFlow[][];
-  /** The same tables ready for lookup (linear scan or tuple space search), indexed alike. */
-  flowTables: FlowTable[];
+  /**
+   * The same tables ready for lookup (linear scan or tuple space search), indexed alike; a
+   * table with conjunction flows is a ConjunctiveTable (./conjunction.ts) around its FlowTable.
+   */
+  flowTables: (FlowTable | ConjunctiveTable)[];
+  /** Whether any flow reads or writes registers/metadata (the executor skips that state otherwise). */
+  usesPipeState: boolean;
 }
 
 /** Splits a bigint of up to 128 bits into 4 words (word 0 most significant). */
@@ -160,23 +216,79 @@ function ctArgsOf(a: CtAction, ct: Conntrack): CtArgs {
   return args;
 }
 
-function compileAction(a: Action, ct: Conntrack): CompiledAction | null {
+function act(op: number, arg: number, a: Action, ct: CtArgs | null = null): CompiledAction {
+  return { op, arg, ct, recirc: 0, src: a, line: a.pos.line, data: null, srcBits: null, ctByZone: null };
+}
+
+/** A LoadAction's words: [pipeline word, value, mask] per 32-bit word its mask touches. */
+function loadWords(a: Extract<Action, { kind: 'load' }>): [number, number, number][] {
+  if (a.field === 'metadata') {
+    const out: [number, number, number][] = [];
+    const hiM = Number(a.mask >> 32n);
+    const loM = Number(a.mask & 0xffffffffn);
+    if (hiM) out.push([PIPE_METADATA_HI, Number(a.value >> 32n) | 0, hiM | 0]);
+    if (loM) out.push([PIPE_METADATA_LO, Number(a.value & 0xffffffffn) | 0, loM | 0]);
+    return out;
+  }
+  return [[Number(a.field.slice(3)), Number(a.value) | 0, Number(a.mask) | 0]];
+}
+
+function compileAction(a: Action, ct: Conntrack): CompiledAction[] {
   switch (a.kind) {
     case 'output':
-      return { op: OP_OUTPUT, arg: a.port, ct: null, recirc: 0, src: a, line: a.pos.line };
+      return [act(OP_OUTPUT, a.port, a)];
     case 'controller':
-      return { op: OP_CONTROLLER, arg: 0, ct: null, recirc: 0, src: a, line: a.pos.line };
+      return [act(OP_CONTROLLER, 0, a)];
     case 'drop':
-      return null;
+    case 'conjunction':
+      return [];
     case 'resubmit':
-      return { op: OP_RESUBMIT, arg: a.table, ct: null, recirc: 0, src: a, line: a.pos.line };
+      return [act(a.ct ? OP_RESUBMIT_CT : OP_RESUBMIT, a.table, a)];
     case 'goto_table':
-      return { op: OP_GOTO, arg: a.table, ct: null, recirc: 0, src: a, line: a.pos.line };
+      return [act(OP_GOTO, a.table, a)];
     case 'ct_clear':
-      return { op: OP_CT_CLEAR, arg: 0, ct: null, recirc: 0, src: a, line: a.pos.line };
-    case 'ct':
-      return { op: OP_CT, arg: a.table ?? -1, ct: ctArgsOf(a, ct), recirc: 0, src: a, line: a.pos.line };
+      return [act(OP_CT_CLEAR, 0, a)];
+    case 'load':
+      return loadWords(a).map(([w, v, m]) => ({ ...act(OP_LOAD, w, a), data: Int32Array.of(v, m) }));
+    case 'move': {
+      const spec = subfieldSpecByNxm(a.dst.field);
+      const data = new Int32Array(a.dst.nBits * 2);
+      for (let j = 0; j < a.dst.nBits; j++) {
+        const [w, b] = pipeBit(spec, a.dst.ofs + j);
+        data[j * 2] = w;
+        data[j * 2 + 1] = b;
+      }
+      return [{ ...act(OP_MOVE, 0, a), data, srcBits: sourceBits(a.src) }];
+    }
+    case 'ct': {
+      const c = act(OP_CT, a.table ?? -1, a, ctArgsOf(a, ct));
+      if (a.zoneSrc) {
+        c.srcBits = sourceBits(a.zoneSrc);
+        c.ctByZone = new Map();
+      }
+      return [c];
+    }
   }
+}
+
+/** CtArgs of a `ct(zone=FIELD)` action for the zone read at translation (built once per zone). */
+export function ctArgsForZone(c: CompiledAction, zone: number): CtArgs {
+  let args = c.ctByZone!.get(zone);
+  if (args === undefined) {
+    args = new CtArgs();
+    const base = c.ct!;
+    // Every argument copied generically (typed arrays by value), so arguments added to
+    // CtArgs later (NAT) come along without a change here.
+    const dst = args as unknown as Record<string, unknown>;
+    for (const [k, v] of Object.entries(base)) {
+      if (ArrayBuffer.isView(v)) (dst[k] as Uint32Array).set(v as Uint32Array);
+      else if (v !== null && typeof v === 'object') dst[k] = structuredClone(v);
+      else dst[k] = v;
+    }
+    args.zone = zone;
+    c.ctByZone!.set(zone, args);
+  }
+  return args;
 }
 
 export function compileFlow(flow: Flow, index: number, ct: Conntrack): CompiledFlow {
@@ -197,11 +309,9 @@ export function compileFlow(flow: Flow, index: number, ct: Conntrack): CompiledF
   const keyMask = Int32Array.from(pairs, (p) => masks[p[1]]! | 0);
   const keyValue = Int32Array.from(pairs, (p) => values[p[1]]! | 0);
   const actions: CompiledAction[] = [];
-  for (const a of flow.actions) {
-    const c = compileAction(a, ct);
-    if (c) actions.push(c);
-  }
-  return { flow, index, priority: flow.priority, fids, values, masks, keyOff, keyMask, keyValue, actions };
+  for (const a of flow.actions) actions.push(...compileAction(a, ct));
+  const conj = flow.actions.filter((a): a is ConjunctionAction => a.kind === 'conjunction');
+  return { flow, index, priority: flow.priority, fids, values, masks, keyOff, keyMask, keyValue, actions, conj: conj.length ? conj : null };
 }
 
 /**
@@ -219,5 +329,12 @@ export function compilePolicy(policy: Policy, ct: Conntrack, classifier: Classif
     tables[f.table]!.push(cf);
   });
   for (const list of tables) list.sort((a, b) => b.priority - a.priority || a.index - b.index);
-  return { tables, flowTables: tables.map((list) => new FlowTable(list, classifier)) };
+  const usesPipeState = policy.flows.some((f) =>
+    f.match.some((m) => m.name === 'metadata' || m.name.startsWith('reg')) ||
+    f.actions.some((a) => a.kind === 'load' || a.kind === 'move' || (a.kind === 'ct' && !!a.zoneSrc)));
+  return {
+    tables,
+    flowTables: tables.map((list) => (list.some((f) => f.conj !== null) ? new ConjunctiveTable(list, classifier) : new FlowTable(list, classifier))),
+    usesPipeState,
+  };
 }

@@ -108,10 +108,24 @@ import {
   OP_GOTO,
   OP_OUTPUT,
   OP_RESUBMIT,
+  OP_LOAD,
+  OP_MOVE,
+  OP_RESUBMIT_CT,
+  F_CONJ_ID,
+  F_METADATA,
+  F_REG0,
+  type SourceBits,
   compilePolicy,
   configureConntrack,
+  ctArgsForZone,
 } from './compile.js';
+import { ConjunctiveTable } from './conjunction.js';
+import { PIPE_METADATA_HI, PIPE_METADATA_LO, PIPE_WORDS } from './fields-regs.js';
 import type { ClassifierMode, FieldWords } from './classifier.js';
+
+/** Field pairs `tuple_swap` exchanges (IPv4 / IPv6), for resubmit(,T,ct). */
+const SWAP_V4 = Int32Array.of(F_NW_PROTO, F_CT_NW_PROTO, F_NW_SRC, F_CT_NW_SRC, F_NW_DST, F_CT_NW_DST, F_TP_SRC, F_CT_TP_SRC, F_TP_DST, F_CT_TP_DST);
+const SWAP_V6 = Int32Array.of(F_NW_PROTO, F_CT_NW_PROTO, F_IPV6_SRC, F_CT_IPV6_SRC, F_IPV6_DST, F_CT_IPV6_DST, F_TP_SRC, F_CT_TP_SRC, F_TP_DST, F_CT_TP_DST);
 
 /** ofproto-dpif-xlate.c MAX_DEPTH. */
 export const MAX_RESUBMIT_DEPTH = 64;
@@ -169,6 +183,17 @@ class DpActions {
   line: number[] = [];
   /** D_RECIRC: policy-wide number of the ct(table=…) action (CompiledAction.recirc). */
   rid: number[] = [];
+  /**
+   * D_RECIRC: registers and metadata frozen when the ct(table=…) was translated (the copy's
+   * starting state, docs/policy-language.md §1); buffers reused, null until first needed.
+   */
+  frozen: (Int32Array | null)[] = [];
+  /** Freeze `regs` for the D_RECIRC at index i. */
+  freeze(i: number, regs: Int32Array): void {
+    let f = this.frozen[i];
+    if (!f) this.frozen[i] = f = new Int32Array(PIPE_WORDS);
+    f.set(regs);
+  }
   push(kind: number, arg: number, cleared: number, ct: CtArgs | null, line: number, rid = 0): void {
     const i = this.n++;
     this.kind[i] = kind;
@@ -258,6 +283,13 @@ export class Pipeline {
   private xCleared = false;
   private xError: string | null = null;
   private xInPort = 0;
+  /**
+   * Registers reg0-15 and metadata (./fields-regs.ts layout) as the translation sees them: 0
+   * for a new packet, the frozen values after a recirculation (docs/policy-language.md §1).
+   * Untouched when the policy uses none (`usesPipe`).
+   */
+  private readonly xr = new Int32Array(PIPE_WORDS);
+  private readonly usesPipe: boolean;
 
   // per-packet state
   private frame: Uint8Array = new Uint8Array(0);
@@ -276,6 +308,7 @@ export class Pipeline {
     this.conntrack = conntrack;
     configureConntrack(policy, conntrack);
     this.compiled = compilePolicy(policy, conntrack, opts.classifier);
+    this.usesPipe = this.compiled.usesPipeState;
     this.maxDepth = opts.maxResubmitDepth ?? MAX_RESUBMIT_DEPTH;
     this.maxResubmits = opts.maxResubmits ?? MAX_RESUBMITS;
     this.maxRecirc = opts.maxRecircDepth ?? MAX_RECIRC_DEPTH;
@@ -336,7 +369,7 @@ export class Pipeline {
     this.inView.parse(frame);
     this.md[0]!.clear();
     try {
-      this.pass(0, 0, inPort, 0);
+      this.pass(0, 0, inPort, 0, null);
     } finally {
       this.out = null;
       this.view = this.inView;
@@ -365,9 +398,13 @@ export class Pipeline {
 
   // ---------------------------------------------------------------- one pass (translate + execute)
 
-  private pass(d: number, table: number, inPort: number, recircId: number): void {
+  private pass(d: number, table: number, inPort: number, recircId: number, frozen: Int32Array | null): void {
     const dp = this.dp[d]!;
     dp.n = 0;
+    if (this.usesPipe) {
+      if (frozen) this.xr.set(frozen);
+      else this.xr.fill(0);
+    }
     this.xDepth = 0;
     this.xResubmits = 0;
     this.xCleared = d === 0; // an unrecirculated packet is untracked
@@ -408,7 +445,7 @@ export class Pipeline {
         this.md[d + 1]!.copyFrom(md);
         const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelOf(md) };
         this.out!.lookups.push(lk);
-        this.pass(d + 1, t, inPort, this.recircId(dp.rid[i]!, inPort));
+        this.pass(d + 1, t, inPort, this.recircId(dp.rid[i]!, inPort), this.usesPipe ? dp.frozen[i]! : null);
       } else if (kind === D_CT_CLEAR) {
         md.clear();
       } else {
@@ -439,7 +476,7 @@ export class Pipeline {
     this.md[d + 1]!.copyFrom(md);
     const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelOf(md) };
     this.out!.lookups.push(lk);
-    this.pass(d + 1, t, inPort, this.recircId(dp.rid[i]!, inPort));
+    this.pass(d + 1, t, inPort, this.recircId(dp.rid[i]!, inPort), this.usesPipe ? dp.frozen[i]! : null);
   }
 
   /** D_OUTPUT at index i of pass d. */
@@ -545,16 +582,39 @@ export class Pipeline {
    * The flow of `table` the packet hits: load the fields the table's flows read (ct fields as
    * the translation sees them now), then the table's classifier.
    */
-  private lookup(d: number, table: number): CompiledFlow | null {
+  private lookup(d: number, table: number, swap: boolean): CompiledFlow | null {
     const t = this.compiled.flowTables[table];
     if (!t) return null;
     const fids = t.fids;
     for (let i = 0; i < fids.length; i++) this.load(fids[i]!, d);
+    if (swap) this.swapTuple(d);
     return t.lookup(this.fw);
   }
 
-  private xlateTable(d: number, table: number): void {
-    const cf = this.lookup(d, table);
+  /**
+   * resubmit(,T,ct): the packet's 5-tuple and the connection's original-direction tuple change
+   * places for this one lookup (ofproto-dpif-xlate.c `xlate_table_action` → `tuple_swap`;
+   * IPv4 or IPv6 addresses by the packet's dl_type), docs/policy-language.md §6.
+   */
+  private swapTuple(d: number): void {
+    const v4 = this.view.l3 === 4;
+    const pairs = v4 ? SWAP_V4 : SWAP_V6;
+    const w = this.fw;
+    for (let k = 0; k < pairs.length; k += 2) {
+      const a = pairs[k]!;
+      const b = pairs[k + 1]!;
+      this.load(a, d);
+      this.load(b, d);
+      for (let j = 0; j < 4; j++) {
+        const x = w[a * 4 + j]!;
+        w[a * 4 + j] = w[b * 4 + j]!;
+        w[b * 4 + j] = x;
+      }
+    }
+  }
+
+  private xlateTable(d: number, table: number, swap = false): void {
+    const cf = this.lookup(d, table, swap);
     const rec = this.rec;
     if (!cf) {
       if (rec) {
@@ -566,7 +626,11 @@ export class Pipeline {
     if (rec) {
       const f = cf.flow;
       rec.flows.push({ table, line: f.pos.line, depth: d });
-      if (this.tx) this.note(d, `${'  '.repeat(this.xDepth)}table ${table}: line ${f.pos.line}, priority ${f.priority}${f.match.length ? ', ' + formatMatch(f.match) : ''}`);
+      if (this.tx) {
+        const t = this.compiled.flowTables[table];
+        const conj = t instanceof ConjunctiveTable && t.lastConjId >= 0 ? ` (conjunction ${t.lastConjId} matched)` : '';
+        this.note(d, `${'  '.repeat(this.xDepth)}table ${table}: line ${f.pos.line}, priority ${f.priority}${f.match.length ? ', ' + formatMatch(f.match) : ''}${conj}`);
+      }
     }
     const dp = this.dp[d]!;
     const acts = cf.actions;
@@ -602,11 +666,51 @@ export class Pipeline {
           this.xlateTable(d, a.arg);
           this.xDepth--;
           break;
-        case OP_CT:
-          if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}${a.arg >= 0 ? ' (fork: the rest continues untracked)' : ''}`);
-          dp.push(D_CT, a.arg, 0, a.ct, a.line);
-          if (a.arg >= 0) dp.push(D_RECIRC, a.arg, 0, null, a.line, a.recirc);
+        case OP_CT: {
+          // ct(zone=FIELD): the zone is read now, from the translation's registers
+          // (compose_conntrack_action, docs/policy-language.md §3).
+          const args = a.ctByZone === null ? a.ct! : ctArgsForZone(a, this.readSource(a.srcBits!, d));
+          if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}${a.ctByZone !== null ? ` (zone ${args.zone})` : ''}${a.arg >= 0 ? ' (fork: the rest continues untracked)' : ''}`);
+          dp.push(D_CT, a.arg, 0, args, a.line);
+          if (a.arg >= 0) {
+            dp.push(D_RECIRC, a.arg, 0, null, a.line, a.recirc);
+            // finish_freezing__ → frozen_metadata_from_flow: the copy resumes with the
+            // registers and metadata of this moment (docs/policy-language.md §1).
+            if (this.usesPipe) dp.freeze(dp.n - 1, this.xr);
+          }
           this.xCleared = true;
+          break;
+        }
+        case OP_RESUBMIT_CT:
+          if (this.xDepth >= this.maxDepth) {
+            this.xError = `over max translation depth ${this.maxDepth}`;
+            break;
+          }
+          if (this.xResubmits >= this.maxResubmits) {
+            this.xError = `over ${this.maxResubmits} resubmit actions`;
+            break;
+          }
+          // xlate_table_action: no ct tuple in the flow (untracked, cleared by a ct() of this
+          // pass, or ct_nw_proto 0) → reported and skipped; translation goes on.
+          if (this.xCleared || !this.md[d]!.tupleVisible()) {
+            if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}: resubmit(ct) with non-tracked or non-IP packet! (skipped)`);
+            break;
+          }
+          if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}`);
+          this.xResubmits++;
+          this.xDepth++;
+          this.xlateTable(d, a.arg, true);
+          this.xDepth--;
+          break;
+        case OP_LOAD: {
+          const xr = this.xr;
+          const data = a.data!;
+          xr[a.arg] = (xr[a.arg]! & ~data[1]!) | data[0]!;
+          break;
+        }
+        case OP_MOVE:
+          this.move(a.srcBits!, a.data!, d);
+          if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}`);
           break;
         case OP_CT_CLEAR:
           // xlate only emits ct_clear for a packet it still sees as tracked (`ctx->conntracked`).
@@ -614,6 +718,37 @@ export class Pipeline {
           this.xCleared = true;
           break;
       }
+    }
+  }
+
+  // ---------------------------------------------------------------- registers
+
+  /** Loads a source's fields into the field words (a snapshot, so overlapping moves read first). */
+  private loadSource(src: SourceBits, d: number): void {
+    for (let k = 0; k < src.fids.length; k++) this.load(src.fids[k]!, d);
+  }
+
+  /** A source subfield of ≤ 32 bits as a number (ct(zone=FIELD) reads 16). */
+  private readSource(src: SourceBits, d: number): number {
+    this.loadSource(src, d);
+    const fw = this.fw;
+    const bits = src.bits;
+    let v = 0;
+    for (let j = bits.length / 2 - 1; j >= 0; j--) v = (v << 1) | ((fw[bits[j * 2]!]! >>> bits[j * 2 + 1]!) & 1);
+    return v >>> 0;
+  }
+
+  /** move: copy each source bit into its register/metadata bit. */
+  private move(src: SourceBits, dst: Int32Array, d: number): void {
+    this.loadSource(src, d);
+    const fw = this.fw;
+    const xr = this.xr;
+    const bits = src.bits;
+    for (let j = 0; j < dst.length / 2; j++) {
+      const bit = (fw[bits[j * 2]!]! >>> bits[j * 2 + 1]!) & 1;
+      const w = dst[j * 2]!;
+      const m = 1 << dst[j * 2 + 1]!;
+      xr[w] = bit ? xr[w]! | m : xr[w]! & ~m;
     }
   }
 
@@ -685,8 +820,17 @@ export class Pipeline {
       case F_TCP_FLAGS:
         w[o + 3] = v.flowL4 && v.ipProto === 6 ? v.tcpFlags : 0;
         return;
+      case F_CONJ_ID:
+        // 0 in every packet's flow; the conjunctive lookup sets it for its second search.
+        w[o + 3] = 0;
+        return;
+      case F_METADATA:
+        w[o + 2] = this.xr[PIPE_METADATA_HI]!;
+        w[o + 3] = this.xr[PIPE_METADATA_LO]!;
+        return;
       default:
-        this.loadCt(fid, d, w, o);
+        if (fid >= F_REG0) w[o + 3] = this.xr[fid - F_REG0]!;
+        else this.loadCt(fid, d, w, o);
     }
   }
 

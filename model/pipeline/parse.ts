@@ -14,10 +14,16 @@
  * - lib/ofp-actions.c `parse_CT`, `check_CT`, `ofpacts_verify_nested`, `decode_NXAST_RAW_CT`
  *   and `ofpacts_parse__` for the action rules and messages (docs/conntrack-semantics.md §1.1).
  *
+ * Registers, metadata, load/set_field/move, ct(zone=FIELD[a..b]) and conjunction/conj_id follow
+ * docs/policy-language.md (OVS's own messages where it has one).
+ *
  * Deliberate differences (each also in the report of the change that introduced it):
  * - A field given twice with different values is an error (OVS silently keeps the last one).
- * - Actions outside the subset (normal, flood, set_field on packet fields, learn, …) are errors
- *   naming the action instead of being accepted; `nat` is "not supported yet".
+ * - Actions outside the subset (normal, flood, set_field/load/move into packet fields, learn,
+ *   resubmit(,T,ct), …) are errors naming the action instead of being accepted; `nat` is "not
+ *   supported yet".
+ * - Flows of one conjunctive flow (table, priority, id) that disagree on the number of clauses are
+ *   refused (docs/policy-language.md §4).
  * - Table names (`table=name`) and port names are not supported: numbers only.
  *
  * ─── ctoffload extension directives (NOT OVS syntax; ovs-ofctl would reject these lines) ───
@@ -45,8 +51,13 @@
 import { CtStateParseError, parseCtStateMatch } from '../ctstate.js';
 import { FlowParseError } from '../errors.js';
 import { ETH_TYPE_ARP, ETH_TYPE_IPV6 } from '../packet/view.js';
+import { type SubfieldSpec, parseSubfield, subfieldSpecByNxm } from './fields-regs.js';
 import {
   type Action,
+  type ConjunctionAction,
+  type LoadAction,
+  type RegisterName,
+  type SubfieldRef,
   type CtAction,
   type CtAlg,
   type CtExecWrite,
@@ -399,18 +410,22 @@ const FIELD_ALIASES: Record<string, MatchFieldName | 'icmp_type' | 'icmp_code' |
   ct_ipv6_dst: 'ct_ipv6_dst',
   ct_tp_src: 'ct_tp_src',
   ct_tp_dst: 'ct_tp_dst',
+  conj_id: 'conj_id',
+  metadata: 'metadata',
+  oxm_of_metadata: 'metadata',
+  ...Object.fromEntries(Array.from({ length: 16 }, (_, i) => [[`reg${i}`, `reg${i}`], [`nxm_nx_reg${i}`, `reg${i}`]]).flat()),
 };
 
-/** OVS registers by any of their names: reg0-15, xreg0-7, xxreg0-3, NXM_NX_REGn, OXM_OF_PKT_REG. */
-const REGISTER_RE = /^(x{0,2}reg\d+|nxm_nx_reg\d+(_w)?|oxm_of_pkt_reg\d+)$/i;
+/** 64-bit xregN (OXM_OF_PKT_REGn): the pair reg2N (high 32 bits) : reg2N+1 (low), lib/flow.h `flow_get_xreg`. */
+const XREG_RE = /^(?:xreg|oxm_of_pkt_reg)([0-7])$/i;
 
 /** Keys OVS accepts in a flow that this subset does not (named in the error). */
 const KNOWN_UNSUPPORTED_FIELDS = new Set([
   'nw_tos', 'nw_ecn', 'nw_ttl', 'ip_dscp', 'ip_ecn', 'nw_frag', 'ip_frag', 'dl_vlan_pcp', 'vlan_vid', 'vlan_pcp',
-  'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha', 'arp_op', 'tun_id', 'tunnel_id', 'metadata', 'ipv6_label',
+  'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha', 'arp_op', 'tun_id', 'tunnel_id', 'ipv6_label',
   'nd_target', 'nd_sll', 'nd_tll', 'mpls_label', 'pkt_mark', 'skb_priority', 'recirc_id', 'dp_hash',
   'idle_timeout', 'hard_timeout', 'importance', 'send_flow_rem', 'check_overlap', 'out_port', 'out_group',
-  'reg0', 'reg1', 'reg2', 'reg3', 'reg4', 'reg5', 'reg6', 'reg7', 'xreg0', 'conj_id', 'packet_type',
+  'xxreg0', 'xxreg1', 'xxreg2', 'xxreg3', 'packet_type',
 ]);
 
 interface MatchBuilder {
@@ -439,8 +454,18 @@ function parseMatchToken(ctx: Ctx, b: MatchBuilder, t: Token): void {
     return;
   }
   const alias = FIELD_ALIASES[key];
+  const xreg = XREG_RE.exec(key);
+  if (xreg) {
+    if (t.value === null || t.sep !== '=') ctx.fail(`field "${t.key}" needs a value ("${t.key}=…")`, t.keyOff);
+    const [val, m] = parseIntMasked(ctx, t.value, t.valueOff, 64, key, true);
+    const n = Number(xreg[1]) * 2;
+    setField(ctx, b, `reg${n}` as MatchFieldName, val >> 32n, m >> 32n, t.keyOff, key);
+    setField(ctx, b, `reg${n + 1}` as MatchFieldName, val & 0xffffffffn, m & 0xffffffffn, t.keyOff, key);
+    return;
+  }
   if (!alias) {
-    if (REGISTER_RE.test(key)) ctx.fail(`match field "${t.key}": registers are not supported yet (issue 15)`, t.keyOff);
+    if (/^(xxreg\d+|nxm_nx_xxreg\d+)$/i.test(key)) ctx.fail(`match field "${t.key}": 128-bit xxreg registers are not supported by ctoffload (use reg0-reg15 or xreg0-xreg7)`, t.keyOff);
+    if (/^(reg|nxm_nx_reg)\d+$/i.test(key)) ctx.fail(`match field "${t.key}": OVS has registers reg0-reg15 only`, t.keyOff);
     if (KNOWN_UNSUPPORTED_FIELDS.has(key)) ctx.fail(`match field "${t.key}" is not supported by ctoffload`, t.keyOff);
     if (key === 'normal' || key === 'output' || key === 'drop') ctx.fail(`"${t.key}" looks like an action: actions go after "actions="`, t.keyOff);
     ctx.fail(`unknown match field "${t.key}"`, t.keyOff);
@@ -658,18 +683,87 @@ function parseCtSubfield(ctx: Ctx, text: string, off: number): { field: 'ct_mark
   return { field, lo, hi };
 }
 
-/** The register a set_field/load/move reads or writes (`->reg4`, `NXM_NX_REG0[0..15]`), or null. */
-function registerIn(text: string): string | null {
-  for (const part of text.split('->')) {
-    const m = /^\s*([a-z0-9_]+)\s*(\[[^\]]*\])?\s*$/i.exec(part.replace(/^.*?:/, ''));
-    if (m && REGISTER_RE.test(m[1]!)) return m[1]!;
+/** `FIELD[a..b]` at `off` of the logical line, or a located error. */
+function subfieldAt(ctx: Ctx, text: string, off: number, what: string): { ref: SubfieldRef; spec: SubfieldSpec } {
+  const r = parseSubfield(text);
+  if (!r.ok) ctx.fail(`${what}: ${r.message}`, off + r.offset);
+  return { ref: r.ref, spec: r.spec };
+}
+
+/** Pipeline-state destination of load/set_field/move, or a located error naming why not. */
+function writableAt(ctx: Ctx, text: string, off: number, what: string): { ref: SubfieldRef; spec: SubfieldSpec } {
+  const d = subfieldAt(ctx, text, off, what);
+  if (!d.spec.writable) ctx.fail(`${what}: writing ${d.spec.nxm} rewrites the packet or its metadata: not supported by ctoffload (only registers reg0-reg15, xreg0-xreg7 and metadata can be written)`, off);
+  return d;
+}
+
+/**
+ * A constant write of `value` (already shifted into place) under `mask` to a writable field:
+ * one LoadAction per register or metadata (an xreg is split into its two registers, so the
+ * executor and the printer only know 32-bit registers and metadata).
+ */
+function loadActions(spec: SubfieldSpec, value: bigint, mask: bigint, pos: SourcePos): LoadAction[] {
+  if (spec.xreg !== undefined) {
+    const hi = `reg${spec.xreg * 2}` as RegisterName;
+    const lo = `reg${spec.xreg * 2 + 1}` as RegisterName;
+    const out: LoadAction[] = [];
+    if (mask >> 32n) out.push({ kind: 'load', field: hi, value: value >> 32n, mask: mask >> 32n, pos });
+    if (mask & 0xffffffffn) out.push({ kind: 'load', field: lo, value: value & 0xffffffffn, mask: mask & 0xffffffffn, pos });
+    return out;
   }
-  return null;
+  return [{ kind: 'load', field: spec.match as RegisterName | 'metadata', value: value & mask, mask, pos }];
+}
+
+/** `load:V->DST[a..b]`, `set_field:V[/M]->DST`, `move:SRC[a..b]->DST[c..d]` outside ct() (docs/policy-language.md §2). */
+function parseStateWrite(ctx: Ctx, t: Token, k: 'load' | 'set_field' | 'move', pos: SourcePos): Action[] {
+  const v = t.value ?? '';
+  const arrow = v.indexOf('->');
+  if (t.value === null || arrow < 0) {
+    ctx.fail(k === 'move' ? 'move: expected "move:SRC[a..b]->DST[c..d]"' : k === 'load' ? 'load: expected "load:VALUE->DST[a..b]"' : 'set_field: expected "set_field:VALUE[/MASK]->DST"', t.keyOff);
+  }
+  const dstOff = t.valueOff + arrow + 2;
+  const dst = writableAt(ctx, v.slice(arrow + 2), dstOff, k);
+  if (k === 'move') {
+    const src = subfieldAt(ctx, v.slice(0, arrow), t.valueOff, 'move');
+    // lib/ofp-actions.c parse_REG_MOVE: "source field is N bits wide but destination is M bits wide".
+    if (src.ref.nBits !== dst.ref.nBits) ctx.fail(`move: source field is ${src.ref.nBits} bits wide but destination is ${dst.ref.nBits} bits wide`, t.valueOff);
+    return [{ kind: 'move', src: src.ref, dst: dst.ref, pos }];
+  }
+  if (k === 'load') {
+    const { ofs, nBits } = dst.ref;
+    const text = v.slice(0, arrow);
+    const t2 = text.trim();
+    if (!/^(0x[0-9a-f]+|\d+)$/i.test(t2)) ctx.fail(`load: "${t2}" is not a number (load from a field is "move")`, t.valueOff);
+    const val = BigInt(t2);
+    // lib/nx-match.c nxm_parse_reg_load: "value 0x1ff does not fit into 8 bits".
+    if (val > fullMask(nBits)) ctx.fail(`load: value ${t2} does not fit into ${nBits} bits`, t.valueOff);
+    return loadActions(dst.spec, val << BigInt(ofs), fullMask(nBits) << BigInt(ofs), pos);
+  }
+  // set_field writes a whole field; a bit range on it is load's job.
+  if (dst.ref.ofs !== 0 || dst.ref.nBits !== dst.spec.width) ctx.fail('set_field: a bit range on the destination is not allowed (use VALUE/MASK, or load)', dstOff);
+  const [val, m] = parseIntMasked(ctx, v.slice(0, arrow), t.valueOff, dst.spec.width, `set_field ${dst.spec.nxm}`, true);
+  return loadActions(dst.spec, val, m, pos);
+}
+
+/** `conjunction(id,k/n)` with lib/ofp-actions.c `parse_CONJUNCTION`'s rules and messages. */
+function parseConjunction(ctx: Ctx, t: Token, pos: SourcePos): ConjunctionAction {
+  const m = /^\s*(0x[0-9a-f]+|\d+)\s*,\s*(\d+)\s*\/\s*(\d+)\s*$/i.exec(t.value ?? '');
+  if (t.sep !== '(' || !m) ctx.fail('"conjunction" syntax is "conjunction(id,i/n)"', t.keyOff);
+  const id = BigInt(m[1]!);
+  if (id > 0xffffffffn) ctx.fail(`conjunction: id ${m[1]} does not fit in 32 bits`, t.valueOff);
+  const clause = Number(m[2]);
+  const n = Number(m[3]);
+  if (n < 2) ctx.fail('conjunction must have at least 2 clauses', t.valueOff);
+  if (n > 64) ctx.fail('conjunction must have at most 64 clauses', t.valueOff);
+  if (clause < 1) ctx.fail('clause index must be positive', t.valueOff);
+  if (clause > n) ctx.fail('clause index must be less than or equal to number of clauses', t.valueOff);
+  return { kind: 'conjunction', id: Number(id), clause, nClauses: n, pos };
 }
 
 /** True when `dst` of a set_field/load/move names a ct field (ofpacts `field_requires_ct`). */
 function namesCtField(text: string): boolean {
-  return /(^|->)\s*(NXM_NX_CT_MARK|NXM_NX_CT_LABEL|ct_mark|ct_label)\b/i.test(text);
+  // The destination only: `move:NXM_NX_CT_MARK[]->reg3` reads ct_mark, which is fine.
+  return /->\s*(NXM_NX_CT_MARK|NXM_NX_CT_LABEL|ct_mark|ct_label)\b/i.test(text);
 }
 
 /** One write inside ct(exec(...)). */
@@ -719,9 +813,12 @@ function parseCt(ctx: Ctx, t: Token): CtAction {
       ct.table = parseTable(ctx, a.value, a.valueOff, 'ct(table=…)');
     } else if (k === 'zone' && a.value !== null) {
       if (!/^(0x[0-9a-f]+|\d+)$/i.test(a.value.trim())) {
-        ctx.fail(`ct(zone=${a.value}): a zone taken from a field is not supported by ctoffload; use a number 0-65535`, a.valueOff);
-      }
-      ct.zone = toNum(parseUint(ctx, a.value, a.valueOff, 16, 'zone'));
+        // parse_CT: not a number, so a subfield; decode_ct_zone: it must be 16 bits
+        // (OFPBAC_BAD_SET_LEN otherwise). docs/policy-language.md §3.
+        const src = subfieldAt(ctx, a.value, a.valueOff, 'ct(zone=…)');
+        if (src.ref.nBits !== 16) ctx.fail(`ct(zone=${a.value.trim()}): a zone field must be exactly 16 bits, not ${src.ref.nBits} (OVS: OFPBAC_BAD_SET_LEN)`, a.valueOff);
+        ct.zoneSrc = src.ref;
+      } else ct.zone = toNum(parseUint(ctx, a.value, a.valueOff, 16, 'zone'));
     } else if (k === 'alg' && a.value !== null) {
       if (a.value !== 'ftp' && a.value !== 'tftp') ctx.fail(`invalid conntrack helper "${a.value}"`, a.valueOff);
       ct.alg = a.value as CtAlg;
@@ -805,10 +902,11 @@ function parseActions(ctx: Ctx, from: number, to: number, table: number): Parsed
         if (t.value === null) ctx.fail('resubmit: expected "resubmit(,TABLE)"', t.keyOff);
         if (t.sep !== '(') ctx.fail('resubmit:PORT (resubmit with a different in_port) is not supported by ctoffload; use resubmit(,TABLE)', t.keyOff);
         const parts = t.value.split(',');
-        if (parts.length > 2) ctx.fail('resubmit(port,table,ct) is not supported by ctoffload; use resubmit(,TABLE)', t.valueOff);
+        if (parts.length > 3 || (parts.length === 3 && parts[2]!.trim() !== 'ct')) ctx.fail('resubmit: expected "resubmit(,TABLE)" or "resubmit(,TABLE,ct)"', t.valueOff);
         if (parts[0]!.trim() !== '') ctx.fail('resubmit with a different in_port is not supported by ctoffload; use resubmit(,TABLE)', t.valueOff);
         if (parts.length < 2 || parts[1]!.trim() === '') ctx.fail('resubmit(,TABLE): the table is missing', t.valueOff);
-        push({ kind: 'resubmit', table: parseTable(ctx, parts[1]!, t.valueOff + parts[0]!.length + 1, 'resubmit'), pos });
+        const rt = parseTable(ctx, parts[1]!, t.valueOff + parts[0]!.length + 1, 'resubmit');
+        push(parts.length === 3 ? { kind: 'resubmit', table: rt, ct: true, pos } : { kind: 'resubmit', table: rt, pos });
         break;
       }
       case 'goto_table': {
@@ -834,11 +932,13 @@ function parseActions(ctx: Ctx, from: number, to: number, table: number): Parsed
       case 'load':
       case 'move':
         if (namesCtField(t.value ?? '')) ctx.fail('cannot set CT fields outside of ct action (write ct_mark/ct_label inside ct(commit,exec(...)))', t.keyOff);
-        {
-          const reg = registerIn(t.value ?? '');
-          if (reg) ctx.fail(`${k}: register ${reg}: registers are not supported yet (issue 15)`, t.keyOff);
-        }
-        ctx.fail(`${k} is not supported by ctoffload (the pipeline does not rewrite packets)`, t.keyOff);
+        for (const a of parseStateWrite(ctx, t, k, pos)) push(a);
+        break;
+      case 'conjunction':
+        push(parseConjunction(ctx, t, pos));
+        break;
+      case 'learn':
+        ctx.fail('learn is not supported by ctoffload: it adds flows while packets run, and a ctoffload policy is a fixed set of flows (the model, the offload compiler and the OVS oracle all take the policy as written)', t.keyOff);
         break;
       case 'normal':
       case 'flood':
@@ -852,6 +952,15 @@ function parseActions(ctx: Ctx, from: number, to: number, table: number): Parsed
           ctx.fail(`"${t.key}": not an action ctoffload knows, and OVS would read it as output to a port named "${t.key}": port names are not supported: use a port number (output:N)`, t.keyOff);
         }
         ctx.fail(`unknown or unsupported action "${t.key}"`, t.keyOff);
+    }
+  }
+  // ofpacts_verify: conjunction only with other conjunctions (and note, not in this subset).
+  const conjI = actions.findIndex((a) => a.kind === 'conjunction');
+  if (conjI >= 0) {
+    const other = actions.findIndex((a) => a.kind !== 'conjunction');
+    if (other >= 0) {
+      const a = actions[other]!;
+      ctx.fail(`"conjunction" actions may be used along with "note" but not any other kind of action (such as the "${a.kind === 'load' ? 'set_field' : a.kind}" action used here)`, offs[other]!);
     }
   }
   // ofpacts_parse__: "drop" stands alone.
@@ -905,6 +1014,20 @@ function checkFlowActions(ctx: Ctx, match: MatchField[], actions: Action[], offs
   const dlType = dl ? Number(dl.value) : null;
   const nwProto = np ? Number(np.value) : null;
   actions.forEach((a, i) => {
+    // mf_check_src (check_REG_MOVE, check_CT's zone source): a source field's prerequisites
+    // must hold in this flow's match, else OFPBAC_MATCH_INCONSISTENT ("source field ip_src
+    // lacks correct prerequisites") [obs].
+    const src = a.kind === 'move' ? a.src : a.kind === 'ct' ? a.zoneSrc : null;
+    if (src) {
+      const pre = subfieldSpecByNxm(src.field).prereq;
+      if (pre && (dlType !== pre.dlType || (pre.nwProto !== undefined && nwProto !== pre.nwProto))) {
+        ctx.fail(`${a.kind === 'move' ? 'move' : 'ct(zone=…)'}: source field ${src.field} needs ${pre.what} in this flow (OVS: source field lacks correct prerequisites, OFPBAC_MATCH_INCONSISTENT)`, offs[i]!);
+      }
+    }
+    // check_RESUBMIT: resubmit(,T,ct) needs is_ct_valid on the match (docs/policy-language.md §6).
+    if (a.kind === 'resubmit' && a.ct && !(cs && (cs.value & 0x0fn) !== 0n && (cs.value & 0x10n) === 0n)) {
+      ctx.fail('resubmit(,TABLE,ct) needs a ct_state match with +new, +est, +rel or +rpl (and not +inv) (OVS: OFPBAC_MATCH_INCONSISTENT)', offs[i]!);
+    }
     if (a.kind !== 'ct') return;
     const off = offs[i]!;
     if (dlType !== ETH_TYPE_IP && dlType !== ETH_TYPE_IPV6) {
@@ -1055,6 +1178,8 @@ export function parsePolicy(text: string, source = '<policy>'): Policy {
     }
   }
 
+  checkConjunctions(all, source);
+
   // ovs-ofctl add-flows: a flow with the same table, priority and match replaces the earlier one
   // (OFPFC_ADD semantics), so only the last of such a group is in effect.
   const lastByIdentity = new Map<string, Flow>();
@@ -1067,6 +1192,26 @@ export function parsePolicy(text: string, source = '<policy>'): Policy {
   const flows = all.filter((f) => lastByIdentity.get(flowIdentity(f)) === f);
   const tables = [...new Set(flows.map((f) => f.table))].sort((a, b) => a - b);
   return { source, flows, tables, timeoutPolicies, zoneLimits, defaultLimit, ipf, directiveLines, directives, warnings };
+}
+
+/**
+ * One conjunctive flow = (table, priority, id) (docs/policy-language.md §4): OVS counts the
+ * clauses of an id against the `n` of whichever of its flows the classifier meets first, so
+ * flows that disagree on `n` give an order-dependent answer. Refused, naming both flows.
+ */
+function checkConjunctions(flows: readonly Flow[], source: string): void {
+  const seen = new Map<string, ConjunctionAction>();
+  for (const f of flows) {
+    for (const a of f.actions) {
+      if (a.kind !== 'conjunction') continue;
+      const key = `${f.table}/${f.priority}/${a.id}`;
+      const prev = seen.get(key);
+      if (!prev) seen.set(key, a);
+      else if (prev.nClauses !== a.nClauses) {
+        throw new FlowParseError(`conjunction(${a.id},${a.clause}/${a.nClauses}) disagrees with conjunction(${prev.id},${prev.clause}/${prev.nClauses}) at line ${prev.pos.line} on the number of clauses (same table ${f.table} and priority ${f.priority}: one conjunctive flow)`, a.pos.line, a.pos.column, source);
+      }
+    }
+  }
 }
 
 /** Parse one flow line (tests, tools). */

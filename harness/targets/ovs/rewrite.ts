@@ -37,6 +37,7 @@
  */
 import {
   type Action,
+  type CtAction,
   type Flow,
   type MatchField,
   type Policy,
@@ -214,6 +215,10 @@ function mapTimeouts(policy: Policy, at: (p: SourcePos) => string): Map<number, 
   const byZone = new Map<number, CtUse & { timeout: string }>();
   for (const u of uses) {
     if (u.timeout === null) continue;
+    if ((u as CtAction).zoneSrc) {
+      throw new OvsError('CTO_OVS_UNSUPPORTED',
+        `${at(u.pos)}: ct(timeout=${u.timeout}) with a zone taken from a field: OVS 3.1 binds timeout policies to zones (§6.3), so the zone must be a number here`);
+    }
     const prev = byZone.get(u.zone);
     if (prev && prev.timeout !== u.timeout) {
       throw new OvsError('CTO_OVS_UNSUPPORTED',

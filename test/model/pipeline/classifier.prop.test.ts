@@ -155,6 +155,9 @@ function poolOf(name: MatchFieldName): bigint[] {
       return [0n, 1n, 3n];
     case 'ct_label':
       return [0n, 1n, 1n << 100n];
+    default:
+      // conj_id, metadata, registers: 0 in these policies (nothing writes them).
+      return [0n, 1n];
   }
 }
 

@@ -11,7 +11,7 @@ describe('model/pipeline public API', () => {
     expectTypeOf<ConstructorParameters<typeof api.Pipeline>>().toEqualTypeOf<[api.Policy, Conntrack, (api.PipelineOptions | undefined)?]>();
     expectTypeOf<api.Pipeline['process']>().returns.toEqualTypeOf<Verdict>();
     expectTypeOf<api.PipelineResult>().toMatchTypeOf<Verdict>();
-    expectTypeOf<api.Action['kind']>().toEqualTypeOf<'output' | 'controller' | 'drop' | 'resubmit' | 'goto_table' | 'ct_clear' | 'ct'>();
+    expectTypeOf<api.Action['kind']>().toEqualTypeOf<'load' | 'move' | 'conjunction' | 'output' | 'controller' | 'drop' | 'resubmit' | 'goto_table' | 'ct_clear' | 'ct'>();
     expect(api.MATCH_FIELDS.map((f) => f.name)).toContain('ct_label');
     expect(api.MAX_RESUBMIT_DEPTH).toBe(64);
     expect(api.MAX_RECIRC_DEPTH).toBe(6);
