@@ -12,7 +12,8 @@ import { afterAll, expect, it } from 'vitest';
 import type { CliIo } from '../../../harness/cli/command.js';
 import { runConformanceCli } from '../../../harness/cli/conformance.js';
 import { driveOwningSignals, ownSignals } from '../../../harness/cli/signals.js';
-import { replayCapture } from '../../../harness/cli/replay.js';
+import { replayTargetStream } from '../../../harness/cli/replay.js';
+import { openCapture } from '../../../model/replay.js';
 import { reportError } from '../../../harness/cli/command.js';
 import { execFileSync } from 'node:child_process';
 import { generateRuns } from '../../../harness/runner/index.js';
@@ -188,6 +189,9 @@ describeWithTools('fault campaign on the OVS oracle (issue 12)', [OVS_TOOL], () 
     process.env.TMPDIR = tmp;
     const frame = buildFrame({ ip: { src: '10.0.0.1', dst: '10.0.0.2' }, udp: { sport: 1, dport: 2 } });
     const records = Array.from({ length: 40 }, (_, i) => ({ timeNs: 1_000_000_000n + BigInt(i) * 1_000_000n, port: 1, data: frame, origLen: frame.length }));
+    const pcap = join(tmp, 'forty.pcapng');
+    writeFileSync(pcap, writePcapng(records));
+    const reader = await openCapture(pcap);
     let sent = 0;
     const x = io();
     try {
@@ -200,11 +204,12 @@ describeWithTools('fault campaign on the OVS oracle (issue 12)', [OVS_TOOL], () 
           return send(st);
         };
         return t;
-      }, (t) => replayCapture(t, records, undefined)).then(() => null, (err: unknown) => err);
+      }, (t) => replayTargetStream(t, reader, () => {}, { rows: false })).then(() => null, (err: unknown) => err);
       expect(sent).toBe(5);
       expect(reportError('replay', e, x)).toBe(143);
       expect(x.e).toContain('ctoffload replay: interrupted: stopped before the next packet, target closed');
     } finally {
+      await reader.close();
       if (prevTmp === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = prevTmp;
     }
