@@ -68,7 +68,7 @@ target, compares them packet by packet and shrinks the first disagreement to a m
   --traffic FILE    traffic options as JSON (harness/arbitraries TrafficOptions); must be given
                     again when replaying with --seed/--path. Without it, ports, address pools
                     and server ports are fitted to the policy (README "Traffic"); frames with
-                    two VLAN tags are generated except with --target ovs (include.doubleVlan)
+                    two VLAN tags are generated only with --target model or bmv2 (include.doubleVlan)
   --traffic-weighting W  'uniform' (default) or 'coverage': each run keeps, of a few candidate
                     scenarios, the one hitting most of what earlier runs (model only) missed;
                     replays need it again with --seed/--path (it is the traffic option weighting)
@@ -242,6 +242,9 @@ export interface ConformanceCliHooks {
   progress?: boolean;
 }
 
+/** Targets whose parser takes two VLAN tags (the model, and the generated program on bmv2). */
+const TWO_TAG_TARGETS: ReadonlySet<string> = new Set(['model', 'bmv2']);
+
 export async function runConformanceCli(argv: string[], io: CliIo, hooks: ConformanceCliHooks = {}): Promise<number> {
   // From the first line: a signal during start-up also stops the run (exit 130/143), and no
   // target module kills its processes under us (harness/cli/signals.ts).
@@ -293,8 +296,9 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     const replay = values.replay ? readReplay(values.replay) : undefined;
     if (replay?.traffic && !values.traffic) traffic = replay.traffic;
     // Two VLAN tags: parsed by the model and the generated program, not by OVS with its default
-    // vlan-limit=1 (docs/conntrack-semantics.md §3.5): on by default except against OVS.
-    if (values.target !== 'ovs' && traffic.include?.doubleVlan === undefined) traffic = { ...traffic, include: { ...traffic.include, doubleVlan: true } };
+    // vlan-limit=1 (docs/conntrack-semantics.md §3.5): on by default only for the targets known to
+    // parse two tags; any other target (OVS, or one a test or a plugin registers) gets one tag.
+    if (TWO_TAG_TARGETS.has(values.target ?? '') && traffic.include?.doubleVlan === undefined) traffic = { ...traffic, include: { ...traffic.include, doubleVlan: true } };
     const weighting = values['traffic-weighting'];
     if (weighting !== undefined) {
       if (weighting !== 'uniform' && weighting !== 'coverage') throw new ConformanceCliError(`--traffic-weighting ${weighting}: expected uniform (default) or coverage`);
