@@ -208,8 +208,8 @@ export interface CtAction {
    */
   timeout: string | null;
   exec: CtExecWrite[];
-  /** `nat…` argument, or null. */
-  nat: CtNat | null;
+  /** `nat…` argument; null or absent without one (absent keeps older builders of CtAction valid). */
+  nat?: CtNat | null;
   pos: SourcePos;
 }
 

@@ -706,7 +706,7 @@ function parseExecWrite(ctx: Ctx, t: Token): CtExecWrite {
 }
 
 function parseCt(ctx: Ctx, t: Token): CtAction {
-  const ct: CtAction = { kind: 'ct', commit: false, force: false, zone: 0, table: null, alg: null, timeout: null, exec: [], nat: null, pos: ctx.pos(t.keyOff) };
+  const ct: CtAction = { kind: 'ct', commit: false, force: false, zone: 0, table: null, alg: null, timeout: null, exec: [], pos: ctx.pos(t.keyOff) };
   if (t.sep !== '(' && t.value !== null) ctx.fail('ct: expected "ct(...)"', t.valueOff);
   const args = t.value === null ? [] : tokenize(ctx, t.valueOff, t.valueOff + t.value.length, false);
   let execTok: Token | null = null;
@@ -1155,6 +1155,16 @@ export function parsePolicy(text: string, source = '<policy>'): Policy {
         throw new FlowParseError(`ct(timeout=${a.timeout}): no timeout_policy named "${a.timeout}" in this policy`, a.pos.line, a.pos.column, source);
       }
     }
+  }
+
+  // ctoffload limit, not OVS's: FTP/TFTP through NAT (payload rewrite, sequence skew, NATed
+  // expectations) is not modelled, so a policy using both is refused rather than modelled
+  // wrongly (docs/conntrack-semantics.md §11.6).
+  const algAct = all.flatMap((f) => f.actions).find((a) => a.kind === 'ct' && a.alg !== null);
+  const natAct = all.flatMap((f) => f.actions).find((a) => a.kind === 'ct' && a.nat);
+  if (algAct && natAct && natAct.kind === 'ct') {
+    const p = natAct.nat!.pos;
+    throw new FlowParseError(`ct(nat…) with ct(alg=…) at line ${algAct.pos.line}: ALGs through NAT (FTP/TFTP payload rewrite) are not modelled by ctoffload yet`, p.line, p.column, source);
   }
 
   // ovs-ofctl add-flows: a flow with the same table, priority and match replaces the earlier one
