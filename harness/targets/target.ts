@@ -68,6 +68,13 @@ export interface Target {
    * longer traces as input errors (CTO_TIME_RANGE) before sending anything.
    */
   readonly maxTimeMs?: number;
+  /**
+   * Optional, on a reference: the target's Verdict for the packet about to be sent, so that
+   * choices OVS leaves to chance (a NAT translation, docs/conntrack-semantics.md §11.3) are
+   * taken from the target for that packet (harness/targets/nat-choice.ts). When present, the
+   * runner sends each packet to the target first.
+   */
+  adoptChoices?(observed: Verdict): void;
   /** Versions of the software behind the target, for reports. */
   versions?(): Promise<Record<string, string>>;
 }

@@ -20,3 +20,5 @@ export {
   MIN_NAT_EPHEMERAL_PORT, MAX_NAT_EPHEMERAL_PORT,
 } from './nat.js';
 export type { NatChooser } from './nat.js';
+/** The key layout (./key.ts), for code that builds or reads keys (the NAT chooser). */
+export { KEY_WORDS, K_META, K_SRC, K_SPORT, K_DST, K_DPORT, META_V6 } from './key.js';
