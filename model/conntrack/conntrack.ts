@@ -41,6 +41,7 @@ import {
   K_SRC,
   META_V6,
   extractKey,
+  keyEq,
   keyHash,
   metaProto,
   metaV6,
@@ -116,6 +117,15 @@ export interface ConntrackOptions {
   tcpSeqCheck?: boolean;
 }
 
+/** A NATed connection's node left behind by a force-expire (see `addGhost`). */
+interface NatGhost {
+  k: Uint32Array;
+  rk: Uint32Array;
+  rh: number;
+  mark: number;
+  label: Uint32Array;
+}
+
 export type ConntrackEvent = { kind: 'new' | 'destroy' | 'update'; conn: ConnInfo };
 
 export class Conntrack {
@@ -146,6 +156,9 @@ export class Conntrack {
   private readonly natScratch = new Uint32Array(KEY_WORDS);
   private readonly revScratch = new Uint32Array(KEY_WORDS);
   private readonly natAlloc: NatAllocator;
+  /** NAT nodes of force-expired NATed connections, alive until the clock moves past `ghostUntil`. */
+  private readonly natGhosts: NatGhost[] = [];
+  private ghostUntil = -Infinity;
   private readonly lookupView = new PacketView();
 
   /**
@@ -256,8 +269,18 @@ export class Conntrack {
       }
     }
 
+    // A NAT node left behind by a force-expired NATed connection (§11.5): OVS finds the node,
+    // misses its expired parent ("Missing parent conn") and answers inv with no connection.
+    if (c < 0 && this.natGhosts.length !== 0 && this.ghostAt(k, h, now)) {
+      md.state = state | CS_INVALID | CS_TRACKED;
+      md.writeNone(zone);
+      return;
+    }
+
     // §2.4: force + reply-direction match → the old entry goes, the packet starts anew.
+    let ghostOf: NatGhost | null = null;
     if (a.force && reply && c >= 0) {
+      if (t.flags[c]! & F_NAT) this.addGhost(c, now);
       this.remove(c);
       c = -1;
     }
@@ -279,6 +302,7 @@ export class Conntrack {
           state = CS_INVALID;
         } else if (res === CT_UPDATE_RESTART) {
           // §4.8: the old entry is expired now, whether or not this call commits.
+          if (t.flags[c]! & F_NAT) ghostOf = this.addGhost(c, now);
           this.remove(c, now);
           c = -1;
           create = true;
@@ -300,6 +324,30 @@ export class Conntrack {
     }
 
     let expIdx: ReturnType<Expectations['lookup']> = null;
+    // `conn_lookup(ctx->key)` before `conn_not_found` also meets NAT nodes left behind by a
+    // force-expired NATed connection: then nothing is created and the packet keeps the state
+    // it has, with the dead connection's fields after a restart (§11.5).
+    if (create && this.natGhosts.length !== 0 && this.ghostAt(k, h, now)) {
+      md.state = state | CS_TRACKED;
+      md.zone = zone;
+      if (ghostOf) {
+        md.label.set(ghostOf.label);
+        md.mark = ghostOf.mark;
+        if (a.setMark) {
+          const m = a.markMask >>> 0;
+          md.mark = ((a.markValue & m) | (md.mark & ~m)) >>> 0;
+        }
+        if (a.setLabel) for (let i = 0; i < 4; i++) md.label[i] = ((a.labelValue[i]! & a.labelMask[i]!) | (md.label[i]! & ~a.labelMask[i]!)) >>> 0;
+        this.writeTuple(md, ghostOf.k, 0);
+      } else {
+        md.mark = 0;
+        md.label.fill(0);
+        this.writeTuple(md, k, 0);
+      }
+      md.conn = -1;
+      md.connId = 0;
+      return;
+    }
     if (create) {
       expIdx = this.expectations.lookup(t, k, now);
       // `conn_not_found`
@@ -371,6 +419,38 @@ export class Conntrack {
     return state | natPacket(pkt, t.natReply.get(c)!, 0, action, related);
   }
 
+  /**
+   * OVS force-expires a connection on a TCP restart or `force` (`conn_force_expire`) but its
+   * NAT node (`nat_conn`, which never expires by itself) stays in the table until the sweeper
+   * cleans the connection, i.e. until the clock next moves (§4.8, §11.5). Kept here as ghosts:
+   * both keys, hashed by the reply key as the node is, with the dead connection's fields.
+   */
+  private addGhost(c: number, now: number): NatGhost {
+    const t = this.table;
+    const rk = t.natReply.get(c)!;
+    const g: NatGhost = {
+      k: t.key.slice(c * KEY_WORDS, c * KEY_WORDS + KEY_WORDS),
+      rk: rk.slice(),
+      rh: keyHash(rk, 0, this.salt),
+      mark: t.mark[c]!,
+      label: t.label.slice(c * 4, c * 4 + 4),
+    };
+    if (now > this.ghostUntil) this.natGhosts.length = 0;
+    this.natGhosts.push(g);
+    this.ghostUntil = now;
+    return g;
+  }
+
+  /** The ghost a lookup of `k` (hash `h`) meets: same hash as the node, either key. */
+  private ghostAt(k: Uint32Array, h: number, now: number): NatGhost | null {
+    if (now > this.ghostUntil) {
+      this.natGhosts.length = 0;
+      return null;
+    }
+    for (const g of this.natGhosts) if (g.rh === h && (keyEq(g.rk, 0, k, 0) || keyEq(g.k, 0, k, 0))) return g;
+    return null;
+  }
+
   /** The reply key of connection `c` into `out`: the NAT reply key or the reversed original. */
   private replyKeyInto(c: number, out: Uint32Array): void {
     const t = this.table;
@@ -385,7 +465,10 @@ export class Conntrack {
   private natTuple(k: Uint32Array, ni: NatInfo, now: number): boolean {
     const t = this.table;
     const rk = this.natScratch;
-    const taken = (x: Uint32Array): boolean => t.lookup(x, keyHash(x, 0, this.salt), now) >= 0;
+    const taken = (x: Uint32Array): boolean => {
+      const xh = keyHash(x, 0, this.salt);
+      return t.lookup(x, xh, now) >= 0 || (this.natGhosts.length !== 0 && this.ghostAt(x, xh, now) !== null);
+    };
     const imposed = this.natChooser?.(k, ni);
     if (imposed) {
       if (natTupleAllowed(k, ni, imposed) && !taken(imposed)) {
@@ -598,6 +681,7 @@ export class Conntrack {
       if (zone === undefined || metaZone(t.key[c * KEY_WORDS + K_META]!) === zone) this.remove(c);
     }
     if (zone === undefined) this.expectations.clear();
+    this.natGhosts.length = 0;
   }
 
   // ------------------------------------------------------------------ limits
