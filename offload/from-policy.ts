@@ -25,7 +25,7 @@ export function actionToIR(a: Action): ActionIR {
     case 'ct_clear':
       return { kind: 'ct_clear' };
     case 'ct': {
-      const ir: CtActionIR = { kind: 'ct', zone: a.zone, commit: a.commit, force: a.force, table: a.table, alg: a.alg, nat: false };
+      const ir: CtActionIR = { kind: 'ct', zone: a.zone, commit: a.commit, force: a.force, table: a.table, alg: a.alg, nat: !!a.nat };
       for (const w of a.exec) {
         if (w.field === 'ct_mark') {
           const prev = ir.mark ?? { value: 0, mask: 0 };

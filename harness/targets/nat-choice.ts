@@ -15,7 +15,9 @@
  * packet of the connection in both directions, checksums, ct_state, clashes with later
  * connections — is compared as usual, so a target that uses its chosen tuple inconsistently
  * still disagrees. A choice that is out of range or taken is not adopted (the reference
- * allocates as OVS would and the difference shows). When the target outputs no translated
+ * allocates as OVS would and the difference shows). An output that left untranslated while no
+ * output carries an allowed translation is read as exhaustion (the reference refuses the
+ * commit too; a policy that outputs before its NAT commit would mislead this). When the target outputs no translated
  * packet (the policy drops it after the commit), nothing can be learnt and the reference keeps
  * its own choice.
  */
@@ -26,8 +28,9 @@ import type { VerdictOutput } from '../../model/verdict.js';
 /** A NatChooser that takes the translation from `outputs` (the target's, for the same packet). */
 export function natChooserFromOutputs(outputs: readonly VerdictOutput[]): NatChooser {
   let view: PacketView | undefined; // built on first use: most packets commit no NAT
-  return (orig: Uint32Array, ni: NatInfo): Uint32Array | undefined => {
+  return (orig: Uint32Array, ni: NatInfo): Uint32Array | null | undefined => {
     view ??= new PacketView();
+    let untranslated = false;
     const meta = orig[K_META]!;
     const v6 = (meta & META_V6) !== 0;
     const proto = (meta >>> 16) & 0xff;
@@ -50,7 +53,13 @@ export function natChooserFromOutputs(outputs: readonly VerdictOutput[]): NatCho
         rk[K_DPORT] = orig[K_SPORT]!;
       }
       if (natTupleAllowed(orig, ni, rk)) return rk;
+      let same = true;
+      for (let i = 0; i < KEY_WORDS && same; i++) if (rk[i] !== (i === K_META ? orig[i] : orig[i < K_DST ? i + 5 : i - 5])) same = false;
+      if (same) untranslated = true;
     }
-    return undefined;
+    // The connection's packet left untranslated and no output carries a translation the action
+    // allows: OVS found the tuple space exhausted (its address is fixed by the hash, so that
+    // happens while other addresses of the range are free) and committed nothing.
+    return untranslated ? null : undefined;
   };
 }

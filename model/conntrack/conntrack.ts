@@ -164,7 +164,8 @@ export class Conntrack {
   /**
    * Imposes the translation of a new NATed connection instead of allocating it (the OVS
    * oracle: OVS 3.1 salts its choice with a random `hash_basis`, docs/conntrack-semantics.md
-   * §11.3). Returning undefined allocates as OVS would; a returned reply key that the action
+   * §11.3). Returning undefined allocates as OVS would, null refuses the commit as exhaustion
+   * does; a returned reply key that the action
    * could not have produced, or that is taken, is ignored and counted in `natRejectedChoices`.
    */
   natChooser?: NatChooser;
@@ -470,6 +471,7 @@ export class Conntrack {
       return t.lookup(x, xh, now) >= 0 || (this.natGhosts.length !== 0 && this.ghostAt(x, xh, now) !== null);
     };
     const imposed = this.natChooser?.(k, ni);
+    if (imposed === null) return false;
     if (imposed) {
       if (natTupleAllowed(k, ni, imposed) && !taken(imposed)) {
         rk.set(imposed.subarray(0, KEY_WORDS));

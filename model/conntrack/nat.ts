@@ -85,9 +85,10 @@ export type TupleTaken = (k: Uint32Array) => boolean;
 
 /**
  * A translation chosen from outside (the OVS oracle learns it from OVS's output): the reply
- * key for a new connection whose original key is `orig`, or undefined to allocate as OVS would.
+ * key for a new connection whose original key is `orig`, null when the outside found the tuple
+ * space exhausted, or undefined to allocate as OVS would.
  */
-export type NatChooser = (orig: Uint32Array, ni: NatInfo) => Uint32Array | undefined;
+export type NatChooser = (orig: Uint32Array, ni: NatInfo) => Uint32Array | null | undefined;
 
 function mix(h: number, k: number): number {
   k = Math.imul(k, 0xcc9e2d51);
