@@ -240,7 +240,9 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
     }
   };
 
-  const adopts = await ref.get().then((t) => typeof t.adoptChoices === 'function', () => false);
+  const adopts =
+    (await tgt.get().then((t) => t.randomChoices === true, () => false)) &&
+    (await ref.get().then((t) => typeof t.adoptChoices === 'function', () => false));
   for (let i0 = 0; i0 < n; ) {
     if (o.signal?.aborted) return done('aborted');
     if (o.snapshotBefore === i0) out.snapshot = await snapshotOf(ref, tgt, i0, rendered.trace[i0]!.time, o.packetTimeoutMs);

@@ -300,8 +300,14 @@ export function natPacket(pkt: PacketView, key: Uint32Array, ko: number, action:
   const l4 = pkt.l4Off;
   const end = pkt.l3End;
   const proto = pkt.ipProto;
-  if (action & NAT_ACTION_SRC) setAddr(b, v6, l3, v6 ? l3 + 8 : l3 + 12, proto, l4, end, key, ko + K_DST);
-  else setAddr(b, v6, l3, v6 ? l3 + 24 : l3 + 16, proto, l4, end, key, ko + K_SRC);
+  // OVS 3.1 `nat_packet_ipv6` passes the connection's protocol (`key->nw_proto`), not the
+  // packet's: on an ICMPv6 error about a TCP/UDP connection the outer address change is folded
+  // into a "TCP checksum" at bytes 16-17 (a "UDP checksum" at bytes 6-7, when non-zero) of the
+  // ICMPv6 message — inside the quoted packet — before the ICMPv6 checksum is recomputed [obs]
+  // (fixed after 3.1, docs/conntrack-semantics.md §11.4). IPv4 uses the header's own protocol.
+  const outerProto = related && v6 ? pkt.innerProto : proto;
+  if (action & NAT_ACTION_SRC) setAddr(b, v6, l3, v6 ? l3 + 8 : l3 + 12, outerProto, l4, end, key, ko + K_DST);
+  else setAddr(b, v6, l3, v6 ? l3 + 24 : l3 + 16, outerProto, l4, end, key, ko + K_SRC);
   if (!related) {
     patPacket(b, proto, l4, end, key[ko + K_DPORT]! & 0xffff, key[ko + K_SPORT]! & 0xffff);
   } else {
