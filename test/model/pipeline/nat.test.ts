@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Conntrack, natTupleAllowed } from '../../../model/conntrack/index.js';
 import { CS_DST_NAT, CS_ESTABLISHED, CS_NEW, CS_REPLY_DIR, CS_SRC_NAT, CS_TRACKED } from '../../../model/ctstate.js';
 import { buildFrame, ipPacketOf } from '../../../model/packet/build.js';
-import { CT_OK, PacketView, ipv4ToString } from '../../../model/packet/view.js';
+import { CT_ICMP_INNER_SRC, CT_OK, PacketView, ipv4ToString } from '../../../model/packet/view.js';
+import { checksumOk, pseudoSum6 } from '../../../model/packet/checksum.js';
 import { FlowParseError } from '../../../model/errors.js';
 import { Pipeline, formatAction, parsePolicy } from '../../../model/pipeline/index.js';
 
@@ -219,6 +220,35 @@ describe('ICMP errors about a NATed connection', () => {
     expect(ipv4ToString(o.dst[0]!)).toBe(C);
     expect(ipv4ToString(o.innerSrc[0]!)).toBe(C);
     expect(o.innerSport).toBe(40000);
+  });
+});
+
+describe('ICMPv6 error about an SNATed connection (OVS 3.1 oddity, docs/conntrack-semantics.md §11.4)', () => {
+  it('the outer rewrite folds into bytes 16-17 of the ICMPv6 message; the ICMPv6 checksum still verifies', () => {
+    const p = pipeline(`
+table=0,priority=10,ipv6,actions=ct(nat,table=1)
+table=1,priority=10,in_port=1,ipv6,ct_state=+trk+new,actions=ct(commit,nat(src=[fd00::2])),output:2
+table=1,priority=10,ct_state=+trk+est,in_port=2,actions=output:1
+table=1,priority=10,ct_state=+trk+rel,in_port=1,actions=output:2
+`);
+    p.process(buildFrame({ ip: { src: 'fd00::1', dst: '2001:db8::1' }, tcp: { sport: 40001, dport: 22, flags: 'S', seq: 1 } }), 1, 0);
+    const reply = p.process(buildFrame({ ip: { src: '2001:db8::1', dst: 'fd00::2' }, tcp: { sport: 22, dport: 40001, flags: 'SA', seq: 7, ack: 2 } }), 2, 1);
+    const delivered = reply.outputs[0]!.bytes; // reverse-translated: to fd00::1
+    expect(view(delivered).dst[3]).toBe(1);
+    // The client answers it with "port unreachable", quoting the packet it got.
+    const err = buildFrame({ ip: { src: 'fd00::1', dst: '2001:db8::1' }, icmpError: { type: 1, code: 4, inner: ipPacketOf(delivered) } });
+    const v = p.process(err, 1, 2);
+    expect(v.lookups[0]!.state & CS_SRC_NAT).toBe(CS_SRC_NAT);
+    const o = view(v.outputs[0]!.bytes);
+    // The damaged quote no longer names the outer destination: a tracker downstream calls it
+    // invalid (§5.3), exactly what OVS 3.1 emits; the ICMPv6 checksum itself verifies.
+    expect(o.ctStatus).toBe(CT_ICMP_INNER_SRC);
+    expect(checksumOk(o.buf, o.l4Off, o.l3End - o.l4Off, pseudoSum6(o.buf, o.l3Off, 58, o.l3End - o.l4Off))).toBe(true);
+    expect(o.src[3]).toBe(2); // outer source translated
+    expect(o.innerDst[3]).toBe(2); // quoted destination translated
+    // The quoted source's first word carries the outer change (2001 → 2000 here, as OVS 3.1 sent it).
+    const q = o.l4Off + 8 + 8;
+    expect((o.buf[q]! << 8) | o.buf[q + 1]!).toBe(0x2000);
   });
 });
 
