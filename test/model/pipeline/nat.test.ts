@@ -159,6 +159,18 @@ table=2,priority=10,actions=output:2
     expect(p.conntrack.size).toBe(2);
   });
 
+  it('zone limits are checked before the allocation; an exhausted commit takes no count', () => {
+    const p = pipeline(`zone_limit zone=0,limit=2
+table=0,priority=10,in_port=1,ip,actions=ct(commit,nat(src=${NATIP}:6000)),output:2
+`);
+    const out = (i: number): PacketView => view(p.process(tcp(C, S, 41000 + i, 80, 'S'), 1, i).outputs[0]!.bytes);
+    expect(out(0).sport).toBe(6000); // committed, translated
+    expect(out(1).sport).toBe(41001); // exhausted: untranslated, not counted
+    expect(p.conntrack.getZoneLimit(0)).toEqual({ limit: 2, count: 1 });
+    expect(out(2).sport).toBe(41002); // still exhausted
+    expect(p.conntrack.size).toBe(1);
+  });
+
   it('UDP SNAT with a zero checksum stays zero; with a checksum it verifies', () => {
     const p = pipeline(`ip,in_port=1,actions=ct(commit,nat(src=${NATIP}:7000)),output:2`);
     const z = buildFrame({ ip: { src: C, dst: S }, udp: { sport: 1000, dport: 53, checksum: 'none' }, payload: 'q' });
