@@ -21,7 +21,7 @@
  * packet (the policy drops it after the commit), nothing can be learnt and the reference keeps
  * its own choice.
  */
-import { KEY_WORDS, K_DPORT, K_DST, K_META, K_SPORT, K_SRC, META_V6, type NatChooser, type NatInfo, natTupleAllowed } from '../../model/conntrack/index.js';
+import { KEY_WORDS, K_DPORT, K_DST, K_META, K_SPORT, K_SRC, META_V6, NAT_ACTION_DST, NAT_ACTION_SRC, type NatChooser, type NatInfo, natTupleAllowed } from '../../model/conntrack/index.js';
 import { IPPROTO_TCP, IPPROTO_UDP, L3_IPV6, PacketView } from '../../model/packet/view.js';
 import type { VerdictOutput } from '../../model/verdict.js';
 
@@ -29,6 +29,8 @@ import type { VerdictOutput } from '../../model/verdict.js';
 export function natChooserFromOutputs(outputs: readonly VerdictOutput[]): NatChooser {
   let view: PacketView | undefined; // built on first use: most packets commit no NAT
   return (orig: Uint32Array, ni: NatInfo): Uint32Array | null | undefined => {
+    // A bare ct(commit,nat) chooses nothing (docs/conntrack-semantics.md §11.2).
+    if ((ni.action & (NAT_ACTION_SRC | NAT_ACTION_DST)) === 0) return undefined;
     view ??= new PacketView();
     let untranslated = false;
     const meta = orig[K_META]!;

@@ -252,6 +252,9 @@ export function reverseInto(k: Uint32Array, out: Uint32Array): void {
  * (or unchanged when no range), ports in their ranges, and everything else untouched.
  */
 export function natTupleAllowed(k: Uint32Array, ni: NatInfo, rk: Uint32Array): boolean {
+  // A bare `ct(commit,nat)` translates nothing and its reply key is OVS's degenerate one
+  // (docs/conntrack-semantics.md §11.2): nothing from outside can stand for it.
+  if ((ni.action & (NAT_ACTION_SRC | NAT_ACTION_DST)) === 0) return false;
   if (rk[K_META] !== k[K_META]) return false;
   const v6 = metaV6(k[K_META]!);
   const proto = metaProto(k[K_META]!);

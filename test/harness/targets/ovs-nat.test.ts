@@ -172,6 +172,19 @@ in_port=2,ct_state=+trk,ct_zone=1,tcp,action=1`;
     expect(dump.trim().split('\n').filter((l) => l.startsWith('tcp'))).toHaveLength(1);
     expect(dump).toMatch(/reply=\(src=10\.1\.1\.2,dst=10\.1\.1\.240,sport=80,dport=34568\)/);
   }, 60_000);
+
+  it('bare ct(commit,nat) on a new connection: no translation, and replies do not find it (§11.2)', async () => {
+    const flows = `table=0,priority=10,in_port=1,ip,actions=ct(commit,nat),output:2
+table=0,priority=10,in_port=2,ip,actions=ct(nat,table=1)
+table=1,priority=10,ip,actions=output:1`;
+    const got = await run(flows, [
+      { time: 0, port: 1, frame: udp('10.0.0.1', '10.0.0.2', 1000, 53) },
+      { time: 1, port: 2, frame: udp('10.0.0.2', '10.0.0.1', 53, 1000) },
+    ]);
+    expect(got.model.map(norm)).toEqual(got.ovs.map(norm));
+    expect(got.ovs[0]!.outputs[0]!.bytes).toEqual(udp('10.0.0.1', '10.0.0.2', 1000, 53));
+    expect(got.ovs[1]!.lookups[0]!.state).toBe(CS_NEW | CS_TRACKED);
+  }, 60_000);
 });
 
 describe('adoptChoices without a NAT commit changes nothing', () => {
