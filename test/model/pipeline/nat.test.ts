@@ -175,6 +175,18 @@ table=0,priority=10,in_port=1,ip,actions=ct(commit,nat(src=${NATIP}:6000)),outpu
     expect(p.conntrack.size).toBe(1);
   });
 
+  it('reuse after expiry: the one port is free again once the first connection has expired', () => {
+    const p = pipeline(`ip,in_port=1,actions=ct(commit,nat(src=${NATIP}:7000)),output:2`);
+    const u = (sport: number): Uint8Array => buildFrame({ ip: { src: C, dst: S }, udp: { sport, dport: 53 }, payload: 'q' });
+    expect(view(p.process(u(1000), 1, 0).outputs[0]!.bytes).sport).toBe(7000);
+    expect(view(p.process(u(1001), 1, 59_999).outputs[0]!.bytes).sport).toBe(1001); // taken: exhaustion
+    // UDP first-packet timeout 60 s (docs/conntrack-semantics.md §6.1): gone at 60 000 ms.
+    expect(view(p.process(u(1002), 1, 60_000).outputs[0]!.bytes).sport).toBe(7000);
+    p.conntrack.sweep(60_000);
+    const live = [...p.conntrack.connections(60_000)];
+    expect(live.map((c) => [c.orig.sport, c.reply.dport])).toEqual([[1002, 7000]]);
+  });
+
   it('UDP SNAT with a zero checksum stays zero; with a checksum it verifies', () => {
     const p = pipeline(`ip,in_port=1,actions=ct(commit,nat(src=${NATIP}:7000)),output:2`);
     const z = buildFrame({ ip: { src: C, dst: S }, udp: { sport: 1000, dport: 53, checksum: 'none' }, payload: 'q' });
