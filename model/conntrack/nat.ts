@@ -278,11 +278,15 @@ export function natTupleAllowed(k: Uint32Array, ni: NatInfo, rk: Uint32Array): b
   const inR = (p: number, lo: number, hi: number): boolean => p >= lo && p <= hi;
   const sp = rk[K_DPORT]!; // translated source port of the original direction
   const dp = rk[K_SPORT]!; // translated destination port
+  // set_dport_range: a DNAT port range, else the original destination port.
   if (ni.action & NAT_ACTION_DST_PORT) {
-    if (!inR(dp, ni.minPort, ni.maxPort) && dp !== k[K_DPORT]) return false;
+    if (!inR(dp, ni.minPort, ni.maxPort)) return false;
   } else if (dp !== k[K_DPORT]) return false;
+  // set_sport_range: an SNAT port range, else the original source port or its class.
   if (ni.action & NAT_ACTION_SRC_PORT) return inR(sp, ni.minPort, ni.maxPort);
-  return sp === k[K_SPORT] || inR(sp, 1, 511) || inR(sp, 600, 1023) || inR(sp, MIN_NAT_EPHEMERAL_PORT, MAX_NAT_EPHEMERAL_PORT);
+  const o = k[K_SPORT]! & 0xffff;
+  if (sp === o) return true;
+  return o < 512 ? inR(sp, 1, 511) : o < 1024 ? inR(sp, 600, 1023) : inR(sp, MIN_NAT_EPHEMERAL_PORT, MAX_NAT_EPHEMERAL_PORT);
 }
 
 // ------------------------------------------------------------------ packet rewrite

@@ -94,6 +94,16 @@ describe('natTupleAllowed (an imposed translation)', () => {
     expect(natTupleAllowed(k, ni, rk('1.1.1.3', 2500, '10.0.0.9'))).toBe(false);
     expect(natTupleAllowed(k, ni, rk('1.1.1.3', 2500, '10.0.0.2', 81))).toBe(false);
     expect(natTupleAllowed(k, NatInfo.of(null, null, 0n, 0n, 0, 0), rk('10.0.0.1', 40000))).toBe(false);
+    // Without a port range the source port stays in its class ([1024, 65535] for 40000).
+    const noPorts = snat('1.1.1.1', '1.1.1.1');
+    expect(natTupleAllowed(k, noPorts, rk('1.1.1.1', 40000))).toBe(true);
+    expect(natTupleAllowed(k, noPorts, rk('1.1.1.1', 1024))).toBe(true);
+    expect(natTupleAllowed(k, noPorts, rk('1.1.1.1', 800))).toBe(false);
+    // DNAT with a port range: the destination port must be in it.
+    const dnat = NatInfo.of('dst', 4, BigInt(ip('2.2.2.2')), BigInt(ip('2.2.2.2')), 8000, 8001);
+    const d = (src: string, sport: number): Uint32Array => key(src, sport, '10.0.0.1', 40000);
+    expect(natTupleAllowed(k, dnat, d('2.2.2.2', 8001))).toBe(true);
+    expect(natTupleAllowed(k, dnat, d('2.2.2.2', 80))).toBe(false);
   });
 });
 
