@@ -41,8 +41,3 @@ export function checksumOk(buf: Uint8Array, off: number, len: number, initial = 
 export function recalcCsum16(csum: number, oldW: number, newW: number): number {
   return finishChecksum((~csum & 0xffff) + (~oldW & 0xffff) + (newW & 0xffff));
 }
-
-/** `recalc_csum32`: low half first, then the high half. */
-export function recalcCsum32(csum: number, oldW: number, newW: number): number {
-  return recalcCsum16(recalcCsum16(csum, oldW & 0xffff, newW & 0xffff), oldW >>> 16, newW >>> 16);
-}
