@@ -173,6 +173,44 @@ in_port=2,ct_state=+trk,ct_zone=1,tcp,action=1`;
     expect(dump).toMatch(/reply=\(src=10\.1\.1\.2,dst=10\.1\.1\.240,sport=80,dport=34568\)/);
   }, 60_000);
 
+  it("system-traffic.at 'conntrack - simple DNAT' (IP flows), a TCP handshake", async () => {
+    const flows = `priority=100 in_port=1,ip,nw_dst=10.1.1.64,action=ct(zone=1,nat(dst=10.1.1.2),commit),2
+priority=10 in_port=1,ip,action=ct(commit,zone=1),2
+priority=100 in_port=2,ct_state=-trk,ip,action=ct(table=0,nat,zone=1)
+priority=100 in_port=2,ct_state=+trk+est,ct_zone=1,ip,action=1`;
+    const got = await run(flows, [
+      { time: 0, port: 1, frame: tcp('10.1.1.1', '10.1.1.64', 40000, 80, 'S', 10) },
+      { time: 1, port: 2, frame: tcp('10.1.1.2', '10.1.1.1', 80, 40000, 'SA', 70, 11) },
+      { time: 2, port: 1, frame: tcp('10.1.1.1', '10.1.1.64', 40000, 80, 'A', 11, 71) },
+    ]);
+    expect(got.model.map(norm)).toEqual(got.ovs.map(norm));
+    const o = got.ovs.map((v) => new PacketView().parse(v.outputs[0]!.bytes));
+    expect(ipv4ToString(o[0]!.dst[0]!)).toBe('10.1.1.2');
+    expect([ipv4ToString(o[1]!.src[0]!), got.ovs[1]!.outputs[0]!.port]).toEqual(['10.1.1.64', 1]);
+    expect(got.ovs[1]!.lookups[0]!.state).toBe(CS_ESTABLISHED | CS_REPLY_DIR | CS_TRACKED | CS_SRC_NAT);
+    expect(ipv4ToString(o[2]!.dst[0]!)).toBe('10.1.1.2');
+  }, 60_000);
+
+  it("system-traffic.at 'conntrack - DNAT with additional SNAT': the second ct(commit,nat(src)) finds the DNATed connection", async () => {
+    // "Be sure all ct() actions but src nat are executed": the packet is already translated in
+    // this zone, so the later ct() looks it up by its reverse (§11.2) and only exec runs.
+    const flows = `table=0,priority=30,in_port=1,ip,nw_dst=172.1.1.2,actions=ct(commit,nat(dst=10.1.1.2:80),table=1)
+table=0,priority=20,in_port=2,ip,actions=ct(nat),1
+table=0,priority=1,actions=drop
+table=1,ip,actions=ct(commit,nat(src=10.1.1.240),exec(set_field:0xac->ct_mark,set_field:0xac->ct_label),table=2)
+table=2,in_port=1,ip,ct_mark=0xac,ct_label=0xac,actions=2`;
+    const got = await run(flows, [
+      { time: 0, port: 1, frame: tcp('10.1.1.1', '172.1.1.2', 40000, 8080, 'S', 10) },
+      { time: 1, port: 2, frame: tcp('10.1.1.2', '10.1.1.1', 80, 40000, 'SA', 70, 11) },
+    ]);
+    expect(got.model.map(norm)).toEqual(got.ovs.map(norm));
+    const o0 = new PacketView().parse(got.ovs[0]!.outputs[0]!.bytes);
+    expect([ipv4ToString(o0.src[0]!), ipv4ToString(o0.dst[0]!), o0.dport]).toEqual(['10.1.1.1', '10.1.1.2', 80]);
+    expect(got.ovs[0]!.lookups.map((l) => l.mark)).toEqual([0, 0xac]);
+    const o1 = new PacketView().parse(got.ovs[1]!.outputs[0]!.bytes);
+    expect([ipv4ToString(o1.src[0]!), o1.sport, got.ovs[1]!.outputs[0]!.port]).toEqual(['172.1.1.2', 8080, 1]);
+  }, 60_000);
+
   it('bare ct(commit,nat) on a new connection: no translation, and replies do not find it (§11.2)', async () => {
     const flows = `table=0,priority=10,in_port=1,ip,actions=ct(commit,nat),output:2
 table=0,priority=10,in_port=2,ip,actions=ct(nat,table=1)
