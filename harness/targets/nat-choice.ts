@@ -22,8 +22,8 @@
  * its own choice.
  */
 import { KEY_WORDS, K_DPORT, K_DST, K_META, K_SPORT, K_SRC, META_V6, NAT_ACTION_DST, NAT_ACTION_SRC, type NatChooser, type NatInfo, natTupleAllowed } from '../../model/conntrack/index.js';
-import { IPPROTO_TCP, IPPROTO_UDP, L3_IPV6, PacketView } from '../../model/packet/view.js';
-import type { VerdictOutput } from '../../model/verdict.js';
+import { IPPROTO_TCP, IPPROTO_UDP, L3_IPV6, PacketView } from '../../model/packet/index.js';
+import type { VerdictOutput } from '../../model/index.js';
 
 /** A NatChooser that takes the translation from `outputs` (the target's, for the same packet). */
 export function natChooserFromOutputs(outputs: readonly VerdictOutput[]): NatChooser {
