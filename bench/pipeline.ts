@@ -5,6 +5,7 @@
  *
  * 1. Firewall: a small stateful policy (outbound TCP allowed, replies by ct_state=+trk+est)
  *    over 20 000 concurrent TCP sessions (9 packets each, bench/conntrack.ts `tcpSessionFrames`).
+ * 1b. The same with NAT (NAT_POLICY): the price of translating every packet.
  * 2. Large ACL: the same sessions through `ct(zone=1,table=1)`, then one ACL table of N flows
  *    (1 000 and 10 000) of 5-tuple/prefix matches with scattered priorities — allow pairs per
  *    /24 source prefix, deny flows with other masks (/16, /32 + port, UDP, other subnets) that
@@ -28,6 +29,14 @@ table=1,priority=100,ip,in_port=1,ct_state=+trk+est,actions=output:2
 table=1,priority=100,ip,in_port=2,ct_state=+trk+est,actions=output:1
 table=1,priority=0,actions=drop
 `;
+
+/**
+ * The firewall with NAT: every look-up is `ct(nat)` and new connections are committed with
+ * `nat(src)` — source NAT keeping the address, so the sessions' replies still match and every
+ * packet of a connection is translated (copy, rewrite, re-parse: model/conntrack/nat.ts). Set
+ * against the firewall figure, the cost of NAT in the reference.
+ */
+export const NAT_POLICY = FIREWALL_POLICY.replace(/ct\(zone=1,table=1\)/g, 'ct(nat,zone=1,table=1)').replace('ct(commit,zone=1)', 'ct(commit,zone=1,nat(src))');
 
 /**
  * The large-ACL policy: `flows` flows in table 1 (about 80 % allow pairs for the prefixes of
@@ -114,6 +123,15 @@ export async function benchPipeline(): Promise<BenchResult[]> {
     value: Math.round(r.pps),
     unit: 'packets/s',
     note: `${r.packets} packets, ${r.dropped} dropped (expected 0)`,
+  });
+  const nat = parsePolicy(NAT_POLICY, 'bench-nat.flows');
+  runSessions(nat, 2000, 1);
+  const n = runSessions(nat, 20_000, 3);
+  out.push({
+    name: 'firewall policy with SNAT (ct(nat) look-ups, nat(src) commits), 20 000 TCP sessions',
+    value: Math.round(n.pps),
+    unit: 'packets/s',
+    note: `${n.packets} packets, ${n.dropped} dropped (expected 0)`,
   });
   for (const flows of [1_000, 10_000]) {
     const { text, sessions } = aclPolicyText(flows);

@@ -20,7 +20,7 @@
  *   [ct_clear…] [ct(...)] [ct_clear…] [output:P | controller]? [drop]? [goto_table:T | resubmit(,T)]?
  * with at most one output, the output after the ct (it runs on the untracked packet), no goto
  * after a ct with `table=` (that would fork two live threads), and ct arguments limited to
- * zone=N, commit, table=T, exec(set_field ct_mark/ct_label). `force`, `nat`, `alg=`, a zone
+ * zone=N, commit, table=T, exec(set_field ct_mark/ct_label). `force`, `nat` (punt NAT), `alg=`, a zone
  * from a field, an output before ct(), several outputs, resubmit in the middle of a list are
  * punted. Commit never happens in hardware: ct(commit) on a hit is a no-op (OVS creates
  * nothing for an existing entry, §2.4) and on a miss the packet is punted; exec mark/label
@@ -177,7 +177,7 @@ export function compileFlowOp(flow: FlowIR, cfg: OffloadConfig, offloaded: (zone
         if (ct) return punt('ACTION', 'more than one ct() in an action list');
         if (a.alg) return punt('ALG', `ct(alg=${a.alg}) needs the software ALG`);
         if (a.zoneFromField) return punt('ZONE_FROM_FIELD', `ct(zone=${a.zoneFromField}) takes the zone from a field`);
-        if (a.nat) return punt('ACTION', 'ct(nat) is not offloaded');
+        if (a.nat) return punt('NAT', 'ct(nat…) translates in software (docs/offload-design.md, "NAT")');
         if (a.force) return punt('ACTION', 'ct(force) may delete the entry');
         if (a.execOther) return punt('ACTION', `ct(exec(${a.execOther}))`);
         if (!offloaded(a.zone)) return punt('ZONE_NOT_OFFLOADED', `zone ${a.zone} is not offloaded`);

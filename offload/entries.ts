@@ -75,6 +75,9 @@ export function notOffloadableReason(conn: ConnInfo, plan: Plan): string | null 
   if (!plan.offloadedZones.includes(conn.zone)) return `zone ${conn.zone} is not offloaded`;
   if (!plan.ctTables.some((t) => t.zones.includes(conn.zone))) return `no conntrack table looks zone ${conn.zone} up`;
   if (conn.helper) return `ALG control connection (${conn.helper}) needs payload inspection`;
+  // The hardware does not translate yet: a NATed connection's packets stay in software, whichever
+  // flow looked them up (docs/offload-design.md, "NAT").
+  if (conn.nat) return `NATed connection (${conn.nat === 'src' ? 'SNAT' : 'DNAT'}) is translated in software`;
   if (conn.proto === 6) {
     // Both peers ESTABLISHED: the handshake is complete (docs/conntrack-semantics.md §4.1). Before, the
     // final ACK still changes the state; after a FIN or RST the closing states time out

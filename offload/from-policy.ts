@@ -30,7 +30,7 @@ export function actionToIR(a: Action): ActionIR {
     case 'conjunction':
       return { kind: 'unsupported', text: formatAction(a), reason: 'CONJUNCTION' };
     case 'ct': {
-      const ir: CtActionIR = { kind: 'ct', zone: a.zone, commit: a.commit, force: a.force, table: a.table, alg: a.alg, nat: false };
+      const ir: CtActionIR = { kind: 'ct', zone: a.zone, commit: a.commit, force: a.force, table: a.table, alg: a.alg, nat: !!a.nat };
       if (a.zoneSrc) ir.zoneFromField = formatSubfield(a.zoneSrc);
       for (const w of a.exec) {
         if (w.field === 'ct_mark') {

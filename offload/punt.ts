@@ -61,7 +61,7 @@ export const PUNT_REASONS = [
   {
     code: 7,
     name: 'ACTION',
-    why: 'a flow whose match or action list the hardware cannot express (NAT, force, zone from a field, output before ct(), fork with goto, unsupported field…)',
+    why: 'a flow whose match or action list the hardware cannot express (force, zone from a field, output before ct(), fork with goto, unsupported field…)',
     controller: 'run the model; reinject the verdict',
   },
   {
@@ -117,6 +117,12 @@ export const PUNT_REASONS = [
     name: 'CONTROLLER',
     why: 'the policy output the packet to the controller (`controller` action): this is an output, not a punt',
     controller: 'report an output to PORT_CONTROLLER with the packet_in ct fields; do NOT run the model again',
+  },
+  {
+    code: 17,
+    name: 'NAT',
+    why: 'a ct() with nat: the translation (address/port rewrite, checksums, ICMP error payloads) is done by the software tracker for now',
+    controller: 'run the model (it translates the packet); reinject the verdict; never install entries for a NATed connection',
   },
 ] as const satisfies readonly PuntReason[];
 

@@ -209,14 +209,19 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
    * One side's Verdicts for steps[i0…], in order; stops at the first failure. One deadline for
    * the batch (packetTimeoutMs per packet), naming the packet it was at.
    */
-  const sendEach = async (s: Side, steps: readonly SendStep[], i0: number): Promise<SideResult> => {
+  const sendEach = async (s: Side, steps: readonly SendStep[], i0: number, adopt?: SideResult): Promise<SideResult> => {
     const r: SideResult = { verdicts: [] };
     let name: string = s.role;
     try {
       const t = await s.get();
       name = t.name;
       const all = (async () => {
-        for (const step of steps) r.verdicts.push(await t.send(step));
+        for (const step of steps) {
+          // The reference takes the target's chance choices for this packet (Target.adoptChoices).
+          const ov = adopt?.verdicts[r.verdicts.length];
+          if (ov) t.adoptChoices!(ov);
+          r.verdicts.push(await t.send(step));
+        }
       })();
       await withDeadline(all, o.packetTimeoutMs * steps.length, () => `${name} (${s.role}): ${describe(i0 + r.verdicts.length)}`);
     } catch (e) {
@@ -237,6 +242,9 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
     }
   };
 
+  const adopts =
+    (await tgt.get().then((t) => t.randomChoices === true, () => false)) &&
+    (await ref.get().then((t) => typeof t.adoptChoices === 'function', () => false));
   for (let i0 = 0; i0 < n; ) {
     if (o.signal?.aborted) return done('aborted');
     if (o.snapshotBefore === i0) out.snapshot = await snapshotOf(ref, tgt, i0, rendered.trace[i0]!.time, o.packetTimeoutMs);
@@ -244,7 +252,16 @@ export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario,
     const len = batchable ? batchNext : 1;
     if (batchable) batchNext = Math.min(batchMax, batchNext * 2);
     const steps = rendered.trace.slice(i0, i0 + len);
-    const [er, ob] = await Promise.all([sendEach(ref, steps, i0), len > 1 ? sendTogether(tgt, steps, i0) : sendEach(tgt, steps, i0)]);
+    const sendTgt = (): Promise<SideResult> => (len > 1 ? sendTogether(tgt, steps, i0) : sendEach(tgt, steps, i0));
+    let er: SideResult;
+    let ob: SideResult;
+    if (adopts) {
+      // The target first, then the reference told what the target chose (a NAT translation).
+      ob = await sendTgt();
+      er = await sendEach(ref, steps, i0, ob);
+    } else {
+      [er, ob] = await Promise.all([sendEach(ref, steps, i0), sendTgt()]);
+    }
     for (let j = 0; j < steps.length; j++) {
       const i = i0 + j;
       const step = rendered.trace[i]!;

@@ -12,6 +12,7 @@
 import { CtoffloadError } from '../../model/errors.js';
 import type { Verdict } from '../../model/verdict.js';
 import { formatConnection, type Conntrack } from '../../model/conntrack/index.js';
+import { natChooserFromOutputs } from './nat-choice.js';
 import type { PolicySource, SendStep, Target, TargetState } from './target.js';
 
 export interface ModelEngine {
@@ -78,6 +79,16 @@ export class ModelTarget implements Target {
     const out: Verdict[] = [];
     for (const s of steps) out.push(this.sendNow(s));
     return out;
+  }
+
+  /**
+   * Take the target's NAT translations for the next packet (./nat-choice.ts). Only a policy with
+   * a NAT action ever asks; the chooser is replaced before every packet so a choice never leaks
+   * into another packet.
+   */
+  adoptChoices(observed: Verdict): void {
+    const ct = this.engine.conntrack;
+    if (ct) ct.natChooser = natChooserFromOutputs(observed.outputs);
   }
 
   async reset(): Promise<void> {

@@ -68,6 +68,19 @@ export interface Target {
    * longer traces as input errors (CTO_TIME_RANGE) before sending anything.
    */
   readonly maxTimeMs?: number;
+  /**
+   * Optional, on a reference: the target's Verdict for the packet about to be sent, so that
+   * choices OVS leaves to chance (a NAT translation, docs/conntrack-semantics.md §11.3) are
+   * taken from the target for that packet (harness/targets/nat-choice.ts). The runner uses it
+   * when the target has `randomChoices`, sending each packet to the target first.
+   */
+  adoptChoices?(observed: Verdict): void;
+  /**
+   * The target makes choices the reference cannot predict (OVS: NAT allocation salted at
+   * random). Targets without it (bmv2, whose slow path runs the reference's own allocation)
+   * must match the reference's choices exactly.
+   */
+  readonly randomChoices?: boolean;
   /** Versions of the software behind the target, for reports. */
   versions?(): Promise<Record<string, string>>;
 }

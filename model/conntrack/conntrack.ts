@@ -19,7 +19,7 @@
  * Force-expired entries (TCP restart, `force`) leave the table at once; a TCP restart's limit
  * counts stay held until the clock next advances, as OVS's sweeper releases them (`remove`).
  */
-import { CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_TRACKED } from '../ctstate.js';
+import { CS_DST_NAT, CS_ESTABLISHED, CS_INVALID, CS_NEW, CS_RELATED, CS_REPLY_DIR, CS_SRC_NAT, CS_TRACKED } from '../ctstate.js';
 import { CtoffloadError } from '../errors.js';
 import { formatIpv6 } from '../packet/addr.js';
 import {
@@ -41,6 +41,7 @@ import {
   K_SRC,
   META_V6,
   extractKey,
+  keyEq,
   keyHash,
   metaProto,
   metaV6,
@@ -50,7 +51,8 @@ import {
 import { icmp4Tracker, icmp6Tracker } from './icmp.js';
 import { Ipf } from './ipf.js';
 import { otherTracker } from './other.js';
-import { F_ALG_RELATED, F_LIVE, F_SEEN_REPLY, ConnTable } from './table.js';
+import { NAT_ACTION_DST, NAT_ACTION_SRC, NatAllocator, natActionReverse, natPacket, natTupleAllowed, reverseInto, type NatChooser, type NatInfo } from './nat.js';
+import { F_ALG_RELATED, F_LIVE, F_NAT, F_SEEN_REPLY, ConnTable } from './table.js';
 import { tcpTracker } from './tcp.js';
 import { TimeoutPolicies } from './timeouts.js';
 import {
@@ -115,6 +117,15 @@ export interface ConntrackOptions {
   tcpSeqCheck?: boolean;
 }
 
+/** A NATed connection's node left behind by a force-expire (see `addGhost`). */
+interface NatGhost {
+  k: Uint32Array;
+  rk: Uint32Array;
+  rh: number;
+  mark: number;
+  label: Uint32Array;
+}
+
 export type ConntrackEvent = { kind: 'new' | 'destroy' | 'update'; conn: ConnInfo };
 
 export class Conntrack {
@@ -141,7 +152,24 @@ export class Conntrack {
   /** Parent original key of ALG data connections (by slot); rare, so a Map. */
   private readonly parentKeys = new Map<number, Uint32Array>();
   private readonly scratch = new Uint32Array(KEY_WORDS);
+  /** Reply key of a NAT allocation and the reversed key of a NATed packet's lookup. */
+  private readonly natScratch = new Uint32Array(KEY_WORDS);
+  private readonly revScratch = new Uint32Array(KEY_WORDS);
+  private readonly natAlloc: NatAllocator;
+  /** NAT nodes of force-expired NATed connections, alive until the clock moves past `ghostUntil`. */
+  private readonly natGhosts: NatGhost[] = [];
+  private ghostUntil = -Infinity;
   private readonly lookupView = new PacketView();
+
+  /**
+   * Imposes the translation of a new NATed connection instead of allocating it (the OVS
+   * oracle: OVS 3.1 salts its choice with a random `hash_basis`, docs/conntrack-semantics.md
+   * §11.3). Returning undefined allocates as OVS would, null refuses the commit as exhaustion
+   * does; a returned reply key that the action
+   * could not have produced, or that is taken, is ignored and counted in `natRejectedChoices`.
+   */
+  natChooser?: NatChooser;
+  natRejectedChoices = 0;
 
   /** Optional hook (tests, tools); nothing is built when it is unset. */
   onEvent?: (ev: ConntrackEvent) => void;
@@ -157,6 +185,7 @@ export class Conntrack {
     this.table = new ConnTable(this.policies, opts.initialCapacity ?? 1024);
     this.table.tcpSeqCheck = opts.tcpSeqCheck ?? true;
     this.expectations = new Expectations(this.salt);
+    this.natAlloc = new NatAllocator(this.salt);
   }
 
   get tcpSeqCheck(): boolean {
@@ -193,6 +222,11 @@ export class Conntrack {
       !a.force &&
       algCtlType(pkt, a.alg) === ALG_NONE
     ) {
+      if (a.nat) {
+        md.state = this.handleNat(pkt, c0, zone, md.reply, md.related, md.state, md.zone);
+        md.conn = -1;
+        md.connId = 0;
+      }
       md.zone = zone;
       md.mark = t.mark[c0]!;
       this.copyLabelOut(c0, md);
@@ -213,14 +247,41 @@ export class Conntrack {
 
     // `process_one`. Entering a different zone resets ct_state first.
     let state = md.state !== 0 && md.zone !== zone ? 0 : md.state;
-    const k = this.scratch;
+    let k = this.scratch;
     const related = extractKey(pkt, zone, k);
-    const h = keyHash(k, 0, this.salt);
-    let c = t.lookup(k, h, now);
-    const reply = c >= 0 && t.lastReply;
+    let h = keyHash(k, 0, this.salt);
+    let c: number;
+    let reply: boolean;
+    if ((state & (CS_SRC_NAT | CS_DST_NAT)) === 0) {
+      c = t.lookup(k, h, now);
+      reply = c >= 0 && t.lastReply;
+    } else {
+      // `initial_conn_lookup` of a packet an earlier ct() in this zone translated: look up its
+      // reverse, and take the connection's own tuple for this direction as the key (§11.2).
+      const rk = this.revScratch;
+      reverseInto(k, rk);
+      c = t.lookup(rk, h, now);
+      reply = c >= 0 && !t.lastReply;
+      if (c >= 0) {
+        k = rk;
+        if (reply) this.replyKeyInto(c, k);
+        else k.set(t.key.subarray(c * KEY_WORDS, c * KEY_WORDS + KEY_WORDS));
+        h = keyHash(k, 0, this.salt);
+      }
+    }
+
+    // A NAT node left behind by a force-expired NATed connection (§11.5): OVS finds the node,
+    // misses its expired parent ("Missing parent conn") and answers inv with no connection.
+    if (c < 0 && this.natGhosts.length !== 0 && this.ghostAt(k, h, now)) {
+      md.state = state | CS_INVALID | CS_TRACKED;
+      md.writeNone(zone);
+      return;
+    }
 
     // §2.4: force + reply-direction match → the old entry goes, the packet starts anew.
+    let ghostOf: NatGhost | null = null;
     if (a.force && reply && c >= 0) {
+      if (t.flags[c]! & F_NAT) this.addGhost(c, now);
       this.remove(c);
       c = -1;
     }
@@ -242,6 +303,7 @@ export class Conntrack {
           state = CS_INVALID;
         } else if (res === CT_UPDATE_RESTART) {
           // §4.8: the old entry is expired now, whether or not this call commits.
+          if (t.flags[c]! & F_NAT) ghostOf = this.addGhost(c, now);
           this.remove(c, now);
           c = -1;
           create = true;
@@ -253,6 +315,8 @@ export class Conntrack {
           if (this.onEvent || this.onSlotEvent) this.emit('update', c, now);
         }
       }
+      // `handle_nat` for an existing connection (also for a packet found invalid, as OVS).
+      if (a.nat && !create && c >= 0) state = this.handleNat(pkt, c, zone, reply, related, state, md.zone);
     } else if (related) {
       // An ICMP error must refer to an entry; it never creates one (§5.3 step 5).
       state = CS_INVALID;
@@ -261,6 +325,30 @@ export class Conntrack {
     }
 
     let expIdx: ReturnType<Expectations['lookup']> = null;
+    // `conn_lookup(ctx->key)` before `conn_not_found` also meets NAT nodes left behind by a
+    // force-expired NATed connection: then nothing is created and the packet keeps the state
+    // it has, with the dead connection's fields after a restart (§11.5).
+    if (create && this.natGhosts.length !== 0 && this.ghostAt(k, h, now)) {
+      md.state = state | CS_TRACKED;
+      md.zone = zone;
+      if (ghostOf) {
+        md.label.set(ghostOf.label);
+        md.mark = ghostOf.mark;
+        if (a.setMark) {
+          const m = a.markMask >>> 0;
+          md.mark = ((a.markValue & m) | (md.mark & ~m)) >>> 0;
+        }
+        if (a.setLabel) for (let i = 0; i < 4; i++) md.label[i] = ((a.labelValue[i]! & a.labelMask[i]!) | (md.label[i]! & ~a.labelMask[i]!)) >>> 0;
+        this.writeTuple(md, ghostOf.k, 0);
+      } else {
+        md.mark = 0;
+        md.label.fill(0);
+        this.writeTuple(md, k, 0);
+      }
+      md.conn = -1;
+      md.connId = 0;
+      return;
+    }
     if (create) {
       expIdx = this.expectations.lookup(t, k, now);
       // `conn_not_found`
@@ -269,7 +357,11 @@ export class Conntrack {
         state = CS_INVALID;
       } else {
         state = expIdx ? CS_NEW | CS_RELATED : CS_NEW;
-        if (a.commit) c = this.commitNew(tr, pkt, k, h, a, ctl, expIdx, now);
+        if (a.commit) {
+          c = this.commitNew(tr, pkt, k, h, a, ctl, expIdx, now);
+          // `nat_packet` right after the translation is chosen (conn_not_found).
+          if (c >= 0 && a.nat && t.flags[c]! & F_NAT) state |= natPacket(pkt, t.natReply.get(c)!, 0, t.natAction[c]!, false);
+        }
       }
     }
 
@@ -302,9 +394,92 @@ export class Conntrack {
       l[0] = l[1] = l[2] = l[3] = 0;
       this.writeTuple(md, k, 0);
     }
-    // `set_cached_conn`
-    md.conn = c;
-    md.connId = c >= 0 ? t.id[c]! : 0;
+    // `set_cached_conn`: a ct() with nat leaves no cached connection.
+    if (a.nat) {
+      md.conn = -1;
+      md.connId = 0;
+    } else {
+      md.conn = c;
+      md.connId = c >= 0 ? t.id[c]! : 0;
+      md.reply = reply;
+      md.related = related;
+    }
+  }
+
+  /**
+   * `handle_nat`: translate a packet of NATed connection `c` unless an earlier ct() in this
+   * zone already did (its ct_state carries snat/dnat); returns the new ct_state.
+   */
+  private handleNat(pkt: PacketView, c: number, zone: number, reply: boolean, related: boolean, state: number, mdZone: number): number {
+    const t = this.table;
+    const action = t.natAction[c]!;
+    if (action === 0 || ((state & (CS_SRC_NAT | CS_DST_NAT)) !== 0 && zone === mdZone)) return state;
+    state &= ~(CS_SRC_NAT | CS_DST_NAT);
+    // nat_packet: replies take the original key and the reversed action.
+    if (reply) return state | natPacket(pkt, t.key, c * KEY_WORDS, natActionReverse(action), related);
+    return state | natPacket(pkt, t.natReply.get(c)!, 0, action, related);
+  }
+
+  /**
+   * OVS force-expires a connection on a TCP restart or `force` (`conn_force_expire`) but its
+   * NAT node (`nat_conn`, which never expires by itself) stays in the table until the sweeper
+   * cleans the connection, i.e. until the clock next moves (§4.8, §11.5). Kept here as ghosts:
+   * both keys, hashed by the reply key as the node is, with the dead connection's fields.
+   */
+  private addGhost(c: number, now: number): NatGhost {
+    const t = this.table;
+    const rk = t.natReply.get(c)!;
+    const g: NatGhost = {
+      k: t.key.slice(c * KEY_WORDS, c * KEY_WORDS + KEY_WORDS),
+      rk: rk.slice(),
+      rh: keyHash(rk, 0, this.salt),
+      mark: t.mark[c]!,
+      label: t.label.slice(c * 4, c * 4 + 4),
+    };
+    if (now > this.ghostUntil) this.natGhosts.length = 0;
+    this.natGhosts.push(g);
+    this.ghostUntil = now;
+    return g;
+  }
+
+  /** The ghost a lookup of `k` (hash `h`) meets: same hash as the node, either key. */
+  private ghostAt(k: Uint32Array, h: number, now: number): NatGhost | null {
+    if (now > this.ghostUntil) {
+      this.natGhosts.length = 0;
+      return null;
+    }
+    for (const g of this.natGhosts) if (g.rh === h && (keyEq(g.rk, 0, k, 0) || keyEq(g.k, 0, k, 0))) return g;
+    return null;
+  }
+
+  /** The reply key of connection `c` into `out`: the NAT reply key or the reversed original. */
+  private replyKeyInto(c: number, out: Uint32Array): void {
+    const t = this.table;
+    if (t.flags[c]! & F_NAT) out.set(t.natReply.get(c)!);
+    else reverseInto(t.key.subarray(c * KEY_WORDS, c * KEY_WORDS + KEY_WORDS), out);
+  }
+
+  /**
+   * The reply key of a new NATed connection (`nat_get_unique_tuple`, or the chooser's), into
+   * `natScratch`; false on tuple space exhaustion.
+   */
+  private natTuple(k: Uint32Array, ni: NatInfo, now: number): boolean {
+    const t = this.table;
+    const rk = this.natScratch;
+    const taken = (x: Uint32Array): boolean => {
+      const xh = keyHash(x, 0, this.salt);
+      return t.lookup(x, xh, now) >= 0 || (this.natGhosts.length !== 0 && this.ghostAt(x, xh, now) !== null);
+    };
+    const imposed = this.natChooser?.(k, ni);
+    if (imposed === null) return false;
+    if (imposed) {
+      if (natTupleAllowed(k, ni, imposed) && !taken(imposed)) {
+        rk.set(imposed.subarray(0, KEY_WORDS));
+        return true;
+      }
+      this.natRejectedChoices++;
+    }
+    return this.natAlloc.uniqueTuple(k, ni, taken, rk);
   }
 
   /** Creation part of `conn_not_found` once the packet may start a connection and commits. */
@@ -331,8 +506,14 @@ export class Conntrack {
       zl = this.zoneLimits.get(zone) ?? this.zoneLimits.get(DEFAULT_ZONE);
       if (zl && zl.count >= zl.limit) return -1;
     }
+    // NAT: the translation is chosen before the entry exists; exhaustion refuses the commit
+    // with nothing counted (conn_not_found `nat_res_exhaustion`, §11.3). ALG data connections
+    // through NAT are not modelled (the parser refuses alg= with nat, §11.6).
+    const ni = a.nat;
+    if (ni && !this.natTuple(k, ni, now)) return -1;
     const c = t.alloc(k, h, this.nextId);
     this.nextId = (this.nextId + 1) >>> 0 || 1;
+    if (ni) t.setNatReply(c, this.natScratch, keyHash(this.natScratch, 0, this.salt), ni.action);
     const proto = metaProto(k[K_META]!);
     if (policySupported(proto)) {
       t.tp[c] = a.timeoutPolicy >= 0 ? a.timeoutPolicy : (this.zonePolicy.get(zone) ?? -1);
@@ -502,6 +683,7 @@ export class Conntrack {
       if (zone === undefined || metaZone(t.key[c * KEY_WORDS + K_META]!) === zone) this.remove(c);
     }
     if (zone === undefined) this.expectations.clear();
+    this.natGhosts.length = 0;
   }
 
   // ------------------------------------------------------------------ limits
@@ -614,7 +796,8 @@ export class Conntrack {
     const v6 = metaV6(meta);
     const tr = L4_TRACKERS[proto]!;
     const orig = tupleInfo(t.key, o, false);
-    const reply = tupleInfo(t.key, o, true);
+    const nk = t.flags[c]! & F_NAT ? t.natReply.get(c) : undefined;
+    const reply = nk ? tupleInfo(nk, 0, false) : tupleInfo(t.key, o, true);
     const pk = this.parentKeys.get(c);
     const helper = ALG_NAMES[t.helper[c]!] ?? null;
     const info: ConnInfo = {
@@ -638,6 +821,9 @@ export class Conntrack {
     if (now !== undefined) info.timeout = Math.max(0, Math.floor((t.expiration[c]! - now) / 1000));
     if (tr.tcpInfo) info.tcp = tr.tcpInfo(t, c);
     if (pk) info.parent = tupleInfo(pk, 0, false);
+    const na = t.natAction[c]!;
+    if (na & NAT_ACTION_SRC) info.nat = 'src';
+    else if (na & NAT_ACTION_DST) info.nat = 'dst';
     return info;
   }
 

@@ -15,3 +15,10 @@ export {
 } from './ipf.js';
 export type { IpfFragment, IpfStatus, IpfProtoStatus } from './ipf.js';
 export { formatConnection } from './dump.js';
+export {
+  NatInfo, NatAllocator, natTupleAllowed, NAT_ACTION_SRC, NAT_ACTION_SRC_PORT, NAT_ACTION_DST, NAT_ACTION_DST_PORT,
+  MIN_NAT_EPHEMERAL_PORT, MAX_NAT_EPHEMERAL_PORT,
+} from './nat.js';
+export type { NatChooser } from './nat.js';
+/** The key layout (./key.ts), for code that builds or reads keys (the NAT chooser). */
+export { KEY_WORDS, K_META, K_SRC, K_SPORT, K_DST, K_DPORT, META_V6 } from './key.js';

@@ -6,7 +6,9 @@
  * (ConnIndex); free indices sit on a stack. The hash table is an array of bucket heads plus a
  * `next` column (separate chaining), keyed by the symmetric hash of key.ts, so one probe finds
  * a packet in either direction. Only the original key is stored; the reply key is the same
- * words with the endpoints swapped.
+ * words with the endpoints swapped — except for a NATed connection, whose reply key (the
+ * translated tuple, OVS's `rev_key`) is kept in `natReply` and indexed by its own hash in
+ * `natIndex`, as OVS inserts a second node (`nat_conn`) for it (docs/conntrack-semantics.md §11.2).
  *
  * Columns grow by doubling (copy), never shrink; nothing is allocated per packet.
  */
@@ -17,6 +19,8 @@ import type { TimeoutPolicies } from './timeouts.js';
 export const F_LIVE = 1;
 export const F_SEEN_REPLY = 2;
 export const F_ALG_RELATED = 4;
+/** NATed: the reply key is `natReply.get(c)`, not the reversed original key. */
+export const F_NAT = 8;
 
 export class ConnTable {
   cap = 0;
@@ -44,6 +48,8 @@ export class ConnTable {
   limitSeq = new Uint32Array(0);
   /** ConnInfo.id of the parent control connection (0 = none). */
   parentId = new Uint32Array(0);
+  /** `conn->nat_action` (model/conntrack/nat.ts NAT_ACTION_*), 0 = none. */
+  natAction = new Uint8Array(0);
 
   // ---- protocol columns
   /** State of the generic and ICMP trackers (FIRST/MULTIPLE/BIDIR, FIRST/REPLY). */
@@ -107,6 +113,7 @@ export class ConnTable {
     this.admitZone = gi32(this.admitZone);
     this.limitSeq = g32(this.limitSeq);
     this.parentId = g32(this.parentId);
+    this.natAction = g8(this.natAction);
     this.pstate = g8(this.pstate);
     this.seqlo = g32(this.seqlo, 2);
     this.seqhi = g32(this.seqhi, 2);
@@ -154,12 +161,54 @@ export class ConnTable {
         this.lastReply = false;
         return c;
       }
-      if (keyEqReversed(k, 0, key, o)) {
+      if (keyEqReversed(k, 0, key, o) && (this.flags[c]! & F_NAT) === 0) {
+        this.lastReply = true;
+        return c;
+      }
+    }
+    return this.natReply.size === 0 ? -1 : this.lookupNat(k, h, now);
+  }
+
+  /** NATed connections' reply keys (`natReply`), indexed by hash: the `nat_conn` nodes. */
+  readonly natReply = new Map<number, Uint32Array>();
+  private readonly natIndex = new Map<number, number[]>();
+
+  private lookupNat(k: Uint32Array, h: number, now: number): number {
+    const cs = this.natIndex.get(h);
+    if (!cs) return -1;
+    for (const c of cs) {
+      if (now >= this.expiration[c]!) continue;
+      if (keyEq(this.natReply.get(c)!, 0, k, 0)) {
         this.lastReply = true;
         return c;
       }
     }
     return -1;
+  }
+
+  /** Record the reply key `rk` (hash `h`) of NATed connection `c` with its `nat_action`. */
+  setNatReply(c: number, rk: Uint32Array, h: number, action: number): void {
+    this.flags[c] = this.flags[c]! | F_NAT;
+    this.natAction[c] = action;
+    this.natReply.set(c, rk.slice(0, KEY_WORDS));
+    this.natHash.set(c, h);
+    const cs = this.natIndex.get(h);
+    if (cs) cs.push(c);
+    else this.natIndex.set(h, [c]);
+  }
+
+  private readonly natHash = new Map<number, number>();
+
+  private clearNat(c: number): void {
+    const h = this.natHash.get(c)!;
+    const cs = this.natIndex.get(h);
+    if (cs) {
+      const i = cs.indexOf(c);
+      if (i >= 0) cs.splice(i, 1);
+      if (cs.length === 0) this.natIndex.delete(h);
+    }
+    this.natReply.delete(c);
+    this.natHash.delete(c);
   }
 
   /** Take a slot, copy the key in, link it. Protocol columns are the tracker's to fill. */
@@ -177,6 +226,7 @@ export class ConnTable {
     this.admitZone[c] = -2;
     this.limitSeq[c] = 0;
     this.parentId[c] = 0;
+    this.natAction[c] = 0;
     this.pstate[c] = 0;
     const b = h & this.mask;
     this.next[c] = this.buckets[b]!;
@@ -194,6 +244,7 @@ export class ConnTable {
       while (p >= 0 && this.next[p] !== c) p = this.next[p]!;
       if (p >= 0) this.next[p] = this.next[c]!;
     }
+    if (this.flags[c]! & F_NAT) this.clearNat(c);
     this.flags[c] = 0;
     this.id[c] = 0;
     this.next[c] = -1;
@@ -221,7 +272,7 @@ export class ConnTable {
     let n = 0;
     for (const a of [
       this.key, this.hash, this.next, this.expiration, this.tp, this.mark, this.label, this.id,
-      this.flags, this.helper, this.admitZone, this.limitSeq, this.parentId, this.pstate,
+      this.flags, this.helper, this.admitZone, this.limitSeq, this.parentId, this.natAction, this.pstate,
       this.seqlo, this.seqhi, this.maxWin, this.wscale, this.tstate, this.buckets, this.freeStack,
     ]) n += a.byteLength;
     return n;

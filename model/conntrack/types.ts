@@ -5,6 +5,7 @@
  * openvswitch/ovs lib/conntrack-private.h `struct ct_l4_proto`).
  */
 import type { PacketView } from '../packet/view.js';
+import type { NatInfo } from './nat.js';
 import type { ConnTable } from './table.js';
 
 /** `alg=` of a ct() call; recorded on the entry it creates (docs/conntrack-semantics.md §8.1). */
@@ -37,6 +38,8 @@ export class CtArgs {
   setLabel = false;
   readonly labelValue = new Uint32Array(4);
   readonly labelMask = new Uint32Array(4);
+  /** `nat…` of the call (`nat_action_info`), null without one (docs/conntrack-semantics.md §11). */
+  nat: NatInfo | null = null;
 }
 
 /** Per-packet ct metadata, reused across packets; `clear()` is ct_clear / an untracked packet. */
@@ -61,6 +64,9 @@ export class CtMeta {
   conn = -1;
   /** Identity of `conn` (ConnInfo.id) so a slot freed and reused since is never taken for it. */
   connId = 0;
+  /** `md.reply` / `md.icmp_related` of the cached lookup (the same-zone shortcut's NAT uses them). */
+  reply = false;
+  related = false;
 
   clear(): void {
     this.state = 0;
@@ -107,6 +113,8 @@ export class CtMeta {
     this.origDport = src.origDport;
     this.conn = src.conn;
     this.connId = src.connId;
+    this.reply = src.reply;
+    this.related = src.related;
   }
 
   /** ct_label as a bigint (tests, verdicts; not the hot path). */
@@ -206,6 +214,8 @@ export interface ConnInfo {
   timeout?: number;
   timeoutPolicy: string | null;
   seenReply: boolean;
+  /** NATed connection: `src` / `dst` (the reply tuple is the translated one), else absent. */
+  nat?: 'src' | 'dst';
   protoState: string;
   tcp?: TcpInfo;
   helper: 'ftp' | 'tftp' | null;

@@ -32,3 +32,12 @@ export function pseudoSum6(buf: Uint8Array, ipOff: number, proto: number, l4Len:
 export function checksumOk(buf: Uint8Array, off: number, len: number, initial = 0): boolean {
   return finishChecksum(sum16(buf, off, len, initial)) === 0;
 }
+
+/**
+ * RFC 1624 incremental update of a checksum field when one 16-bit word changes from `oldW` to
+ * `newW`, exactly as openvswitch/ovs lib/csum.c `recalc_csum16` computes it (`csum_finish`), so a
+ * NATed packet's checksums match the oracle's bit for bit.
+ */
+export function recalcCsum16(csum: number, oldW: number, newW: number): number {
+  return finishChecksum((~csum & 0xffff) + (~oldW & 0xffff) + (newW & 0xffff));
+}

@@ -136,6 +136,8 @@ export class PacketView {
   innerIcmpCode = 0;
   innerIcmpId = 0;
   innerOff = 0;
+  /** Offset of the embedded L4 header (NAT rewrites it, docs/conntrack-semantics.md §11.4). */
+  innerL4Off = 0;
 
   /** 0 when the tracker may track the packet, else a CT_* reason (the tracker answers inv|trk). */
   ctStatus = CT_OK;
@@ -204,6 +206,7 @@ export class PacketView {
     this.innerIcmpCode = 0;
     this.innerIcmpId = 0;
     this.innerOff = 0;
+    this.innerL4Off = 0;
     this.ctStatus = CT_NOT_IP;
   }
 }
@@ -519,6 +522,7 @@ function parseIcmpInner(v: PacketView, off: number, end: number, v6: boolean): v
   for (let i = 0; i < n; i++) {
     if (v.innerSrc[i] !== v.dst[i]) return void (v.ctStatus = CT_ICMP_INNER_SRC);
   }
+  v.innerL4Off = l4;
   const room = end - l4;
   const p = v.innerProto;
   if (p === IPPROTO_TCP || p === IPPROTO_UDP) {

@@ -196,6 +196,28 @@ export interface CtExecWrite {
 
 export type CtAlg = 'ftp' | 'tftp';
 
+/**
+ * `nat[(src|dst[=ADDR[-ADDR][:PORT[-PORT]]][,persistent][,hash|random])]` inside ct(), as
+ * OVS 3.1 `parse_NAT` / `str_to_nat_range` (lib/ofp-actions.c) accept it
+ * (docs/conntrack-semantics.md §11.1).
+ */
+export interface CtNat {
+  /** `src` / `dst`; null for a bare `nat` (apply an existing connection's translation). */
+  kind: 'src' | 'dst' | null;
+  /** Family of the address range; null when `src`/`dst` has no range. */
+  family: 4 | 6 | null;
+  /** Address range (max = min for one address); 0n when no range. */
+  addrMin: bigint;
+  addrMax: bigint;
+  /** Port range (max = min for one port); 0 when none. */
+  portMin: number;
+  portMax: number;
+  persistent: boolean;
+  hash: boolean;
+  random: boolean;
+  pos: SourcePos;
+}
+
 export interface CtAction {
   kind: 'ct';
   commit: boolean;
@@ -216,6 +238,8 @@ export interface CtAction {
    */
   timeout: string | null;
   exec: CtExecWrite[];
+  /** `nat…` argument; null or absent without one (absent keeps older builders of CtAction valid). */
+  nat?: CtNat | null;
   pos: SourcePos;
 }
 
@@ -497,10 +521,31 @@ export function formatAction(a: Action, opts: FormatOptions = {}): string {
       if (a.table !== null) args.push(`table=${a.table}`);
       if (a.alg) args.push(`alg=${a.alg}`);
       if (a.timeout !== null && !opts.ovs) args.push(`timeout=${a.timeout}`);
+      if (a.nat) args.push(formatNat(a.nat));
       if (a.exec.length) args.push(`exec(${a.exec.map(formatExecWrite).join(',')})`);
       return `ct(${args.join(',')})`;
     }
   }
+}
+
+/** `nat(…)` the way OVS prints it (lib/ofp-actions.c `format_NAT`). */
+export function formatNat(n: CtNat): string {
+  if (n.kind === null) return 'nat';
+  let s = `nat(${n.kind}`;
+  if (n.family !== null) {
+    const addr = (v: bigint): string =>
+      n.family === 4 ? formatIpv4(bytesOf(v, 4)) : n.portMin !== 0 ? `[${formatIpv6(bytesOf(v, 16))}]` : formatIpv6(bytesOf(v, 16));
+    s += `=${addr(n.addrMin)}`;
+    if (n.addrMax !== n.addrMin) s += `-${addr(n.addrMax)}`;
+    if (n.portMin !== 0) {
+      s += `:${n.portMin}`;
+      if (n.portMax !== n.portMin) s += `-${n.portMax}`;
+    }
+    if (n.persistent) s += ',persistent';
+    if (n.hash) s += ',hash';
+    if (n.random) s += ',random';
+  }
+  return `${s})`;
 }
 
 /** `table=T,priority=P[,cookie=C][,match],actions=…` — a line `ovs-ofctl add-flows` accepts. */

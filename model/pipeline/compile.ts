@@ -5,7 +5,7 @@
  * scan for small tables (the reference semantics), tuple space search as lib/classifier.c for
  * large ones.
  */
-import { ALG_FTP, ALG_NONE, ALG_TFTP, CtArgs } from '../conntrack/index.js';
+import { ALG_FTP, ALG_NONE, ALG_TFTP, CtArgs, NatInfo } from '../conntrack/index.js';
 import type { Conntrack, TimeoutAttr } from '../conntrack/index.js';
 import { TIMEOUT_ATTRS } from '../conntrack/index.js';
 import { type ClassifierMode, FlowTable } from './classifier.js';
@@ -189,6 +189,10 @@ function ctArgsOf(a: CtAction, ct: Conntrack): CtArgs {
   args.force = a.force;
   args.alg = a.alg === 'ftp' ? ALG_FTP : a.alg === 'tftp' ? ALG_TFTP : ALG_NONE;
   args.timeoutPolicy = a.timeout === null ? -1 : ct.timeoutPolicyId(a.timeout);
+  if (a.nat) {
+    const n = a.nat;
+    args.nat = NatInfo.of(n.kind, n.family, n.addrMin, n.addrMax, n.portMin, n.portMax);
+  }
   // Several writes to one field compose in order (later bits win), as nested set_fields do.
   let markV = 0n;
   let markM = 0n;

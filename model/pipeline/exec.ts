@@ -63,7 +63,8 @@
  * Checked against OVS 3.1 by test/harness/targets/ovs-frag.test.ts.
  *
  * Hot path: no allocation per packet except the Verdict (outputs, lookups) — and everything in
- * the traced variant. Outputs share the input frame's bytes (the pipeline never rewrites). An
+ * the traced variant. Outputs share the input frame's bytes unless a ct() with NAT rewrote the
+ * packet (then a copy, docs/conntrack-semantics.md §11.4; the caller's bytes are never written). An
  * unfragmented packet with no fragment list in flight costs one extra branch (the check
  * `conntrackExecute` itself starts with); the fragment path (`continueBatch`, `runBatch`) is
  * kept out of `pass` so the hot loop stays small, and allocates freely. A flow lookup loads
@@ -427,9 +428,12 @@ export class Pipeline {
           // path"): a trackable packet and no fragment list in flight, so ipf can neither hold
           // it nor release anything. One branch, no allocation.
           ct.execute(this.view, dp.ct[i]!, this.now, md);
+          // NAT rewrote a copy of the packet (model/conntrack/nat.ts): later actions see it.
+          if (this.view.buf !== this.frame) this.frame = this.view.buf;
         } else {
           const b = this.batches[d]!;
           conntrackExecute(ct, this.view, dp.ct[i]!, this.now, md, recircId, b, this.tag);
+          if (this.view.buf !== this.frame) this.frame = this.view.buf;
           if (!b.self || b.frags.length !== 0) {
             this.continueBatch(d, i, b, md, inPort, recircId);
             return;
@@ -445,7 +449,13 @@ export class Pipeline {
         this.md[d + 1]!.copyFrom(md);
         const lk: CtLookup = { table: t, state: md.state, zone: md.zone, mark: md.mark >>> 0, label: labelOf(md) };
         this.out!.lookups.push(lk);
+        const f = this.frame;
         this.pass(d + 1, t, inPort, this.recircId(dp.rid[i]!, inPort), this.usesPipe ? dp.frozen[i]! : null);
+        // The recirculated copy was NATed again: the rest of this pass runs on this pass's bytes.
+        if (this.frame !== f) {
+          this.frame = f;
+          this.view.parse(f);
+        }
       } else if (kind === D_CT_CLEAR) {
         md.clear();
       } else {
@@ -539,6 +549,7 @@ export class Pipeline {
             this.view = p.view;
             this.frame = p.frame;
             conntrackExecute(this.conntrack, p.view, dp.ct[i]!, this.now, p.md, recircId, b, p.tag);
+            p.frame = p.view.buf;
             if (b.self) next.push(p);
             if (b.self && b.frags.length === 0) {
               if (this.rec) this.recordCt(d, dp.arg[i]!, dp.line[i]!, p.md);
@@ -552,6 +563,7 @@ export class Pipeline {
             this.view = p.view;
             this.frame = p.frame;
             this.recirc(d, i, p.md, inPort);
+            if (this.frame !== p.frame) p.view.parse(p.frame);
           }
         } else if (kind === D_CT_CLEAR) {
           for (const p of pkts) p.md.clear();

@@ -115,7 +115,7 @@ describe('compilePlan: stages and tables', () => {
 
 describe('compilePlan: what is punted statically', () => {
   const cases: [string, Parameters<typeof policy>[0][number], keyof typeof PUNT][] = [
-    ['nat', [0, 1, IP, [{ ...ct(1, { commit: true }), nat: true }, out(2)]], 'ACTION'],
+    ['nat', [0, 1, IP, [{ ...ct(1, { commit: true }), nat: true }, out(2)]], 'NAT'],
     ['force', [0, 1, IP, [ct(1, { commit: true, force: true }), out(2)]], 'ACTION'],
     ['alg', [0, 1, IP, [ct(1, { commit: true, alg: 'ftp' }), out(2)]], 'ALG'],
     ['zone from a field', [0, 1, IP, [ct(0, { zoneFromField: 'NXM_NX_REG0[0..15]' })]], 'ZONE_FROM_FIELD'],

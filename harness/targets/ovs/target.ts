@@ -95,6 +95,8 @@ function isFragment(f: Uint8Array): boolean {
 
 export class OvsTarget implements Target {
   readonly name = 'ovs';
+  /** OVS 3.1 salts NAT allocation with a random hash basis (docs/conntrack-semantics.md §11.3). */
+  readonly randomChoices = true;
   readonly maxTimeMs = OVS_MAX_TIME_MS;
   private inst: OvsInstance | null = null;
   private plan: OvsPolicyPlan | null = null;

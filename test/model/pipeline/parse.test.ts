@@ -253,8 +253,8 @@ describe('parsePolicy: errors name line:column', () => {
     expectError('ip,ct_state=+trk+inv,actions=ct(commit)', 1, 30, 'ct_state=+inv');
     expectError('ip,actions=set_field:1->ct_mark', 1, 12, 'cannot set CT fields outside of ct action');
     expectError('ip,actions=load:1->NXM_NX_CT_LABEL[0..7]', 1, 12, 'cannot set CT fields outside of ct action');
-    expectError('ip,actions=ct(commit,nat(src=1.2.3.4))', 1, 22, 'NAT is not supported yet');
-    expectError('ip,actions=nat', 1, 12, 'nat is not supported yet');
+    expectError('ip,actions=ct(nat(src=1.2.3.4))', 1, 15, 'CT action requires commit flag');
+    expectError('ip,actions=nat', 1, 12, 'nat is only allowed as an argument of ct(...)');
     expectError('ip,actions=ct(zone=NXM_NX_REG0[0..7])', 1, 20, 'a zone field must be exactly 16 bits');
     expectError('ip,actions=ct(table=255)', 1, 21, 'invalid table 0xff');
     expectError('ip,actions=ct(commit,color)', 1, 22, 'invalid argument to "ct" action: `color\'');
