@@ -88,7 +88,7 @@ export async function runReportCli(argv: string[], io: CliIo): Promise<number> {
         const sh = p.shards ?? [];
         lines.push(`${p.name}: ${p.status.toUpperCase()} (${sh.length} shards merged)`);
         lines.push(`  seed ${p.config.seed}, ${p.config.runs} runs; ${p.counts.traces} traces, ${p.counts.packets} packets, ${p.counts.agreements} agreeing, ${p.counts.disagreements} disagreeing trace(s), ${p.counts.targetErrors} target error(s)`);
-        if (p.coverage) lines.push(`  coverage: ${coverageLine(p.coverage)}`);
+        if (p.coverage) lines.push(`  coverage: ${coverageLine(p.coverage, p.policy.source)}`);
         for (const s of sh) {
           const ff = s.firstFailure ? `first failure at trace ${s.firstFailure.trace} (path ${s.firstFailure.path})` : 'no failure';
           lines.push(`  shard ${s.index}/${s.count} ${s.status}: ${s.traces} traces, ${ff} — ${s.dir}`);

@@ -12,7 +12,7 @@
 import { CtoffloadError } from '../../model/errors.js';
 import type { Verdict } from '../../model/verdict.js';
 import { formatConnection, type Conntrack } from '../../model/conntrack/index.js';
-import type { PolicySource, SendStep, Target, TargetState } from './target.js';
+import type { EntryHits, PolicySource, SendStep, Target, TargetState } from './target.js';
 
 export interface ModelEngine {
   /** Parse and install a policy (throws the parser's CTO_FLOW_PARSE error as is). */
@@ -22,6 +22,8 @@ export interface ModelEngine {
   /** Remove every connection, expectation and limit count. */
   reset(): void;
   versions?(): Record<string, string>;
+  /** Packets per policy flow line since load or the previous call (PipelineEngine.takeFlowHits). */
+  takeFlowHits?(): Record<number, number>;
   /** The tracker behind it, when it has one (state snapshots). */
   readonly conntrack?: Conntrack | null;
 }
@@ -78,6 +80,13 @@ export class ModelTarget implements Target {
     const out: Verdict[] = [];
     for (const s of steps) out.push(this.sendNow(s));
     return out;
+  }
+
+  /** The engine's per-flow counts (the pipeline's n_packets observer); null when it keeps none. */
+  async takeEntryHits(): Promise<EntryHits | null> {
+    this.check();
+    const flows = this.engine.takeFlowHits?.();
+    return flows ? { flows, source: 'model flow lookups' } : null;
   }
 
   async reset(): Promise<void> {
