@@ -52,11 +52,11 @@ function rowFor(c: CoverageReport, line: string): EntryCoverage {
 function addHits(into: CoverageReport, hits: NonNullable<TraceCoverage['hits']>): void {
   const ref = hits.reference;
   const tgt = hits.target;
-  if (ref) {
+  if (ref?.flows) {
     (into.entrySources ??= {}).reference = ref.source;
     for (const [line, n] of Object.entries(ref.flows)) rowFor(into, line).reference += n;
   }
-  if (tgt) {
+  if (tgt?.flows) {
     (into.entrySources ??= {}).target = tgt.source;
     // Once a target reports per-entry counts, every row has a target count (0 = never hit).
     for (const row of Object.values(into.entries ?? {})) row.target ??= 0;
@@ -64,8 +64,8 @@ function addHits(into: CoverageReport, hits: NonNullable<TraceCoverage['hits']>)
       const row = rowFor(into, line);
       row.target = (row.target ?? 0) + n;
     }
-    if (tgt.ctTables) addCounts((into.ctTables ??= {}), tgt.ctTables);
   }
+  if (tgt?.ctTables) addCounts((into.ctTables ??= {}), tgt.ctTables);
 }
 
 /** Adds `from` (a trace's or a shard's coverage) into `into`. */

@@ -34,8 +34,11 @@ export interface TargetState {
  * inferred from Verdicts.
  */
 export interface EntryHits {
-  /** Packets per policy flow, by the flow's 1-based line in the policy source; flows not hit may be left out. */
-  flows: Record<number, number>;
+  /**
+   * Packets per policy flow, by the flow's 1-based line in the policy source; flows not hit may
+   * be left out. Absent when the target cannot count per flow (bmv2 without policy counters).
+   */
+  flows?: Record<number, number>;
   /**
    * Packets that hit an entry of each of the target's own conntrack tables (bmv2: P4 table name
    * → the sum of its entries' direct counters); absent when the target has no such tables.

@@ -132,7 +132,8 @@ import { Bmv2Switch, P4InfoIndex, P4RuntimeClient, compileP4, describeTableEntry
 import { formatConnection } from '../../../model/conntrack/dump.js';
 import { formatIpv4, formatIpv6 } from '../../../model/packet/addr.js';
 import { StepStream, dataplaneClient } from './stream.js';
-import type { PolicySource, SendStep, Target, TargetState } from '../target.js';
+import type { EntryHits, PolicySource, SendStep, Target, TargetState } from '../target.js';
+import { EntryCounterReader } from './entry-hits.js';
 
 export class Bmv2TargetError extends CtoffloadError {
   constructor(message: string) {
@@ -387,6 +388,8 @@ export class Bmv2Target implements Target {
   private readonly hwFlows = new Set<number>();
   /** Accepted inputs by their first punt reason (`punt CT_MISS`…), cumulative. */
   private readonly puntsByReason: Record<string, number> = {};
+  /** The program's direct counters, read for coverage (./entry-hits.ts). */
+  private hitReader: EntryCounterReader | undefined;
 
   constructor(private readonly opts: Bmv2TargetOptions = {}) {
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5000;
@@ -483,6 +486,9 @@ export class Bmv2Target implements Target {
       // The barrier protocol needs the probe ECHO path and the DIRECT-to-CPU ping: check both.
       if (!this.cfg.probe) throw new Bmv2ArtifactsError(OBSERVATION_BUILD_NEEDED);
       await this.echoCheck();
+      // Coverage counts start here: the first read takes the load-time checks as its base.
+      this.hitReader = new EntryCounterReader(prog.plan, prog.p4info);
+      await this.hitReader.take(client);
     });
   }
 
@@ -845,6 +851,7 @@ export class Bmv2Target implements Target {
           this.stats.resetLeftovers += dels.length;
           await client.write(dels);
         }
+        this.hitReader?.forgetCt();
       } catch (e) {
         this.lost();
         throw (await this.sw?.deathCause(300, 'during reset')) ?? e;
@@ -877,6 +884,17 @@ export class Bmv2Target implements Target {
       const conns = ct ? [...ct.connections(this.ctl.clock)].map(formatConnection) : [];
       sections.push({ title: `slow-path controller model (t=${this.ctl.clock} ms): ${conns.length} connection(s)`, lines: conns });
       return { sections };
+    });
+  }
+
+  /**
+   * Coverage: packets the switch's direct counters credited to each policy flow and conntrack
+   * table since the previous call (./entry-hits.ts). Reads only.
+   */
+  takeEntryHits(): Promise<EntryHits | null> {
+    return this.exclusive(async () => {
+      if (!this.client || !this.hitReader) throw new Bmv2TargetError('takeEntryHits() before a successful load()');
+      return this.hitReader.take(this.client);
     });
   }
 

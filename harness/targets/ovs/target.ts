@@ -23,12 +23,13 @@ import type { CtLookup, Verdict, VerdictOutput } from '../../../model/verdict.js
 import { PORT_CONTROLLER } from '../../../model/verdict.js';
 import { parsePolicy } from '../../../model/pipeline/index.js';
 import { checkTraceTime } from '../../../model/clock.js';
-import type { PolicySource, SendStep, Target, TargetState } from '../target.js';
+import type { EntryHits, PolicySource, SendStep, Target, TargetState } from '../target.js';
 import { OvsError } from './errors.js';
 import { OVS_MAX_FRAME, OVS_MIN_FRAME } from './limits.js';
 import { OvsInstance, type OvsInstanceOptions } from './instance.js';
 import type { PacketIn } from './openflow.js';
 import {
+  lineOfCookie,
   planOvsPolicy,
   SENTINEL_DST,
   SENTINEL_ETHERTYPE,
@@ -174,7 +175,7 @@ export class OvsTarget implements Target {
 
   async load(policy: PolicySource): Promise<void> {
     this.checkOpen();
-    const plan = planOvsPolicy(parsePolicy(policy.text, policy.source));
+    const plan = planOvsPolicy(parsePolicy(policy.text, policy.source), { lineCookies: true });
     if (this.sticky || this.fragmentsSent || this.plan?.zoneTimeouts.size) await this.restart();
     const inst = this.instance;
     this.plan = null;
@@ -212,6 +213,39 @@ export class OvsTarget implements Target {
     this.policy = policy;
     this.prevTime = 0;
     this.stray = [];
+    this.hitBase.clear(); // add-flows starts every flow's n_packets at 0
+  }
+
+  /** n_packets per policy line at the previous takeEntryHits (since the last load). */
+  private readonly hitBase = new Map<number, number>();
+
+  /**
+   * Coverage: OVS's own n_packets per user flow since load() or the previous call. The
+   * revalidators push datapath flow statistics to the OpenFlow flows only periodically;
+   * `revalidator/purge` deletes the datapath flows and pushes their statistics on the way
+   * (ofproto-dpif-upcall.c), so the dump that follows counts every packet sent. Purging
+   * changes no outcome: the next packets are translated again from the same flows (load()
+   * purges for the same reason). Flows are recognised by their line cookie (rewrite.ts).
+   */
+  async takeEntryHits(): Promise<EntryHits | null> {
+    this.checkOpen();
+    if (!this.plan) throw new OvsError('CTO_OVS_STATE', 'takeEntryHits() before a successful load()');
+    const inst = this.instance;
+    await inst.appctl('revalidator/purge');
+    const { stdout } = await inst.ofctl(['dump-flows']);
+    const flows: Record<number, number> = {};
+    for (const l of stdout.split('\n')) {
+      const c = /\bcookie=(0x[0-9a-f]+)/.exec(l);
+      const n = /\bn_packets=(\d+)/.exec(l);
+      if (!c || !n) continue;
+      const line = lineOfCookie(BigInt(c[1]!));
+      if (line === null) continue;
+      const total = Number(n[1]);
+      const delta = total - (this.hitBase.get(line) ?? 0);
+      this.hitBase.set(line, total);
+      if (delta > 0) flows[line] = (flows[line] ?? 0) + delta;
+    }
+    return { flows, source: 'ovs-ofctl dump-flows n_packets' };
   }
 
   private async applyLimits(plan: OvsPolicyPlan): Promise<void> {

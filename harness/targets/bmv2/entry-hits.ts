@@ -1,0 +1,119 @@
+/**
+ * Coverage from the switch itself (docs/report-schema.md "Coverage"): the direct counters of
+ * the generated program's policy stage tables (with `policyCounters`, offload/config.ts) and
+ * conntrack tables, read over P4Runtime — one wildcard Read with `counter_data` per table
+ * (docs/p4-target-interfaces.md §4.7), the way the controller reads hits for ageing
+ * (offload/controller/p4rt.ts). Reading is observation from outside: nothing is written.
+ *
+ * Mapping back to the policy: a stage table entry is the flow whose (table, ternary match,
+ * priority) offload/entries.ts `stageTableEntries` built it from; a flow unrolled into several
+ * stages sums its entries. Counts are deltas since the previous read (the base is the last
+ * value seen per entry; the first read, at load, absorbs the load-time checks).
+ *
+ * What the hardware counts is what it processed: an input the target sends again after a
+ * discarded speculative round (./target.ts "Speculative rounds") is counted again, and a
+ * punted packet is counted by the entries it hit before the punt while the slow path's model
+ * runs the rest in software. So the target's count of an entry is not the reference's: it is
+ * the coverage of the hardware program (`--window 1` sends nothing twice).
+ *
+ * Conntrack entries come and go (installed by the slow path, deleted on expiry and on every
+ * reset): a table's count is the sum over the entries present at the read, so the hits of an
+ * entry deleted before it (an expiry inside a trace) are missing — a lower bound. `forgetCt()`
+ * (after reset deleted them all) drops their bases, so an entry re-installed under the same key
+ * in the next trace counts from zero.
+ */
+import { entryKey, flowMatch, INGRESS, type Plan } from '../../../offload/index.js';
+import { describeTableEntry, tableReadRequest, type DecodedMatch, type P4InfoIndex, type P4RuntimeClient } from '../../../p4/index.js';
+import type { EntryHits } from '../target.js';
+
+const qualify = (local: string): string => `${INGRESS}.${local}`;
+
+function matchRecord(match: Record<string, DecodedMatch>): Record<string, unknown> {
+  const m: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(match)) {
+    if (v.kind === 'exact' || v.kind === 'optional') m[k] = v.value;
+    else if (v.kind === 'ternary') m[k] = { value: v.value, mask: v.mask };
+    else m[k] = { value: 0n };
+  }
+  return m;
+}
+
+const key = (table: string, match: Record<string, unknown>, priority: number): string => `${entryKey(table, match)}#${priority}`;
+
+export class EntryCounterReader {
+  /** Stage table entry key → policy line. */
+  private readonly lineOf = new Map<string, number>();
+  /** Qualified ct table name → its plan name. */
+  private readonly ctNames = new Map<string, string>();
+  /** Tables read (those with a direct counter). */
+  private readonly tables: string[] = [];
+  /** Last packet count seen per entry key. */
+  private readonly base = new Map<string, bigint>();
+  private readonly countsFlows: boolean;
+
+  constructor(
+    plan: Plan,
+    private readonly p4info: P4InfoIndex,
+  ) {
+    const hasCounter = (t: string): boolean => {
+      try {
+        return Boolean(p4info.table(t).directCounterId);
+      } catch {
+        return false; // a hand-modified program without the table
+      }
+    };
+    let flows = 0;
+    for (const st of plan.stageTables) {
+      const t = qualify(st.name);
+      if (!hasCounter(t)) continue;
+      this.tables.push(t);
+      flows++;
+      for (const sf of st.flows) {
+        const m = flowMatch(sf);
+        if (m) this.lineOf.set(key(t, m, sf.priority), sf.flow.line);
+      }
+    }
+    this.countsFlows = flows > 0 && flows === plan.stageTables.length;
+    for (const c of plan.ctTables) {
+      const t = qualify(c.name);
+      if (!hasCounter(t)) continue;
+      this.tables.push(t);
+      this.ctNames.set(t, c.name);
+    }
+  }
+
+  /** Packets per policy line and per conntrack table since the previous call. */
+  async take(client: P4RuntimeClient): Promise<EntryHits> {
+    const flows: Record<number, number> = {};
+    const ctTables: Record<string, number> = {};
+    for (const n of this.ctNames.values()) ctTables[n] = 0;
+    if (!this.tables.length) return { ...(this.countsFlows ? { flows } : {}), ctTables, source: 'direct counters' };
+    const read = await client.readAll(this.tables.map((t) => ({ tableEntry: tableReadRequest(this.p4info, t, { counterData: true }) })));
+    const seen = new Set<string>();
+    for (const ent of read) {
+      if (!ent.tableEntry || ent.tableEntry.isDefaultAction) continue;
+      const d = describeTableEntry(this.p4info, ent.tableEntry);
+      const k = key(d.table, matchRecord(d.match), d.priority);
+      const n = d.counterData?.packetCount ?? 0n;
+      const prev = this.base.get(k) ?? 0n;
+      // Below the base: a new entry under an old key (deleted and installed again): count it all.
+      const delta = Number(n >= prev ? n - prev : n);
+      this.base.set(k, n);
+      seen.add(k);
+      const ct = this.ctNames.get(d.table);
+      if (ct !== undefined) ctTables[ct]! += delta;
+      else {
+        const line = this.lineOf.get(k);
+        if (line !== undefined && delta > 0) flows[line] = (flows[line] ?? 0) + delta;
+      }
+    }
+    // Entries gone since the last read (expired connections) keep no base.
+    for (const k of [...this.base.keys()]) if (!seen.has(k)) this.base.delete(k);
+    return { ...(this.countsFlows ? { flows } : {}), ctTables, source: 'direct counters' };
+  }
+
+  /** Every conntrack entry was deleted (reset): their bases go. */
+  forgetCt(): void {
+    for (const k of [...this.base.keys()]) if (this.ctNames.has(k.slice(0, k.indexOf('|')))) this.base.delete(k);
+  }
+}
