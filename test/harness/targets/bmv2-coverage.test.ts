@@ -1,0 +1,94 @@
+/**
+ * Coverage read from the switch itself (harness/targets/bmv2/entry-hits.ts): the direct
+ * counters of the generated program's policy stage tables and conntrack tables, read over
+ * P4Runtime and mapped back to policy lines. An entry the model hits is counted by the switch
+ * when the hardware decides the packet; a commit is never done in hardware (the slow path's
+ * model runs those flows), so the switch never counts the commit flow; counts are deltas;
+ * a reset forgets the conntrack entries' bases. Then a whole conformance run (lock-step, so
+ * nothing is sent twice): every packet's table-0 lookup is counted once by both sides.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildFrame, type FrameSpec } from '../../../model/packet/build.js';
+import { PipelineEngine } from '../../../model/pipeline/engine.js';
+import { ModelTarget } from '../../../harness/targets/model.js';
+import { Bmv2Target, bmv2Run, createBmv2Target } from '../../../harness/targets/bmv2/index.js';
+import type { SendStep } from '../../../harness/targets/target.js';
+import { runConformance } from '../../../harness/runner/index.js';
+import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
+
+const FIREWALL = { source: 'examples/firewall.flows', text: readFileSync(join(import.meta.dirname, '../../../examples/firewall.flows'), 'utf8') };
+// examples/firewall.flows lines: 4 table 0 ip → ct(table=1); 7 table 1 +new from port 1 → commit;
+// 9 table 1 +est from port 1; 10 table 1 +est from port 2.
+
+const A = '10.0.0.1';
+const B = '192.168.1.2';
+const udp = (from: 'a' | 'b'): FrameSpec =>
+  from === 'a' ? { ip: { src: A, dst: B }, udp: { sport: 5000, dport: 53 }, payload: 'query' } : { ip: { src: B, dst: A }, udp: { sport: 53, dport: 5000 }, payload: 'answer' };
+const step = (time: number, port: number, f: FrameSpec): SendStep => ({ time, port, frame: buildFrame(f) });
+/** New (punt), reply (establishes: both directions installed), then one packet each way in hardware. */
+const TRACE = [step(0, 1, udp('a')), step(1, 2, udp('b')), step(2, 1, udp('a')), step(3, 2, udp('b'))];
+
+describeWithTools('coverage from the bmv2 switch\'s direct counters', [BMV2_TOOL, P4C_TOOL], () => {
+  let bmv2: Bmv2Target;
+  let model: ModelTarget;
+
+  beforeAll(async () => {
+    bmv2 = await createBmv2Target({ policy: FIREWALL, window: 1 });
+    model = new ModelTarget(new PipelineEngine());
+    await model.load(FIREWALL);
+  }, 120_000);
+
+  afterAll(async () => {
+    await bmv2?.close();
+  });
+
+  it('counts the entries the hardware ran, by policy line; deltas; reset forgets conntrack entries', async () => {
+    // Nothing since load (the load-time checks are the base).
+    expect(await bmv2.takeEntryHits()).toEqual({ flows: {}, ctTables: { conntrack_s0: 0 }, source: 'direct counters' });
+    for (const s of TRACE) {
+      await model.send(s);
+      await bmv2.send(s);
+    }
+    const ref = (await model.takeEntryHits())!.flows!;
+    const hw = (await bmv2.takeEntryHits())!;
+    // Every input is looked up in the stage-0 copy of table 0 once, punted or not.
+    expect(ref[4]).toBe(4);
+    expect(hw.flows![4]).toBe(4);
+    // The model committed the first packet (line 7); commits are the slow path's: never in hardware.
+    expect(ref[7]).toBe(1);
+    expect(hw.flows![7]).toBeUndefined();
+    // The last two packets were decided in hardware: its +est entries counted them.
+    expect(hw.flows![9]).toBe(1);
+    expect(hw.flows![10]).toBeGreaterThanOrEqual(1);
+    expect(ref[9]).toBe(1);
+    expect(ref[10]).toBe(2);
+    expect(hw.ctTables!.conntrack_s0).toBe(2);
+    // Deltas: nothing new.
+    expect(await bmv2.takeEntryHits()).toEqual({ flows: {}, ctTables: { conntrack_s0: 0 }, source: 'direct counters' });
+    // After a reset the same connection's entries are new ones: counted from zero again.
+    await bmv2.reset();
+    await model.reset();
+    for (const s of TRACE) {
+      await model.send(s);
+      await bmv2.send(s);
+    }
+    const again = (await bmv2.takeEntryHits())!;
+    expect(again.flows![4]).toBe(4);
+    expect(again.ctTables!.conntrack_s0).toBe(2);
+  }, 120_000);
+
+  it('a conformance run reports both sides per entry; table 0 is counted alike (lock-step)', async () => {
+    const run = bmv2Run(FIREWALL, { window: 1 });
+    const r = await runConformance({ policy: FIREWALL, target: run.target, reference: run.reference, exceptions: run.exceptions, runs: 8, seed: 3, stateSnapshot: false });
+    expect(r.status).toBe('passed');
+    const c = r.coverage!;
+    expect(c.entrySources).toEqual({ reference: 'model flow lookups', target: 'direct counters' });
+    expect(c.entries!['4']!.reference).toBeGreaterThan(0);
+    for (const line of ['4', '5', '6']) expect(c.entries![line]!.target, `line ${line}`).toBe(c.entries![line]!.reference);
+    expect(c.entries!['7']!.target).toBe(0);
+    expect(c.ctTables!.conntrack_s0).toBeGreaterThan(0);
+    expect(c.entryReadFailures).toBeUndefined();
+  }, 300_000);
+});
