@@ -26,7 +26,7 @@ table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d8dde6;paddi
 th{background:#eef1f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600;font-size:12px}
 .passed{background:#2e7d32}.failed{background:#c62828}.interrupted{background:#ef6c00}.error{background:#6a1b9a}.running{background:#1565c0}
-tr.bad td{background:#fdecea}tr.excused td{background:#fff8e1}tr.cold td{background:#fff3e0}
+tr.bad td{background:#fdecea}tr.excused td{background:#fff8e1}tr.never td{background:#fdecea;font-weight:600}tr.cold td{background:#fff3e0}
 .diff{color:#b71c1c}.exc{color:#8d6e00}.muted{color:#6b7280}
 .side{display:grid;grid-template-columns:1fr 1fr;gap:12px}.side>div{background:#fff;border:1px solid #d8dde6;border-radius:4px;padding:6px 10px}
 mark{background:#ffcdd2;color:#000}.charts{display:flex;gap:24px;flex-wrap:wrap}
@@ -160,8 +160,8 @@ ${c.state ? stateSection(c.state) : ''}
 }
 
 /**
- * Coverage: policy entries (reference and target counts; never-hit rows highlighted — red when
- * no side ran the flow, amber when only the target's counters never saw it), the target's
+ * Coverage: policy entries (reference and target counts; never-hit rows highlighted — red (`never`) when
+ * no side ran the flow, amber (`cold`) when only the target's counters never saw it), the target's
  * conntrack tables, ct_state combinations per lookup site, and punt reasons with the never-hit
  * ones highlighted.
  */
@@ -174,14 +174,14 @@ function coverageSection(p: PropertyReport): string {
   const en = rows.length
     ? `<table><tr><th>policy entry</th><th>table</th><th>priority</th><th>flow</th><th>${e(p.reference)} (${e(c.entrySources?.reference ?? 'not counted')})</th>${withTarget ? `<th>${e(p.target)} (${e(c.entrySources!.target!)})</th>` : ''}</tr>${rows
       .map(([line, r]) => {
-        const cls = r.reference === 0 && !r.target ? ' class="bad"' : withTarget && !r.target ? ' class="cold"' : '';
+        const cls = r.reference === 0 && !r.target ? ' class="never"' : withTarget && !r.target ? ' class="cold"' : '';
         return `<tr${cls}><td><code>${e(src)}:${e(line)}</code></td><td class="num">${r.table}</td><td class="num">${r.priority}</td><td><code>${e(r.text)}</code></td><td class="num">${r.reference}</td>${withTarget ? `<td class="num">${r.target ?? 0}</td>` : ''}</tr>`;
       })
       .join('')}</table>${c.entryReadFailures ? `<p class="muted">counters could not be read after ${c.entryReadFailures} trace(s): their hits are missing</p>` : ''}`
     : '<p class="muted">policy entries: not recorded by this run</p>';
   const ctNever = new Set(unhitCtTables(c) ?? []);
   const ct = c.ctTables
-    ? `<table><tr><th>conntrack table (${e(p.target)})</th><th>packets that hit an entry</th></tr>${Object.entries(c.ctTables).sort().map(([t, n]) => `<tr${ctNever.has(t) ? ' class="bad"' : ''}><td><code>${e(t)}</code></td><td class="num">${n}</td></tr>`).join('')}</table>`
+    ? `<table><tr><th>conntrack table (${e(p.target)})</th><th>packets that hit an entry</th></tr>${Object.entries(c.ctTables).sort().map(([t, n]) => `<tr${ctNever.has(t) ? ' class="never"' : ''}><td><code>${e(t)}</code></td><td class="num">${n}</td></tr>`).join('')}</table>`
     : '';
   const sites = Object.keys(c.lookups).sort();
   const lk = sites.length
@@ -190,7 +190,7 @@ function coverageSection(p: PropertyReport): string {
   const known = Object.keys(c.allowed).length > 0 || Object.keys(c.punts).length > 0;
   const never = new Set(neverHitReasons(c));
   const pr = known
-    ? `<table><tr><th>punt reason</th><th>allowed by the contract (packets)</th><th>punted by the target (packets)</th></tr>${[...c.puntReasons, 'hardware'].map((r) => `<tr${never.has(r) ? ' class="bad"' : ''}><td><code>${e(r)}</code></td><td class="num">${c.allowed[r] ?? 0}</td><td class="num">${c.punts[r] ?? 0}</td></tr>`).join('')}</table>`
+    ? `<table><tr><th>punt reason</th><th>allowed by the contract (packets)</th><th>punted by the target (packets)</th></tr>${[...c.puntReasons, 'hardware'].map((r) => `<tr${never.has(r) ? ' class="never"' : ''}><td><code>${e(r)}</code></td><td class="num">${c.allowed[r] ?? 0}</td><td class="num">${c.punts[r] ?? 0}</td></tr>`).join('')}</table>`
     : '<p class="muted">punt reasons: not reported by this target or reference</p>';
   return `<details open><summary>coverage (search phase)</summary>${en}${ct}${lk}${pr}</details>`;
 }

@@ -112,7 +112,7 @@ describe('coverage.entries', () => {
     expect(report.properties[0]!.coverage!.entries).toEqual(whole.coverage!.entries);
     // report.html: a row per entry, the never-hit one highlighted.
     const html = readFileSync(join(root, 'merged', 'report.html'), 'utf8');
-    expect(html).toContain('<tr class="bad"><td><code>cov.flows:6</code></td>');
+    expect(html).toContain('<tr class="never"><td><code>cov.flows:6</code></td>');
     expect(html).toMatch(/<tr><td><code>cov\.flows:1<\/code><\/td><td class="num">0<\/td><td class="num">10<\/td>/);
   });
 
@@ -124,8 +124,8 @@ describe('coverage.entries', () => {
     const p = { name: 'n', target: 'bmv2', reference: 'model', versions: {}, policy: { source: 'p.flows', text: '' }, config: { seed: 1, runs: 1, jobs: 1, packetTimeoutMs: 1, traffic: {} }, status: 'passed', counts: { traces: 0, packets: 0, agreements: 0, disagreements: 0, byKind: {}, exceptionsApplied: {}, targetErrors: 0, states: {} }, shrink: { traces: 0, packets: 0, steps: 0 }, timing: { elapsedMs: 0, searchMs: 0, shrinkMs: 0, packetsPerSecond: 0, samples: [] }, counterexample: null, coverage: c };
     const html = renderHtml({ schema: 'ctoffload-conformance/1', status: 'passed', startedAt: '', updatedAt: '', tool: { ctoffload: '', node: '', fastCheck: '' }, exceptions: [], properties: [p] } as unknown as ConformanceReport);
     expect(html).toContain('<tr class="cold"><td><code>p.flows:1</code>');
-    expect(html).toContain('<tr class="bad"><td><code>p.flows:2</code>');
-    expect(html).toContain('<tr class="bad"><td><code>conntrack_s0</code>');
+    expect(html).toContain('<tr class="never"><td><code>p.flows:2</code>');
+    expect(html).toContain('<tr class="never"><td><code>conntrack_s0</code>');
   });
 });
 
