@@ -44,7 +44,7 @@ export interface EntryHits {
    * → the sum of its entries' direct counters); absent when the target has no such tables.
    */
   ctTables?: Record<string, number>;
-  /** Where the counts come from, for reports (`direct counters`, `ovs-ofctl dump-flows n_packets`). */
+  /** Where the counts come from, for reports (`direct counters`, `OVS n_packets`). */
   source: string;
 }
 

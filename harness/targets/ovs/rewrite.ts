@@ -57,12 +57,12 @@ export const SENTINEL_SRC = '02:c7:0f:00:00:02';
 export const INSTRUMENTATION_COOKIE = 0xc70ff10ad0000000n;
 /**
  * With `lineCookies`, user flow of line N gets cookie LINE_COOKIE_BASE | N instead of its own,
- * so `ovs-ofctl dump-flows` n_packets map back to policy lines (coverage, target.ts
+ * so OVS's flow statistics (n_packets) map back to policy lines (coverage, target.ts
  * takeEntryHits). The pipeline ignores cookies, and nothing OVS does with the policy's
  * actions reads them.
  */
 export const LINE_COOKIE_BASE = 0xc70ff10c00000000n;
-const LINE_COOKIE_MASK = 0xffffffff00000000n;
+export const LINE_COOKIE_MASK = 0xffffffff00000000n;
 
 /** The policy line a dumped flow's cookie names, or null for any other cookie. */
 export function lineOfCookie(cookie: bigint): number | null {

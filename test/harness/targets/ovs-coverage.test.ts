@@ -1,5 +1,5 @@
 /**
- * Coverage read from Open vSwitch itself: `ovs-ofctl dump-flows` n_packets per user flow,
+ * Coverage read from Open vSwitch itself: n_packets per user flow (OpenFlow flow statistics, what `ovs-ofctl dump-flows` shows),
  * recognised by the line cookie the OVS target gives each flow (harness/targets/ovs/rewrite.ts
  * `lineCookies`), after `revalidator/purge` pushed the datapath's statistics. OVS's counts
  * equal the model's per-flow n_packets, packet for packet; they are deltas; a conformance run
@@ -57,7 +57,7 @@ describeWithTools('coverage from OVS n_packets', [OVS_TOOL], () => {
   });
 
   it('OVS counts every flow as the model does; deltas', async () => {
-    expect(await ovs.takeEntryHits()).toEqual({ flows: {}, source: 'ovs-ofctl dump-flows n_packets' });
+    expect(await ovs.takeEntryHits()).toEqual({ flows: {}, source: 'OVS n_packets' });
     for (const s of TRACE) {
       await model.send(s);
       await ovs.send(s);
@@ -83,7 +83,7 @@ describeWithTools('coverage from OVS n_packets', [OVS_TOOL], () => {
     });
     expect(r.status).toBe('passed');
     const c = r.coverage!;
-    expect(c.entrySources).toEqual({ reference: 'model flow lookups', target: 'ovs-ofctl dump-flows n_packets' });
+    expect(c.entrySources).toEqual({ reference: 'model flow lookups', target: 'OVS n_packets' });
     for (const [line, row] of Object.entries(c.entries!)) expect(row.target, `line ${line}`).toBe(row.reference);
     expect(c.entries!['4']!.reference).toBeGreaterThan(0);
   }, 300_000);
