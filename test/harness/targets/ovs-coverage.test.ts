@@ -13,7 +13,8 @@ import { parsePolicy } from '../../../model/pipeline/parse.js';
 import { PipelineEngine } from '../../../model/pipeline/engine.js';
 import { ModelTarget } from '../../../harness/targets/model.js';
 import { OvsTarget } from '../../../harness/targets/ovs/index.js';
-import { INSTRUMENTATION_COOKIE, LINE_COOKIE_BASE, lineOfCookie, planOvsPolicy } from '../../../harness/targets/ovs/rewrite.js';
+import { INSTRUMENTATION_COOKIE, LINE_COOKIE_BASE, LINE_COOKIE_MASK, lineOfCookie, planOvsPolicy } from '../../../harness/targets/ovs/rewrite.js';
+import { decodeFlowStats, flowStatsRequest } from '../../../harness/targets/ovs/openflow.js';
 import type { SendStep } from '../../../harness/targets/target.js';
 import { runConformance } from '../../../harness/runner/index.js';
 import { describeWithTools, OVS_TOOL } from '../../support/tools.js';
@@ -38,6 +39,35 @@ describe('line cookies (no OVS needed)', () => {
     expect(lineOfCookie(0x9n)).toBeNull();
     // Without the option the policy's own cookies stay (ovs-ofctl users read them).
     expect(planOvsPolicy(parsePolicy(FIREWALL.text, FIREWALL.source)).flows[0]!.cookie).toBeNull();
+  });
+});
+
+describe('OpenFlow 1.3 flow statistics (no OVS needed)', () => {
+  it('requests every table with a cookie filter and decodes each ofp_flow_stats', () => {
+    const q = flowStatsRequest(7, LINE_COOKIE_BASE, LINE_COOKIE_MASK);
+    expect(q.length).toBe(56);
+    expect([q.readUInt8(0), q.readUInt8(1), q.readUInt16BE(2), q.readUInt32BE(4), q.readUInt16BE(8), q.readUInt8(16)]).toEqual([4, 18, 56, 7, 1, 0xff]);
+    expect(q.readBigUInt64BE(32)).toBe(LINE_COOKIE_BASE);
+    expect(q.readBigUInt64BE(40)).toBe(LINE_COOKIE_MASK);
+    const entry = (table: number, priority: number, cookie: bigint, packets: bigint, extra = 0): Buffer => {
+      const b = Buffer.alloc(56 + extra);
+      b.writeUInt16BE(56 + extra, 0);
+      b.writeUInt8(table, 2);
+      b.writeUInt16BE(priority, 12);
+      b.writeBigUInt64BE(cookie, 24);
+      b.writeBigUInt64BE(packets, 32);
+      b.writeUInt16BE(1, 48);
+      b.writeUInt16BE(4, 50);
+      return b;
+    };
+    const body = Buffer.concat([entry(0, 10, LINE_COOKIE_BASE | 4n, 12n), entry(1, 0, LINE_COOKIE_BASE | 12n, 0n, 16)]);
+    expect(decodeFlowStats(body)).toEqual([
+      { tableId: 0, priority: 10, cookie: LINE_COOKIE_BASE | 4n, packets: 12n },
+      { tableId: 1, priority: 0, cookie: LINE_COOKIE_BASE | 12n, packets: 0n },
+    ]);
+    const bad = entry(0, 1, 1n, 1n);
+    bad.writeUInt16BE(200, 0);
+    expect(() => decodeFlowStats(bad)).toThrow(/bad ofp_flow_stats length 200/);
   });
 });
 
