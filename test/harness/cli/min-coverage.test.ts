@@ -1,13 +1,15 @@
 /**
  * `ctoffload conformance --min-coverage` (docs/exit-codes.md): an agreeing run that leaves a
  * named part unexercised exits 5 and names what was never hit; a disagreement (1) wins over it;
- * a bad specification is a usage error (2); a run that meets it exits 0.
+ * a bad specification is a usage error (2); a run that meets it exits 0. `report merge
+ * --min-coverage` judges a sharded campaign's merged coverage the same way.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runConformanceCli } from '../../../harness/cli/conformance.js';
+import { runReportCli } from '../../../harness/cli/report.js';
 import { EXIT_COVERAGE, type CliIo } from '../../../harness/cli/command.js';
 import { DefectTarget, estAfterRstBecomesNew, POLICY } from '../runner/fake-target.js';
 
@@ -66,5 +68,23 @@ describe('conformance --min-coverage', () => {
     expect(await runConformanceCli(['--help'], y)).toBe(0);
     expect(y.o).toContain('--min-coverage SPEC');
     expect(y.o).toContain('5 agreed but coverage below --min-coverage');
+  });
+
+  it('report merge --min-coverage judges the merged coverage of the shards', async () => {
+    const dirs: string[] = [];
+    for (let i = 1; i <= 2; i++) {
+      const d = join(dir, `shard${i}`);
+      expect(await runConformanceCli([...base, '--shard', `${i}/2`, '--report', d], io())).toBe(0);
+      dirs.push(d);
+    }
+    const x = io();
+    expect(await runReportCli(['merge', ...dirs, '--out', join(dir, 'merged5'), '--min-coverage', 'entries=100'], x)).toBe(5);
+    expect(x.o).toContain('entries: 7/9 = 77.8% < required 100%; never hit: p.flows:8, p.flows:9');
+    const y = io();
+    expect(await runReportCli(['merge', ...dirs, '--out', join(dir, 'merged0'), '--min-coverage', 'entries=70', '--json'], y)).toBe(0);
+    expect(JSON.parse(y.o).properties[0].minCoverage).toEqual({ met: true, shortfalls: [] });
+    const z = io();
+    expect(await runReportCli(['merge', ...dirs, '--out', join(dir, 'merged2'), '--min-coverage', 'everything'], z)).toBe(2);
+    expect(z.e).toContain('--min-coverage "everything", column 1');
   });
 });
