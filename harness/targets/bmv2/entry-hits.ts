@@ -16,13 +16,15 @@
  * runs the rest in software. So the target's count of an entry is not the reference's: it is
  * the coverage of the hardware program (`--window 1` sends nothing twice).
  *
- * Conntrack entries come and go (installed by the slow path, deleted on expiry and on every
- * reset): a table's count is the sum over the entries present at the read, so the hits of an
- * entry deleted before it (an expiry inside a trace) are missing — a lower bound. `forgetCt()`
- * (after reset deleted them all) drops their bases, so an entry re-installed under the same key
- * in the next trace counts from zero.
+ * Conntrack entries come and go (installed by the slow path, deleted when a connection closes
+ * or expires and on every reset). `countingDevice` wraps the device the controller core writes
+ * through: before a write that deletes conntrack entries it reads the conntrack tables'
+ * counters (`readCt`), so the hits of entries about to go are credited to the next `take()`.
+ * Hits between that read and the deletion (packets in flight) are still missed: a table's count
+ * is a lower bound. `forgetCt()` (after reset deleted them all) drops their bases, so an entry
+ * re-installed under the same key in the next trace counts from zero.
  */
-import { entryKey, flowMatch, INGRESS, type Plan } from '../../../offload/index.js';
+import { entryKey, flowMatch, INGRESS, type ControllerDevice, type Plan } from '../../../offload/index.js';
 import { describeTableEntry, tableReadRequest, type DecodedMatch, type P4InfoIndex, type P4RuntimeClient } from '../../../p4/index.js';
 import type { EntryHits } from '../target.js';
 
@@ -50,6 +52,8 @@ export class EntryCounterReader {
   /** Last packet count seen per entry key. */
   private readonly base = new Map<string, bigint>();
   private readonly countsFlows: boolean;
+  /** Conntrack hits read before deletions (`readCt`), not yet returned by take(). */
+  private pendingCt: Record<string, number> = {};
 
   constructor(
     plan: Plan,
@@ -86,9 +90,28 @@ export class EntryCounterReader {
   async take(client: P4RuntimeClient): Promise<EntryHits> {
     const flows: Record<number, number> = {};
     const ctTables: Record<string, number> = {};
-    for (const n of this.ctNames.values()) ctTables[n] = 0;
-    if (!this.tables.length) return { ...(this.countsFlows ? { flows } : {}), ctTables, source: 'direct counters' };
-    const read = await client.readAll(this.tables.map((t) => ({ tableEntry: tableReadRequest(this.p4info, t, { counterData: true }) })));
+    for (const n of this.ctNames.values()) ctTables[n] = this.pendingCt[n] ?? 0;
+    this.pendingCt = {};
+    if (this.tables.length) await this.read(client, this.tables, flows, ctTables, true);
+    return { ...(this.countsFlows ? { flows } : {}), ctTables, source: 'direct counters' };
+  }
+
+  /**
+   * Credit the conntrack tables' hits so far, before the entries `deleting` (keys) go: their
+   * bases go with them, so an entry installed again under the same key counts from zero.
+   */
+  async readCt(client: P4RuntimeClient, deleting: readonly string[] = []): Promise<void> {
+    const cts = [...this.ctNames.keys()];
+    if (cts.length) await this.read(client, cts, {}, this.pendingCt, false);
+    for (const k of deleting) this.base.delete(k);
+  }
+
+  /**
+   * One wildcard Read of `tables`; deltas against the bases into `flows` / `ctTables`. With
+   * `all`, every table was read, so entries not seen are gone and their bases go too.
+   */
+  private async read(client: P4RuntimeClient, tables: string[], flows: Record<number, number>, ctTables: Record<string, number>, all: boolean): Promise<void> {
+    const read = await client.readAll(tables.map((t) => ({ tableEntry: tableReadRequest(this.p4info, t, { counterData: true }) })));
     const seen = new Set<string>();
     for (const ent of read) {
       if (!ent.tableEntry || ent.tableEntry.isDefaultAction) continue;
@@ -101,15 +124,29 @@ export class EntryCounterReader {
       this.base.set(k, n);
       seen.add(k);
       const ct = this.ctNames.get(d.table);
-      if (ct !== undefined) ctTables[ct]! += delta;
+      if (ct !== undefined) ctTables[ct] = (ctTables[ct] ?? 0) + delta;
       else {
         const line = this.lineOf.get(k);
         if (line !== undefined && delta > 0) flows[line] = (flows[line] ?? 0) + delta;
       }
     }
-    // Entries gone since the last read (expired connections) keep no base.
-    for (const k of [...this.base.keys()]) if (!seen.has(k)) this.base.delete(k);
-    return { ...(this.countsFlows ? { flows } : {}), ctTables, source: 'direct counters' };
+    // Entries gone since the last read (deleted connections) keep no base.
+    if (all) for (const k of [...this.base.keys()]) if (!seen.has(k)) this.base.delete(k);
+  }
+
+  /**
+   * `device` with a `readCt` before every write that deletes conntrack entries. Reading only;
+   * a failed read leaves the hits uncounted and never fails the write.
+   */
+  countingDevice(device: ControllerDevice, client: P4RuntimeClient): ControllerDevice {
+    return {
+      ...device,
+      write: async (ops) => {
+        const deleting = ops.filter((o) => o.type === 'DELETE' && this.ctNames.has(o.entry.table)).map((o) => key(o.entry.table, o.entry.spec.match ?? {}, o.entry.spec.priority ?? 0));
+        if (deleting.length) await this.readCt(client, deleting).catch(() => undefined);
+        return device.write(ops);
+      },
+    };
   }
 
   /** Every conntrack entry was deleted (reset): their bases go. */

@@ -467,11 +467,14 @@ export class Bmv2Target implements Target {
       else await this.channel.ready();
       this.dp ??= dataplaneClient(sw.dataplaneAddress!);
       this.prog = prog;
+      const hitReader = new EntryCounterReader(prog.plan, prog.p4info);
+      this.hitReader = undefined; // until the first read below sets the bases
       const exact = this.opts.ageing === 'exact';
       this.ctl = new ObservedSlowPath({
         plan: prog.plan,
         policy,
-        device: p4runtimeDevice(client, prog.p4info),
+        // Coverage: conntrack entries' hits are read before the core deletes them (./entry-hits.ts).
+        device: hitReader.countingDevice(p4runtimeDevice(client, prog.p4info), client),
         activity: exact ? 'packets' : 'counters',
         tcpSeqCheck: this.opts.tcpSeqCheck ?? exact,
         entryBuilder: this.opts.decorators?.entryBuilder,
@@ -487,8 +490,8 @@ export class Bmv2Target implements Target {
       if (!this.cfg.probe) throw new Bmv2ArtifactsError(OBSERVATION_BUILD_NEEDED);
       await this.echoCheck();
       // Coverage counts start here: the first read takes the load-time checks as its base.
-      this.hitReader = new EntryCounterReader(prog.plan, prog.p4info);
-      await this.hitReader.take(client);
+      await hitReader.take(client);
+      this.hitReader = hitReader;
     });
   }
 

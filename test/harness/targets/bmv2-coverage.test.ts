@@ -29,6 +29,16 @@ const udp = (from: 'a' | 'b'): FrameSpec =>
 const step = (time: number, port: number, f: FrameSpec): SendStep => ({ time, port, frame: buildFrame(f) });
 /** New (punt), reply (establishes: both directions installed), then one packet each way in hardware. */
 const TRACE = [step(0, 1, udp('a')), step(1, 2, udp('b')), step(2, 1, udp('a')), step(3, 2, udp('b'))];
+const tcp = (from: 'a' | 'b', flags: string, seq: number, ack: number, payload?: string): FrameSpec => ({
+  ...(from === 'a' ? { ip: { src: A, dst: B }, tcp: { sport: 40000, dport: 80, seq, ack, flags, win: 65535 } } : { ip: { src: B, dst: A }, tcp: { sport: 80, dport: 40000, seq, ack, flags, win: 65535 } }),
+  ...(payload ? { payload } : {}),
+});
+/** Handshake, data both ways in hardware, then FIN: the controller deletes the connection's entries. */
+const TCP_SESSION = [
+  step(0, 1, tcp('a', 'S', 1000, 0)), step(1, 2, tcp('b', 'SA', 5000, 1001)), step(2, 1, tcp('a', 'A', 1001, 5001)),
+  step(3, 1, tcp('a', 'PA', 1001, 5001, 'GET /')), step(4, 2, tcp('b', 'A', 5001, 1006)), step(5, 2, tcp('b', 'PA', 5001, 1006, 'HTTP/1.0 200')),
+  step(6, 1, tcp('a', 'A', 1006, 5013)), step(7, 1, tcp('a', 'FA', 1006, 5013)), step(8, 2, tcp('b', 'FA', 5013, 1007)), step(9, 1, tcp('a', 'A', 1007, 5014)),
+];
 
 describeWithTools('coverage from the bmv2 switch\'s direct counters', [BMV2_TOOL, P4C_TOOL], () => {
   let bmv2: Bmv2Target;
@@ -77,6 +87,18 @@ describeWithTools('coverage from the bmv2 switch\'s direct counters', [BMV2_TOOL
     const again = (await bmv2.takeEntryHits())!;
     expect(again.flows![4]).toBe(4);
     expect(again.ctTables!.conntrack_s0).toBe(2);
+  }, 120_000);
+
+  it('counts the hits of conntrack entries the controller deleted during the trace', async () => {
+    await bmv2.reset();
+    await bmv2.takeEntryHits();
+    for (const s of TCP_SESSION) await bmv2.send(s);
+    expect(bmv2.controller!.status().connectionsOffloaded).toBe(0); // the FIN deleted its entries
+    const h = (await bmv2.takeEntryHits())!;
+    // The four data packets were decided in hardware by the +est flows, each after a hit of the
+    // connection's entry; those entries were gone by the end of the trace.
+    expect(h.flows![9]! + h.flows![10]!).toBe(4);
+    expect(h.ctTables!.conntrack_s0).toBeGreaterThanOrEqual(4);
   }, 120_000);
 
   it('a conformance run reports both sides per entry; table 0 is counted alike (lock-step)', async () => {
