@@ -66,6 +66,7 @@ function addHits(into: CoverageReport, hits: NonNullable<TraceCoverage['hits']>)
     }
   }
   if (tgt?.ctTables) addCounts((into.ctTables ??= {}), tgt.ctTables);
+  if (tgt?.actions) addCounts((into.actions ??= {}), tgt.actions);
 }
 
 /** Adds `from` (a trace's or a shard's coverage) into `into`. */
@@ -85,6 +86,7 @@ export function addCoverage(into: CoverageReport, from: TraceCoverage | Coverage
       }
     }
     if (from.ctTables) addCounts((into.ctTables ??= {}), from.ctTables);
+    if (from.actions) addCounts((into.actions ??= {}), from.actions);
     if (from.entrySources) into.entrySources = { ...into.entrySources, ...from.entrySources };
     if (from.entryReadFailures) into.entryReadFailures = (into.entryReadFailures ?? 0) + from.entryReadFailures;
   } else {
@@ -127,6 +129,12 @@ export function unhitCtTables(c: CoverageReport): string[] | null {
   return Object.entries(c.ctTables).filter(([, n]) => n === 0).map(([t]) => t).sort();
 }
 
+/** The target's policy-entry actions never hit; null when it reports none. */
+export function unhitActions(c: CoverageReport): string[] | null {
+  if (!c.actions) return null;
+  return Object.entries(c.actions).filter(([, n]) => n === 0).map(([a]) => a).sort();
+}
+
 /** `policy.flows:7` for a line (the policy's file name, as in every other message). */
 function place(source: string, line: number): string {
   return `${source.split('/').pop()}:${line}`;
@@ -147,6 +155,11 @@ export function coverageLine(c: CoverageReport, source = 'policy'): string {
     parts.push(`policy entries ${entries.length - never.length}/${entries.length} hit${neverList(never.map((l) => place(source, l)))}`);
     const tNever = targetUnhitEntries(c);
     if (tNever) parts.push(`counted by the target (${c.entrySources!.target}) ${entries.length - tNever.length}/${entries.length}${neverList(tNever.map((l) => place(source, l)))}`);
+  }
+  const acts = unhitActions(c);
+  if (acts) {
+    const n = Object.keys(c.actions!).length;
+    parts.push(`entry actions ${n - acts.length}/${n} hit${neverList(acts)}`);
   }
   const ct = unhitCtTables(c);
   if (ct) {

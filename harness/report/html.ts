@@ -6,7 +6,7 @@
  * differing output bytes marked, the scenario and the replay command.
  */
 import type { Difference } from '../compare/types.js';
-import { neverHitReasons, unhitCtTables } from './coverage.js';
+import { neverHitReasons, unhitActions, unhitCtTables } from './coverage.js';
 import type { ConformanceReport, PacketReport, PropertyReport, StateReport, StateSnapshot, VerdictReport } from './schema.js';
 
 export function htmlEscape(s: string): string {
@@ -183,6 +183,10 @@ function coverageSection(p: PropertyReport): string {
   const ct = c.ctTables
     ? `<table><tr><th>conntrack table (${e(p.target)})</th><th>packets that hit an entry</th></tr>${Object.entries(c.ctTables).sort().map(([t, n]) => `<tr${ctNever.has(t) ? ' class="never"' : ''}><td><code>${e(t)}</code></td><td class="num">${n}</td></tr>`).join('')}</table>`
     : '';
+  const actNever = new Set(unhitActions(c) ?? []);
+  const act = c.actions
+    ? `<table><tr><th>policy entry action (${e(p.target)})</th><th>packets</th></tr>${Object.entries(c.actions).sort().map(([a, n]) => `<tr${actNever.has(a) ? ' class="never"' : ''}><td><code>${e(a)}</code></td><td class="num">${n}</td></tr>`).join('')}</table>`
+    : '';
   const sites = Object.keys(c.lookups).sort();
   const lk = sites.length
     ? `<table><tr><th>lookup site</th><th>ct_state</th><th>lookups</th></tr>${sites.flatMap((s) => Object.entries(c.lookups[s]!).sort((a, b) => b[1] - a[1]).map(([st, n]) => `<tr><td><code>${e(s)}</code></td><td><code>${e(st)}</code></td><td class="num">${n}</td></tr>`)).join('')}</table>`
@@ -192,7 +196,7 @@ function coverageSection(p: PropertyReport): string {
   const pr = known
     ? `<table><tr><th>punt reason</th><th>allowed by the contract (packets)</th><th>punted by the target (packets)</th></tr>${[...c.puntReasons, 'hardware'].map((r) => `<tr${never.has(r) ? ' class="never"' : ''}><td><code>${e(r)}</code></td><td class="num">${c.allowed[r] ?? 0}</td><td class="num">${c.punts[r] ?? 0}</td></tr>`).join('')}</table>`
     : '<p class="muted">punt reasons: not reported by this target or reference</p>';
-  return `<details open><summary>coverage (search phase)</summary>${en}${ct}${lk}${pr}</details>`;
+  return `<details open><summary>coverage (search phase)</summary>${en}${act}${ct}${lk}${pr}</details>`;
 }
 
 /** A merged report's shards (`ctoffload report merge`): one row each, the chosen first failure marked. */

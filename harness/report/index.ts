@@ -8,7 +8,7 @@ export { ReportWriter, CTOFFLOAD_VERSION, fastCheckVersion, type ReportWriterOpt
 export { mergeReportDirs, readShardDir, counterexampleTrace, MergeError, type MergeResult, type ShardDir } from './merge.js';
 export { configIdentity, configHash, canonicalJson, IDENTITY_FIELDS, type ConfigIdentity } from './config-hash.js';
 export {
-  addCoverage, coverageLine, emptyCoverage, neverHitReasons, policyEntries, unhitEntries, targetUnhitEntries, unhitCtTables,
+  addCoverage, coverageLine, emptyCoverage, neverHitReasons, policyEntries, unhitEntries, targetUnhitEntries, unhitCtTables, unhitActions,
   parseMinCoverage, checkMinCoverage, shortfallLines, COVERAGE_PARTS, MinCoverageSpecError,
   type CoveragePart, type CoverageShortfall, type MinCoverage, type TraceCoverage,
 } from './coverage.js';

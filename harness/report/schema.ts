@@ -29,7 +29,8 @@
  *     coverage?: { lookups: { [site "table=T zone=Z"]: { [ct_state text]: int } },
  *                  allowed: { [outcome]: int }, punts: { [reason]: int }, puntReasons: string[],
  *                  entries?: { [policy line]: { table, priority, text, reference: int, target?: int } },
- *                  ctTables?: { [P4 table]: int }, entrySources?: { reference?, target? },
+ *                  ctTables?: { [P4 table]: int }, actions?: { [P4 action]: int },
+ *                  entrySources?: { reference?, target? },
  *                  entryReadFailures?: int },
  *     status: "running" | "passed" | "failed" | "interrupted" | "error",
  *     error?: string,                         // environment/target failure that ended the run
@@ -192,6 +193,11 @@ export interface CoverageReport {
    * without such tables.
    */
   ctTables?: Record<string, number>;
+  /**
+   * Packets per action of the target's policy entries (bmv2: the P4 action of each stage table
+   * entry, from the same direct counters); absent for targets without such actions.
+   */
+  actions?: Record<string, number>;
   /** Where each side's entry counts come from (`model flow lookups`, `direct counters`, …). */
   entrySources?: { reference?: string; target?: string };
   /** Traces after which a side's counters could not be read (their hits are missing). */
@@ -320,6 +326,7 @@ export function checkReport(x: unknown): string[] {
           p.push(`${at}.coverage.entries: expected { line: { table, priority, text, reference: number, target?: number } }`);
         }
         if (cv.ctTables !== undefined && !counts(cv.ctTables)) p.push(`${at}.coverage.ctTables: expected { table: number }`);
+        if (cv.actions !== undefined && !counts(cv.actions)) p.push(`${at}.coverage.actions: expected { action: number }`);
         if (cv.entryReadFailures !== undefined && typeof cv.entryReadFailures !== 'number') p.push(`${at}.coverage.entryReadFailures: expected a number`);
       }
     }

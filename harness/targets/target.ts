@@ -40,6 +40,12 @@ export interface EntryHits {
    */
   flows?: Record<number, number>;
   /**
+   * Packets per action of the target's policy entries (bmv2: the P4 action each stage table
+   * entry runs, `flow_ct`, `flow_punt`…, every action of an installed entry listed, 0 = never);
+   * absent when the target has no such actions.
+   */
+  actions?: Record<string, number>;
+  /**
    * Packets that hit an entry of each of the target's own conntrack tables (bmv2: P4 table name
    * → the sum of its entries' direct counters); absent when the target has no such tables.
    */

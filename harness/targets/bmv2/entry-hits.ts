@@ -45,6 +45,10 @@ const key = (table: string, match: Record<string, unknown>, priority: number): s
 export class EntryCounterReader {
   /** Stage table entry key → policy line. */
   private readonly lineOf = new Map<string, number>();
+  /** Stage table entry key → the P4 action it runs (`flow_ct`, `flow_punt`, …). */
+  private readonly actionOf = new Map<string, string>();
+  /** Every action some installed policy entry runs (so the never-hit ones are listed). */
+  private readonly actionNames = new Set<string>();
   /** Qualified ct table name → its plan name. */
   private readonly ctNames = new Map<string, string>();
   /** Tables read (those with a direct counter). */
@@ -74,7 +78,10 @@ export class EntryCounterReader {
       flows++;
       for (const sf of st.flows) {
         const m = flowMatch(sf);
-        if (m) this.lineOf.set(key(t, m, sf.priority), sf.flow.line);
+        if (!m) continue;
+        this.lineOf.set(key(t, m, sf.priority), sf.flow.line);
+        this.actionOf.set(key(t, m, sf.priority), sf.hw.action);
+        this.actionNames.add(sf.hw.action);
       }
     }
     this.countsFlows = flows > 0 && flows === plan.stageTables.length;
@@ -89,11 +96,13 @@ export class EntryCounterReader {
   /** Packets per policy line and per conntrack table since the previous call. */
   async take(client: P4RuntimeClient): Promise<EntryHits> {
     const flows: Record<number, number> = {};
+    const actions: Record<string, number> = {};
+    for (const a of this.actionNames) actions[a] = 0;
     const ctTables: Record<string, number> = {};
     for (const n of this.ctNames.values()) ctTables[n] = this.pendingCt[n] ?? 0;
     this.pendingCt = {};
-    if (this.tables.length) await this.read(client, this.tables, flows, ctTables, true);
-    return { ...(this.countsFlows ? { flows } : {}), ctTables, source: 'direct counters' };
+    if (this.tables.length) await this.read(client, this.tables, flows, ctTables, true, actions);
+    return { ...(this.countsFlows ? { flows, actions } : {}), ctTables, source: 'direct counters' };
   }
 
   /**
@@ -110,7 +119,7 @@ export class EntryCounterReader {
    * One wildcard Read of `tables`; deltas against the bases into `flows` / `ctTables`. With
    * `all`, every table was read, so entries not seen are gone and their bases go too.
    */
-  private async read(client: P4RuntimeClient, tables: string[], flows: Record<number, number>, ctTables: Record<string, number>, all: boolean): Promise<void> {
+  private async read(client: P4RuntimeClient, tables: string[], flows: Record<number, number>, ctTables: Record<string, number>, all: boolean, actions: Record<string, number> = {}): Promise<void> {
     const read = await client.readAll(tables.map((t) => ({ tableEntry: tableReadRequest(this.p4info, t, { counterData: true }) })));
     const seen = new Set<string>();
     for (const ent of read) {
@@ -128,6 +137,8 @@ export class EntryCounterReader {
       else {
         const line = this.lineOf.get(k);
         if (line !== undefined && delta > 0) flows[line] = (flows[line] ?? 0) + delta;
+        const action = this.actionOf.get(k);
+        if (action !== undefined) actions[action] = (actions[action] ?? 0) + delta;
       }
     }
     // Entries gone since the last read (deleted connections) keep no base.

@@ -15,7 +15,7 @@ import { ModelTarget } from '../../../harness/targets/model.js';
 import type { Target } from '../../../harness/targets/target.js';
 import {
   addCoverage, checkMinCoverage, checkReport, coverageLine, emptyCoverage, mergeReportDirs, parseMinCoverage, policyEntries, renderHtml,
-  shortfallLines, targetUnhitEntries, unhitCtTables, unhitEntries, type ConformanceReport, type CoverageReport,
+  shortfallLines, targetUnhitEntries, unhitActions, unhitCtTables, unhitEntries, type ConformanceReport, type CoverageReport,
 } from '../../../harness/report/index.js';
 import { parsePolicy } from '../../../model/pipeline/parse.js';
 import { runConformance } from '../../../harness/runner/index.js';
@@ -85,12 +85,15 @@ describe('coverage.entries', () => {
   it('sums traces (reference, target, ct tables) and shards; the merge equals the unsharded run', async () => {
     const c = emptyCoverage(['CT_MISS']);
     c.entries = policyEntries(parsePolicy(POLICY.text, POLICY.source));
-    addCoverage(c, { lookups: {}, allowed: {}, punts: {}, hits: { reference: { flows: { 1: 3, 4: 1 }, source: 'r' }, target: { flows: { 1: 2 }, ctTables: { ct_s0: 1, ct_s1: 0 }, source: 't' } } });
+    addCoverage(c, { lookups: {}, allowed: {}, punts: {}, hits: { reference: { flows: { 1: 3, 4: 1 }, source: 'r' }, target: { flows: { 1: 2 }, actions: { flow_ct: 2, flow_punt: 0 }, ctTables: { ct_s0: 1, ct_s1: 0 }, source: 't' } } });
     addCoverage(c, { lookups: {}, allowed: {}, punts: {}, hits: { reference: { flows: { 1: 1 }, source: 'r' }, target: { flows: { 4: 5 }, ctTables: { ct_s0: 2, ct_s1: 0 }, source: 't' } }, hitsLost: true });
     expect(c.entries!['1']).toMatchObject({ reference: 4, target: 2 });
     expect(c.entries!['4']).toMatchObject({ reference: 1, target: 5 });
     expect(c.entries!['2']).toMatchObject({ reference: 0, target: 0 });
     expect(c.ctTables).toEqual({ ct_s0: 3, ct_s1: 0 });
+    expect(c.actions).toEqual({ flow_ct: 2, flow_punt: 0 });
+    expect(unhitActions(c)).toEqual(['flow_punt']);
+    expect(coverageLine(c, 'p.flows')).toContain('entry actions 1/2 hit (never: flow_punt); ct tables 1/2 hit (never: ct_s1)');
     expect(c.entryReadFailures).toBe(1);
     expect(unhitCtTables(c)).toEqual(['ct_s1']);
     expect(targetUnhitEntries(c)).toEqual([2, 3, 5, 6]);
@@ -98,6 +101,7 @@ describe('coverage.entries', () => {
     const twice = addCoverage(JSON.parse(JSON.stringify(c)) as CoverageReport, c);
     expect(twice.entries!['1']).toMatchObject({ reference: 8, target: 4 });
     expect(twice.ctTables).toEqual({ ct_s0: 6, ct_s1: 0 });
+    expect(twice.actions).toEqual({ flow_ct: 4, flow_punt: 0 });
     expect(twice.entryReadFailures).toBe(2);
 
     const base = { policy: POLICY, reference: model, target: model, runs: 24, seed: 9, stateSnapshot: false } as const;
@@ -121,11 +125,14 @@ describe('coverage.entries', () => {
     c.entries = { 1: { table: 0, priority: 1, text: 'a', reference: 3, target: 0 }, 2: { table: 0, priority: 0, text: 'b', reference: 0, target: 0 } };
     c.entrySources = { reference: 'model flow lookups', target: 'direct counters' };
     c.ctTables = { conntrack_s0: 0 };
+    c.actions = { flow_ct: 3, flow_punt: 0 };
     const p = { name: 'n', target: 'bmv2', reference: 'model', versions: {}, policy: { source: 'p.flows', text: '' }, config: { seed: 1, runs: 1, jobs: 1, packetTimeoutMs: 1, traffic: {} }, status: 'passed', counts: { traces: 0, packets: 0, agreements: 0, disagreements: 0, byKind: {}, exceptionsApplied: {}, targetErrors: 0, states: {} }, shrink: { traces: 0, packets: 0, steps: 0 }, timing: { elapsedMs: 0, searchMs: 0, shrinkMs: 0, packetsPerSecond: 0, samples: [] }, counterexample: null, coverage: c };
     const html = renderHtml({ schema: 'ctoffload-conformance/1', status: 'passed', startedAt: '', updatedAt: '', tool: { ctoffload: '', node: '', fastCheck: '' }, exceptions: [], properties: [p] } as unknown as ConformanceReport);
     expect(html).toContain('<tr class="cold"><td><code>p.flows:1</code>');
     expect(html).toContain('<tr class="never"><td><code>p.flows:2</code>');
     expect(html).toContain('<tr class="never"><td><code>conntrack_s0</code>');
+    expect(html).toContain('<tr class="never"><td><code>flow_punt</code>');
+    expect(html).toContain('<tr><td><code>flow_ct</code></td><td class="num">3</td>');
   });
 });
 

@@ -56,7 +56,10 @@ describeWithTools('coverage from the bmv2 switch\'s direct counters', [BMV2_TOOL
 
   it('counts the entries the hardware ran, by policy line; deltas; reset forgets conntrack entries', async () => {
     // Nothing since load (the load-time checks are the base).
-    expect(await bmv2.takeEntryHits()).toEqual({ flows: {}, ctTables: { conntrack_s0: 0 }, source: 'direct counters' });
+    const none = await bmv2.takeEntryHits();
+    expect(none).toMatchObject({ flows: {}, ctTables: { conntrack_s0: 0 }, source: 'direct counters' });
+    expect(Object.values(none!.actions!).every((n) => n === 0)).toBe(true);
+    expect(Object.keys(none!.actions!)).toEqual(expect.arrayContaining(['flow_ct', 'flow_ct_commit_output', 'flow_output', 'flow_drop']));
     for (const s of TRACE) {
       await model.send(s);
       await bmv2.send(s);
@@ -75,8 +78,10 @@ describeWithTools('coverage from the bmv2 switch\'s direct counters', [BMV2_TOOL
     expect(ref[9]).toBe(1);
     expect(ref[10]).toBe(2);
     expect(hw.ctTables!.conntrack_s0).toBe(2);
+    // Per P4 action: four ct lookups from table 0, two hardware outputs, no commit in hardware.
+    expect(hw.actions).toMatchObject({ flow_ct: 4, flow_output: hw.flows![9]! + hw.flows![10]!, flow_ct_commit_output: 0 });
     // Deltas: nothing new.
-    expect(await bmv2.takeEntryHits()).toEqual({ flows: {}, ctTables: { conntrack_s0: 0 }, source: 'direct counters' });
+    expect(await bmv2.takeEntryHits()).toMatchObject({ flows: {}, ctTables: { conntrack_s0: 0 }, source: 'direct counters' });
     // After a reset the same connection's entries are new ones: counted from zero again.
     await bmv2.reset();
     await model.reset();
@@ -111,6 +116,8 @@ describeWithTools('coverage from the bmv2 switch\'s direct counters', [BMV2_TOOL
     for (const line of ['4', '5', '6']) expect(c.entries![line]!.target, `line ${line}`).toBe(c.entries![line]!.reference);
     expect(c.entries!['7']!.target).toBe(0);
     expect(c.ctTables!.conntrack_s0).toBeGreaterThan(0);
+    expect(c.actions!.flow_ct).toBe(c.entries!['4']!.target! + c.entries!['5']!.target!);
+    expect(c.actions!.flow_ct_commit_output).toBe(0);
     expect(c.entryReadFailures).toBeUndefined();
   }, 300_000);
 });
