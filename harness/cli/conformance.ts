@@ -75,6 +75,7 @@ target, compares them packet by packet and shrinks the first disagreement to a m
                       entries         policy flows run by the reference or counted by the target
                       target-entries  policy flows counted by the target's own counters
                                       (bmv2 direct counters, OVS n_packets)
+                      actions         P4 actions of the target's policy entries (bmv2)
                       ct-tables       the target's conntrack tables (bmv2)
                       punts           punt reasons allowed by the contract or reported
                     e.g. --min-coverage entries=100,punts=50. The never-hit parts are named;

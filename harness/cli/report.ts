@@ -32,7 +32,7 @@ traffic options, target, reference, target mode and versions, ctoffload and fast
 versions, exceptions table), a missing or duplicate shard, a report that is not a shard.
 
   --out DIR   the merged report directory (created; not one of the shards' directories)
-  --min-coverage SPEC  as for 'conformance' (all, or entries|target-entries|ct-tables|punts=PCT,…),
+  --min-coverage SPEC  as for 'conformance' (all, or entries|target-entries|actions|ct-tables|punts=PCT,…),
               checked on the merged coverage: a campaign whose shards all passed but that
               leaves named parts unexercised exits 5, naming them
   --json      print one JSON summary object on stdout

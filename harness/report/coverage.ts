@@ -186,6 +186,7 @@ export function coverageLine(c: CoverageReport, source = 'policy'): string {
 export const COVERAGE_PARTS = {
   entries: 'policy entries run by the reference or counted by the target',
   'target-entries': "policy entries counted by the target's own counters",
+  actions: "the P4 actions of the target's policy entries",
   'ct-tables': "the target's conntrack tables",
   punts: 'punt reasons',
 } as const;
@@ -257,6 +258,12 @@ function partState(c: CoverageReport, part: CoveragePart, source: string, target
       const never = targetUnhitEntries(c);
       if (!never) return { hit: 0, total, never: [], unmeasured: `the ${target} target reports no per-entry counters` };
       return { hit: total - never.length, total, never: never.map((l) => place(source, l)) };
+    }
+    case 'actions': {
+      const never = unhitActions(c);
+      if (!never) return { hit: 0, total: 0, never: [], unmeasured: `the ${target} target reports no per-action counts` };
+      const n = Object.keys(c.actions!).length;
+      return { hit: n - never.length, total: n, never };
     }
     case 'ct-tables': {
       const never = unhitCtTables(c);

@@ -148,7 +148,7 @@ describe('--min-coverage', () => {
     expect(parseMinCoverage('all')).toEqual({ all: true });
     expect(parseMinCoverage('entries=100, punts=50%')).toEqual({ all: false, parts: { entries: 100, punts: 50 } });
     expect(parseMinCoverage('target-entries=12.5,ct-tables=0')).toEqual({ all: false, parts: { 'target-entries': 12.5, 'ct-tables': 0 } });
-    expect(() => parseMinCoverage('entries=100,states=3')).toThrow(/column 13: unknown part "states" \(parts: entries, target-entries, ct-tables, punts\)/);
+    expect(() => parseMinCoverage('entries=100,states=3')).toThrow(/column 13: unknown part "states" \(parts: entries, target-entries, actions, ct-tables, punts\)/);
     expect(() => parseMinCoverage('entries=101')).toThrow(/101% is over 100/);
     expect(() => parseMinCoverage('entries')).toThrow(/"entries" is not PART=PCT/);
     expect(() => parseMinCoverage('entries=1,entries=2')).toThrow(/given twice/);
@@ -168,12 +168,15 @@ describe('--min-coverage', () => {
     expect(checkMinCoverage(c, parseMinCoverage('entries=66,punts=50'), 'p.flows', 'model')).toEqual([]);
     const punts = checkMinCoverage(c, parseMinCoverage('punts=100'), 'p.flows', 'model');
     expect(punts[0]).toMatchObject({ part: 'punts', hit: 1, total: 2, never: ['ALG'] });
-    const t = checkMinCoverage(c, parseMinCoverage('target-entries=1,ct-tables=1'), 'p.flows', 'model');
+    const t = checkMinCoverage(c, parseMinCoverage('target-entries=1,actions=1,ct-tables=1'), 'p.flows', 'model');
     expect(shortfallLines(t)).toEqual([
       'target-entries: required 1%, not measurable: the model target reports no per-entry counters',
+      'actions: required 1%, not measurable: the model target reports no per-action counts',
       "ct-tables: required 1%, not measurable: the model target has no conntrack tables of its own",
     ]);
     expect(checkMinCoverage(c, { all: true }, 'p.flows', 'model').map((x) => x.part)).toEqual(['entries', 'punts']);
+    const withActions = { ...cov(), actions: { flow_ct: 5, flow_punt: 0 } };
+    expect(shortfallLines(checkMinCoverage(withActions, parseMinCoverage('actions=100'), 'p.flows', 'bmv2'))).toEqual(['actions: 1/2 = 50.0% < required 100%; never hit: flow_punt']);
     const none = emptyCoverage([]);
     expect(checkMinCoverage(none, parseMinCoverage('punts=1'), 'p.flows', 'model')[0]!.reached).toBeNull();
   });
