@@ -16,6 +16,7 @@ import { ModelTarget } from '../../../harness/targets/model.js';
 import { Bmv2Target, bmv2Run, createBmv2Target } from '../../../harness/targets/bmv2/index.js';
 import type { SendStep } from '../../../harness/targets/target.js';
 import { runConformance } from '../../../harness/runner/index.js';
+import { runConformanceCli } from '../../../harness/cli/conformance.js';
 import { describeWithTools, BMV2_TOOL, P4C_TOOL } from '../../support/tools.js';
 
 const FIREWALL = { source: 'examples/firewall.flows', text: readFileSync(join(import.meta.dirname, '../../../examples/firewall.flows'), 'utf8') };
@@ -119,5 +120,15 @@ describeWithTools('coverage from the bmv2 switch\'s direct counters', [BMV2_TOOL
     expect(c.actions!.flow_ct).toBe(c.entries!['4']!.target! + c.entries!['5']!.target!);
     expect(c.actions!.flow_ct_commit_output).toBe(0);
     expect(c.entryReadFailures).toBeUndefined();
+  }, 300_000);
+
+  it('conformance --target bmv2 --min-coverage names the entries the switch never counted (exit 5)', async () => {
+    const x = { o: '', e: '', out: (t: string) => void (x.o += t), err: (t: string) => void (x.e += t) };
+    const policy = join(import.meta.dirname, '../../../examples/firewall.flows');
+    expect(await runConformanceCli(['--target', 'bmv2', '--policy', policy, '--runs', '5', '--seed', '3', '--window', '1', '--min-coverage', 'entries=50,target-entries=100,ct-tables=100'], x)).toBe(5);
+    expect(x.o).toContain('PASSED');
+    // Commits run in the slow path: the switch never counts line 7 (ct(commit) from port 1).
+    expect(x.o).toMatch(/target-entries: \d+\/9 = [\d.]+% < required 100%; never hit: .*firewall\.flows:7/);
+    expect(x.o).not.toMatch(/^ {4}(entries|ct-tables):/m);
   }, 300_000);
 });
