@@ -84,6 +84,11 @@ export class ContractEngine implements ModelEngine {
     this.engine.reset();
   }
 
+  /** Coverage: the policy flows the reference ran (PipelineEngine.takeFlowHits). */
+  takeFlowHits(): Record<number, number> {
+    return this.engine.takeFlowHits();
+  }
+
   versions(): Record<string, string> {
     return { contract: 'offload contract from the generated plan' };
   }

@@ -12,6 +12,8 @@
  *       unreachable, the disk is full
  *   4   internal error (a bug in ctoffload): the message and where to report it; the stack
  *       trace only with CTOFFLOAD_DEBUG=1
+ *   5   coverage shortfall (conformance --min-coverage): every packet agreed, but the run left
+ *       named parts unexercised (they are listed); a disagreement (1) or failure (3) wins
  *   130 interrupted by SIGINT, 143 by SIGTERM (reports are written and final; an
  *       InterruptedError, CTO_INTERRUPTED, carries which)
  * Errors are classified by their stable `code` (docs/style.md §5: coded errors),
@@ -54,6 +56,8 @@ export const EXIT_BAD_INPUT = 2;
 export const EXIT_USAGE = EXIT_BAD_INPUT;
 export const EXIT_ENVIRONMENT = 3;
 export const EXIT_INTERNAL = 4;
+/** The run agreed but fell short of `conformance --min-coverage` (docs/exit-codes.md). */
+export const EXIT_COVERAGE = 5;
 export const EXIT_SIGINT = 130;
 export const EXIT_SIGTERM = 143;
 
@@ -61,7 +65,8 @@ export const EXIT_SIGTERM = 143;
 export const EXIT_STATUS_HELP = `Exit status: 0 ok/agreed, 1 disagreement, 2 usage or input error (bad option or file;
 the message names file and place), 3 target or environment failure (target died, tool
 missing, switch unreachable, disk full), 4 internal error (a bug: please report it; stack with
-CTOFFLOAD_DEBUG=1), 130 SIGINT, 143 SIGTERM. See docs/exit-codes.md.
+CTOFFLOAD_DEBUG=1), 5 agreed but coverage below --min-coverage (conformance), 130 SIGINT,
+143 SIGTERM. See docs/exit-codes.md.
 `;
 
 /** 128 + the signal number, as shells report a process killed by that signal. */

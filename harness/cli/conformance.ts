@@ -8,7 +8,7 @@
  * JSON object with --json). Exit status (harness/cli/command.ts, docs/exit-codes.md): 0 every
  * packet agreed, 1 a disagreement was found, 2 usage or input error, 3 target or environment
  * failure (ovs-vswitchd missing, a target that died or would not start, disk full), 4 internal
- * error, 130/143 interrupted by SIGINT/SIGTERM (the run stops, then the targets close; the
+ * error, 5 every packet agreed but coverage fell short of --min-coverage, 130/143 interrupted by SIGINT/SIGTERM (the run stops, then the targets close; the
  * reports are final and list what was found).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,13 +20,13 @@ import { CtoffloadError, errnoText } from '../../model/errors.js';
 import { parsePolicy, PipelineEngine } from '../../model/pipeline/index.js';
 import type { Scenario, TrafficOptions } from '../arbitraries/index.js';
 import { EXCEPTIONS } from '../exceptions.js';
-import { checkReport, coverageLine, stateTextLines, trafficCoverageLine, type PropertyReport } from '../report/index.js';
+import { checkMinCoverage, checkReport, coverageLine, parseMinCoverage, shortfallLines, stateTextLines, trafficCoverageLine, type CoverageShortfall, type MinCoverage, type PropertyReport } from '../report/index.js';
 import { runConformance, type Progress, type TargetFactory } from '../runner/index.js';
 import { ModelTarget } from '../targets/model.js';
 import { bmv2Run, type Bmv2Run } from '../targets/bmv2/index.js';
 import { OvsTarget } from '../targets/ovs/index.js';
 import type { Target } from '../targets/target.js';
-import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_ENVIRONMENT, EXIT_OK, EXIT_SIGINT, EXIT_STATUS_HELP, joinOptionValues, reportError } from './command.js';
+import { type CliCommand, type CliIo, EXIT_BAD_INPUT, EXIT_COVERAGE, EXIT_DISAGREE, EXIT_ENVIRONMENT, EXIT_OK, EXIT_SIGINT, EXIT_STATUS_HELP, joinOptionValues, reportError } from './command.js';
 import { ownSignals } from './signals.js';
 import { readTrafficFile } from './traffic-file.js';
 
@@ -75,6 +75,17 @@ target, compares them packet by packet and shrinks the first disagreement to a m
   --packet-timeout MS  deadline for one packet on one side (default 20000)
   --shrink-time S   stop shrinking after S seconds and report the smallest counterexample
                     so far (default 600; 0 = no limit)
+  --min-coverage SPEC  fail an agreeing run (exit 5) that leaves parts unexercised; SPEC is
+                    'all' (100% of every part the run can measure) or PART=PCT,… with PART:
+                      entries         policy flows run by the reference or counted by the target
+                      target-entries  policy flows counted by the target's own counters
+                                      (bmv2 direct counters, OVS n_packets)
+                      actions         P4 actions of the target's policy entries (bmv2)
+                      ct-tables       the target's conntrack tables (bmv2)
+                      punts           punt reasons allowed by the contract or reported
+                    e.g. --min-coverage entries=100,punts=50. The never-hit parts are named;
+                    a part the run cannot measure fails when named. A disagreement (exit 1)
+                    or target failure (exit 3) takes precedence
   --json            print one JSON summary object on stdout
   -h, --help        this text
 
@@ -171,14 +182,28 @@ export function offloadRatio(r: PropertyReport): number | undefined {
   return (c.steps - c.puntedSteps) / c.steps;
 }
 
-export function summaryText(r: PropertyReport, reportDir?: string): string {
+/**
+ * The `--min-coverage` verdict of a finished run: its shortfalls ([] = met), or null when the
+ * option was not given or the coverage was not recorded.
+ */
+export function coverageShortfalls(r: PropertyReport, min: MinCoverage | undefined): CoverageShortfall[] | null {
+  if (!min) return null;
+  if (!r.coverage) return [{ part: 'entries', required: 100, reached: null, hit: 0, total: 0, never: ['this run recorded no coverage'] }];
+  return checkMinCoverage(r.coverage, min, r.policy.source, r.target);
+}
+
+export function summaryText(r: PropertyReport, reportDir?: string, shortfalls?: CoverageShortfall[] | null): string {
   const c = r.counts;
   const lines = [
     `${r.name}: ${r.status.toUpperCase()}`,
     `  seed ${r.config.seed}${r.config.path ? `, path ${r.config.path}` : ''}${r.config.shard ? `, shard ${r.config.shard.index}/${r.config.shard.count} of ${r.config.runs} runs` : ''}; ${c.traces} traces, ${c.packets} packets, ${c.agreements} agreeing, ${c.disagreements} disagreeing trace(s), ${c.targetErrors} target error(s); ${r.timing.packetsPerSecond} packets/s over ${fmtDur(r.timing.elapsedMs)}`,
   ];
-  if (r.coverage) lines.push(`  coverage: ${coverageLine(r.coverage)}`);
+  if (r.coverage) lines.push(`  coverage: ${coverageLine(r.coverage, r.policy.source)}`);
   if (r.trafficCoverage) lines.push(`  traffic: ${trafficCoverageLine(r.trafficCoverage)}`);
+  if (shortfalls?.length) {
+    lines.push('  COVERAGE BELOW --min-coverage:');
+    for (const l of shortfallLines(shortfalls)) lines.push(`    ${l}`);
+  } else if (shortfalls) lines.push('  --min-coverage: met');
   const exc = Object.entries(c.exceptionsApplied);
   if (exc.length) lines.push(`  exceptions applied: ${exc.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   if (r.error) lines.push(`  error: ${r.error}`);
@@ -207,7 +232,7 @@ export function summaryText(r: PropertyReport, reportDir?: string): string {
 /** Lines per state section in the text summary (the reports have them all). */
 const STATE_LINES = 12;
 
-export function summaryJson(r: PropertyReport, reportDir?: string): Record<string, unknown> {
+export function summaryJson(r: PropertyReport, reportDir?: string, shortfalls?: CoverageShortfall[] | null): Record<string, unknown> {
   const x = r.counterexample;
   return {
     status: r.status, property: r.name, target: r.target, reference: r.reference, policy: r.policy.source,
@@ -221,6 +246,7 @@ export function summaryJson(r: PropertyReport, reportDir?: string): Record<strin
     ...(r.targetCounters ? { targetCounters: r.targetCounters } : {}),
     ...(r.coverage ? { coverage: r.coverage } : {}),
     ...(r.trafficCoverage ? { trafficCoverage: r.trafficCoverage } : {}),
+    ...(shortfalls ? { minCoverage: { met: shortfalls.length === 0, shortfalls } } : {}),
     ...(r.error ? { error: r.error } : {}),
     counterexample: x
       ? {
@@ -255,7 +281,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
       options: {
         target: { type: 'string' }, policy: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' },
         replay: { type: 'string' }, report: { type: 'string' }, artifacts: { type: 'string' }, jobs: { type: 'string' }, window: { type: 'string' }, ageing: { type: 'string' }, traffic: { type: 'string' }, 'traffic-weighting': { type: 'string' },
-        shard: { type: 'string' }, 'packet-timeout': { type: 'string' }, 'shrink-time': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        shard: { type: 'string' }, 'min-coverage': { type: 'string' }, 'packet-timeout': { type: 'string' }, 'shrink-time': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     });
     if (values.help) {
@@ -281,6 +307,7 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     const seed = intOpt('seed', values.seed, -0x80000000, 0xffffffff);
     const packetTimeoutMs = intOpt('packet-timeout', values['packet-timeout'], 100, 3_600_000) ?? 20_000;
     const shrinkS = intOpt('shrink-time', values['shrink-time'], 0, 31_536_000) ?? 600;
+    const minCoverage = values['min-coverage'] !== undefined ? parseMinCoverage(values['min-coverage']) : undefined;
 
     let text: string;
     try {
@@ -361,8 +388,9 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     } finally {
       if (onProgress) io.err('\n');
     }
-    if (values.json) io.out(JSON.stringify(summaryJson(r, values.report)) + '\n');
-    else io.out(summaryText(r, values.report));
+    const shortfalls = r.status === 'passed' ? coverageShortfalls(r, minCoverage) : null;
+    if (values.json) io.out(JSON.stringify(summaryJson(r, values.report, shortfalls)) + '\n');
+    else io.out(summaryText(r, values.report, shortfalls));
     if (r.status === 'interrupted') return sig.exitCode();
     // A run that ended in `error` did so because a target failed (a failure that did not
     // reproduce, a dead switch): input errors are thrown and reported below.
@@ -370,7 +398,13 @@ export async function runConformanceCli(argv: string[], io: CliIo, hooks: Confor
     // A counterexample that is a target failure (the target died or hung at that packet every
     // time) is the target's failure, not a disagreement.
     if (r.counterexample?.differences.some((d) => d.kind === 'target-error')) return EXIT_ENVIRONMENT;
-    return r.counterexample ? EXIT_DISAGREE : EXIT_OK;
+    if (r.counterexample) return EXIT_DISAGREE;
+    // Only an agreeing run is judged on coverage: a disagreement says more.
+    if (shortfalls?.length) {
+      io.err(`ctoffload conformance: coverage below --min-coverage ${values['min-coverage']}:\n${shortfallLines(shortfalls).map((l) => `  ${l}\n`).join('')}`);
+      return EXIT_COVERAGE;
+    }
+    return EXIT_OK;
   } catch (e) {
     // A failure caused by the interruption (a start-up cut short) is the interruption.
     if (sig.received() !== null || hooks.signal?.aborted) {

@@ -6,7 +6,7 @@
  * differing output bytes marked, the scenario and the replay command.
  */
 import type { Difference } from '../compare/types.js';
-import { neverHitReasons } from './coverage.js';
+import { neverHitReasons, unhitActions, unhitCtTables } from './coverage.js';
 import { keyFieldSummary } from './key-coverage.js';
 import type { ConformanceReport, PacketReport, PropertyReport, StateReport, StateSnapshot, VerdictReport } from './schema.js';
 
@@ -27,7 +27,7 @@ table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d8dde6;paddi
 th{background:#eef1f5;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600;font-size:12px}
 .passed{background:#2e7d32}.failed{background:#c62828}.interrupted{background:#ef6c00}.error{background:#6a1b9a}.running{background:#1565c0}
-tr.bad td{background:#fdecea}tr.excused td{background:#fff8e1}tr.uncovered td{background:#fff3e0}
+tr.bad td{background:#fdecea}tr.excused td{background:#fff8e1}tr.uncovered td{background:#fff3e0}tr.never td{background:#fdecea;font-weight:600}tr.cold td{background:#fff3e0}
 .diff{color:#b71c1c}.exc{color:#8d6e00}.muted{color:#6b7280}
 .side{display:grid;grid-template-columns:1fr 1fr;gap:12px}.side>div{background:#fff;border:1px solid #d8dde6;border-radius:4px;padding:6px 10px}
 mark{background:#ffcdd2;color:#000}.charts{display:flex;gap:24px;flex-wrap:wrap}
@@ -174,10 +174,34 @@ function trafficSection(p: PropertyReport): string {
   return `<details><summary>traffic coverage (search phase, ${e(c.weighting)} weighting)</summary>${fit}${keys}${paths}</details>`;
 }
 
-/** Coverage: ct_state combinations per lookup site, and punt reasons with the never-hit ones highlighted. */
+/**
+ * Coverage: policy entries (reference and target counts; never-hit rows highlighted — red (`never`) when
+ * no side ran the flow, amber (`cold`) when only the target's counters never saw it), the target's
+ * conntrack tables, ct_state combinations per lookup site, and punt reasons with the never-hit
+ * ones highlighted.
+ */
 function coverageSection(p: PropertyReport): string {
   const c = p.coverage;
   if (!c) return '';
+  const rows = Object.entries(c.entries ?? {}).sort((a, b) => Number(a[0]) - Number(b[0]));
+  const withTarget = c.entrySources?.target !== undefined;
+  const src = p.policy.source.split('/').pop() ?? p.policy.source;
+  const en = rows.length
+    ? `<table><tr><th>policy entry</th><th>table</th><th>priority</th><th>flow</th><th>${e(p.reference)} (${e(c.entrySources?.reference ?? 'not counted')})</th>${withTarget ? `<th>${e(p.target)} (${e(c.entrySources!.target!)})</th>` : ''}</tr>${rows
+      .map(([line, r]) => {
+        const cls = r.reference === 0 && !r.target ? ' class="never"' : withTarget && !r.target ? ' class="cold"' : '';
+        return `<tr${cls}><td><code>${e(src)}:${e(line)}</code></td><td class="num">${r.table}</td><td class="num">${r.priority}</td><td><code>${e(r.text)}</code></td><td class="num">${r.reference}</td>${withTarget ? `<td class="num">${r.target ?? 0}</td>` : ''}</tr>`;
+      })
+      .join('')}</table>${c.entryReadFailures ? `<p class="muted">counters could not be read after ${c.entryReadFailures} trace(s): their hits are missing</p>` : ''}`
+    : '<p class="muted">policy entries: not recorded by this run</p>';
+  const ctNever = new Set(unhitCtTables(c) ?? []);
+  const ct = c.ctTables
+    ? `<table><tr><th>conntrack table (${e(p.target)})</th><th>packets that hit an entry</th></tr>${Object.entries(c.ctTables).sort().map(([t, n]) => `<tr${ctNever.has(t) ? ' class="never"' : ''}><td><code>${e(t)}</code></td><td class="num">${n}</td></tr>`).join('')}</table>`
+    : '';
+  const actNever = new Set(unhitActions(c) ?? []);
+  const act = c.actions
+    ? `<table><tr><th>policy entry action (${e(p.target)})</th><th>packets</th></tr>${Object.entries(c.actions).sort().map(([a, n]) => `<tr${actNever.has(a) ? ' class="never"' : ''}><td><code>${e(a)}</code></td><td class="num">${n}</td></tr>`).join('')}</table>`
+    : '';
   const sites = Object.keys(c.lookups).sort();
   const lk = sites.length
     ? `<table><tr><th>lookup site</th><th>ct_state</th><th>lookups</th></tr>${sites.flatMap((s) => Object.entries(c.lookups[s]!).sort((a, b) => b[1] - a[1]).map(([st, n]) => `<tr><td><code>${e(s)}</code></td><td><code>${e(st)}</code></td><td class="num">${n}</td></tr>`)).join('')}</table>`
@@ -185,9 +209,9 @@ function coverageSection(p: PropertyReport): string {
   const known = Object.keys(c.allowed).length > 0 || Object.keys(c.punts).length > 0;
   const never = new Set(neverHitReasons(c));
   const pr = known
-    ? `<table><tr><th>punt reason</th><th>allowed by the contract (packets)</th><th>punted by the target (packets)</th></tr>${[...c.puntReasons, 'hardware'].map((r) => `<tr${never.has(r) ? ' class="bad"' : ''}><td><code>${e(r)}</code></td><td class="num">${c.allowed[r] ?? 0}</td><td class="num">${c.punts[r] ?? 0}</td></tr>`).join('')}</table>`
+    ? `<table><tr><th>punt reason</th><th>allowed by the contract (packets)</th><th>punted by the target (packets)</th></tr>${[...c.puntReasons, 'hardware'].map((r) => `<tr${never.has(r) ? ' class="never"' : ''}><td><code>${e(r)}</code></td><td class="num">${c.allowed[r] ?? 0}</td><td class="num">${c.punts[r] ?? 0}</td></tr>`).join('')}</table>`
     : '<p class="muted">punt reasons: not reported by this target or reference</p>';
-  return `<details><summary>coverage (search phase)</summary>${lk}${pr}</details>`;
+  return `<details open><summary>coverage (search phase)</summary>${en}${act}${ct}${lk}${pr}</details>`;
 }
 
 /** A merged report's shards (`ctoffload report merge`): one row each, the chosen first failure marked. */

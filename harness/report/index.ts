@@ -7,7 +7,11 @@ export { counterexamplePcapng, counterexampleRecords } from './pcapng.js';
 export { ReportWriter, CTOFFLOAD_VERSION, fastCheckVersion, type ReportWriterOptions, type CounterexampleFile } from './writer.js';
 export { mergeReportDirs, readShardDir, counterexampleTrace, MergeError, type MergeResult, type ShardDir } from './merge.js';
 export { configIdentity, configHash, canonicalJson, IDENTITY_FIELDS, type ConfigIdentity } from './config-hash.js';
-export { addCoverage, coverageLine, emptyCoverage, neverHitReasons } from './coverage.js';
+export {
+  addCoverage, coverageLine, emptyCoverage, neverHitReasons, policyEntries, unhitEntries, targetUnhitEntries, unhitCtTables, unhitActions,
+  parseMinCoverage, checkMinCoverage, shortfallLines, COVERAGE_PARTS, MinCoverageSpecError,
+  type CoveragePart, type CoverageShortfall, type MinCoverage, type TraceCoverage,
+} from './coverage.js';
 export {
   KeyCoverageObserver, addTrafficCoverage, trafficCoverageLine, keyFieldSummary, missingBits, untakenPaths, varyingBits,
   type TrafficCoverage, type KeyBits, type KeyCoverageSetup,

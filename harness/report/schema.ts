@@ -27,7 +27,11 @@
  *     configHash?: string,                    // sha256 of what must agree for shards to merge
  *     shards?: [ ShardReport ],               // `report merge` output only: one per shard
  *     coverage?: { lookups: { [site "table=T zone=Z"]: { [ct_state text]: int } },
- *                  allowed: { [outcome]: int }, punts: { [reason]: int }, puntReasons: string[] },
+ *                  allowed: { [outcome]: int }, punts: { [reason]: int }, puntReasons: string[],
+ *                  entries?: { [policy line]: { table, priority, text, reference: int, target?: int } },
+ *                  ctTables?: { [P4 table]: int }, actions?: { [P4 action]: int },
+ *                  entrySources?: { reference?, target? },
+ *                  entryReadFailures?: int },
  *     status: "running" | "passed" | "failed" | "interrupted" | "error",
  *     error?: string,                         // environment/target failure that ended the run
  *     counts: { traces, packets, agreements, disagreements,   // search phase (not shrinking)
@@ -179,6 +183,41 @@ export interface CoverageReport {
   punts: Record<string, number>;
   /** Every punt reason of the offload (offload/punt.ts), so that the never-hit ones can be listed. */
   puntReasons: string[];
+  /**
+   * One row per policy flow, keyed by its 1-based line in the policy source (all flows, the
+   * never-hit ones included). Absent in reports written before per-entry coverage.
+   */
+  entries?: Record<string, EntryCoverage>;
+  /**
+   * Packets that hit an entry of each of the target's own conntrack tables (bmv2: P4 table →
+   * sum of its entries' direct counters, read at the end of every trace); absent for targets
+   * without such tables.
+   */
+  ctTables?: Record<string, number>;
+  /**
+   * Packets per action of the target's policy entries (bmv2: the P4 action of each stage table
+   * entry, from the same direct counters); absent for targets without such actions.
+   */
+  actions?: Record<string, number>;
+  /** Where each side's entry counts come from (`model flow lookups`, `direct counters`, …). */
+  entrySources?: { reference?: string; target?: string };
+  /** Traces after which a side's counters could not be read (their hits are missing). */
+  entryReadFailures?: number;
+}
+
+/** A policy flow's coverage: what the reference ran and what the target counted. */
+export interface EntryCoverage {
+  /** The flow's OpenFlow table and priority, and its text as written. */
+  table: number;
+  priority: number;
+  text: string;
+  /** Packets that hit it in the reference (the pipeline's per-flow n_packets). */
+  reference: number;
+  /**
+   * Packets the target's own counters credited to it (bmv2: the direct counters of its entries
+   * in every stage table; OVS: n_packets); absent when the target reports no per-entry counts.
+   */
+  target?: number;
 }
 
 export interface PropertyReport {
@@ -283,6 +322,15 @@ export function checkReport(x: unknown): string[] {
       const counts = (v: unknown): boolean => isObj(v) && Object.values(v).every((n) => typeof n === 'number');
       if (!isObj(cv) || !isObj(cv.lookups) || !Object.values(cv.lookups).every(counts) || !counts(cv.allowed) || !counts(cv.punts) || !Array.isArray(cv.puntReasons)) {
         p.push(`${at}.coverage: expected { lookups: { site: { state: number } }, allowed, punts: { name: number }, puntReasons: string[] }`);
+      } else {
+        const row = (r: unknown): boolean =>
+          isObj(r) && typeof r.table === 'number' && typeof r.priority === 'number' && typeof r.text === 'string' && typeof r.reference === 'number' && (r.target === undefined || typeof r.target === 'number');
+        if (cv.entries !== undefined && !(isObj(cv.entries) && Object.entries(cv.entries).every(([k, r]) => /^\d+$/.test(k) && row(r)))) {
+          p.push(`${at}.coverage.entries: expected { line: { table, priority, text, reference: number, target?: number } }`);
+        }
+        if (cv.ctTables !== undefined && !counts(cv.ctTables)) p.push(`${at}.coverage.ctTables: expected { table: number }`);
+        if (cv.actions !== undefined && !counts(cv.actions)) p.push(`${at}.coverage.actions: expected { action: number }`);
+        if (cv.entryReadFailures !== undefined && typeof cv.entryReadFailures !== 'number') p.push(`${at}.coverage.entryReadFailures: expected a number`);
       }
     }
     if (pr.shards !== undefined) {

@@ -50,7 +50,8 @@ import { EXCEPTIONS, validateExceptions, type ExceptionRule } from '../exception
 import type { PolicySource } from '../targets/target.js';
 import type { Counterexample, PropertyReport, ShardSpec } from '../report/schema.js';
 import { configHash, configIdentity } from '../report/config-hash.js';
-import { addCoverage, emptyCoverage } from '../report/coverage.js';
+import { addCoverage, emptyCoverage, policyEntries } from '../report/coverage.js';
+import { parsePolicy } from '../../model/pipeline/parse.js';
 import { KeyCoverageObserver } from '../report/key-coverage.js';
 import { PUNT_REASONS } from '../../offload/index.js';
 import { CTOFFLOAD_VERSION, fastCheckVersion, ReportWriter, type WriterFs } from '../report/writer.js';
@@ -348,6 +349,12 @@ async function runProperty(o: ConformanceOptions): Promise<PropertyReport> {
     // CONTROLLER is an output to the controller, not a punt (offload/punt.ts).
     coverage: emptyCoverage(PUNT_REASONS.map((r) => r.name).filter((n) => n !== 'CONTROLLER')),
   };
+  // Every policy flow gets a row, so the never-hit ones show (the sides loaded this text already).
+  try {
+    report.coverage!.entries = policyEntries(parsePolicy(o.policy.text, o.policy.source));
+  } catch {
+    // A reference that accepts what the model's parser does not: rows appear as they are hit.
+  }
   report.configHash = configHash(configIdentity(report, { ctoffload: CTOFFLOAD_VERSION, fastCheck: fastCheckVersion() }, exceptions));
   let totalPackets = 0;
   let lastSample = 0;

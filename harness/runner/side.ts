@@ -70,6 +70,11 @@ export class Side {
     }
   }
 
+  /** The live instance, or null (never creates one: for reading what it counted). */
+  live(): Target | null {
+    return this.t;
+  }
+
   /** Counters (Target.counters) of every instance this side has had, the live one included. */
   counters(): Record<string, number> {
     return addCounters({ ...this.past }, this.t?.counters?.() ?? {});

@@ -19,6 +19,7 @@ import type { RenderedScenario } from '../arbitraries/index.js';
 import { compareVerdicts, formatVerdict, hex } from '../compare/index.js';
 import type { Difference, ExcusedDifference } from '../compare/types.js';
 import type { ExceptionRule } from '../exceptions.js';
+import type { TraceCoverage } from '../report/coverage.js';
 import type { CtReport, PacketReport, StateReport, StateSnapshot, VerdictReport } from '../report/schema.js';
 import type { SendStep } from '../targets/target.js';
 import { errorText, RunnerError, withDeadline } from './errors.js';
@@ -64,9 +65,10 @@ export interface TraceOutcome {
   states: Record<string, number>;
   /**
    * Coverage of this trace: reference lookups per site (`table=T zone=Z`) and ct_state; outcomes
-   * the contract allowed (reference offload.allowed); punts the target reported ('hardware' for none).
+   * the contract allowed (reference offload.allowed); punts the target reported ('hardware' for
+   * none); both sides' per-entry counters read after its last packet (Target.takeEntryHits).
    */
-  coverage: { lookups: Record<string, Record<string, number>>; allowed: Record<string, number>; punts: Record<string, number> };
+  coverage: TraceCoverage;
   targetError: boolean;
   excused: ExcusedDifference[];
   ms: number;
@@ -138,7 +140,42 @@ async function checkTimes(ref: Side, tgt: Side, rendered: RenderedScenario, labe
   }
 }
 
+/**
+ * Both sides' per-entry counters since the previous read (Target.takeEntryHits), taken after a
+ * trace that was not interrupted, from the live instances only (a side replaced after an error
+ * has lost its counts: `hitsLost`). Reading is observation: it never changes what runs.
+ */
+async function readEntryHits(ref: Side, tgt: Side, out: TraceOutcome, o: TraceRunOptions): Promise<void> {
+  const hits: NonNullable<TraceCoverage['hits']> = {};
+  for (const [s, key] of [[ref, 'reference'], [tgt, 'target']] as const) {
+    const t = s.live();
+    if (!t) {
+      if (s.name !== null) out.coverage.hitsLost = true;
+      continue;
+    }
+    if (!t.takeEntryHits) continue;
+    try {
+      const h = await withDeadline(t.takeEntryHits(), o.packetTimeoutMs, `${t.name} (${s.role}): reading its entry counters after ${o.label}`);
+      if (h) hits[key] = h;
+    } catch {
+      // Counters that cannot be read are a coverage gap, said in the report, not a finding.
+      out.coverage.hitsLost = true;
+    }
+  }
+  if (hits.reference || hits.target) out.coverage.hits = hits;
+}
+
 export async function runTrace(ref: Side, tgt: Side, rendered: RenderedScenario, o: TraceRunOptions): Promise<TraceOutcome> {
+  const out = await runTraceOnly(ref, tgt, rendered, o);
+  if (out.status !== 'aborted' && !o.signal?.aborted) {
+    const t0 = performance.now();
+    await readEntryHits(ref, tgt, out, o);
+    out.ms += performance.now() - t0;
+  }
+  return out;
+}
+
+async function runTraceOnly(ref: Side, tgt: Side, rendered: RenderedScenario, o: TraceRunOptions): Promise<TraceOutcome> {
   const t0 = performance.now();
   const out: TraceOutcome = { status: 'pass', sent: 0, agreements: 0, failingStep: -1, packets: [], states: {}, coverage: { lookups: {}, allowed: {}, punts: {} }, targetError: false, excused: [], ms: 0 };
   // Per packet sent: the verdicts and the comparison; PacketReports are built from them only

@@ -13,7 +13,7 @@ import { CtoffloadError } from '../../model/errors.js';
 import type { Verdict } from '../../model/verdict.js';
 import { formatConnection, type Conntrack } from '../../model/conntrack/index.js';
 import { natChooserFromOutputs } from './nat-choice.js';
-import type { PolicySource, SendStep, Target, TargetState } from './target.js';
+import type { EntryHits, PolicySource, SendStep, Target, TargetState } from './target.js';
 
 export interface ModelEngine {
   /** Parse and install a policy (throws the parser's CTO_FLOW_PARSE error as is). */
@@ -23,6 +23,8 @@ export interface ModelEngine {
   /** Remove every connection, expectation and limit count. */
   reset(): void;
   versions?(): Record<string, string>;
+  /** Packets per policy flow line since load or the previous call (PipelineEngine.takeFlowHits). */
+  takeFlowHits?(): Record<number, number>;
   /** The tracker behind it, when it has one (state snapshots). */
   readonly conntrack?: Conntrack | null;
 }
@@ -89,6 +91,13 @@ export class ModelTarget implements Target {
   adoptChoices(observed: Verdict): void {
     const ct = this.engine.conntrack;
     if (ct) ct.natChooser = natChooserFromOutputs(observed.outputs);
+  }
+
+  /** The engine's per-flow counts (the pipeline's n_packets observer); null when it keeps none. */
+  async takeEntryHits(): Promise<EntryHits | null> {
+    this.check();
+    const flows = this.engine.takeFlowHits?.();
+    return flows ? { flows, source: 'model flow lookups' } : null;
   }
 
   async reset(): Promise<void> {

@@ -28,6 +28,32 @@ export interface TargetState {
   sections: { title: string; lines: string[] }[];
 }
 
+/**
+ * What a target counted of the policy's entries (coverage, docs/report-schema.md "Coverage"):
+ * read from its own counters where it has them (bmv2's direct counters, OVS's n_packets), not
+ * inferred from Verdicts.
+ */
+export interface EntryHits {
+  /**
+   * Packets per policy flow, by the flow's 1-based line in the policy source; flows not hit may
+   * be left out. Absent when the target cannot count per flow (bmv2 without policy counters).
+   */
+  flows?: Record<number, number>;
+  /**
+   * Packets per action of the target's policy entries (bmv2: the P4 action each stage table
+   * entry runs, `flow_ct`, `flow_punt`…, every action of an installed entry listed, 0 = never);
+   * absent when the target has no such actions.
+   */
+  actions?: Record<string, number>;
+  /**
+   * Packets that hit an entry of each of the target's own conntrack tables (bmv2: P4 table name
+   * → the sum of its entries' direct counters); absent when the target has no such tables.
+   */
+  ctTables?: Record<string, number>;
+  /** Where the counts come from, for reports (`direct counters`, `OVS n_packets`). */
+  source: string;
+}
+
 export interface Target {
   /** 'model' | 'ovs' | 'bmv2'. */
   readonly name: string;
@@ -81,6 +107,12 @@ export interface Target {
    * must match the reference's choices exactly.
    */
   readonly randomChoices?: boolean;
+  /**
+   * Optional: policy-entry coverage counted since load() or the previous call (resets do not
+   * clear it). Observation from outside: reading counters, never changing what runs. The
+   * runner calls it at the end of every trace.
+   */
+  takeEntryHits?(): Promise<EntryHits | null>;
   /** Versions of the software behind the target, for reports. */
   versions?(): Promise<Record<string, string>>;
 }

@@ -18,18 +18,20 @@ export interface PipelineEngineOptions {
 export class PipelineEngine {
   private policy: Policy | null = null;
   private pipeline: Pipeline | null = null;
+  /** Packets per policy flow (index in policy.flows) since load or the last takeFlowHits(). */
+  private readonly hits: number[] = [];
 
   constructor(private readonly opts: PipelineEngineOptions = {}) {}
 
   /** Parse and install a policy (throws the parser's CTO_FLOW_PARSE error as is); state is fresh. */
   load(src: { text: string; source: string }): void {
-    this.policy = parsePolicy(src.text, src.source);
-    this.reset();
+    this.loadPolicy(parsePolicy(src.text, src.source));
   }
 
   /** Use an already parsed policy. */
   loadPolicy(policy: Policy): void {
     this.policy = policy;
+    this.hits.length = 0;
     this.reset();
   }
 
@@ -49,7 +51,26 @@ export class PipelineEngine {
   /** A fresh tracker (no connections, expectations or limit counts) with the policy's directives. */
   reset(): void {
     if (!this.policy) return;
-    this.pipeline = new Pipeline(this.policy, new Conntrack(this.opts.conntrack), this.opts.pipeline);
+    this.pipeline = new Pipeline(this.policy, new Conntrack(this.opts.conntrack), { ...this.opts.pipeline, flowHits: this.hits });
+  }
+
+  /**
+   * Coverage: packets that hit each policy flow (as OVS's n_packets: every table lookup whose
+   * match it was, resubmits and recirculations included) since load() or the previous call,
+   * by the flow's 1-based line in the policy source; flows not hit are left out. Resets keep
+   * counting (the counts belong to the policy, not to the connections).
+   */
+  takeFlowHits(): Record<number, number> {
+    const out: Record<number, number> = {};
+    const flows = this.policy?.flows ?? [];
+    for (let i = 0; i < this.hits.length; i++) {
+      const n = this.hits[i]!;
+      if (n > 0 && flows[i]) {
+        out[flows[i]!.pos.line] = n;
+        this.hits[i] = 0;
+      }
+    }
+    return out;
   }
 
   get conntrack(): Conntrack | null {

@@ -145,6 +145,14 @@ export interface PipelineOptions {
    * force one or the other.
    */
   classifier?: ClassifierMode;
+  /**
+   * Optional observer (coverage, docs/report-schema.md "Coverage"): `flowHits[i]` += 1 each
+   * time flow i of `policy.flows` (file order, CompiledFlow.index) is the match of a table
+   * lookup — OVS's per-flow n_packets. The caller owns the array so the counts outlive the
+   * Pipeline (PipelineEngine makes a new one on every reset); without it a lookup pays one
+   * branch.
+   */
+  flowHits?: number[];
 }
 
 /** One ct() call as executed (traced results only). */
@@ -277,6 +285,8 @@ export class Pipeline {
   private readonly dp: DpActions[] = [];
   /** The packet's match fields for the lookup under way (./classifier.ts FieldWords). */
   private readonly fw: FieldWords = new Int32Array(MATCH_FIELDS.length * 4);
+  /** PipelineOptions.flowHits, or null. */
+  private readonly flowHits: number[] | null;
 
   // per-translation state (a translation completes before the next one starts)
   private xDepth = 0;
@@ -313,6 +323,9 @@ export class Pipeline {
     this.maxDepth = opts.maxResubmitDepth ?? MAX_RESUBMIT_DEPTH;
     this.maxResubmits = opts.maxResubmits ?? MAX_RESUBMITS;
     this.maxRecirc = opts.maxRecircDepth ?? MAX_RECIRC_DEPTH;
+    this.flowHits = opts.flowHits ?? null;
+    // Dense, all numbers: the increment in xlateTable stays a plain element store.
+    if (this.flowHits) for (let i = 0; i < policy.flows.length; i++) this.flowHits[i] ??= 0;
     for (let d = 0; d <= this.maxRecirc; d++) {
       this.md.push(new CtMeta());
       this.dp.push(new DpActions());
@@ -628,6 +641,7 @@ export class Pipeline {
   private xlateTable(d: number, table: number, swap = false): void {
     const cf = this.lookup(d, table, swap);
     const rec = this.rec;
+    if (cf && this.flowHits) this.flowHits[cf.index]!++;
     if (!cf) {
       if (rec) {
         rec.flows.push({ table, line: -1, depth: d });

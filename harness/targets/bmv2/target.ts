@@ -132,7 +132,8 @@ import { Bmv2Switch, P4InfoIndex, P4RuntimeClient, compileP4, describeTableEntry
 import { formatConnection } from '../../../model/conntrack/dump.js';
 import { formatIpv4, formatIpv6 } from '../../../model/packet/addr.js';
 import { StepStream, dataplaneClient } from './stream.js';
-import type { PolicySource, SendStep, Target, TargetState } from '../target.js';
+import type { EntryHits, PolicySource, SendStep, Target, TargetState } from '../target.js';
+import { EntryCounterReader } from './entry-hits.js';
 
 export class Bmv2TargetError extends CtoffloadError {
   constructor(message: string) {
@@ -387,6 +388,8 @@ export class Bmv2Target implements Target {
   private readonly hwFlows = new Set<number>();
   /** Accepted inputs by their first punt reason (`punt CT_MISS`…), cumulative. */
   private readonly puntsByReason: Record<string, number> = {};
+  /** The program's direct counters, read for coverage (./entry-hits.ts). */
+  private hitReader: EntryCounterReader | undefined;
 
   constructor(private readonly opts: Bmv2TargetOptions = {}) {
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5000;
@@ -464,11 +467,14 @@ export class Bmv2Target implements Target {
       else await this.channel.ready();
       this.dp ??= dataplaneClient(sw.dataplaneAddress!);
       this.prog = prog;
+      const hitReader = new EntryCounterReader(prog.plan, prog.p4info);
+      this.hitReader = undefined; // until the first read below sets the bases
       const exact = this.opts.ageing === 'exact';
       this.ctl = new ObservedSlowPath({
         plan: prog.plan,
         policy,
-        device: p4runtimeDevice(client, prog.p4info),
+        // Coverage: conntrack entries' hits are read before the core deletes them (./entry-hits.ts).
+        device: hitReader.countingDevice(p4runtimeDevice(client, prog.p4info), client),
         activity: exact ? 'packets' : 'counters',
         tcpSeqCheck: this.opts.tcpSeqCheck ?? exact,
         entryBuilder: this.opts.decorators?.entryBuilder,
@@ -483,6 +489,9 @@ export class Bmv2Target implements Target {
       // The barrier protocol needs the probe ECHO path and the DIRECT-to-CPU ping: check both.
       if (!this.cfg.probe) throw new Bmv2ArtifactsError(OBSERVATION_BUILD_NEEDED);
       await this.echoCheck();
+      // Coverage counts start here: the first read takes the load-time checks as its base.
+      await hitReader.take(client);
+      this.hitReader = hitReader;
     });
   }
 
@@ -845,6 +854,7 @@ export class Bmv2Target implements Target {
           this.stats.resetLeftovers += dels.length;
           await client.write(dels);
         }
+        this.hitReader?.forgetCt();
       } catch (e) {
         this.lost();
         throw (await this.sw?.deathCause(300, 'during reset')) ?? e;
@@ -877,6 +887,17 @@ export class Bmv2Target implements Target {
       const conns = ct ? [...ct.connections(this.ctl.clock)].map(formatConnection) : [];
       sections.push({ title: `slow-path controller model (t=${this.ctl.clock} ms): ${conns.length} connection(s)`, lines: conns });
       return { sections };
+    });
+  }
+
+  /**
+   * Coverage: packets the switch's direct counters credited to each policy flow and conntrack
+   * table since the previous call (./entry-hits.ts). Reads only.
+   */
+  takeEntryHits(): Promise<EntryHits | null> {
+    return this.exclusive(async () => {
+      if (!this.client || !this.hitReader) throw new Bmv2TargetError('takeEntryHits() before a successful load()');
+      return this.hitReader.take(this.client);
     });
   }
 

@@ -25,8 +25,12 @@ const OFPT_ECHO_REPLY = 3;
 const OFPT_EXPERIMENTER = 4;
 const OFPT_SET_CONFIG = 9;
 const OFPT_PACKET_IN = 10;
+const OFPT13_MULTIPART_REQUEST = 18;
+const OFPT13_MULTIPART_REPLY = 19;
 const OFPT13_BARRIER_REQUEST = 20;
 const OFPT13_BARRIER_REPLY = 21;
+const OFPMP_FLOW = 1;
+const OFPMPF_REPLY_MORE = 1;
 const NX_VENDOR_ID = 0x00002320;
 const NXT_SET_PACKET_IN_FORMAT = 16;
 const NXT_PACKET_IN2 = 30;
@@ -74,12 +78,51 @@ function header(type: number, length: number, xid: number): Buffer {
   return b;
 }
 
+/** One flow's statistics (OpenFlow 1.3 `ofp_flow_stats`, spec §7.3.5.2). */
+export interface FlowStats {
+  tableId: number;
+  priority: number;
+  cookie: bigint;
+  packets: bigint;
+}
+
+/**
+ * OFPMP_FLOW request for every table, port and group, flows whose cookie matches `cookie` under
+ * `mask` (OpenFlow 1.3 §7.3.5.2 `ofp_flow_stats_request`), with an empty OXM match.
+ */
+export function flowStatsRequest(xid: number, cookie: bigint, mask: bigint): Buffer {
+  const b = header(OFPT13_MULTIPART_REQUEST, 56, xid);
+  b.writeUInt16BE(OFPMP_FLOW, 8); // type; flags 0, pad[4]
+  b.writeUInt8(0xff, 16); // table_id OFPTT_ALL; pad[3]
+  b.writeUInt32BE(0xffffffff, 20); // out_port OFPP_ANY
+  b.writeUInt32BE(0xffffffff, 24); // out_group OFPG_ANY; pad[4]
+  b.writeBigUInt64BE(cookie, 32);
+  b.writeBigUInt64BE(mask, 40);
+  b.writeUInt16BE(1, 48); // ofp_match type OFPMT_OXM
+  b.writeUInt16BE(4, 50); // length (no OXM field); padded to 8
+  return b;
+}
+
+/** The `ofp_flow_stats` entries of one OFPMP_FLOW reply body (after the 16-byte multipart header). */
+export function decodeFlowStats(body: Buffer): FlowStats[] {
+  const out: FlowStats[] = [];
+  for (let off = 0; off + 48 <= body.length; ) {
+    const len = body.readUInt16BE(off);
+    if (len < 48 || off + len > body.length) throw new OvsError('CTO_OVS_PROTOCOL', `OpenFlow: bad ofp_flow_stats length ${len} at ${off}`);
+    out.push({ tableId: body.readUInt8(off + 2), priority: body.readUInt16BE(off + 12), cookie: body.readBigUInt64BE(off + 24), packets: body.readBigUInt64BE(off + 32) });
+    off += len;
+  }
+  return out;
+}
+
 export class OpenFlowClient {
   private sock: Socket | null = null;
   private buf: Buffer = Buffer.alloc(0);
   private xid = 1;
   private barriers = new Map<number, { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private helloSeen: (() => void) | null = null;
+  /** Flow statistics requests under way by xid: their entries so far. */
+  private stats = new Map<number, { got: FlowStats[]; resolve: (f: FlowStats[]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private closedError: Error | null = null;
   /** OFPT_ERRORs received (OVS's text is not on the wire: type/code numbers). */
   readonly errors: { type: number; code: number; xid: number }[] = [];
@@ -144,6 +187,23 @@ export class OpenFlowClient {
     });
   }
 
+  /**
+   * Flow statistics of the flows whose cookie matches `cookie`/`mask` (n_packets as
+   * `ovs-ofctl dump-flows` shows them), over this connection: no process to start.
+   */
+  flowStats(cookie: bigint, mask: bigint, timeoutMs: number): Promise<FlowStats[]> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const xid = this.xid++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.stats.delete(xid);
+        reject(new OvsError('CTO_OVS_TIMEOUT', `OpenFlow ${this.path}: no flow statistics reply within ${timeoutMs} ms`, this.path));
+      }, timeoutMs);
+      this.stats.set(xid, { got: [], resolve, reject, timer });
+      this.sock!.write(flowStatsRequest(xid, cookie, mask));
+    });
+  }
+
   close(): void {
     this.fail(new OvsError('CTO_OVS_STATE', `OpenFlow ${this.path}: closed`, this.path));
     this.sock?.destroy();
@@ -158,6 +218,11 @@ export class OpenFlowClient {
       b.reject(e);
     }
     this.barriers.clear();
+    for (const r of this.stats.values()) {
+      clearTimeout(r.timer);
+      r.reject(e);
+    }
+    this.stats.clear();
     this.onClose(e);
   }
 
@@ -197,9 +262,29 @@ export class OpenFlowClient {
         this.sock?.write(r);
         return;
       }
-      case OFPT_ERROR:
+      case OFPT_ERROR: {
+        const r = this.stats.get(xid);
+        if (r) {
+          // Our request was refused: say so to its caller rather than waiting out the deadline.
+          this.stats.delete(xid);
+          clearTimeout(r.timer);
+          r.reject(new OvsError('CTO_OVS_PROTOCOL', `OpenFlow ${this.path}: flow statistics refused (OFPT_ERROR type ${m.readUInt16BE(8)} code ${m.readUInt16BE(10)})`, this.path));
+          return;
+        }
         this.errors.push({ type: m.readUInt16BE(8), code: m.readUInt16BE(10), xid });
         return;
+      }
+      case OFPT13_MULTIPART_REPLY: {
+        const r = this.stats.get(xid);
+        if (!r || m.length < 16 || m.readUInt16BE(8) !== OFPMP_FLOW) return;
+        r.got.push(...decodeFlowStats(m.subarray(16)));
+        if ((m.readUInt16BE(10) & OFPMPF_REPLY_MORE) === 0) {
+          this.stats.delete(xid);
+          clearTimeout(r.timer);
+          r.resolve(r.got);
+        }
+        return;
+      }
       case OFPT13_BARRIER_REPLY: {
         const b = this.barriers.get(xid);
         if (b) {

@@ -56,6 +56,19 @@ export const SENTINEL_DST = '02:c7:0f:00:00:01';
 export const SENTINEL_SRC = '02:c7:0f:00:00:02';
 /** Cookie of every instrumentation flow, so dumps show which flows are ours. */
 export const INSTRUMENTATION_COOKIE = 0xc70ff10ad0000000n;
+/**
+ * With `lineCookies`, user flow of line N gets cookie LINE_COOKIE_BASE | N instead of its own,
+ * so OVS's flow statistics (n_packets) map back to policy lines (coverage, target.ts
+ * takeEntryHits). The pipeline ignores cookies, and nothing OVS does with the policy's
+ * actions reads them.
+ */
+export const LINE_COOKIE_BASE = 0xc70ff10c00000000n;
+export const LINE_COOKIE_MASK = 0xffffffff00000000n;
+
+/** The policy line a dumped flow's cookie names, or null for any other cookie. */
+export function lineOfCookie(cookie: bigint): number | null {
+  return (cookie & LINE_COOKIE_MASK) === LINE_COOKIE_BASE ? Number(cookie & 0xffffffffn) : null;
+}
 
 /**
  * The directive part of a parsed Policy that the plan reads (kept as a name for code that only
@@ -93,7 +106,7 @@ const SENTINEL_PRIORITY = 0xffff;
 export const OVS_MAX_POLICY_PORTS = 1024;
 
 /** Build the OVS form of a parsed policy (`parsePolicy(text, source)`). */
-export function planOvsPolicy(policy: Policy): OvsPolicyPlan {
+export function planOvsPolicy(policy: Policy, opts: { lineCookies?: boolean } = {}): OvsPolicyPlan {
   const at = (p: SourcePos): string => `${policy.source}:${p.line}:${p.column}`;
 
   // Tables the policy uses (trampolines must not collide), ct() targets and ports to create.
@@ -140,6 +153,7 @@ export function planOvsPolicy(policy: Policy): OvsPolicyPlan {
   // ct(timeout=…) became add-zone-tp above and leaves the action.
   const userFlows = policy.flows.map((f): Flow => ({
     ...f,
+    ...(opts.lineCookies ? { cookie: LINE_COOKIE_BASE | BigInt(f.pos.line) } : {}),
     actions: f.actions.map((a): Action => (a.kind === 'ct' ? { ...a, table: a.table === null ? null : trampolines.get(a.table)!, timeout: null } : a)),
   }));
   const userLines = Math.max(0, ...userFlows.map((f) => f.pos.line));
