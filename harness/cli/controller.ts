@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CtoffloadError } from '../../model/errors.js';
-import { ControllerDaemon, compileOffload, ctTableNames, policyTableNames, daemonRegistry, parseConfigJson, resolveConfig, serveMetrics, type DaemonEnd, type DaemonProgram, type LogLevel, type MetricsServer, type OffloadConfig, type OnExit, type PipelineMode } from '../../offload/index.js';
+import { ControllerDaemon, compileOffload, ctTableNames, policyTableNames, daemonRegistry, parseConfigJson, programShape, resolveConfig, serveMetrics, type DaemonEnd, type DaemonProgram, type LogLevel, type MetricsServer, type OffloadConfig, type OnExit, type PipelineMode } from '../../offload/index.js';
 import { P4InfoIndex, compileP4, validateBmv2Json } from '../../p4/index.js';
 import { parseEntriesJson } from '../targets/bmv2/index.js';
 import { type CliCommand, type CliIo, EXIT_OK, defaultIo } from './command.js';
@@ -65,6 +65,17 @@ re-arbitrates, re-pushes the pipeline if the switch lost it, writes every connec
                           ct-disable-tcp-seq-chk semantics, the hardware cannot check them)
   --log-level LEVEL       error, warn, info (default) or debug; one line per event on stderr
   -h, --help              this text
+
+Policy change: SIGHUP reads --policy again. It is validated first (parsed and compiled;
+errors name the file, line and column; p4c when the program's shape changes) and an invalid
+one leaves the running policy in place, logged with the reason. A valid one is applied under
+the live connections: when the generated program is the same only the policy tables'
+difference is written, otherwise the new pipeline is pushed and every entry written again
+(refused with --artifacts); every offloaded connection is revalidated against the new policy,
+its conntrack entries rewritten or removed so that no packet is decided in hardware by a rule
+that no longer exists. Connections stay tracked, as OVS keeps its conntrack across flow
+changes. Metrics: policy_reloads_total{outcome}, connections_revalidated_total,
+revalidation_entries_removed_total, revalidation_entries_rewritten_total.
 
 Exit status: 0 stopped by SIGTERM/SIGINT (entries handled as --on-exit says); 1 never (the
 daemon compares nothing); 2 usage or input error (bad option, unreadable file, policy or
@@ -198,11 +209,10 @@ function readInput(file: string, what: string): Buffer {
   }
 }
 
-/** The program to run: the policy compiled (p4c), or the prebuilt files of --artifacts. */
-async function loadProgram(a: Args, policyText: string): Promise<DaemonProgram> {
-  let cfg: OffloadConfig;
-  if (a.config) cfg = parseConfigJson(readInput(a.config, '--config').toString('utf8'), a.config);
-  else if (a.artifacts) {
+/** The offload configuration: --config, else the --artifacts manifest's, else the defaults. */
+function loadConfig(a: Args): OffloadConfig {
+  if (a.config) return parseConfigJson(readInput(a.config, '--config').toString('utf8'), a.config);
+  if (a.artifacts) {
     const mf = join(a.artifacts, 'ctoffload.manifest.json');
     let m: { config?: unknown };
     try {
@@ -211,8 +221,19 @@ async function loadProgram(a: Args, policyText: string): Promise<DaemonProgram> 
       if (e instanceof UsageError) throw e;
       throw new UsageError(`--artifacts ${mf}: not valid JSON: ${(e as Error).message}`);
     }
-    cfg = resolveConfig(m.config ?? {}, mf);
-  } else cfg = resolveConfig({});
+    return resolveConfig(m.config ?? {}, mf);
+  }
+  return resolveConfig({});
+}
+
+/** The running program and the P4 source it was generated as (a policy change compares them). */
+interface Loaded {
+  program: DaemonProgram;
+  p4: string;
+}
+
+/** The program to run: the policy compiled (p4c), or the prebuilt files of --artifacts. */
+async function loadProgram(a: Args, cfg: OffloadConfig, policyText: string): Promise<Loaded> {
   // The plan (connection entries, table names) always comes from the policy and the config.
   const prog = compileOffload(policyText, a.policy, cfg);
   if (a.artifacts) {
@@ -235,7 +256,7 @@ async function loadProgram(a: Args, policyText: string): Promise<DaemonProgram> 
         throw new UsageError(`--artifacts ${join(dir, 'ctoffload.p4info.bin')}: no table ${t}, which ${a.policy} needs (generated from another policy or config?)`);
       }
     }
-    return { plan: prog.plan, json, p4info, entries };
+    return { program: { plan: prog.plan, json, p4info, entries }, p4: prog.p4 };
   }
   let r: Awaited<ReturnType<typeof compileP4>>;
   try {
@@ -244,7 +265,72 @@ async function loadProgram(a: Args, policyText: string): Promise<DaemonProgram> 
     // The generated program is ours, not the user's: p4c missing or rejecting it is the environment's.
     throw Object.assign(new CtoffloadError('CTO_DAEMON_TARGET', `p4c: ${(e as Error).message}`), { environment: true });
   }
-  return { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries };
+  return { program: { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries }, p4: prog.p4 };
+}
+
+/**
+ * The program of a new policy, validated before anything changes (SIGHUP): parsed and compiled
+ * (errors name the file, line and column); the running pipeline reused when the generated P4
+ * has the same shape (`programShape`: only the policy tables change), else compiled with p4c (and refused with
+ * --artifacts, whose program is fixed).
+ */
+async function reloadProgram(a: Args, cfg: OffloadConfig, running: Loaded, policyText: string): Promise<Loaded> {
+  const prog = compileOffload(policyText, a.policy, cfg);
+  if (programShape(prog.p4) === programShape(running.p4)) return { program: { plan: prog.plan, json: running.program.json, p4info: running.program.p4info, entries: prog.entries }, p4: prog.p4 };
+  if (a.artifacts) throw new UsageError(`${a.policy} needs another program than --artifacts ${a.artifacts} (its tables or their shape differ): regenerate the artifacts and restart`);
+  let r: Awaited<ReturnType<typeof compileP4>>;
+  try {
+    r = await compileP4({ source: prog.p4, name: 'ctoffload.p4' });
+  } catch (e) {
+    throw Object.assign(new CtoffloadError('CTO_DAEMON_TARGET', `p4c: ${(e as Error).message}`), { environment: true });
+  }
+  return { program: { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries }, p4: prog.p4 };
+}
+
+/**
+ * SIGHUP → read --policy again and apply it (one at a time; a SIGHUP during a reload runs one
+ * more afterwards). One log line either way; an invalid or refused policy leaves the running one.
+ */
+function policyReloader(a: Args, cfg: OffloadConfig, loaded: Loaded, d: ControllerDaemon, log: (lvl: LogLevel, msg: string) => void): () => void {
+  let running = loaded;
+  let busy = false;
+  let again = false;
+  const once = async (): Promise<void> => {
+    let text: string;
+    let next: Loaded;
+    try {
+      text = readInput(a.policy, '--policy').toString('utf8');
+      next = await reloadProgram(a, cfg, running, text);
+    } catch (e) {
+      d.noteRejectedPolicy();
+      log('error', `policy reload from ${a.policy} rejected: ${(e as Error).message}; the running policy stays`);
+      return;
+    }
+    try {
+      const r = await d.replacePolicy(next.program, { text, source: a.policy });
+      running = next;
+      log(
+        'info',
+        `policy reloaded from ${a.policy} (pipeline ${r.pipeline}, ${r.ms.toFixed(0)} ms): ${r.revalidated} connection(s) revalidated, ${r.entriesRemoved} conntrack entr${r.entriesRemoved === 1 ? 'y' : 'ies'} removed, ${r.entriesRewritten + r.entriesAdded} rewritten; policy tables ${r.static.inserted} inserted, ${r.static.modified} modified, ${r.static.deleted} deleted`,
+      );
+    } catch (e) {
+      log('error', `policy reload from ${a.policy} failed: ${(e as Error).message}; the running policy stays`);
+    }
+  };
+  const run = (): void => {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    void (async () => {
+      do {
+        again = false;
+        await once();
+      } while (again);
+    })().finally(() => (busy = false));
+  };
+  return run;
 }
 
 /** One line per event on stderr: `<ISO time> <level> <message>`; floods are summarised. */
@@ -310,7 +396,9 @@ export async function runController(argv: string[], io: CliIo = defaultIo): Prom
   const signals: [NodeJS.Signals, () => void][] = [];
   try {
     const policyText = readInput(a.policy, '--policy').toString('utf8');
-    const program = await loadProgram(a, policyText);
+    const cfg = loadConfig(a);
+    const loaded = await loadProgram(a, cfg, policyText);
+    const program = loaded.program;
     const host = parseHostPort('--p4runtime', a.address);
     daemon = new ControllerDaemon({
       program,
@@ -347,6 +435,17 @@ export async function runController(argv: string[], io: CliIo = defaultIo): Prom
       signals.push([sig, h]);
       process.on(sig, h);
     }
+    const reload = policyReloader(a, cfg, loaded, d, log);
+    const hup = (): void => {
+      if (d.status().state === 'starting') {
+        log('warn', `SIGHUP while starting: ignored (send it again once the daemon is serving)`);
+        return;
+      }
+      log('info', `SIGHUP received: reloading ${a.policy}`);
+      reload();
+    };
+    signals.push(['SIGHUP', hup]);
+    process.on('SIGHUP', hup);
     const started = d.start().then(
       () => undefined,
       (e: unknown) => e,
