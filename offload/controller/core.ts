@@ -443,7 +443,7 @@ export class SlowPathController {
    * Write the entry difference for touched/destroyed connections. Returns the number of entry
    * operations attempted.
    */
-  private async sync(touched: Map<number, number>, destroyed: Set<number>): Promise<number> {
+  private async sync(touched: Map<number, number>, destroyed: Set<number>, wants?: Map<number, OffloadEntry[]>): Promise<number> {
     const dels: { id: number; e: OffloadEntry }[] = [];
     const mods: { id: number; e: OffloadEntry }[] = [];
     const ins: { id: number; e: OffloadEntry }[] = [];
@@ -460,10 +460,14 @@ export class SlowPathController {
       // case for a packet reported by accountForwarded). Connections whose last write
       // failed have no signature, so they are retried.
       if (!this.sigChanged(id, slot)) continue;
-      const info = this.connInfo(id, slot);
-      if (!info) continue;
+      let list = wants?.get(id);
+      if (!list) {
+        const info = this.connInfo(id, slot);
+        if (!info) continue;
+        list = this.build(info, this.plan, { idleTimeoutMs: this.hardwareTtlMs(slot, info) });
+      }
       this.slots.set(id, slot);
-      const want = new Map(this.build(info, this.plan, { idleTimeoutMs: this.hardwareTtlMs(slot, info) }).map((e) => [keyOf(e), e]));
+      const want = new Map(list.map((e) => [keyOf(e), e]));
       const inst = this.installed.get(id);
       const have = inst?.entries ?? new Map<string, OffloadEntry>();
       if (want.size === 0) this.slowOnly.delete(id);
@@ -755,8 +759,8 @@ export class SlowPathController {
       await change.prepare?.();
       const w0 = { ...this.st.writes };
       const del0 = this.st.writes.delete + this.st.failures.deleteNotFound;
-      const conns = new Map<number, number>();
-      for (const c of this.ct.connections(this.now)) conns.set(c.id, c.index);
+      const infos = [...this.ct.connections(this.now)];
+      const conns = new Map<number, number>(infos.map((c) => [c.id, c.index]));
       const out: PolicyChangeResult = { revalidated: conns.size, entriesRemoved: 0, entriesRewritten: 0, entriesAdded: 0, static: { inserted: 0, modified: 0, deleted: 0 } };
       if (change.reinstall) {
         // A new pipeline was pushed: the hardware is empty, every entry is written again (resync).
@@ -768,12 +772,17 @@ export class SlowPathController {
       } else {
         // 1. Entries the new plan no longer wants go first, before any rule changes: their
         //    connections punt meanwhile and the model (still the old policy) serves them.
+        //    The entries computed here are what step 4 writes (computed once).
         const dels: { id: number; e: OffloadEntry }[] = [];
-        for (const [id, slot] of conns) {
+        const wants = new Map<number, OffloadEntry[]>();
+        for (const info of infos) {
+          const id = info.id;
+          const slot = info.index;
+          const list = this.build(info, change.plan, { idleTimeoutMs: this.hardwareTtlMs(slot, info) });
+          wants.set(id, list);
           const inst = this.installed.get(id);
-          const info = inst && this.connInfo(id, slot);
-          if (!inst || !info) continue;
-          const want = new Set(this.build(info, change.plan, { idleTimeoutMs: this.hardwareTtlMs(slot, info) }).map(keyOf));
+          if (!inst) continue;
+          const want = new Set(list.map(keyOf));
           for (const [k, e] of inst.entries) if (!want.has(k)) dels.push({ id, e });
         }
         if (dels.length) {
@@ -792,7 +801,7 @@ export class SlowPathController {
         this.engine.replacePolicy(policy);
         this.currentPlan = change.plan;
         this.sigs.clear();
-        await this.sync(conns, new Set());
+        await this.sync(conns, new Set(), wants);
       }
       this.st.policy.replaced++;
       this.st.policy.revalidated += conns.size;
