@@ -134,7 +134,7 @@ describeWithTools('ctoffload controller (child process): policy change on SIGHUP
   it('an invalid policy is refused with file:line:col and the running policy keeps forwarding', async () => {
     const { d, file } = await start(BASE);
     await offloaded(d, 46100);
-    const r = await hup(d, file, `${BASE}table=1,priority=x,actions=drop\n`, /policy reload from .* rejected: .*policy-\d+\.flows:6:\d+.*; the running policy stays/);
+    const r = await hup(d, file, `${BASE}table=1,priority=x,actions=drop\n`, /policy reload from .* rejected: .*policy-\d+\.flows:7:\d+.*; the running policy stays/);
     expect(r.text).not.toMatch(/\n\s+at /);
     expect(await d.metric('policy_reloads_total', 'failed')).toBe(1);
     expect(await d.metric('policy_reloads_total', 'ok')).toBe(0);
