@@ -394,6 +394,19 @@ export async function runController(argv: string[], io: CliIo = defaultIo): Prom
   let metrics: MetricsServer | undefined;
   let daemon: ControllerDaemon | undefined;
   const signals: [NodeJS.Signals, () => void][] = [];
+  // SIGHUP reloads the policy (see --help); taken from the start so that one sent while the
+  // program is still being built does not end the process (Node's default for SIGHUP).
+  let reload: (() => void) | undefined;
+  const hup = (): void => {
+    if (!reload || daemon?.status().state === 'starting') {
+      log('warn', 'SIGHUP while starting: ignored (send it again once the daemon is serving)');
+      return;
+    }
+    log('info', `SIGHUP received: reloading ${a.policy}`);
+    reload();
+  };
+  signals.push(['SIGHUP', hup]);
+  process.on('SIGHUP', hup);
   try {
     const policyText = readInput(a.policy, '--policy').toString('utf8');
     const cfg = loadConfig(a);
@@ -435,17 +448,7 @@ export async function runController(argv: string[], io: CliIo = defaultIo): Prom
       signals.push([sig, h]);
       process.on(sig, h);
     }
-    const reload = policyReloader(a, cfg, loaded, d, log);
-    const hup = (): void => {
-      if (d.status().state === 'starting') {
-        log('warn', `SIGHUP while starting: ignored (send it again once the daemon is serving)`);
-        return;
-      }
-      log('info', `SIGHUP received: reloading ${a.policy}`);
-      reload();
-    };
-    signals.push(['SIGHUP', hup]);
-    process.on('SIGHUP', hup);
+    reload = policyReloader(a, cfg, loaded, d, log);
     const started = d.start().then(
       () => undefined,
       (e: unknown) => e,
