@@ -11,8 +11,8 @@
  * unreachable or unusable within --connect-timeout, p4c missing, metrics address taken, on-exit
  * flush incomplete), 4 internal error. Never a stack trace for 2 or 3.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CtoffloadError } from '../../model/errors.js';
 import { ControllerDaemon, compileOffload, ctTableNames, policyTableNames, daemonRegistry, parseConfigJson, programShape, resolveConfig, serveMetrics, type DaemonEnd, type DaemonProgram, type LogLevel, type MetricsServer, type OffloadConfig, type OnExit, type PipelineMode } from '../../offload/index.js';
@@ -64,16 +64,17 @@ re-arbitrates, re-pushes the pipeline if the switch lost it, writes every connec
   --tcp-seq-check         TCP sequence checks in the slow path's model (default off: OVS
                           ct-disable-tcp-seq-chk semantics, the hardware cannot check them)
   --log-level LEVEL       error, warn, info (default) or debug; one line per event on stderr
+  --watch                 reload --policy whenever the file changes (as SIGHUP does)
   -h, --help              this text
 
-Policy change: SIGHUP reads --policy again. It is validated first (parsed and compiled;
-errors name the file, line and column; p4c when the program's shape changes) and an invalid
-one leaves the running policy in place, logged with the reason. A valid one is applied under
-the live connections: when the generated program is the same only the policy tables'
-difference is written, otherwise the new pipeline is pushed and every entry written again
-(refused with --artifacts); every offloaded connection is revalidated against the new policy,
-its conntrack entries rewritten or removed so that no packet is decided in hardware by a rule
-that no longer exists. Connections stay tracked, as OVS keeps its conntrack across flow
+Policy change: SIGHUP (or, with --watch, a change of the file) reads --policy again. It is
+validated first (parsed and compiled; errors name the file, line and column; p4c when the
+program's shape changes) and an invalid one leaves the running policy in place, logged
+with the reason. A valid one is applied under the live connections: when the generated
+program is the same only the policy tables' difference is written, otherwise the new
+pipeline is pushed and every entry written again (refused with --artifacts); every offloaded
+connection is revalidated against the new policy, its conntrack entries rewritten or removed
+so that no packet is decided in hardware by a rule that no longer exists. Connections stay tracked, as OVS keeps its conntrack across flow
 changes. Metrics: policy_reloads_total{outcome}, connections_revalidated_total,
 revalidation_entries_removed_total, revalidation_entries_rewritten_total.
 
@@ -111,6 +112,7 @@ interface Args {
   metrics?: { host: string; port: number };
   tcpSeqCheck: boolean;
   logLevel: LogLevel;
+  watch: boolean;
 }
 
 const U64 = (1n << 64n) - 1n;
@@ -164,6 +166,7 @@ export function parseControllerArgs(argv: string[]): Args | 'help' {
       'stop-timeout': { type: 'string' },
       metrics: { type: 'string' },
       'tcp-seq-check': { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -192,6 +195,7 @@ export function parseControllerArgs(argv: string[]): Args | 'help' {
     onExit: oneOf('--on-exit', values['on-exit'], ['keep', 'flush'] as const, 'keep'),
     stopTimeoutMs: ms('--stop-timeout', values['stop-timeout'], 10_000),
     tcpSeqCheck: values['tcp-seq-check'] ?? false,
+    watch: values.watch ?? false,
     logLevel: oneOf('--log-level', values['log-level'], ['error', 'warn', 'info', 'debug'] as const, 'info'),
   };
   if (values.config !== undefined) a.config = values.config;
@@ -291,15 +295,21 @@ async function reloadProgram(a: Args, cfg: OffloadConfig, running: Loaded, polic
  * SIGHUP → read --policy again and apply it (one at a time; a SIGHUP during a reload runs one
  * more afterwards). One log line either way; an invalid or refused policy leaves the running one.
  */
-function policyReloader(a: Args, cfg: OffloadConfig, loaded: Loaded, d: ControllerDaemon, log: (lvl: LogLevel, msg: string) => void): () => void {
+function policyReloader(a: Args, cfg: OffloadConfig, loaded: Loaded, initialText: string, d: ControllerDaemon, log: (lvl: LogLevel, msg: string) => void): (onlyIfChanged?: boolean) => void {
   let running = loaded;
   let busy = false;
   let again = false;
-  const once = async (): Promise<void> => {
+  let force = false;
+  /** The text last tried: a watched file's events (several per save) reload once per content. */
+  let lastText = initialText;
+  const once = async (onlyIfChanged: boolean): Promise<void> => {
     let text: string;
     let next: Loaded;
     try {
       text = readInput(a.policy, '--policy').toString('utf8');
+      if (onlyIfChanged && text === lastText) return;
+      lastText = text;
+      if (onlyIfChanged) log('info', `${a.policy} changed: reloading`);
       next = await reloadProgram(a, cfg, running, text);
     } catch (e) {
       d.noteRejectedPolicy();
@@ -317,17 +327,22 @@ function policyReloader(a: Args, cfg: OffloadConfig, loaded: Loaded, d: Controll
       log('error', `policy reload from ${a.policy} failed: ${(e as Error).message}; the running policy stays`);
     }
   };
-  const run = (): void => {
+  const run = (onlyIfChanged = false): void => {
     if (busy) {
       again = true;
+      force ||= !onlyIfChanged;
       return;
     }
     busy = true;
     void (async () => {
-      do {
+      let changedOnly = onlyIfChanged;
+      for (;;) {
+        await once(changedOnly);
+        if (!again) break;
         again = false;
-        await once();
-      } while (again);
+        changedOnly = !force;
+        force = false;
+      }
     })().finally(() => (busy = false));
   };
   return run;
@@ -396,7 +411,8 @@ export async function runController(argv: string[], io: CliIo = defaultIo): Prom
   const signals: [NodeJS.Signals, () => void][] = [];
   // SIGHUP reloads the policy (see --help); taken from the start so that one sent while the
   // program is still being built does not end the process (Node's default for SIGHUP).
-  let reload: (() => void) | undefined;
+  let reload: ((onlyIfChanged?: boolean) => void) | undefined;
+  let watcher: FSWatcher | undefined;
   const hup = (): void => {
     if (!reload || daemon?.status().state === 'starting') {
       log('warn', 'SIGHUP while starting: ignored (send it again once the daemon is serving)');
@@ -448,7 +464,17 @@ export async function runController(argv: string[], io: CliIo = defaultIo): Prom
       signals.push([sig, h]);
       process.on(sig, h);
     }
-    reload = policyReloader(a, cfg, loaded, d, log);
+    reload = policyReloader(a, cfg, loaded, policyText, d, log);
+    if (a.watch) {
+      // The directory, not the file: editors and `mv` replace the file (a new inode).
+      const name = basename(a.policy);
+      const r = reload;
+      watcher = watch(dirname(resolve(a.policy)), (_ev, f) => {
+        if (f === name && d.status().state !== 'starting') r(true);
+      });
+      watcher.on('error', (e) => log('warn', `--watch ${a.policy}: ${e.message}; send SIGHUP to reload`));
+      log('info', `watching ${a.policy} for changes`);
+    }
     const started = d.start().then(
       () => undefined,
       (e: unknown) => e,
@@ -467,6 +493,7 @@ export async function runController(argv: string[], io: CliIo = defaultIo): Prom
     return report(e, io);
   } finally {
     for (const [sig, h] of signals) process.off(sig, h);
+    watcher?.close();
     await metrics?.close();
     // The real process ends now even if a library still holds a handle (a gRPC channel in
     // backoff); in-process callers (tests) keep their process.

@@ -4,7 +4,7 @@
  * offloaded. Every wait is for a log line, a metric or an entry count (deadlines only fail a
  * test, they never decide it).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -62,11 +62,11 @@ describeWithTools('ctoffload controller (child process): policy change on SIGHUP
   });
 
   /** A daemon on a policy file of its own (rewritten by the test). */
-  async function start(text: string): Promise<{ d: DaemonProcess; file: string }> {
+  async function start(text: string, ...extra: string[]): Promise<{ d: DaemonProcess; file: string }> {
     sw = await TestSwitch.create();
     const file = join(dir, `policy-${n++}.flows`);
     writeFileSync(file, text);
-    const d = new DaemonProcess(['--policy', file, '--p4runtime', sw.address, '--metrics', '127.0.0.1:0', '--log-level', 'debug', '--config', OBSERVE]);
+    const d = new DaemonProcess(['--policy', file, '--p4runtime', sw.address, '--metrics', '127.0.0.1:0', '--log-level', 'debug', '--config', OBSERVE, ...extra]);
     daemons.push(d);
     await d.waitLine(/serving PacketIns/, 120_000);
     await until('the metrics URL', () => d.metricsUrl);
@@ -163,4 +163,19 @@ describeWithTools('ctoffload controller (child process): policy change on SIGHUP
     expect(await d.metric('packet_ins_total')).toBe(pins + 1);
     expect(await d.metric('policy_reloads_total', 'ok')).toBe(2);
   }, 400_000);
+
+  it('--watch: the policy file replaced (rename, as editors and deploy tools do) is reloaded without a signal', async () => {
+    const { d, file } = await start(BASE, '--watch');
+    await d.waitLine(/watching .* for changes/);
+    await offloaded(d, 46300);
+    const from = d.lines.length;
+    const tmp = `${file}.new`;
+    writeFileSync(tmp, NO_EST);
+    renameSync(tmp, file);
+    await d.waitLine(/policy reloaded from .* \(pipeline kept, \d+ ms\): 1 connection\(s\) revalidated, 0 conntrack entries removed, 0 rewritten; policy tables 0 inserted, 0 modified, 1 deleted/, 180_000, from);
+    const pins = await d.metric('packet_ins_total');
+    expect(await send(1, tcp('a', 'PA', 1007, 5001, 46300, 'after'))).toEqual([]);
+    expect(await d.metric('packet_ins_total')).toBe(pins);
+    expect(await d.metric('policy_reloads_total', 'ok')).toBe(1);
+  }, 300_000);
 });
