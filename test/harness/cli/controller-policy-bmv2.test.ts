@@ -45,6 +45,28 @@ const tcp = (from: 'a' | 'b', flags: string, seq: number, ack: number, sport: nu
 
 const fig = (s: string): void => void process.stderr.write(`[controller-policy-bmv2 figure] ${s}\n`);
 
+describe('ctoffload controller (child process): SIGHUP before the daemon serves', () => {
+  beforeAll(() => ensureBuilt(), 600_000);
+
+  it('is logged and ignored (never the default termination); the daemon still stops cleanly on SIGTERM', async () => {
+    const file = join(dir, 'early.flows');
+    writeFileSync(file, BASE);
+    // nothing listens on port 1: the daemon stays in its connect loop
+    const d = new DaemonProcess(['--policy', file, '--p4runtime', '127.0.0.1:1', '--connect-timeout', '120000', '--log-level', 'debug']);
+    try {
+      await d.waitLine(/starting: P4Runtime 127\.0\.0\.1:1/, 120_000);
+      d.kill('SIGHUP');
+      await d.waitLine(/SIGHUP while starting: ignored/);
+      d.kill('SIGTERM');
+      const end = await d.exit;
+      expect(end.signal).toBeNull();
+      expect(end.code).toBe(0);
+    } finally {
+      await d.destroy();
+    }
+  }, 300_000);
+});
+
 describeWithTools('ctoffload controller (child process): policy change on SIGHUP, against simple_switch_grpc', TOOLS, () => {
   let sw: TestSwitch | undefined;
   let dp: DataplaneChannel | undefined;
