@@ -11,6 +11,7 @@ const MODULES: { file: string; fn: string; title: string }[] = [
   { file: './p4runtime.js', fn: 'benchP4Runtime', title: 'p4: P4Runtime writes (bmv2)' },
   { file: './bmv2.js', fn: 'benchBmv2', title: 'p4: bmv2 packet channels' },
   { file: './harness.js', fn: 'benchHarness', title: 'harness: end-to-end checking' },
+  { file: './revalidate.js', fn: 'benchRevalidate', title: 'controller: policy change, connections revalidated' },
   { file: './replay.js', fn: 'benchReplay', title: 'replay: whole process, vs OVS ovstest test-conntrack pcap' },
 ];
 

@@ -11,11 +11,11 @@
  * unreachable or unusable within --connect-timeout, p4c missing, metrics address taken, on-exit
  * flush incomplete), 4 internal error. Never a stack trace for 2 or 3.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CtoffloadError } from '../../model/errors.js';
-import { ControllerDaemon, compileOffload, ctTableNames, policyTableNames, daemonRegistry, parseConfigJson, resolveConfig, serveMetrics, type DaemonEnd, type DaemonProgram, type LogLevel, type MetricsServer, type OffloadConfig, type OnExit, type PipelineMode } from '../../offload/index.js';
+import { ControllerDaemon, compileOffload, ctTableNames, policyTableNames, daemonRegistry, parseConfigJson, programShape, resolveConfig, serveMetrics, type DaemonEnd, type DaemonProgram, type LogLevel, type MetricsServer, type OffloadConfig, type OnExit, type PipelineMode } from '../../offload/index.js';
 import { P4InfoIndex, compileP4, validateBmv2Json } from '../../p4/index.js';
 import { parseEntriesJson } from '../targets/bmv2/index.js';
 import { type CliCommand, type CliIo, EXIT_OK, defaultIo } from './command.js';
@@ -64,7 +64,19 @@ re-arbitrates, re-pushes the pipeline if the switch lost it, writes every connec
   --tcp-seq-check         TCP sequence checks in the slow path's model (default off: OVS
                           ct-disable-tcp-seq-chk semantics, the hardware cannot check them)
   --log-level LEVEL       error, warn, info (default) or debug; one line per event on stderr
+  --watch                 reload --policy whenever the file changes (as SIGHUP does)
   -h, --help              this text
+
+Policy change: SIGHUP (or, with --watch, a change of the file) reads --policy again. It is
+validated first (parsed and compiled; errors name the file, line and column; p4c when the
+program's shape changes) and an invalid one leaves the running policy in place, logged
+with the reason. A valid one is applied under the live connections: when the generated
+program is the same only the policy tables' difference is written, otherwise the new
+pipeline is pushed and every entry written again (refused with --artifacts); every offloaded
+connection is revalidated against the new policy, its conntrack entries rewritten or removed
+so that no packet is decided in hardware by a rule that no longer exists. Connections stay tracked, as OVS keeps its conntrack across flow
+changes. Metrics: policy_reloads_total{outcome}, connections_revalidated_total,
+revalidation_entries_removed_total, revalidation_entries_rewritten_total.
 
 Exit status: 0 stopped by SIGTERM/SIGINT (entries handled as --on-exit says); 1 never (the
 daemon compares nothing); 2 usage or input error (bad option, unreadable file, policy or
@@ -100,6 +112,7 @@ interface Args {
   metrics?: { host: string; port: number };
   tcpSeqCheck: boolean;
   logLevel: LogLevel;
+  watch: boolean;
 }
 
 const U64 = (1n << 64n) - 1n;
@@ -153,6 +166,7 @@ export function parseControllerArgs(argv: string[]): Args | 'help' {
       'stop-timeout': { type: 'string' },
       metrics: { type: 'string' },
       'tcp-seq-check': { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -181,6 +195,7 @@ export function parseControllerArgs(argv: string[]): Args | 'help' {
     onExit: oneOf('--on-exit', values['on-exit'], ['keep', 'flush'] as const, 'keep'),
     stopTimeoutMs: ms('--stop-timeout', values['stop-timeout'], 10_000),
     tcpSeqCheck: values['tcp-seq-check'] ?? false,
+    watch: values.watch ?? false,
     logLevel: oneOf('--log-level', values['log-level'], ['error', 'warn', 'info', 'debug'] as const, 'info'),
   };
   if (values.config !== undefined) a.config = values.config;
@@ -198,11 +213,10 @@ function readInput(file: string, what: string): Buffer {
   }
 }
 
-/** The program to run: the policy compiled (p4c), or the prebuilt files of --artifacts. */
-async function loadProgram(a: Args, policyText: string): Promise<DaemonProgram> {
-  let cfg: OffloadConfig;
-  if (a.config) cfg = parseConfigJson(readInput(a.config, '--config').toString('utf8'), a.config);
-  else if (a.artifacts) {
+/** The offload configuration: --config, else the --artifacts manifest's, else the defaults. */
+function loadConfig(a: Args): OffloadConfig {
+  if (a.config) return parseConfigJson(readInput(a.config, '--config').toString('utf8'), a.config);
+  if (a.artifacts) {
     const mf = join(a.artifacts, 'ctoffload.manifest.json');
     let m: { config?: unknown };
     try {
@@ -211,8 +225,19 @@ async function loadProgram(a: Args, policyText: string): Promise<DaemonProgram> 
       if (e instanceof UsageError) throw e;
       throw new UsageError(`--artifacts ${mf}: not valid JSON: ${(e as Error).message}`);
     }
-    cfg = resolveConfig(m.config ?? {}, mf);
-  } else cfg = resolveConfig({});
+    return resolveConfig(m.config ?? {}, mf);
+  }
+  return resolveConfig({});
+}
+
+/** The running program and the P4 source it was generated as (a policy change compares them). */
+interface Loaded {
+  program: DaemonProgram;
+  p4: string;
+}
+
+/** The program to run: the policy compiled (p4c), or the prebuilt files of --artifacts. */
+async function loadProgram(a: Args, cfg: OffloadConfig, policyText: string): Promise<Loaded> {
   // The plan (connection entries, table names) always comes from the policy and the config.
   const prog = compileOffload(policyText, a.policy, cfg);
   if (a.artifacts) {
@@ -235,7 +260,7 @@ async function loadProgram(a: Args, policyText: string): Promise<DaemonProgram> 
         throw new UsageError(`--artifacts ${join(dir, 'ctoffload.p4info.bin')}: no table ${t}, which ${a.policy} needs (generated from another policy or config?)`);
       }
     }
-    return { plan: prog.plan, json, p4info, entries };
+    return { program: { plan: prog.plan, json, p4info, entries }, p4: prog.p4 };
   }
   let r: Awaited<ReturnType<typeof compileP4>>;
   try {
@@ -244,7 +269,83 @@ async function loadProgram(a: Args, policyText: string): Promise<DaemonProgram> 
     // The generated program is ours, not the user's: p4c missing or rejecting it is the environment's.
     throw Object.assign(new CtoffloadError('CTO_DAEMON_TARGET', `p4c: ${(e as Error).message}`), { environment: true });
   }
-  return { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries };
+  return { program: { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries }, p4: prog.p4 };
+}
+
+/**
+ * The program of a new policy, validated before anything changes (SIGHUP): parsed and compiled
+ * (errors name the file, line and column); the running pipeline reused when the generated P4
+ * has the same shape (`programShape`: only the policy tables change), else compiled with p4c (and refused with
+ * --artifacts, whose program is fixed).
+ */
+async function reloadProgram(a: Args, cfg: OffloadConfig, running: Loaded, policyText: string): Promise<Loaded> {
+  const prog = compileOffload(policyText, a.policy, cfg);
+  if (programShape(prog.p4) === programShape(running.p4)) return { program: { plan: prog.plan, json: running.program.json, p4info: running.program.p4info, entries: prog.entries }, p4: prog.p4 };
+  if (a.artifacts) throw new UsageError(`${a.policy} needs another program than --artifacts ${a.artifacts} (its tables or their shape differ): regenerate the artifacts and restart`);
+  let r: Awaited<ReturnType<typeof compileP4>>;
+  try {
+    r = await compileP4({ source: prog.p4, name: 'ctoffload.p4' });
+  } catch (e) {
+    throw Object.assign(new CtoffloadError('CTO_DAEMON_TARGET', `p4c: ${(e as Error).message}`), { environment: true });
+  }
+  return { program: { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries }, p4: prog.p4 };
+}
+
+/**
+ * SIGHUP → read --policy again and apply it (one at a time; a SIGHUP during a reload runs one
+ * more afterwards). One log line either way; an invalid or refused policy leaves the running one.
+ */
+function policyReloader(a: Args, cfg: OffloadConfig, loaded: Loaded, initialText: string, d: ControllerDaemon, log: (lvl: LogLevel, msg: string) => void): (onlyIfChanged?: boolean) => void {
+  let running = loaded;
+  let busy = false;
+  let again = false;
+  let force = false;
+  /** The text last tried: a watched file's events (several per save) reload once per content. */
+  let lastText = initialText;
+  const once = async (onlyIfChanged: boolean): Promise<void> => {
+    let text: string;
+    let next: Loaded;
+    try {
+      text = readInput(a.policy, '--policy').toString('utf8');
+      if (onlyIfChanged && text === lastText) return;
+      lastText = text;
+      if (onlyIfChanged) log('info', `${a.policy} changed: reloading`);
+      next = await reloadProgram(a, cfg, running, text);
+    } catch (e) {
+      d.noteRejectedPolicy();
+      log('error', `policy reload from ${a.policy} rejected: ${(e as Error).message}; the running policy stays`);
+      return;
+    }
+    try {
+      const r = await d.replacePolicy(next.program, { text, source: a.policy });
+      running = next;
+      log(
+        'info',
+        `policy reloaded from ${a.policy} (pipeline ${r.pipeline}, ${r.ms.toFixed(0)} ms): ${r.revalidated} connection(s) revalidated, ${r.entriesRemoved} conntrack entr${r.entriesRemoved === 1 ? 'y' : 'ies'} removed, ${r.entriesRewritten + r.entriesAdded} rewritten; policy tables ${r.static.inserted} inserted, ${r.static.modified} modified, ${r.static.deleted} deleted`,
+      );
+    } catch (e) {
+      log('error', `policy reload from ${a.policy} failed: ${(e as Error).message}; the running policy stays`);
+    }
+  };
+  const run = (onlyIfChanged = false): void => {
+    if (busy) {
+      again = true;
+      force ||= !onlyIfChanged;
+      return;
+    }
+    busy = true;
+    void (async () => {
+      let changedOnly = onlyIfChanged;
+      for (;;) {
+        await once(changedOnly);
+        if (!again) break;
+        again = false;
+        changedOnly = !force;
+        force = false;
+      }
+    })().finally(() => (busy = false));
+  };
+  return run;
 }
 
 /** One line per event on stderr: `<ISO time> <level> <message>`; floods are summarised. */
@@ -308,9 +409,25 @@ export async function runController(argv: string[], io: CliIo = defaultIo): Prom
   let metrics: MetricsServer | undefined;
   let daemon: ControllerDaemon | undefined;
   const signals: [NodeJS.Signals, () => void][] = [];
+  // SIGHUP reloads the policy (see --help); taken from the start so that one sent while the
+  // program is still being built does not end the process (Node's default for SIGHUP).
+  let reload: ((onlyIfChanged?: boolean) => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  const hup = (): void => {
+    if (!reload || daemon?.status().state === 'starting') {
+      log('warn', 'SIGHUP while starting: ignored (send it again once the daemon is serving)');
+      return;
+    }
+    log('info', `SIGHUP received: reloading ${a.policy}`);
+    reload();
+  };
+  signals.push(['SIGHUP', hup]);
+  process.on('SIGHUP', hup);
   try {
     const policyText = readInput(a.policy, '--policy').toString('utf8');
-    const program = await loadProgram(a, policyText);
+    const cfg = loadConfig(a);
+    const loaded = await loadProgram(a, cfg, policyText);
+    const program = loaded.program;
     const host = parseHostPort('--p4runtime', a.address);
     daemon = new ControllerDaemon({
       program,
@@ -347,6 +464,17 @@ export async function runController(argv: string[], io: CliIo = defaultIo): Prom
       signals.push([sig, h]);
       process.on(sig, h);
     }
+    reload = policyReloader(a, cfg, loaded, policyText, d, log);
+    if (a.watch) {
+      // The directory, not the file: editors and `mv` replace the file (a new inode).
+      const name = basename(a.policy);
+      const r = reload;
+      watcher = watch(dirname(resolve(a.policy)), (_ev, f) => {
+        if (f === name && d.status().state !== 'starting') r(true);
+      });
+      watcher.on('error', (e) => log('warn', `--watch ${a.policy}: ${e.message}; send SIGHUP to reload`));
+      log('info', `watching ${a.policy} for changes`);
+    }
     const started = d.start().then(
       () => undefined,
       (e: unknown) => e,
@@ -365,6 +493,7 @@ export async function runController(argv: string[], io: CliIo = defaultIo): Prom
     return report(e, io);
   } finally {
     for (const [sig, h] of signals) process.off(sig, h);
+    watcher?.close();
     await metrics?.close();
     // The real process ends now even if a library still holds a handle (a gRPC channel in
     // backoff); in-process callers (tests) keep their process.

@@ -62,14 +62,37 @@
  * skips them. Idle-timeout notifications (§4.10) only trigger the sweep: the model decides;
  * the hardware TTL — the connection's own timeout policy for that class — is the backstop that
  * ages entries the controller can no longer reach.
+ *
+ * ## Policy changes (`replacePolicy`)
+ *
+ * OVS keeps its conntrack entries when its flows change: only an explicit flush removes them
+ * (docs/conntrack-semantics.md §9.8), and the next packet of a connection is decided by the new
+ * flows with its ct_state (+est), mark and label as they were. The hardware splits that the same
+ * way: a connection's entries cache the tracker's answer for its zone (ct_state, mark, label —
+ * offload/entries.ts), the policy tables decide what to do with it. So a new policy is applied,
+ * inside the serial chain (no PacketIn is served meanwhile), as
+ *  1. revalidation, first half: every model connection's entries are recomputed for the new
+ *     plan, and those the new plan no longer wants (its zone no longer offloaded, another
+ *     offload mode, another conntrack table) are DELETEd before any rule changes — their
+ *     packets punt and the model decides them;
+ *  2. the policy tables: DELETE, MODIFY, INSERT of the difference only (when the program stays;
+ *     a new program is pushed by the caller, which empties every table, and then everything is
+ *     written again as by `resync`);
+ *  3. the model runs the new policy over the same tracker (./engine.ts);
+ *  4. revalidation, second half: entries that differ under the new plan are MODIFYed or
+ *     INSERTed.
+ * After it resolves, no packet is decided in hardware by a rule of the old policy: the rules
+ * are gone from the policy tables, and no conntrack entry says anything the new plan would not.
+ * The tracker's connections themselves stay (as in OVS).
  */
 import { CtoffloadError } from '../../model/errors.js';
 import type { ConnInfo } from '../../model/conntrack/types.js';
-import { PipelineEngine } from '../../model/pipeline/engine.js';
 import type { Policy } from '../../model/pipeline/ast.js';
+import { parsePolicy } from '../../model/pipeline/parse.js';
 import { PORT_CONTROLLER, type Verdict } from '../../model/verdict.js';
 import type { Plan } from '../compile.js';
 import { connectionEntries, hardwareTimeoutClass, type OffloadEntry } from '../entries.js';
+import { LiveEngine } from './engine.js';
 import { decodePacketIn, packetOutDirect, type PacketInMeta } from '../probe.js';
 import { PUNT, PUNT_REASONS, puntReasonName } from '../punt.js';
 import {
@@ -153,8 +176,53 @@ export interface ControllerStatus {
   writes: { insert: number; modify: number; delete: number; rpcs: number };
   failures: { write: number; tableFull: number; alreadyExists: number; deleteNotFound: number; handler: number; unsendable: number; counterRead: number };
   ageingStats: { expired: number; refreshedByHits: number; idleNotifications: number; counterPolls: number; forwardedAccounted: number };
-  /** Times the hardware was rebuilt from the model (`resync`). */
+  /** Times the hardware was rebuilt from the model (`resync`, a policy change with a new pipeline). */
   reinstalls: number;
+  /** Policy changes (`replacePolicy`), cumulative. */
+  policyChanges: {
+    replaced: number;
+    /** Model connections whose entries were recomputed for a new policy. */
+    revalidated: number;
+    /** Conntrack entries a policy change deleted (the new plan no longer wants them). */
+    entriesRemoved: number;
+    /** Conntrack entries a policy change modified or inserted. */
+    entriesRewritten: number;
+    /** Policy-table updates written by policy changes. */
+    staticWrites: number;
+  };
+}
+
+/** A new policy for a running controller (`replacePolicy`). */
+export interface PolicyChange {
+  /** The new policy's plan (offload/compile.ts), same config. */
+  plan: Plan;
+  policy: Policy | { text: string; source: string };
+  /**
+   * The policy tables' entries before and after, when the program stays (only the difference
+   * is written). Absent: the caller owns the policy tables (or the harness has none to write).
+   */
+  staticEntries?: { from: OffloadEntry[]; to: OffloadEntry[] };
+  /**
+   * The caller pushed a new pipeline (every table empty) and installed the new policy tables:
+   * every connection's entries are written again, as by `resync`.
+   */
+  reinstall?: boolean;
+  /**
+   * Run inside the serial section once the policy is validated, before anything is written
+   * (the daemon pushes the new pipeline here, so no PacketIn is served in between). Throwing
+   * aborts the change with the model on the old policy.
+   */
+  prepare?: () => Promise<void>;
+}
+
+export interface PolicyChangeResult {
+  /** Model connections revalidated (every live one). */
+  revalidated: number;
+  entriesRemoved: number;
+  entriesRewritten: number;
+  entriesAdded: number;
+  /** Policy-table updates written. */
+  static: { inserted: number; modified: number; deleted: number };
 }
 
 interface Installed {
@@ -164,11 +232,10 @@ interface Installed {
 const PUNT_CODES = new Set<number>(PUNT_REASONS.map((r) => r.code));
 
 export class SlowPathController {
-  readonly plan: Plan;
-  readonly engine: PipelineEngine;
+  private currentPlan: Plan;
+  readonly engine: LiveEngine;
   private readonly device: ControllerDevice;
   private readonly log: (msg: string) => void;
-  private readonly policy: ControllerOptions['policy'];
   private readonly build: EntryBuilder;
   private readonly onServed: ((e: ServedPacketIn) => void) | undefined;
   private now = 0;
@@ -196,22 +263,27 @@ export class SlowPathController {
     failures: { write: 0, tableFull: 0, alreadyExists: 0, deleteNotFound: 0, handler: 0, unsendable: 0, counterRead: 0 },
     ageing: { expired: 0, refreshedByHits: 0, idleNotifications: 0, counterPolls: 0, forwardedAccounted: 0 },
     reinstalls: 0,
+    policy: { replaced: 0, revalidated: 0, entriesRemoved: 0, entriesRewritten: 0, staticWrites: 0 },
   };
 
   constructor(opts: ControllerOptions) {
-    this.plan = opts.plan;
+    this.currentPlan = opts.plan;
     this.device = opts.device;
-    this.policy = opts.policy;
     this.build = opts.entryBuilder ?? connectionEntries;
     this.onServed = opts.onServed;
     this.log = opts.log ?? (() => undefined);
-    this.engine = new PipelineEngine({ conntrack: { tcpSeqCheck: opts.tcpSeqCheck ?? false } });
-    this.loadModel();
+    this.engine = new LiveEngine({ tcpSeqCheck: opts.tcpSeqCheck ?? false });
+    this.engine.load(parsedPolicy(opts.policy));
     if (opts.serve ?? true) this.start();
   }
 
+  /** The plan of the running policy (replaced by `replacePolicy`). */
+  get plan(): Plan {
+    return this.currentPlan;
+  }
+
   get tcpSeqCheck(): boolean {
-    return this.engine.conntrack!.tcpSeqCheck;
+    return this.engine.conntrack.tcpSeqCheck;
   }
 
   /** PacketOuts sent so far (cheap; status() walks the model). */
@@ -230,14 +302,8 @@ export class SlowPathController {
     this.serving = this.serve().finally(() => (this.serving = undefined));
   }
 
-  private loadModel(): void {
-    const p = this.policy;
-    if ('flows' in p) this.engine.loadPolicy(p);
-    else this.engine.load(p);
-  }
-
   private get ct() {
-    return this.engine.conntrack!;
+    return this.engine.conntrack;
   }
 
   /** Run `fn` after everything queued before it (model and entry state are single-threaded). */
@@ -377,7 +443,7 @@ export class SlowPathController {
    * Write the entry difference for touched/destroyed connections. Returns the number of entry
    * operations attempted.
    */
-  private async sync(touched: Map<number, number>, destroyed: Set<number>): Promise<number> {
+  private async sync(touched: Map<number, number>, destroyed: Set<number>, wants?: Map<number, OffloadEntry[]>): Promise<number> {
     const dels: { id: number; e: OffloadEntry }[] = [];
     const mods: { id: number; e: OffloadEntry }[] = [];
     const ins: { id: number; e: OffloadEntry }[] = [];
@@ -394,10 +460,14 @@ export class SlowPathController {
       // case for a packet reported by accountForwarded). Connections whose last write
       // failed have no signature, so they are retried.
       if (!this.sigChanged(id, slot)) continue;
-      const info = this.connInfo(id, slot);
-      if (!info) continue;
+      let list = wants?.get(id);
+      if (!list) {
+        const info = this.connInfo(id, slot);
+        if (!info) continue;
+        list = this.build(info, this.plan, { idleTimeoutMs: this.hardwareTtlMs(slot, info) });
+      }
       this.slots.set(id, slot);
-      const want = new Map(this.build(info, this.plan, { idleTimeoutMs: this.hardwareTtlMs(slot, info) }).map((e) => [keyOf(e), e]));
+      const want = new Map(list.map((e) => [keyOf(e), e]));
       const inst = this.installed.get(id);
       const have = inst?.entries ?? new Map<string, OffloadEntry>();
       if (want.size === 0) this.slowOnly.delete(id);
@@ -675,6 +745,119 @@ export class SlowPathController {
     });
   }
 
+  /**
+   * Run a new policy from now on, under live connections (see "Policy changes" at the top).
+   * Serialised with PacketIns and clock advances: no packet is served by a half-installed policy.
+   * The new policy is validated against a scratch tracker first; if that throws, nothing has
+   * changed. A failed static-entry write throws ControllerError CTO_CONTROLLER_POLICY_WRITE
+   * with the model still on the old policy (the caller restores the old static entries).
+   */
+  replacePolicy(change: PolicyChange): Promise<PolicyChangeResult> {
+    return this.serial(async () => {
+      const policy = parsedPolicy(change.policy);
+      this.engine.validate(policy);
+      await change.prepare?.();
+      const w0 = { ...this.st.writes };
+      const del0 = this.st.writes.delete + this.st.failures.deleteNotFound;
+      const infos = [...this.ct.connections(this.now)];
+      const conns = new Map<number, number>(infos.map((c) => [c.id, c.index]));
+      const out: PolicyChangeResult = { revalidated: conns.size, entriesRemoved: 0, entriesRewritten: 0, entriesAdded: 0, static: { inserted: 0, modified: 0, deleted: 0 } };
+      if (change.reinstall) {
+        // A new pipeline was pushed: the hardware is empty, every entry is written again (resync).
+        this.engine.replacePolicy(policy);
+        this.currentPlan = change.plan;
+        this.st.reinstalls++;
+        this.forgetInstalled();
+        await this.sync(conns, new Set());
+      } else {
+        // 1. Entries the new plan no longer wants go first, before any rule changes: their
+        //    connections punt meanwhile and the model (still the old policy) serves them.
+        //    The entries computed here are what step 4 writes (computed once).
+        const dels: { id: number; e: OffloadEntry }[] = [];
+        const wants = new Map<number, OffloadEntry[]>();
+        for (const info of infos) {
+          const id = info.id;
+          const slot = info.index;
+          const list = this.build(info, change.plan, { idleTimeoutMs: this.hardwareTtlMs(slot, info) });
+          wants.set(id, list);
+          const inst = this.installed.get(id);
+          if (!inst) continue;
+          const want = new Set(list.map(keyOf));
+          for (const [k, e] of inst.entries) if (!want.has(k)) dels.push({ id, e });
+        }
+        if (dels.length) {
+          const fails = await this.apply('DELETE', dels.map((d) => d.e));
+          dels.forEach((d, i) => {
+            const f = fails.get(i);
+            if (f && f.code !== STATUS_NOT_FOUND) return void this.sigs.delete(d.id);
+            if (f) this.st.failures.deleteNotFound++;
+            this.forget(d.id, d.e);
+          });
+        }
+        // 2. The policy tables: the difference only.
+        if (change.staticEntries) out.static = await this.writeStatic(change.staticEntries.from, change.staticEntries.to);
+        // 3. The model runs the new policy over the same connections; 4. every connection's
+        //    entries are recomputed for the new plan (MODIFY/INSERT what differs).
+        this.engine.replacePolicy(policy);
+        this.currentPlan = change.plan;
+        this.sigs.clear();
+        await this.sync(conns, new Set(), wants);
+      }
+      this.st.policy.replaced++;
+      this.st.policy.revalidated += conns.size;
+      out.entriesRemoved = this.st.writes.delete + this.st.failures.deleteNotFound - del0;
+      out.entriesRewritten = this.st.writes.modify - w0.modify;
+      out.entriesAdded = this.st.writes.insert - w0.insert;
+      this.st.policy.entriesRemoved += out.entriesRemoved;
+      this.st.policy.entriesRewritten += out.entriesRewritten + out.entriesAdded;
+      return out;
+    });
+  }
+
+  /**
+   * Bring the policy tables from `from` to `to` (same program): DELETE, MODIFY, INSERT phases,
+   * keyed by table, match and priority. Any failure but a benign one (DELETE NOT_FOUND, INSERT
+   * ALREADY_EXISTS → MODIFY) throws: a policy table must be exactly the policy.
+   */
+  private async writeStatic(from: OffloadEntry[], to: OffloadEntry[]): Promise<PolicyChangeResult['static']> {
+    const sk = (e: OffloadEntry): string => `${keyOf(e)}#${e.spec.priority ?? 0}`;
+    const have = new Map(from.map((e) => [sk(e), e]));
+    const want = new Map(to.map((e) => [sk(e), e]));
+    const dels = [...have].filter(([k]) => !want.has(k)).map(([, e]) => e);
+    const mods: OffloadEntry[] = [];
+    const ins: OffloadEntry[] = [];
+    for (const [k, e] of want) {
+      const h = have.get(k);
+      if (!h) ins.push(e);
+      else if (bodyOf(h) !== bodyOf(e)) mods.push(e);
+    }
+    const phase = async (type: EntryOpType, list: OffloadEntry[]): Promise<OffloadEntry[]> => {
+      if (!list.length) return [];
+      let fails: OpFailure[];
+      try {
+        fails = await this.device.write(list.map((entry) => ({ type, entry })));
+      } catch (e) {
+        throw new ControllerError('CTO_CONTROLLER_POLICY_WRITE', `${type} of ${list.length} policy table entries failed: ${(e as Error).message}`);
+      }
+      const again: OffloadEntry[] = [];
+      for (const f of fails) {
+        if (type === 'DELETE' && f.code === STATUS_NOT_FOUND) continue;
+        if (type === 'INSERT' && f.code === STATUS_ALREADY_EXISTS) {
+          again.push(list[f.index]!);
+          continue;
+        }
+        throw new ControllerError('CTO_CONTROLLER_POLICY_WRITE', `${type} ${list[f.index]?.comment ?? `#${f.index}`}: code ${f.code} ${f.message}`);
+      }
+      return again;
+    };
+    await phase('DELETE', dels);
+    await phase('MODIFY', mods);
+    const again = await phase('INSERT', ins);
+    await phase('MODIFY', again);
+    this.st.policy.staticWrites += dels.length + mods.length + ins.length;
+    return { inserted: ins.length - again.length, modified: mods.length + again.length, deleted: dels.length };
+  }
+
   /** Run `fn` on the serial chain: no PacketIn is served, no advance or write runs meanwhile. */
   exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
     return this.serial(fn);
@@ -745,6 +928,7 @@ export class SlowPathController {
       failures: { ...this.st.failures },
       ageingStats: { ...this.st.ageing },
       reinstalls: this.st.reinstalls,
+      policyChanges: { ...this.st.policy },
     };
   }
 
@@ -757,6 +941,10 @@ export class SlowPathController {
     this.closed = true;
     await this.chain.catch(() => undefined);
   }
+}
+
+function parsedPolicy(p: ControllerOptions['policy']): Policy {
+  return 'flows' in p ? p : parsePolicy(p.text, p.source);
 }
 
 function describeMd(md: unknown): string {

@@ -36,14 +36,24 @@
  * forwarding their packets; when the switch reports one idle (§4.10), the daemon deletes it.
  * Established connections left by an earlier daemon are never cut while they carry traffic.
  *
+ * ## Policy change (SIGHUP in the CLI)
+ * `replacePolicy(program, policy)`: when the new program has the running one's bmv2 JSON and
+ * P4Info (the policy changed, the pipeline's shape did not), only the policy tables' difference
+ * is written; otherwise the new pipeline is pushed (every table emptied) and the policy tables
+ * and every connection's entries are written again. Either way every model connection is
+ * revalidated against the new plan (offload/controller/core.ts "Policy changes"): the model's
+ * connections stay, as OVS keeps its conntrack across flow changes. Invalid input never gets
+ * here (the caller validates); a switch that refuses the change half-way is rebuilt for the
+ * running policy as after a lost session, and the change is reported failed.
+ *
  * ## Stop
  * `stop()` (SIGTERM/SIGINT in the CLI): the clock stops, then with `onExit: 'keep'` the entries
  * stay in hardware (idle ones are deleted by the next controller, above); with 'flush' every
  * entry the controller installed is deleted (`SlowPathController.reset()`). Bounded by
  * `stopTimeoutMs`.
  */
-import { P4RuntimeClient, WriteBatchError, codeName, type ArbitrationEvent, type TableEntry } from '../../p4/index.js';
-import { SlowPathController, entryKey, type ControllerStatus } from '../controller/index.js';
+import { P4RuntimeClient, WriteBatchError, codeName, encodeP4Info, type ArbitrationEvent, type TableEntry } from '../../p4/index.js';
+import { SlowPathController, entryKey, type ControllerStatus, type PolicyChangeResult } from '../controller/index.js';
 import { SessionDevice } from './device.js';
 import {
   DaemonTargetError,
@@ -104,6 +114,10 @@ export interface DaemonStatus {
   lastResyncEntries: number | undefined;
   sessionFailures: number;
   staleEntriesDeleted: number;
+  /** Policy changes applied (`replacePolicy`). */
+  policyReloads: number;
+  /** Policy changes refused or failed (the running policy stayed). */
+  policyReloadsFailed: number;
   packetOutsLost: number;
   uptimeS: number;
   controller: ControllerStatus | undefined;
@@ -127,7 +141,8 @@ function fmtId(e: { high: bigint; low: bigint }): string {
 }
 
 export class ControllerDaemon {
-  readonly cookie: bigint;
+  /** Cookie of the running program (changes with the policy, ./pipeline.ts). */
+  cookie: bigint;
   private readonly o: Required<Omit<DaemonOptions, 'log'>> & { log: DaemonLog };
   private readonly device: SessionDevice;
   private ctl: SlowPathController | undefined;
@@ -136,7 +151,7 @@ export class ControllerDaemon {
   /** A client being set up (closed by stop() to cut a connect short). */
   private pending: P4RuntimeClient | undefined;
   private lastPipeline: PipelineOutcome['action'] | undefined;
-  private readonly counts = { pipelinePushes: 0, reconnects: 0, sessionFailures: 0, staleEntriesDeleted: 0 };
+  private readonly counts = { pipelinePushes: 0, reconnects: 0, sessionFailures: 0, staleEntriesDeleted: 0, policyReloads: 0, policyReloadsFailed: 0 };
   private lastRecoveryMs: number | undefined;
   private lastResyncEntries: number | undefined;
   private readonly started = performance.now();
@@ -385,6 +400,67 @@ export class ControllerDaemon {
     });
   }
 
+  // -------------------------------------------------------------------------- policy change
+
+  /** A new policy the caller refused before it got here (invalid): counted as a failed reload. */
+  noteRejectedPolicy(): void {
+    this.counts.policyReloadsFailed++;
+  }
+
+  /**
+   * Run a new policy (see "Policy change" at the top). `next` is the new program, already
+   * validated by the caller (parsed, compiled; p4c run when its shape differs). Rejects — with
+   * the running policy still in place, in the model and in the switch — when there is no session
+   * or the switch refused the change; `policyReloadsFailed` counts it either way.
+   */
+  async replacePolicy(next: DaemonProgram, policy: { text: string; source: string }): Promise<PolicyReload> {
+    const o = this.o;
+    const ctl = this.ctl;
+    const c = this.client;
+    try {
+      if (!ctl || this.state !== 'ready' || !c?.isPrimary) throw new DaemonTargetError(`no P4Runtime session (${this.state}): the policy cannot be changed now`);
+      const cur = o.program;
+      const sameShape = sameBytes(next.json, cur.json) && sameBytes(encodeP4Info(next.p4info.p4info), encodeP4Info(cur.p4info.p4info));
+      const cookie = programCookie(next);
+      const t0 = performance.now();
+      let r: PolicyChangeResult;
+      try {
+        r = sameShape
+          ? await ctl.replacePolicy({ plan: next.plan, policy, staticEntries: { from: cur.entries, to: next.entries } })
+          : await ctl.replacePolicy({
+              plan: next.plan,
+              policy,
+              reinstall: true,
+              prepare: async () => {
+                // SetForwardingPipelineConfig empties every table (docs/p4-target-interfaces.md §4.12).
+                await c.setPipeline({ p4info: next.p4info, deviceConfig: next.json, cookie }, 'VERIFY_AND_COMMIT', { deadlineMs: Math.max(o.rpcTimeoutMs, 30_000) });
+                this.counts.pipelinePushes++;
+                this.device.setProgram(next);
+                await installStaticEntries(c, next, false, o.rpcTimeoutMs);
+              },
+            });
+      } catch (e) {
+        if ((e as { code?: string }).code === 'CTO_CONTROLLER_POLICY_WRITE' || !sameShape) {
+          // The switch may hold part of the change: rebuild it for the running program as after
+          // a lost session (pipeline attached or pushed, static entries reconciled, resync).
+          this.device.setProgram(cur);
+          this.lost(c, `policy change failed half-way (${(e as Error).message}); restoring the running policy`);
+        }
+        throw e;
+      }
+      o.program = next;
+      o.policy = policy;
+      this.cookie = cookie;
+      this.device.setProgram(next);
+      this.counts.policyReloads++;
+      const ms = performance.now() - t0;
+      return { pipeline: sameShape ? 'kept' : 'pushed', ms, ...r };
+    } catch (e) {
+      this.counts.policyReloadsFailed++;
+      throw e;
+    }
+  }
+
   // ----------------------------------------------------------------------------------- stop
 
   /**
@@ -475,11 +551,24 @@ export class ControllerDaemon {
       lastResyncEntries: this.lastResyncEntries,
       sessionFailures: this.counts.sessionFailures,
       staleEntriesDeleted: this.counts.staleEntriesDeleted,
+      policyReloads: this.counts.policyReloads,
+      policyReloadsFailed: this.counts.policyReloadsFailed,
       packetOutsLost: this.device.packetOutsLost,
       uptimeS: (performance.now() - this.started) / 1000,
       controller: this.ctl?.status(),
     };
   }
+}
+
+/** What a policy change did (`ControllerDaemon.replacePolicy`). */
+export interface PolicyReload extends PolicyChangeResult {
+  /** 'kept': same program, policy tables rewritten; 'pushed': a new pipeline (its shape changed). */
+  pipeline: 'kept' | 'pushed';
+  ms: number;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
 interface Session {

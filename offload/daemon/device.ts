@@ -35,7 +35,7 @@ export class SessionDevice implements ControllerDevice {
   private inner: ControllerDevice | undefined;
 
   constructor(
-    private readonly program: DaemonProgram,
+    private program: DaemonProgram,
     private readonly deadlineMs: number,
     queueCapacity = 4096,
     private readonly onPacketOutLost: (why: string) => void = () => undefined,
@@ -59,6 +59,15 @@ export class SessionDevice implements ControllerDevice {
     void (async () => {
       for await (const p of client.packetIns) this.packetIns.push(p);
     })().catch(() => undefined);
+  }
+
+  /**
+   * Run `program` from now on (a policy change; a new pipeline was pushed when its P4Info
+   * differs): entries and notifications are named through its P4Info.
+   */
+  setProgram(program: DaemonProgram): void {
+    this.program = program;
+    if (this.client) this.inner = p4runtimeDevice(this.client, program.p4info, { deadlineMs: this.deadlineMs });
   }
 
   /** No session until the next `attach` (the old client is closed by its owner). */

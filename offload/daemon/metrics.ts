@@ -59,6 +59,11 @@ export function daemonRegistry(read: () => DaemonStatus, opts: { defaultMetrics?
   counter('stale_entries_deleted_total', 'Idle conntrack entries deleted because no model connection owned them.', [], (s) => one(s.staleEntriesDeleted));
   counter('packet_outs_lost_total', 'PacketOuts dropped because no session could take them.', [], (s) => one(s.packetOutsLost));
 
+  counter('policy_reloads_total', 'Policy changes (SIGHUP) by outcome: ok (applied) or failed (refused; the running policy stayed).', ['outcome'], (s) => [[{ outcome: 'ok' }, s.policyReloads], [{ outcome: 'failed' }, s.policyReloadsFailed]]);
+  counter('connections_revalidated_total', 'Model connections whose entries were recomputed for a new policy.', [], (s) => one(c(s)?.policyChanges.revalidated));
+  counter('revalidation_entries_removed_total', 'Conntrack entries deleted by policy changes (the new policy no longer offloads them that way).', [], (s) => one(c(s)?.policyChanges.entriesRemoved));
+  counter('revalidation_entries_rewritten_total', 'Conntrack entries modified or inserted by policy changes.', [], (s) => one(c(s)?.policyChanges.entriesRewritten));
+  counter('policy_table_writes_total', 'Policy-table updates written by policy changes (the difference only).', [], (s) => one(c(s)?.policyChanges.staticWrites));
   counter('packet_ins_total', 'PacketIns received.', [], (s) => one(c(s)?.packetIns));
   counter('punts_total', 'Punted packets by reason (offload/punt.ts).', ['reason'], (s) => Object.entries(c(s)?.punts ?? {}).map(([reason, v]) => [{ reason }, v]));
   counter('packet_outs_total', 'PacketOuts sent (model outputs reinjected).', [], (s) => one(c(s)?.packetOuts));

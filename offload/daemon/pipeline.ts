@@ -72,6 +72,21 @@ export function policyTableNames(plan: Plan): string[] {
   return [...new Set(plan.stageTables.map((t) => `${INGRESS}.${t.name}`))];
 }
 
+/**
+ * The shape of a generated P4 program: its text without comments and with whitespace folded.
+ * offload/p4gen.ts writes the policy's flows (and the policy's name) into comments, so two
+ * policies whose P4 differs only there run on the same pipeline (tables, keys, actions, sizes
+ * and code equal): a policy change between them rewrites the policy tables, no push needed.
+ * The generated program has no string literal holding comment markers.
+ */
+export function programShape(p4: string): string {
+  return p4
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\/\/[^\n]*/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
 const FAILED_PRECONDITION = 9;
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

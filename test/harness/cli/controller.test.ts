@@ -49,7 +49,7 @@ describe('ctoffload controller: arguments', () => {
   it('--help lists the options and the exit codes', async () => {
     const r = await run(['controller', '--help']);
     expect(r.code).toBe(0);
-    for (const s of ['--policy FILE', '--p4runtime HOST:PORT', '--election-id HI,LO', '--poll-interval MS', '--on-exit keep|flush', '--metrics HOST:PORT', '--log-level', 'Exit status: 0 ', '127.0.0.1']) expect(r.out).toContain(s);
+    for (const s of ['--policy FILE', '--p4runtime HOST:PORT', '--election-id HI,LO', '--poll-interval MS', '--on-exit keep|flush', '--metrics HOST:PORT', '--log-level', '--watch', 'SIGHUP', 'Exit status: 0 ', '127.0.0.1']) expect(r.out).toContain(s);
   });
 
   it.each([
@@ -76,7 +76,8 @@ describe('ctoffload controller: arguments', () => {
     const a = parseControllerArgs(['--policy', 'p', '--p4runtime', '[::1]:9559', '--election-id', '7']);
     expect(a).toMatchObject({ electionId: { high: 0n, low: 7n }, deviceId: 1n, pollIntervalMs: 1000, onExit: 'keep', pipeline: 'auto', logLevel: 'info', connectTimeoutMs: 30_000 });
     expect(parseControllerArgs(['--policy', 'p', '--p4runtime', 'h:1', '--election-id', '2,3'])).toMatchObject({ electionId: { high: 2n, low: 3n } });
-    expect(parseControllerArgs(['--policy', 'p', '--p4runtime', 'h:1'])).toMatchObject({ electionId: { high: 1n, low: 0n } });
+    expect(parseControllerArgs(['--policy', 'p', '--p4runtime', 'h:1'])).toMatchObject({ electionId: { high: 1n, low: 0n }, watch: false });
+    expect(parseControllerArgs(['--policy', 'p', '--p4runtime', 'h:1', '--watch'])).toMatchObject({ watch: true });
     expect(parseHostPort('--metrics', '127.0.0.1:0', 0)).toEqual({ host: '127.0.0.1', port: 0 });
     expect(parseHostPort('--p4runtime', '[::1]:9559')).toEqual({ host: '::1', port: 9559 });
   });

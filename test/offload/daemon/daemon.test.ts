@@ -220,6 +220,8 @@ describe('Prometheus rendering', () => {
       lastResyncEntries: 6,
       sessionFailures: 4,
       staleEntriesDeleted: 0,
+      policyReloads: 3,
+      policyReloadsFailed: 1,
       packetOutsLost: 0,
       uptimeS: 10,
       controller: ctl.status(),
@@ -235,6 +237,9 @@ describe('Prometheus rendering', () => {
     expect(text).toContain('ctoffload_controller_reconnects_total 2');
     expect(text).toContain('ctoffload_controller_last_recovery_seconds 1.5');
     expect(text).toContain('ctoffload_controller_up 1');
+    expect(text).toContain('ctoffload_controller_policy_reloads_total{outcome="ok"} 3');
+    expect(text).toContain('ctoffload_controller_policy_reloads_total{outcome="failed"} 1');
+    expect(text).toContain('ctoffload_controller_connections_revalidated_total 0');
     expect(text).toContain('ctoffload_controller_state{state="ready"} 1');
     expect(text).toContain('ctoffload_controller_info{address="127.0.0.1:9559",device_id="1",election_id="1,0",cookie="0xabc"} 1');
     await ctl.close();

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { P4InfoIndex, P4RuntimeRpcError, type P4RuntimeClient } from '../../../p4/index.js';
-import { DaemonTargetError, ensurePipeline, type DaemonProgram } from '../../../offload/index.js';
+import { DaemonTargetError, compileOffload, ensurePipeline, programShape, type DaemonProgram } from '../../../offload/index.js';
 import { handP4Info } from '../../p4/fixtures/hand.p4info.js';
 
 const idx = P4InfoIndex.from(handP4Info());
@@ -66,5 +66,26 @@ describe('ensurePipeline', () => {
     f = fakeClient({ p4info: idx, cookie: COOKIE });
     expect(await ensurePipeline(f.c, program, COOKIE, 'push', 1000)).toEqual({ action: 'pushed', why: '--pipeline push' });
     expect(f.calls).toEqual(['set cookie=0x1234']);
+  });
+});
+
+describe('programShape (a policy change pushes a pipeline only when the shape differs)', () => {
+  const BASE = `table=0,priority=10,ip,actions=ct(table=1,zone=5)
+table=0,priority=0,actions=drop
+table=1,priority=10,ip,in_port=1,ct_state=+trk+new,actions=ct(commit,zone=5),output:2
+table=1,priority=10,ip,in_port=1,ct_state=+trk+est,actions=output:2
+table=1,priority=0,actions=drop
+`;
+  const shape = (text: string, source = 'p.flows'): string => programShape(compileOffload(text, source).p4);
+
+  it('rules added or removed in existing tables, or another file name: same shape (only the comments differ)', () => {
+    const fewer = BASE.replace('table=1,priority=10,ip,in_port=1,ct_state=+trk+est,actions=output:2\n', '');
+    expect(compileOffload(fewer, 'q.flows').p4).not.toBe(compileOffload(BASE, 'p.flows').p4);
+    expect(shape(fewer, 'q.flows')).toBe(shape(BASE));
+  });
+
+  it('another zone, or another tracked zone: another shape', () => {
+    expect(shape(BASE.replace(/zone=5/g, 'zone=6'))).not.toBe(shape(BASE));
+    expect(shape(BASE.replace('table=0,priority=0,actions=drop', 'table=0,priority=20,udp,actions=ct(table=1,zone=9)\ntable=0,priority=0,actions=drop'))).not.toBe(shape(BASE));
   });
 });
