@@ -109,9 +109,15 @@ describeWithTools('coverage from the bmv2 switch\'s direct counters', [BMV2_TOOL
 
   it('a conformance run reports both sides per entry; table 0 is counted alike (lock-step)', async () => {
     const run = bmv2Run(FIREWALL, { window: 1 });
-    const r = await runConformance({ policy: FIREWALL, target: run.target, reference: run.reference, exceptions: run.exceptions, runs: 8, seed: 3, stateSnapshot: false });
+    // Packets the program punts before its first policy lookup (FRAGMENT, UNTRACKABLE: IPv6
+    // extension headers, bad IPv4 headers) run table 0 in the slow path only, so the switch's
+    // table-0 counters miss them by design (docs/report-schema.md "Coverage"); traffic without
+    // those shapes makes the two counts comparable one for one.
+    const traffic = { include: { headerShapes: false, malformed: false } };
+    const r = await runConformance({ policy: FIREWALL, target: run.target, reference: run.reference, exceptions: run.exceptions, runs: 8, seed: 3, stateSnapshot: false, traffic });
     expect(r.status).toBe('passed');
     const c = r.coverage!;
+    expect((c.punts.FRAGMENT ?? 0) + (c.punts.UNTRACKABLE ?? 0), 'punts before table 0').toBe(0);
     expect(c.entrySources).toEqual({ reference: 'model flow lookups', target: 'direct counters' });
     expect(c.entries!['4']!.reference).toBeGreaterThan(0);
     for (const line of ['4', '5', '6']) expect(c.entries![line]!.target, `line ${line}`).toBe(c.entries![line]!.reference);
