@@ -203,6 +203,15 @@ export class OvsTarget implements Target {
       const kv = Object.entries(attrs).map(([k, v]) => `${k}=${v}`);
       await inst.vsctl(['--may-exist', 'add-zone-tp', 'dummy', `zone=${zone}`, ...kv]);
     }
+    if (plan.zoneTimeouts.size) {
+      // OVS 3.1 adds a zone's timeout policy to the datapath ct action only when translating a
+      // TCP/UDP/ICMP packet and leaves nw_proto wildcarded, so a megaflow translated for another
+      // protocol commits the zone's later TCP/UDP/ICMP entries with the defaults (docs/
+      // conntrack-semantics.md §6.3, defect). Exact-match datapath flows give every protocol its
+      // own translation: the OpenFlow pipeline's meaning, independent of the flow cache. Undone
+      // by the restart the next load() makes for a policy with timeout policies.
+      await inst.appctl('upcall/disable-megaflows');
+    }
     await this.applyLimits(plan);
     for (const fam of plan.ipfDisabled) {
       this.sticky = true; // held in the datapath's ipf, untouched by flows and flushes
