@@ -59,6 +59,13 @@ if (invokedDirectly()) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      // An interrupted command has given its signals back (harness/cli/signals.ts) and the
+      // process drains; a further Ctrl-C then must not turn the documented 130/143 into a death
+      // by the signal (the target modules' last-resort handlers re-raise it). Exit hooks still
+      // kill any child (docs/exit-codes.md "Signals").
+      if (code === 130 || code === 143) {
+        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.prependListener(sig, () => process.exit(code));
+      }
     },
     (e: unknown) => {
       // Subcommands catch their own errors; anything reaching here is a bug (exit 4).

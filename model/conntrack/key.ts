@@ -135,7 +135,8 @@ export function trackable(pkt: PacketView): boolean {
 
 // ---- hashing (murmur3 32-bit mixing, as OVS's hash_add/hash_finish)
 
-function mix(h: number, k: number): number {
+/** One murmur3 mixing step (OVS hash_add); also nat.ts's nat_range_hash. */
+export function mix(h: number, k: number): number {
   k = Math.imul(k, 0xcc9e2d51);
   k = (k << 15) | (k >>> 17);
   k = Math.imul(k, 0x1b873593);
@@ -144,7 +145,8 @@ function mix(h: number, k: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
-function finish(h: number): number {
+/** murmur3's final avalanche (OVS hash_finish without the length word). */
+export function finish(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -14,7 +14,7 @@
  */
 import { recalcCsum16, finishChecksum, sum16, pseudoSum6 } from '../packet/checksum.js';
 import { IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, L3_IPV6, type PacketView } from '../packet/view.js';
-import { KEY_WORDS, K_DPORT, K_DST, K_META, K_SPORT, K_SRC, metaProto, metaV6 } from './key.js';
+import { KEY_WORDS, K_DPORT, K_DST, K_META, K_SPORT, K_SRC, finish, metaProto, metaV6, mix } from './key.js';
 
 /** `enum nat_action_info_t.nat_action` bits (lib/conntrack.h). */
 export const NAT_ACTION_SRC = 1;
@@ -90,14 +90,6 @@ export type TupleTaken = (k: Uint32Array) => boolean;
  */
 export type NatChooser = (orig: Uint32Array, ni: NatInfo) => Uint32Array | null | undefined;
 
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
 
 /**
  * `nat_range_hash`: the range and the whole original key under the table's salt. OVS salts it
@@ -110,12 +102,7 @@ function natRangeHash(k: Uint32Array, ni: NatInfo, basis: number): number {
   for (let i = 0; i < 4; i++) h = mix(h, ni.maxAddr[i]!);
   h = mix(h, ((ni.maxPort << 16) | ni.minPort) >>> 0);
   for (let i = 0; i < KEY_WORDS; i++) h = mix(h, k[i]!);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return finish(h);
 }
 
 /**
