@@ -26,9 +26,11 @@
  *    it keeps every connection, while the replay's clock is the capture's and expires them.
  *
  * Where the time goes (node --cpu-prof of the 440 000-packet text run, and /usr/bin/time of
- * `replay --help` and of a 10-packet capture): start-up about 0.2 s of CPU against 0.08 s for
- * `node -e 0` — some 50 ES modules at 1.5-2 ms each, 25 ms of them the report writer that
- * harness/cli/signals.ts imports; then per packet about 45 % tracker and pipeline
+ * `replay --help` and of a 10-packet capture): start-up about 0.19 s of CPU against 0.09 s for
+ * `node -e 0` — some 40 ES modules of the model at 1.5-2 ms each (no npm package: the report
+ * writer, offload, P4Runtime and fast-check load only with the commands that use them, held so
+ * by test/harness/cli/startup-imports.test.ts; through signals.ts they once cost replay
+ * 0.57 s of start-up); then per packet about 45 % tracker and pipeline
  * (model/conntrack, model/pipeline), 10-13 % rows, 8 % capture reading, 10 % garbage
  * collection. This machine (a Firecracker VM) takes about 11 µs per first touch of a page, so
  * memory newly written costs CPU too: the streaming tracker starts at 64 Ki slots

@@ -18,7 +18,8 @@
  * happened (issue 12) — and the process is never terminated behind the command's back. Without
  * an owner (a library user, a test) they keep cleaning up.
  */
-import { finishLiveWriters } from '../report/writer.js';
+// The registry alone, not the writer: `replay` loads this module and must not load the report stack.
+import { finishLiveWriters } from '../report/live.js';
 import type { Target } from '../targets/target.js';
 import { InterruptedError, reportError, signalExitCode, type CliIo } from './command.js';
 

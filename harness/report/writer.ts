@@ -7,7 +7,7 @@
  *    seed/path, what `--replay` reads) and `counterexample-N.pcapng`;
  *  - on progress (at most every 2 s): `report.json`.
  * Writes are synchronous on purpose: they happen between traces, and a second Ctrl-C can
- * finish every open report (`finishLiveWriters`) and exit without waiting on pending I/O.
+ * finish every open report (`finishLiveWriters`, harness/report/live.ts) and exit without waiting on pending I/O.
  *
  * Safety (issue 12):
  *  - Files are written to a fresh temporary name opened with O_CREAT|O_EXCL|O_NOFOLLOW and
@@ -33,8 +33,12 @@ import { EXCEPTIONS, type ExceptionRule } from '../exceptions.js';
 import type { RunSink, TraceLine } from '../runner/conformance.js';
 import { renderHtml } from './html.js';
 import { renderJunit } from './junit.js';
+import { registerLiveReport } from './live.js';
 import { counterexamplePcapng } from './pcapng.js';
 import { overallStatus, REPORT_SCHEMA, type ConformanceReport, type PropertyReport, type RunStatus } from './schema.js';
+
+/** The registry of open reports lives apart (harness/report/live.ts: signals.ts must not load this module). */
+export { finishLiveWriters } from './live.js';
 
 export const CTOFFLOAD_VERSION = '0.1.0';
 
@@ -118,22 +122,6 @@ const CREATE_NEW = O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW;
 const OUR_FILES = /^(counterexample-\d+\.(json|pcapng)|\..+\.[0-9a-f]{12}\.tmp)$/;
 export const LOCK_FILE = 'report.lock';
 
-/** Writers not finished yet (a second signal finishes them synchronously before exiting). */
-const live = new Set<ReportWriter>();
-let exitHook = false;
-
-/** Finish every open report with `status` (and an error text); for a forced exit. Never throws. */
-export function finishLiveWriters(status: RunStatus, error?: string): void {
-  for (const w of [...live]) {
-    try {
-      if (error !== undefined && status === 'error') w.report.error ??= error;
-      w.finish(status);
-    } catch {
-      /* best effort: we are exiting */
-    }
-  }
-}
-
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -155,6 +143,8 @@ export class ReportWriter implements RunSink {
   private readonly ac = new AbortController();
   /** Counterexample numbers whose files are on disk. */
   private written = new Set<number>();
+  /** Leaves the registry of open reports (harness/report/live.ts) once final. */
+  private unregister: () => void = () => {};
 
   constructor(readonly dir: string, opts: ReportWriterOptions = {}) {
     this.fs = opts.fs ?? realFs;
@@ -200,16 +190,13 @@ export class ReportWriter implements RunSink {
       this.unlock();
       throw e;
     }
-    live.add(this);
-    if (!exitHook) {
-      exitHook = true;
-      // Last resort (an exit nobody planned: an uncaught exception, a process.exit elsewhere):
-      // the reports still end final — `error`, saying so — and no lock is left behind.
-      process.on('exit', (code) => {
-        finishLiveWriters('error', `ctoffload exited (code ${code}) before the run finished`);
-        for (const w of live) w.unlock();
-      });
-    }
+    this.unregister = registerLiveReport({
+      finishAs: (status, error) => {
+        if (error !== undefined && status === 'error') this.report.error ??= error;
+        this.finish(status);
+      },
+      releaseLock: () => this.unlock(),
+    });
   }
 
   /** Aborts when a write failed: the runner stops before its next packet. */
@@ -496,6 +483,6 @@ export class ReportWriter implements RunSink {
       this.tracesFd = null;
     }
     this.unlock();
-    live.delete(this);
+    this.unregister();
   }
 }
