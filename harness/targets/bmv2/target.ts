@@ -495,6 +495,51 @@ export class Bmv2Target implements Target {
     });
   }
 
+  /**
+   * Run another policy from the current point of the trace on (Target.replacePolicy), through
+   * the deployed controller core's `replacePolicy` exactly as the daemon applies a policy that
+   * keeps the program (offload/daemon/daemon.ts "Policy change"): entries the new plan no longer
+   * wants are deleted, then the policy tables' difference is written, then the model switches
+   * policy over the same connections and every connection's entries are revalidated
+   * (offload/controller/core.ts "Policy changes"). Conntrack state (model and hardware) and the
+   * clock stay. Every input sent before has been served under the old policy first (drain and
+   * ping). Validation before anything changes: the policy is compiled (p4c included); a policy
+   * that needs another P4 program (other tables or actions) is refused, as are prebuilt
+   * artifacts and self-test program rewrites, which belong to one policy.
+   */
+  replacePolicy(policy: PolicySource): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.ctl || !this.client || !this.prog) throw new Bmv2TargetError('replacePolicy() before a successful load()');
+      if (this.opts.artifacts) throw new Bmv2TargetError('replacePolicy() with prebuilt artifacts: they hold one policy\'s program and entries');
+      if (this.opts.decorators?.rewriteProgram) throw new Bmv2TargetError('replacePolicy() with a self-test program rewrite: it was made for the loaded program');
+      const cur = this.prog;
+      const next = await this.buildProgram(policy);
+      if (!sameBytes(next.json, cur.json) || !sameBytes(next.p4info.encode(), cur.p4info.encode())) {
+        throw new Bmv2TargetError(`${policy.source}: the new policy needs another P4 program than the running one (other tables or actions); the bmv2 target replaces the policy entries only (load() it instead)`);
+      }
+      const ctl = this.ctl;
+      if (this.sw && !this.sw.running) {
+        this.lost();
+        throw this.sw.exitError('during a policy change');
+      }
+      try {
+        // Inputs sent so far are served under the old policy: outputs drained, PacketIns pinged.
+        await this.closeStream();
+        await ctl.barrier(this.cfg.cpuPort);
+        await ctl.core.replacePolicy({ plan: next.plan, policy, staticEntries: { from: cur.entries, to: next.entries } });
+      } catch (e) {
+        if ((e as { code?: string }).code === 'CTO_CONTROLLER_POLICY_WRITE') {
+          // The switch may hold part of the policy tables' change: the target is unusable.
+          this.lost();
+          throw (await this.sw?.deathCause(300, 'during a policy change')) ?? e;
+        }
+        throw e;
+      }
+      this.prog = next;
+      this.hitReader?.usePlan(next.plan);
+    });
+  }
+
   private async echoCheck(): Promise<void> {
     await this.closeStream();
     const tag = this.echoTag();
@@ -969,4 +1014,8 @@ export async function createBmv2Target(opts: Bmv2TargetOptions & { policy?: Poli
     }
   }
   return t;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
