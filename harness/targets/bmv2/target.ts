@@ -354,6 +354,8 @@ interface LoadedProgram {
   p4info: P4InfoIndex;
   entries: OffloadEntry[];
   hash: string;
+  /** The generated P4 source compiled (absent for prebuilt artifacts). */
+  p4?: string;
 }
 
 export class Bmv2Target implements Target {
@@ -443,7 +445,7 @@ export class Bmv2Target implements Target {
       if (source === prog.p4) throw new Bmv2TargetError('the program rewrite changed nothing (has offload/p4gen.ts changed?)');
     }
     const r = await compileP4({ source, name: 'ctoffload.p4' });
-    return { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries, hash: r.hash };
+    return { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries, hash: r.hash, p4: source };
   }
 
   load(policy: PolicySource): Promise<void> {
@@ -497,15 +499,17 @@ export class Bmv2Target implements Target {
 
   /**
    * Run another policy from the current point of the trace on (Target.replacePolicy), through
-   * the deployed controller core's `replacePolicy` exactly as the daemon applies a policy that
-   * keeps the program (offload/daemon/daemon.ts "Policy change"): entries the new plan no longer
-   * wants are deleted, then the policy tables' difference is written, then the model switches
-   * policy over the same connections and every connection's entries are revalidated
-   * (offload/controller/core.ts "Policy changes"). Conntrack state (model and hardware) and the
-   * clock stay. Every input sent before has been served under the old policy first (drain and
-   * ping). Validation before anything changes: the policy is compiled (p4c included); a policy
-   * that needs another P4 program (other tables or actions) is refused, as are prebuilt
-   * artifacts and self-test program rewrites, which belong to one policy.
+   * the deployed controller core's `replacePolicy` exactly as the daemon applies a policy change
+   * (offload/daemon/daemon.ts "Policy change"): when the program stays, entries the new plan no
+   * longer wants are deleted, then the policy tables' difference is written, then the model
+   * switches policy over the same connections and every connection's entries are revalidated
+   * (offload/controller/core.ts "Policy changes"); when the program's code changes (a moved
+   * zone) but not its P4Info, the new pipeline is pushed and everything written again.
+   * Conntrack state (model and hardware) and the clock stay. Every input sent before has been
+   * served under the old policy first (drain and ping). Validation before anything changes: the
+   * policy is compiled (p4c included); another P4Info is refused, as are prebuilt artifacts and
+   * self-test program rewrites, which belong to one policy. A switch that fails half-way leaves
+   * the target unusable until the next load().
    */
   replacePolicy(policy: PolicySource): Promise<void> {
     return this.exclusive(async () => {
@@ -514,29 +518,55 @@ export class Bmv2Target implements Target {
       if (this.opts.decorators?.rewriteProgram) throw new Bmv2TargetError('replacePolicy() with a self-test program rewrite: it was made for the loaded program');
       const cur = this.prog;
       const next = await this.buildProgram(policy);
-      if (!sameBytes(next.json, cur.json) || !sameBytes(next.p4info.encode(), cur.p4info.encode())) {
-        throw new Bmv2TargetError(`${policy.source}: the new policy needs another P4 program than the running one (other tables or actions); the bmv2 target replaces the policy entries only (load() it instead)`);
+      // P4Runtime names and ids are the P4Info's: the controller's device, the coverage reader
+      // and the PacketIn decoding stay valid only if it is the same.
+      if (!sameBytes(next.p4info.encode(), cur.p4info.encode())) {
+        throw new Bmv2TargetError(`${policy.source}: the new policy's P4Info differs from the running program's (other tables, actions or sizes); the bmv2 target cannot change it under live connections (load() it instead)`);
       }
+      // The generated source names the policy's flows in comments, and p4c names anonymous
+      // actions by source line, so the JSON differs with every policy; the program is the same
+      // when the source without its comments is (a moved zone changes the code: zone sets).
+      const sameProgram = cur.p4 !== undefined && next.p4 !== undefined && withoutComments(cur.p4) === withoutComments(next.p4);
       const ctl = this.ctl;
-      if (this.sw && !this.sw.running) {
+      const client = this.client;
+      const sw = this.sw!;
+      if (!sw.running) {
         this.lost();
-        throw this.sw.exitError('during a policy change');
+        throw sw.exitError('during a policy change');
       }
       try {
         // Inputs sent so far are served under the old policy: outputs drained, PacketIns pinged.
         await this.closeStream();
         await ctl.barrier(this.cfg.cpuPort);
-        await ctl.core.replacePolicy({ plan: next.plan, policy, staticEntries: { from: cur.entries, to: next.entries } });
+        // As the daemon applies a change (offload/daemon/daemon.ts replacePolicy): the policy
+        // tables' difference when the program stays; else the new pipeline pushed inside the
+        // core's serial section (every table emptied, docs/p4-target-interfaces.md §4.12), the
+        // static entries installed, and every connection's entries written again.
+        if (sameProgram) {
+          await ctl.core.replacePolicy({ plan: next.plan, policy, staticEntries: { from: cur.entries, to: next.entries } });
+        } else {
+          await ctl.core.replacePolicy({
+            plan: next.plan,
+            policy,
+            reinstall: true,
+            prepare: async () => {
+              await sw.loadPipeline({ json: next.json, p4info: next.p4info }, { client });
+              if (next.entries.length) await sw.guard(client.write(toUpdates(next.entries, next.p4info, 'INSERT'), { deadlineMs: 30_000 }), 'while installing the static entries');
+            },
+          });
+        }
       } catch (e) {
-        if ((e as { code?: string }).code === 'CTO_CONTROLLER_POLICY_WRITE') {
-          // The switch may hold part of the policy tables' change: the target is unusable.
+        if ((e as { code?: string }).code === 'CTO_CONTROLLER_POLICY_WRITE' || !sameProgram) {
+          // The switch may hold part of the change: the target is unusable until the next load().
           this.lost();
-          throw (await this.sw?.deathCause(300, 'during a policy change')) ?? e;
+          throw (await sw.deathCause(300, 'during a policy change')) ?? e;
         }
         throw e;
       }
       this.prog = next;
       this.hitReader?.usePlan(next.plan);
+      // A pushed program: its probe ECHO and DIRECT-to-CPU paths are checked as at load.
+      if (!sameProgram) await this.echoCheck();
     });
   }
 
@@ -1018,4 +1048,15 @@ export async function createBmv2Target(opts: Bmv2TargetOptions & { policy?: Poli
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** P4 source without its comments and blank lines (what p4c compiles, line numbers aside). */
+function withoutComments(p4: string): string {
+  return p4
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\/\/[^\n]*/g, '')
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== '')
+    .join('\n');
 }
