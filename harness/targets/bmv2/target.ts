@@ -116,6 +116,7 @@ import {
   PROBE_F_ECHO,
   PROBE_F_PACKET_OUT,
   PROBE_F_REPORT_DROP,
+  programShape,
   resolveConfig,
   toUpdates,
   type ControllerStatus,
@@ -517,16 +518,18 @@ export class Bmv2Target implements Target {
       if (this.opts.artifacts) throw new Bmv2TargetError('replacePolicy() with prebuilt artifacts: they hold one policy\'s program and entries');
       if (this.opts.decorators?.rewriteProgram) throw new Bmv2TargetError('replacePolicy() with a self-test program rewrite: it was made for the loaded program');
       const cur = this.prog;
-      const next = await this.buildProgram(policy);
+      // offload/p4gen.ts writes the policy into comments: the same shape (offload/daemon/
+      // pipeline.ts programShape) keeps the running program and only the entries change, as
+      // `ctoffload controller` decides (harness/cli/controller.ts); p4c runs only otherwise.
+      const gen = compileOffload(policy.text, policy.source, this.cfg);
+      const sameProgram = cur.p4 !== undefined && programShape(gen.p4) === programShape(cur.p4);
+      const next: LoadedProgram = sameProgram ? { ...cur, plan: gen.plan, entries: gen.entries, p4: gen.p4 } : await this.buildProgram(policy);
       // P4Runtime names and ids are the P4Info's: the controller's device, the coverage reader
-      // and the PacketIn decoding stay valid only if it is the same.
+      // and the PacketIn decoding stay valid only if it is the same (a moved zone changes the
+      // code of the zone sets, not the P4Info).
       if (!sameBytes(next.p4info.encode(), cur.p4info.encode())) {
         throw new Bmv2TargetError(`${policy.source}: the new policy's P4Info differs from the running program's (other tables, actions or sizes); the bmv2 target cannot change it under live connections (load() it instead)`);
       }
-      // The generated source names the policy's flows in comments, and p4c names anonymous
-      // actions by source line, so the JSON differs with every policy; the program is the same
-      // when the source without its comments is (a moved zone changes the code: zone sets).
-      const sameProgram = cur.p4 !== undefined && next.p4 !== undefined && withoutComments(cur.p4) === withoutComments(next.p4);
       const ctl = this.ctl;
       const client = this.client;
       const sw = this.sw!;
@@ -1050,13 +1053,3 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
-/** P4 source without its comments and blank lines (what p4c compiles, line numbers aside). */
-function withoutComments(p4: string): string {
-  return p4
-    .replace(/\/\*[\s\S]*?\*\//g, '')
-    .replace(/\/\/[^\n]*/g, '')
-    .split('\n')
-    .map((l) => l.trimEnd())
-    .filter((l) => l.trim() !== '')
-    .join('\n');
-}

@@ -143,6 +143,15 @@ describeWithTools('OVS target: replacePolicy with ovs-ofctl --bundle replace-flo
 });
 
 describeWithTools('bmv2 target: replacePolicy through the controller core', [BMV2_TOOL, P4C_TOOL], () => {
+  it('refuses a policy change before a load', async () => {
+    const x = await createBmv2Target({});
+    try {
+      await expect(x.replacePolicy(A)).rejects.toThrow(/before a successful load/);
+    } finally {
+      await x.close();
+    }
+  });
+
   let t: Bmv2Target;
   beforeAll(async () => {
     t = await createBmv2Target({});
@@ -170,5 +179,13 @@ describeWithTools('bmv2 target: replacePolicy through the controller core', [BMV
     console.log(`bmv2 decisions: ${JSON.stringify(Object.fromEntries(where))}`);
     const st = t.status()!;
     expect(st.policyChanges.replaced).toBe(3);
+    // A → B kept the program (policy tables rewritten); the zone move to C and back needed the
+    // other program pushed, every connection written again.
+    expect(st.reinstalls).toBe(2);
+    // An invalid policy is refused before anything changes: A still runs, the connection with it.
+    const bad = { source: 'bad.flows', text: 'table=0,priority=10,ip,actions=ct(zone=5,table=1)\ntable=1,actions=output:frob\n' };
+    await expect(t.replacePolicy(bad)).rejects.toThrow(/bad\.flows:2:/);
+    expect(summary(await t.send(step(8, 2, 'b')))).toEqual(EXPECTED['A again reply']);
+    expect(t.status()!.policyChanges.replaced).toBe(3);
   });
 });
