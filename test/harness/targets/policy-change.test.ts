@@ -87,10 +87,17 @@ const EXPECTED = {
   'A again reply': { ports: [1], lookups: ['zone=5 est|rpl|trk'] },
 };
 
+/**
+ * Coverage counts from the last policy change on, by line of A: the two packets after it pass
+ * table 0's ct() (line 1) and one of the +est rules each (lines 4 and 5).
+ */
+const HITS_SINCE_LAST_CHANGE = { 1: 2, 4: 1, 5: 1 };
+
 describe('model target: replacePolicy', () => {
   it('keeps the connections across policy changes (A → B → C → A)', async () => {
     const m = new ModelTarget(new PipelineEngine());
     expect(await scenario(m)).toEqual(EXPECTED);
+    expect((await m.takeEntryHits())!.flows).toEqual(HITS_SINCE_LAST_CHANGE);
   });
 
   it('refuses an invalid policy before changing anything, and before a load', async () => {
@@ -116,6 +123,7 @@ describeWithTools('OVS target: replacePolicy with ovs-ofctl --bundle replace-flo
 
   it('keeps conntrack across flow replacements (A → B → C → A), as the model', async () => {
     expect(await scenario(t)).toEqual(EXPECTED);
+    expect((await t.takeEntryHits())!.flows).toEqual(HITS_SINCE_LAST_CHANGE);
     // The connection in zone 5 and the one committed in zone 6 are both still there.
     const dump = (await t.snapshot()).sections[0]!.lines.join('\n');
     expect(dump).toMatch(/zone=5/);
