@@ -194,6 +194,10 @@ describeWithTools('bmv2 target: replacePolicy through the controller core', [BMV
     const bad = { source: 'bad.flows', text: 'table=0,priority=10,ip,actions=ct(zone=5,table=1)\ntable=1,actions=output:frob\n' };
     await expect(t.replacePolicy(bad)).rejects.toThrow(/bad\.flows:2:/);
     expect(summary(await t.send(step(8, 2, 'b')))).toEqual(EXPECTED['A again reply']);
+    // A policy needing other tables (a third stage) is refused the same way: P4Info differs.
+    const staged = { source: 'staged.flows', text: A.text.replace('actions=output:1', 'actions=resubmit(,2)') + 'table=2,priority=0,actions=output:1\n' };
+    await expect(t.replacePolicy(staged)).rejects.toThrow(/staged\.flows: the new policy's P4Info differs/);
+    expect(summary(await t.send(step(9, 2, 'b')))).toEqual(EXPECTED['A again reply']);
     expect(t.status()!.policyChanges.replaced).toBe(3);
   });
 });
