@@ -66,7 +66,21 @@ export class ContractEngine implements ModelEngine {
 
   load(policy: PolicySource): void {
     this.engine.load(policy);
+    this.usePlan(compileOffload(policy.text, policy.source, this.config).plan);
+  }
+
+  /**
+   * The policy changes, the reference's connections stay (PipelineEngine.replacePolicy); the
+   * contract follows the new plan, as the controller revalidates every connection's entries
+   * for it (offload/controller/core.ts "Policy changes"). Compiled first: on error nothing changes.
+   */
+  replacePolicy(policy: PolicySource): void {
     const plan = compileOffload(policy.text, policy.source, this.config).plan;
+    this.engine.replacePolicy(policy);
+    this.usePlan(plan);
+  }
+
+  private usePlan(plan: Plan): void {
     this.plan = plan;
     this.ops = new Map();
     const zones = new Set<number>();

@@ -20,6 +20,11 @@ export interface ModelEngine {
   load(policy: PolicySource): void;
   /** One packet at virtual time `now` (ms since the last reset). */
   process(port: number, frame: Uint8Array, now: number): Verdict;
+  /**
+   * Run another policy from now on, every connection kept (model/pipeline/engine.ts
+   * replacePolicy); throws before changing anything when the policy is invalid.
+   */
+  replacePolicy?(policy: PolicySource): void;
   /** Remove every connection, expectation and limit count. */
   reset(): void;
   versions?(): Record<string, string>;
@@ -50,6 +55,14 @@ export class ModelTarget implements Target {
     this.engine.reset();
     this.prevTime = 0;
     this.loaded = true;
+  }
+
+  /** The policy changes at the current trace time; connections and the clock stay (Target.replacePolicy). */
+  async replacePolicy(policy: PolicySource): Promise<void> {
+    this.check();
+    if (!this.loaded) throw new ModelTargetError('replacePolicy() before a successful load()');
+    if (!this.engine.replacePolicy) throw new ModelTargetError('this model engine cannot replace its policy');
+    this.engine.replacePolicy(policy);
   }
 
   async send(step: SendStep): Promise<Verdict> {

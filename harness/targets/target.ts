@@ -63,6 +63,15 @@ export interface Target {
    */
   load(policy: PolicySource): Promise<void>;
   /**
+   * Optional: run another policy from the current point of the trace on, conntrack state and
+   * clock kept (OVS keeps its conntrack entries when flows change, docs/conntrack-semantics.md
+   * §9.8): the next packet of a connection is decided by the new policy with its ct_state, mark
+   * and label as they were. The policy is validated before anything changes: when it throws
+   * (a CTO_* error naming the policy's source), the running policy stays. After a successful
+   * call no packet is decided by the old policy.
+   */
+  replacePolicy?(policy: PolicySource): Promise<void>;
+  /**
    * Advance the target's clock to `step.time` (trace time, never decreasing between resets),
    * inject the frame on `step.port` and return what happened to it.
    */

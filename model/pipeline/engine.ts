@@ -48,6 +48,33 @@ export class PipelineEngine {
     return this.current().processFlows(frame, port, now);
   }
 
+  /**
+   * Run another policy from now on over the same tracker (its connections, expectations and
+   * limit counts stay), as OVS does when its flows change (docs/conntrack-semantics.md §9.8).
+   * Validated first (parsed, compiled over a scratch tracker): on error the running policy stays.
+   * Per-flow counts not yet taken belong to the old policy's lines and are dropped.
+   */
+  replacePolicy(src: { text: string; source: string }): void {
+    this.replaceParsed(parsePolicy(src.text, src.source));
+  }
+
+  /** replacePolicy() of an already parsed policy (offload/controller/engine.ts LiveEngine). */
+  replaceParsed(policy: Policy): void {
+    this.validate(policy);
+    const ct = this.current().conntrack;
+    this.policy = policy;
+    this.hits.length = 0;
+    this.pipeline = new Pipeline(policy, ct, { ...this.opts.pipeline, flowHits: this.hits });
+  }
+
+  /**
+   * Throws what installing `policy` would throw (unknown timeout policy, bad directive), without
+   * touching the running tracker: it is compiled over a scratch one.
+   */
+  validate(policy: Policy): void {
+    new Pipeline(policy, new Conntrack(this.opts.conntrack), this.opts.pipeline);
+  }
+
   /** A fresh tracker (no connections, expectations or limit counts) with the policy's directives. */
   reset(): void {
     if (!this.policy) return;

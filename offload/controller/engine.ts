@@ -9,20 +9,23 @@
  * flows): a new policy's directives are applied on top (a policy it redefines takes the new
  * values; one it no longer names stays defined, as it is used by the connections that have it).
  */
-import { Conntrack, type ConntrackOptions } from '../../model/conntrack/index.js';
 import { CtoffloadError } from '../../model/errors.js';
-import { Pipeline } from '../../model/pipeline/exec.js';
+import type { ConntrackOptions, Conntrack } from '../../model/conntrack/index.js';
+import { PipelineEngine } from '../../model/pipeline/engine.js';
 import type { Policy } from '../../model/pipeline/ast.js';
 import type { Verdict } from '../../model/verdict.js';
 
+/** The controller's view of model/pipeline/engine.ts PipelineEngine (one home for policy replacement). */
 export class LiveEngine {
-  private pipeline: Pipeline | null = null;
+  private readonly engine: PipelineEngine;
 
-  constructor(private readonly ctOpts: ConntrackOptions = {}) {}
+  constructor(ctOpts: ConntrackOptions = {}) {
+    this.engine = new PipelineEngine({ conntrack: ctOpts });
+  }
 
   /** A policy over a fresh tracker. */
   load(policy: Policy): void {
-    this.pipeline = new Pipeline(policy, new Conntrack(this.ctOpts));
+    this.engine.loadPolicy(policy);
   }
 
   /**
@@ -30,29 +33,26 @@ export class LiveEngine {
    * touching the running tracker: it is compiled over a scratch one.
    */
   validate(policy: Policy): void {
-    new Pipeline(policy, new Conntrack(this.ctOpts));
+    this.engine.validate(policy);
   }
 
-  /** Run `policy` from now on over the same tracker (validate first: this one mutates). */
+  /** Run `policy` from now on over the same tracker (validated again: nothing changes on error). */
   replacePolicy(policy: Policy): void {
-    this.pipeline = new Pipeline(policy, this.current().conntrack);
+    this.engine.replaceParsed(policy);
   }
 
   /** A fresh tracker with the current policy. */
   reset(): void {
-    if (this.pipeline) this.pipeline = new Pipeline(this.pipeline.policy, new Conntrack(this.ctOpts));
+    this.engine.reset();
   }
 
   process(port: number, frame: Uint8Array, now: number): Verdict {
-    return this.current().process(frame, port, now);
+    return this.engine.process(port, frame, now);
   }
 
   get conntrack(): Conntrack {
-    return this.current().conntrack;
-  }
-
-  private current(): Pipeline {
-    if (!this.pipeline) throw new CtoffloadError('CTO_PIPELINE_STATE', 'LiveEngine: used before load()');
-    return this.pipeline;
+    const ct = this.engine.conntrack;
+    if (!ct) throw new CtoffloadError('CTO_PIPELINE_STATE', 'LiveEngine: used before load()');
+    return ct;
   }
 }

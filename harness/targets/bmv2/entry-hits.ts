@@ -55,7 +55,7 @@ export class EntryCounterReader {
   private readonly tables: string[] = [];
   /** Last packet count seen per entry key. */
   private readonly base = new Map<string, bigint>();
-  private readonly countsFlows: boolean;
+  private countsFlows = false;
   /** Conntrack hits read before deletions (`readCt`), not yet returned by take(). */
   private pendingCt: Record<string, number> = {};
 
@@ -63,17 +63,38 @@ export class EntryCounterReader {
     plan: Plan,
     private readonly p4info: P4InfoIndex,
   ) {
-    const hasCounter = (t: string): boolean => {
-      try {
-        return Boolean(p4info.table(t).directCounterId);
-      } catch {
-        return false; // a hand-modified program without the table
-      }
-    };
+    this.usePlan(plan);
+    for (const c of plan.ctTables) {
+      const t = qualify(c.name);
+      if (!this.hasCounter(t)) continue;
+      this.tables.push(t);
+      this.ctNames.set(t, c.name);
+    }
+  }
+
+  private hasCounter(t: string): boolean {
+    try {
+      return Boolean(this.p4info.table(t).directCounterId);
+    } catch {
+      return false; // a hand-modified program without the table
+    }
+  }
+
+  /**
+   * The policy entries of `plan` from now on (a policy change that keeps the program: same
+   * tables, other entries). Bases stay: an entry the change kept keeps counting from its last
+   * read; one it removed is dropped by the next take().
+   */
+  usePlan(plan: Plan): void {
+    const stage = new Set(plan.stageTables.map((st) => qualify(st.name)));
+    for (let i = this.tables.length - 1; i >= 0; i--) if (!this.ctNames.has(this.tables[i]!)) this.tables.splice(i, 1);
+    this.lineOf.clear();
+    this.actionOf.clear();
+    this.actionNames.clear();
     let flows = 0;
     for (const st of plan.stageTables) {
       const t = qualify(st.name);
-      if (!hasCounter(t)) continue;
+      if (!this.hasCounter(t)) continue;
       this.tables.push(t);
       flows++;
       for (const sf of st.flows) {
@@ -84,13 +105,7 @@ export class EntryCounterReader {
         this.actionNames.add(sf.hw.action);
       }
     }
-    this.countsFlows = flows > 0 && flows === plan.stageTables.length;
-    for (const c of plan.ctTables) {
-      const t = qualify(c.name);
-      if (!hasCounter(t)) continue;
-      this.tables.push(t);
-      this.ctNames.set(t, c.name);
-    }
+    this.countsFlows = flows > 0 && flows === stage.size;
   }
 
   /** Packets per policy line and per conntrack table since the previous call. */

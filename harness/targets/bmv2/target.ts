@@ -116,6 +116,7 @@ import {
   PROBE_F_ECHO,
   PROBE_F_PACKET_OUT,
   PROBE_F_REPORT_DROP,
+  programShape,
   resolveConfig,
   toUpdates,
   type ControllerStatus,
@@ -354,6 +355,8 @@ interface LoadedProgram {
   p4info: P4InfoIndex;
   entries: OffloadEntry[];
   hash: string;
+  /** The generated P4 source compiled (absent for prebuilt artifacts). */
+  p4?: string;
 }
 
 export class Bmv2Target implements Target {
@@ -443,7 +446,7 @@ export class Bmv2Target implements Target {
       if (source === prog.p4) throw new Bmv2TargetError('the program rewrite changed nothing (has offload/p4gen.ts changed?)');
     }
     const r = await compileP4({ source, name: 'ctoffload.p4' });
-    return { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries, hash: r.hash };
+    return { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries, hash: r.hash, p4: source };
   }
 
   load(policy: PolicySource): Promise<void> {
@@ -492,6 +495,81 @@ export class Bmv2Target implements Target {
       // Coverage counts start here: the first read takes the load-time checks as its base.
       await hitReader.take(client);
       this.hitReader = hitReader;
+    });
+  }
+
+  /**
+   * Run another policy from the current point of the trace on (Target.replacePolicy), through
+   * the deployed controller core's `replacePolicy` exactly as the daemon applies a policy change
+   * (offload/daemon/daemon.ts "Policy change"): when the program stays, entries the new plan no
+   * longer wants are deleted, then the policy tables' difference is written, then the model
+   * switches policy over the same connections and every connection's entries are revalidated
+   * (offload/controller/core.ts "Policy changes"); when the program's code changes (a moved
+   * zone) but not its P4Info, the new pipeline is pushed and everything written again.
+   * Conntrack state (model and hardware) and the clock stay. Every input sent before has been
+   * served under the old policy first (drain and ping). Validation before anything changes: the
+   * policy is compiled (p4c included); another P4Info is refused, as are prebuilt artifacts and
+   * self-test program rewrites, which belong to one policy. A switch that fails half-way leaves
+   * the target unusable until the next load().
+   */
+  replacePolicy(policy: PolicySource): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.ctl || !this.client || !this.prog) throw new Bmv2TargetError('replacePolicy() before a successful load()');
+      if (this.opts.artifacts) throw new Bmv2TargetError('replacePolicy() with prebuilt artifacts: they hold one policy\'s program and entries');
+      if (this.opts.decorators?.rewriteProgram) throw new Bmv2TargetError('replacePolicy() with a self-test program rewrite: it was made for the loaded program');
+      const cur = this.prog;
+      // offload/p4gen.ts writes the policy into comments: the same shape (offload/daemon/
+      // pipeline.ts programShape) keeps the running program and only the entries change, as
+      // `ctoffload controller` decides (harness/cli/controller.ts); p4c runs only otherwise.
+      const gen = compileOffload(policy.text, policy.source, this.cfg);
+      const sameProgram = cur.p4 !== undefined && programShape(gen.p4) === programShape(cur.p4);
+      const next: LoadedProgram = sameProgram ? { ...cur, plan: gen.plan, entries: gen.entries, p4: gen.p4 } : await this.buildProgram(policy);
+      // P4Runtime names and ids are the P4Info's: the controller's device, the coverage reader
+      // and the PacketIn decoding stay valid only if it is the same (a moved zone changes the
+      // code of the zone sets, not the P4Info).
+      if (!sameBytes(next.p4info.encode(), cur.p4info.encode())) {
+        throw new Bmv2TargetError(`${policy.source}: the new policy's P4Info differs from the running program's (other tables, actions or sizes); the bmv2 target cannot change it under live connections (load() it instead)`);
+      }
+      const ctl = this.ctl;
+      const client = this.client;
+      const sw = this.sw!;
+      if (!sw.running) {
+        this.lost();
+        throw sw.exitError('during a policy change');
+      }
+      try {
+        // Inputs sent so far are served under the old policy: outputs drained, PacketIns pinged.
+        await this.closeStream();
+        await ctl.barrier(this.cfg.cpuPort);
+        // As the daemon applies a change (offload/daemon/daemon.ts replacePolicy): the policy
+        // tables' difference when the program stays; else the new pipeline pushed inside the
+        // core's serial section (every table emptied, docs/p4-target-interfaces.md §4.12), the
+        // static entries installed, and every connection's entries written again.
+        if (sameProgram) {
+          await ctl.core.replacePolicy({ plan: next.plan, policy, staticEntries: { from: cur.entries, to: next.entries } });
+        } else {
+          await ctl.core.replacePolicy({
+            plan: next.plan,
+            policy,
+            reinstall: true,
+            prepare: async () => {
+              await sw.loadPipeline({ json: next.json, p4info: next.p4info }, { client });
+              if (next.entries.length) await sw.guard(client.write(toUpdates(next.entries, next.p4info, 'INSERT'), { deadlineMs: 30_000 }), 'while installing the static entries');
+            },
+          });
+        }
+      } catch (e) {
+        if ((e as { code?: string }).code === 'CTO_CONTROLLER_POLICY_WRITE' || !sameProgram) {
+          // The switch may hold part of the change: the target is unusable until the next load().
+          this.lost();
+          throw (await sw.deathCause(300, 'during a policy change')) ?? e;
+        }
+        throw e;
+      }
+      this.prog = next;
+      this.hitReader?.usePlan(next.plan);
+      // A pushed program: its probe ECHO and DIRECT-to-CPU paths are checked as at load.
+      if (!sameProgram) await this.echoCheck();
     });
   }
 
@@ -970,3 +1048,8 @@ export async function createBmv2Target(opts: Bmv2TargetOptions & { policy?: Poli
   }
   return t;
 }
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+

@@ -96,6 +96,24 @@ function isFragment(f: Uint8Array): boolean {
   return false;
 }
 
+/** ovs-ofctl names stdin "-"; its rejection points at the user's source and lines instead. */
+function policyError(e: unknown, plan: OvsPolicyPlan, policy: PolicySource): unknown {
+  if (!(e instanceof OvsError) || e.code !== 'CTO_OVS_POLICY') return e;
+  const msg = (e.detail || e.message).replace(/^ovs-ofctl: /gm, '').replace(/(^|\s)-:(\d+):/g, (_m, pre: string, n: string) =>
+    Number(n) <= plan.userLines ? `${pre}${policy.source}:${n}:` : `${pre}<instrumentation>:${n}:`);
+  return new OvsError('CTO_OVS_POLICY', `OVS rejected ${policy.source}: ${msg}`, e.command, e.detail, { cause: e });
+}
+
+/** The plan's conntrack configuration (OVSDB and dpctl state, not flows), comparable as text. */
+function configOf(plan: OvsPolicyPlan): string {
+  return JSON.stringify({
+    tp: [...plan.zoneTimeouts].sort((a, b) => a[0] - b[0]),
+    limits: [...plan.zoneLimits].sort((a, b) => a[0] - b[0]),
+    defaultLimit: plan.defaultLimit,
+    ipf: [...plan.ipfDisabled].sort(),
+  });
+}
+
 export class OvsTarget implements Target {
   readonly name = 'ovs';
   /** OVS 3.1 salts NAT allocation with a random hash basis (docs/conntrack-semantics.md §11.3). */
@@ -191,13 +209,7 @@ export class OvsTarget implements Target {
       await inst.ofctl(['add-flows', '-'], 'CTO_OVS_POLICY', plan.flowsText);
     } catch (e) {
       await inst.ofctl(['del-flows']).catch(() => {});
-      if (e instanceof OvsError && e.code === 'CTO_OVS_POLICY') {
-        // ovs-ofctl names stdin "-"; point at the user's source and lines instead.
-        const msg = (e.detail || e.message).replace(/^ovs-ofctl: /gm, '').replace(/(^|\s)-:(\d+):/g, (_m, pre: string, n: string) =>
-          Number(n) <= plan.userLines ? `${pre}${policy.source}:${n}:` : `${pre}<instrumentation>:${n}:`);
-        throw new OvsError('CTO_OVS_POLICY', `OVS rejected ${policy.source}: ${msg}`, e.command, e.detail, { cause: e });
-      }
-      throw e;
+      throw policyError(e, plan, policy);
     }
     for (const [zone, attrs] of plan.zoneTimeouts) {
       const kv = Object.entries(attrs).map(([k, v]) => `${k}=${v}`);
@@ -227,6 +239,45 @@ export class OvsTarget implements Target {
     this.prevTime = 0;
     this.stray = [];
     this.hitBase.clear(); // add-flows starts every flow's n_packets at 0
+  }
+
+  /**
+   * Run another policy from the current point of the trace on (Target.replacePolicy): the same
+   * rewritten flows load() installs (rewrite.ts), given to `ovs-ofctl --bundle replace-flows` —
+   * one OpenFlow 1.4 bundle, committed atomically or not at all, so a flow OVS refuses leaves
+   * the running flows as they were. Conntrack, the clock and the ports stay: OVS keeps its
+   * conntrack entries across flow changes (docs/conntrack-semantics.md §9.8). Policies that
+   * change conntrack configuration rather than flows (timeout policies, zone limits, ipf) are
+   * refused: those are OVSDB/datapath settings a flow change does not carry.
+   */
+  async replacePolicy(policy: PolicySource): Promise<void> {
+    this.checkOpen();
+    const cur = this.plan;
+    if (!cur || !this.policy) throw new OvsError('CTO_OVS_STATE', 'replacePolicy() before a successful load()');
+    const plan = planOvsPolicy(parsePolicy(policy.text, policy.source), { lineCookies: true });
+    if (configOf(plan) !== configOf(cur)) {
+      throw new OvsError('CTO_OVS_POLICY', `${policy.source}: its timeout policies, zone limits or ipf settings differ from the running ${this.policy.source}'s; the OVS target replaces flows only (load() it instead)`);
+    }
+    const inst = this.instance;
+    this.checkStray();
+    await inst.ensurePorts(plan.ports);
+    try {
+      // --bundle after the operands: ovs-ofctl's getopt_long permutes them.
+      await inst.ofctl(['replace-flows', '-', '--bundle'], 'CTO_OVS_POLICY', plan.flowsText);
+    } catch (e) {
+      throw policyError(e, plan, policy);
+    }
+    // Datapath flows translated under the old flows must not serve the next packet (as in load()).
+    await inst.appctl('revalidator/purge');
+    this.plan = plan;
+    this.policy = policy;
+    // Coverage counts restart with the new flows (replace-flows keeps an unchanged flow's n_packets).
+    const stats = await inst.openflow!.flowStats(LINE_COOKIE_BASE, LINE_COOKIE_MASK, this.packetTimeoutMs);
+    this.hitBase.clear();
+    for (const st of stats) {
+      const line = lineOfCookie(st.cookie);
+      if (line !== null) this.hitBase.set(line, Number(st.packets));
+    }
   }
 
   /** n_packets per policy line at the previous takeEntryHits (since the last load). */
