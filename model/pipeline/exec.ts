@@ -77,6 +77,7 @@ import { CT_OK, PacketView } from '../packet/view.js';
 import { type CtFields, type CtLookup, PORT_CONTROLLER, type Verdict, type VerdictOutput } from '../verdict.js';
 import { MATCH_FIELDS, OFPP_IN_PORT, type Policy, formatAction, formatMatch } from './ast.js';
 import {
+  type CompiledAction,
   type CompiledFlow,
   type CompiledPolicy,
   F_CT_IPV6_DST,
@@ -638,6 +639,32 @@ export class Pipeline {
     }
   }
 
+  /**
+   * OVS's translation limits (xlate_resubmit_resource_check): past the depth or the number of
+   * resubmits the translation fails with `xError`. Shared by resubmit, goto_table and
+   * resubmit(,T,ct).
+   */
+  private resubmitRefused(): boolean {
+    if (this.xDepth >= this.maxDepth) {
+      this.xError = `over max translation depth ${this.maxDepth}`;
+      return true;
+    }
+    if (this.xResubmits >= this.maxResubmits) {
+      this.xError = `over ${this.maxResubmits} resubmit actions`;
+      return true;
+    }
+    return false;
+  }
+
+  /** Translate table `a.arg` one level deeper; `swap` looks up on the original-direction tuple (resubmit(,T,ct)). */
+  private resubmit(d: number, a: CompiledAction, swap: boolean): void {
+    if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}`);
+    this.xResubmits++;
+    this.xDepth++;
+    this.xlateTable(d, a.arg, swap);
+    this.xDepth--;
+  }
+
   private xlateTable(d: number, table: number, swap = false): void {
     const cf = this.lookup(d, table, swap);
     const rec = this.rec;
@@ -678,19 +705,7 @@ export class Pipeline {
           break;
         case OP_RESUBMIT:
         case OP_GOTO:
-          if (this.xDepth >= this.maxDepth) {
-            this.xError = `over max translation depth ${this.maxDepth}`;
-            break;
-          }
-          if (this.xResubmits >= this.maxResubmits) {
-            this.xError = `over ${this.maxResubmits} resubmit actions`;
-            break;
-          }
-          if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}`);
-          this.xResubmits++;
-          this.xDepth++;
-          this.xlateTable(d, a.arg);
-          this.xDepth--;
+          if (!this.resubmitRefused()) this.resubmit(d, a, false);
           break;
         case OP_CT: {
           // ct(zone=FIELD): the zone is read now, from the translation's registers
@@ -708,25 +723,14 @@ export class Pipeline {
           break;
         }
         case OP_RESUBMIT_CT:
-          if (this.xDepth >= this.maxDepth) {
-            this.xError = `over max translation depth ${this.maxDepth}`;
-            break;
-          }
-          if (this.xResubmits >= this.maxResubmits) {
-            this.xError = `over ${this.maxResubmits} resubmit actions`;
-            break;
-          }
+          if (this.resubmitRefused()) break;
           // xlate_table_action: no ct tuple in the flow (untracked, cleared by a ct() of this
           // pass, or ct_nw_proto 0) → reported and skipped; translation goes on.
           if (this.xCleared || !this.md[d]!.tupleVisible()) {
             if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}: resubmit(ct) with non-tracked or non-IP packet! (skipped)`);
             break;
           }
-          if (this.tx) this.note(d, `${'  '.repeat(this.xDepth + 1)}${formatAction(a.src)}`);
-          this.xResubmits++;
-          this.xDepth++;
-          this.xlateTable(d, a.arg, true);
-          this.xDepth--;
+          this.resubmit(d, a, true);
           break;
         case OP_LOAD: {
           const xr = this.xr;
