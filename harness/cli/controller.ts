@@ -262,14 +262,7 @@ async function loadProgram(a: Args, cfg: OffloadConfig, policyText: string): Pro
     }
     return { program: { plan: prog.plan, json, p4info, entries }, p4: prog.p4 };
   }
-  let r: Awaited<ReturnType<typeof compileP4>>;
-  try {
-    r = await compileP4({ source: prog.p4, name: 'ctoffload.p4' });
-  } catch (e) {
-    // The generated program is ours, not the user's: p4c missing or rejecting it is the environment's.
-    throw Object.assign(new CtoffloadError('CTO_DAEMON_TARGET', `p4c: ${(e as Error).message}`), { environment: true });
-  }
-  return { program: { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries }, p4: prog.p4 };
+  return compiledWithP4c(prog);
 }
 
 /**
@@ -282,10 +275,16 @@ async function reloadProgram(a: Args, cfg: OffloadConfig, running: Loaded, polic
   const prog = compileOffload(policyText, a.policy, cfg);
   if (programShape(prog.p4) === programShape(running.p4)) return { program: { plan: prog.plan, json: running.program.json, p4info: running.program.p4info, entries: prog.entries }, p4: prog.p4 };
   if (a.artifacts) throw new UsageError(`${a.policy} needs another program than --artifacts ${a.artifacts} (its tables or their shape differ): regenerate the artifacts and restart`);
+  return compiledWithP4c(prog);
+}
+
+/** The generated program compiled by p4c, at start-up and on a reload whose shape changed. */
+async function compiledWithP4c(prog: ReturnType<typeof compileOffload>): Promise<Loaded> {
   let r: Awaited<ReturnType<typeof compileP4>>;
   try {
     r = await compileP4({ source: prog.p4, name: 'ctoffload.p4' });
   } catch (e) {
+    // The generated program is ours, not the user's: p4c missing or rejecting it is the environment's.
     throw Object.assign(new CtoffloadError('CTO_DAEMON_TARGET', `p4c: ${(e as Error).message}`), { environment: true });
   }
   return { program: { plan: prog.plan, json: r.json, p4info: P4InfoIndex.from(r.p4info), entries: prog.entries }, p4: prog.p4 };
